@@ -1,0 +1,84 @@
+"""The demo catalogue: deterministic, and planting every trap the pipeline must handle."""
+
+from collections import Counter
+
+import pytest
+
+from crawl.demo.catalog import DEFECTS, OBJECT_TYPES, SOURCES, build_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return build_catalog(seed=3, n_artworks=600)
+
+
+def test_same_seed_same_catalogue_other_seed_other():
+    assert build_catalog(11, 80) == build_catalog(11, 80)
+    assert build_catalog(11, 80).copies != build_catalog(12, 80).copies
+
+
+def test_rejects_too_small_collection():
+    with pytest.raises(ValueError, match="at least 10"):
+        build_catalog(0, 3)
+
+
+def test_dates_span_1200_to_1990_so_the_window_filters(catalog):
+    starts = [a.date_start for a in catalog.artworks]
+    assert min(starts) < 1400 < 1900 < max(a.date_end for a in catalog.artworks)
+    assert min(starts) >= 1190 and max(a.date_end for a in catalog.artworks) <= 2000
+    in_window = sum(1400 <= a.date_start and a.date_end <= 1900 for a in catalog.artworks)
+    assert 0.6 < in_window / len(catalog.artworks) < 0.95
+
+
+def test_every_object_type_source_and_defect_is_present(catalog):
+    assert set(OBJECT_TYPES) == {a.object_type for a in catalog.artworks}
+    assert set(SOURCES) == {c.source for c in catalog.copies}
+    assert set(DEFECTS) <= {c.defect for c in catalog.copies}
+    distractors = Counter(c.distractor for c in catalog.copies)
+    for trap in ("in_copyright", "flag_says_pd", "flag_says_not_pd", "tiny"):
+        assert distractors[trap] > 0, trap
+
+
+def test_copies_of_one_artwork_come_from_different_sources_or_transforms(catalog):
+    by_artwork = {}
+    for c in catalog.copies:
+        by_artwork.setdefault(c.artwork_id, []).append(c)
+    multi = [cs for cs in by_artwork.values() if len(cs) > 1]
+    assert len(multi) > 0.1 * len(by_artwork)
+    transforms = Counter(name for cs in multi for c in cs for name, _ in c.transforms)
+    for name in ("resize", "crop", "colour", "frame", "squash", "watermark", "detail"):
+        assert transforms[name] > 0, name
+    assert any(c.is_exact_copy_of for c in catalog.copies)
+
+
+def test_series_are_distinct_artworks_of_one_artist(catalog):
+    series = {}
+    for a in catalog.artworks:
+        if a.series_id >= 0:
+            series.setdefault(a.series_id, []).append(a)
+    assert series
+    for works in series.values():
+        assert len({w.artist_id for w in works}) == 1
+        assert len({w.composition_seed for w in works}) == 1
+        assert sorted(w.variant for w in works) == list(range(len(works)))
+
+
+def test_expected_rejects_follow_the_rules(catalog):
+    cutoff = catalog.reference_year - 71
+    for c in catalog.copies:
+        art = catalog.artwork(c.artwork_id)
+        artist = catalog.artist(art.artist_id)
+        assert ("object_type" in c.expected_reject) == (art.object_type != "painting")
+        assert ("date_window" in c.expected_reject) == (art.date_start < 1400
+                                                        or art.date_end > 1900)
+        assert ("fetch" in c.expected_reject) == bool(c.defect)
+        if artist.death_year is not None and artist.death_year > cutoff:
+            assert "licence" in c.expected_reject  # a flag alone never makes it PD
+        if not c.is_public_domain_flag:
+            assert "licence" in c.expected_reject
+
+
+def test_the_met_withholds_images_of_non_pd_objects(catalog):
+    for c in catalog.copies:
+        if c.source == "met":
+            assert c.has_image == c.is_public_domain_flag
