@@ -46,6 +46,10 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
     truth = pd.read_parquet(repo_copy / "data/demo/ground_truth.parquet")
     assert truth["artwork_id"].nunique() == 20
     assert (repo_copy / "metrics/demo.json").is_file()
+    for source in ("met", "aic", "cleveland", "nga", "commons", "urls"):
+        crawled = pd.read_parquet(repo_copy / f"data/crawl/{source}/records.parquet")
+        assert len(crawled) > 0, source
+        assert (repo_copy / f"metrics/crawl/{source}.json").is_file()
     again = run(["dvc", "repro"], repo_copy)
     assert "didn't change, skipping" in again.stdout or "up to date" in again.stdout
     run(["dvc", "exp", "run", "-S", "demo.artworks=15"], repo_copy)

@@ -126,8 +126,6 @@ def render_artwork(catalog_args: tuple, artwork_id: int, copy_ids: list[str],
     stored: dict[str, bytes] = {}
     for copy_id in sorted(copy_ids, key=lambda cid: bool(copies[cid].is_exact_copy_of)):
         copy = copies[copy_id]
-        if copy.defect == "oversized":
-            continue  # streamed by the server, never stored
         if copy.is_exact_copy_of:
             data = stored[copy.is_exact_copy_of]
         elif copy.distractor == "tiny":
@@ -139,7 +137,9 @@ def render_artwork(catalog_args: tuple, artwork_id: int, copy_ids: list[str],
                 master = _paint(artwork, artist.style, (artwork.width, artwork.height))
             img = apply_transforms(master, copy)
             data = encode(img, copy.file_format, copy.jpeg_quality)
-        stored[copy_id] = data
+        stored[copy_id] = data  # exact mirrors repeat these (good) bytes
+        if copy.defect == "oversized":
+            continue  # streamed by the server, never stored
         if copy.defect:
             data = defect_bytes(copy.defect, data, artwork.composition_seed ^ artwork_id)
         rel = f"files/{copy.source}/{copy.copy_id}.{copy.extension}"

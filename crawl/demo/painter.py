@@ -37,10 +37,10 @@ _GROUNDS = ((150, 85, 55), (185, 150, 95), (125, 120, 110), (225, 215, 195), (90
 
 # Time of day: sky at the top, sky at the horizon, light tint, sun (or moon) colour, sun height.
 _TIMES: dict[str, tuple[RGB, RGB, tuple[float, float, float], RGB | None, float]] = {
+    "overcast": ((140, 145, 155), (205, 205, 200), (0.85, 0.88, 0.9), None, 0.0),
     "morning": ((135, 180, 228), (250, 228, 195), (1.05, 1.0, 0.92), (255, 244, 210), 0.3),
     "noon": ((75, 135, 215), (200, 222, 240), (1.05, 1.05, 1.02), (255, 255, 235), 0.8),
     "evening": ((65, 80, 150), (250, 160, 90), (1.1, 0.85, 0.7), (255, 190, 100), 0.1),
-    "overcast": ((140, 145, 155), (205, 205, 200), (0.85, 0.88, 0.9), None, 0.0),
     "dusk": ((25, 30, 70), (140, 95, 120), (0.55, 0.55, 0.75), (235, 235, 215), 0.6),
 }
 _TIME_NAMES = tuple(_TIMES)
@@ -75,7 +75,7 @@ class Style:
             hue = float(rng.uniform(0.03, 0.12))
         n = int(rng.integers(5, 8))
         palette = []
-        for i, value in enumerate(np.linspace(0.15, 0.95, n)):
+        for value in np.linspace(0.15, 0.95, n):
             h = (hue + offsets[int(rng.integers(len(offsets)))] + rng.normal(0, 0.02)) % 1.0
             s = rng.uniform(0.2, 0.85) * (0.5 if value > 0.85 else 1.0)
             palette.append(tuple(round(c * 255) for c in colorsys.hsv_to_rgb(h, s, value)))
@@ -106,12 +106,12 @@ def _rng(*keys: int) -> np.random.Generator:
 
 
 def _mix(a, b, t: float) -> RGB:
-    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b))
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))
 
 
 def _scale(c, f) -> RGB:
     f = f if isinstance(f, tuple) else (f, f, f)
-    return tuple(int(min(255, max(0, round(x * k)))) for x, k in zip(c, f))
+    return tuple(int(min(255, max(0, round(x * k)))) for x, k in zip(c, f, strict=True))
 
 
 def _base_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
@@ -128,10 +128,12 @@ class _Canvas:
     light, sky and object placement.  Scenes draw natural colours; style comes later.
     """
 
-    def __init__(self, size: tuple[int, int], lay, var, light_angle: float, sky_dark=1.0):
+    def __init__(self, size: tuple[int, int], lay, var, light_angle: float):
         self.w, self.h = size
         self.lay, self.var = lay, var
-        self.time = _TIMES[_TIME_NAMES[int(var.integers(len(_TIME_NAMES)))]]
+        # A series keeps to one part of the day; each work takes that light or a neighbour.
+        when = int(lay.integers(len(_TIME_NAMES))) + int(var.integers(-1, 2))
+        self.time = _TIMES[_TIME_NAMES[min(max(when, 0), len(_TIME_NAMES) - 1)]]
         angle = math.radians(light_angle if var.random() < 0.6 else 180 - light_angle)
         self.lx, self.ly = math.cos(angle), -math.sin(angle)  # image y points down
         self.img = Image.new("RGB", size, (128, 128, 128))
@@ -144,8 +146,8 @@ class _Canvas:
         self.img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         self.draw = ImageDraw.Draw(self.img)
 
-    def gradient(self, top, bottom, power: float = 1.0) -> np.ndarray:
-        t = (np.linspace(0, 1, self.h, dtype=np.float32) ** power)[:, None, None]
+    def gradient(self, top, bottom) -> np.ndarray:
+        t = np.linspace(0, 1, self.h, dtype=np.float32)[:, None, None]
         arr = (1 - t) * np.float32(top) + t * np.float32(bottom)
         return np.broadcast_to(arr, (self.h, self.w, 3)).copy()
 
@@ -173,7 +175,7 @@ class _Canvas:
             cx, cy = var.uniform(-0.1, 1.1) * w, var.uniform(0.1, 0.75) * horizon
             cw = var.uniform(0.08, 0.25) * w
             lit = _mix(sun or low, (255, 255, 255), 0.5)
-            for k in range(int(var.integers(3, 7))):
+            for _ in range(int(var.integers(3, 7))):
                 px, py = cx + var.uniform(-0.5, 0.5) * cw, cy + var.uniform(-0.3, 0.1) * cw * 0.3
                 rx, ry = cw * var.uniform(0.2, 0.4), cw * var.uniform(0.1, 0.2)
                 self.draw.ellipse((px - rx, py - ry + ry * 0.4, px + rx, py + ry * 1.4),
@@ -198,11 +200,11 @@ class _Canvas:
 
     def ridge(self, base: float, amp: float, fill) -> None:
         phases, freqs = self.lay.uniform(0, 6.3, 3), self.lay.uniform(1, 5, 3)
-        phases = phases + self.var.normal(0, 0.25, 3)
+        phases = phases + self.var.normal(0, 0.15, 3)
         x = np.linspace(0, self.w, 48)
         y = base - amp * np.sin(np.outer(x / self.w, freqs) * math.pi + phases).mean(1)
-        self.draw.polygon([(0, self.h)] + list(zip(x.tolist(), y.tolist())) + [(self.w, self.h)],
-                          fill=fill)
+        outline = list(zip(x.tolist(), y.tolist(), strict=True))
+        self.draw.polygon([(0, self.h), *outline, (self.w, self.h)], fill=fill)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,7 +237,8 @@ def _landscape(c: _Canvas) -> None:
         y = horizon + (h - horizon) * (0.1 + 0.85 * fy)
         s = h * 0.09 * fs * (0.5 + fy)
         if feature == 0:
-            c.draw.line((x, y, x, y - s * 1.2), fill=c.lit((60, 45, 30)), width=max(1, round(s / 8)))
+            c.draw.line((x, y, x, y - s * 1.2), fill=c.lit((60, 45, 30)),
+                        width=max(1, round(s / 8)))
             for _ in range(4):
                 ox, oy = var.uniform(-0.35, 0.35) * s, -s * var.uniform(1.0, 1.6)
                 r = s * var.uniform(0.35, 0.55)
@@ -286,7 +289,7 @@ def _seascape(c: _Canvas) -> None:
         xs = (0, cw, cw * 0.6, 0) if side == 0 else (w, w - cw, w - cw * 0.6, w)
         c.draw.polygon([(xs[0], h), (xs[1], h), (xs[2], top + h * 0.05), (xs[3], top)],
                        fill=c.lit((95, 85, 70), 0.8))
-    for i in range(int(lay.integers(0, 4))):
+    for _ in range(int(lay.integers(0, 4))):
         x = w * ((lay.uniform(0.15, 0.85) + var.uniform(-0.25, 0.25)) % 1.0)
         d = lay.uniform(0.05, 0.6)
         y, s = horizon + d * (h - horizon), h * (0.04 + 0.12 * d)
@@ -304,15 +307,20 @@ def _portrait(c: _Canvas) -> None:
     yy, xx = np.ogrid[:h, :w]
     glow = np.exp(-((xx - w * (0.5 + 0.3 * c.lx)) ** 2 + (yy - h * 0.3) ** 2) / (0.1 * w * w + 1))
     c.set_array(arr + glow[..., None] * np.float32(c.lit(backdrop, 1.0)) * 0.8)
-    unit = min(w, h * 0.8)
-    cx = w * (lay.uniform(0.42, 0.58) + var.uniform(-0.05, 0.05))
-    cy = h * (lay.uniform(0.3, 0.4) + var.uniform(-0.03, 0.03))
-    rx, ry = unit * lay.uniform(0.13, 0.17), unit * lay.uniform(0.18, 0.22)
+    if lay.random() < 0.5:  # a window or hanging behind the sitter, on one side
+        x0 = w * lay.choice((lay.uniform(-0.2, 0.1), lay.uniform(0.6, 0.9)))
+        c.draw.rectangle((x0, h * lay.uniform(-0.1, 0.2), x0 + w * lay.uniform(0.25, 0.45),
+                          h * lay.uniform(0.5, 0.9)), fill=c.lit(_mix(c.time[0], backdrop, 0.4)))
+    unit = min(w, h * 0.8) * lay.uniform(0.8, 1.2)
+    cx = w * (lay.uniform(0.35, 0.65) + var.uniform(-0.08, 0.08))
+    cy = h * (lay.uniform(0.26, 0.42) + var.uniform(-0.03, 0.03))
+    rx, ry = unit * lay.uniform(0.12, 0.17), unit * lay.uniform(0.17, 0.22)
+    body_x = cx + w * var.uniform(-0.08, 0.08)  # sitter turned a little
     skin = ((225, 185, 155), (200, 150, 115), (150, 100, 75), (235, 205, 185))[int(lay.integers(4))]
     clothes = ((40, 40, 60), (110, 30, 30), (30, 60, 40), (90, 70, 50), (20, 20, 20))
     cloth = clothes[int(lay.integers(5) if var.random() < 0.6 else var.integers(5))]
     hair = ((40, 25, 15), (90, 60, 30), (160, 120, 70), (20, 18, 18))[int(lay.integers(4))]
-    c.ball((cx - unit * 0.5, cy + ry * 1.5, cx + unit * 0.5, cy + ry * 5.5), cloth, False)
+    c.ball((body_x - unit * 0.5, cy + ry * 1.5, body_x + unit * 0.5, cy + ry * 5.5), cloth, False)
     c.draw.polygon([(cx - rx * 0.5, cy + ry * 1.55), (cx + rx * 0.5, cy + ry * 1.55),
                     (cx, cy + ry * 2.3)], fill=c.lit((230, 225, 210), 0.9))
     c.draw.rectangle((cx - rx * 0.45, cy + ry * 0.5, cx + rx * 0.45, cy + ry * 1.6),
@@ -372,7 +380,7 @@ def _still_life(c: _Canvas) -> None:
     fruit_kinds = ((200, 50, 30), (235, 150, 30), (230, 210, 60), (90, 40, 80), (120, 160, 50))
     fruits = [(lay.uniform(0.08, 0.92), lay.uniform(0, 1), int(lay.integers(5)))
               for _ in range(int(lay.integers(3, 8)))]
-    fruits = [(fx + var.normal(0, 0.06), fy, k) for fx, fy, k in fruits if var.random() > 0.15]
+    fruits = [(fx + var.normal(0, 0.09), fy, k) for fx, fy, k in fruits if var.random() > 0.2]
     for fx, fy, k in sorted(fruits, key=lambda f: f[1]):
         x, y = w * fx, table_y + (h * 0.88 - table_y) * (0.2 + 0.8 * fy)
         r = min(w, h) * lay.uniform(0.045, 0.07)
@@ -424,7 +432,7 @@ def _geometric(c: _Canvas) -> None:
         cuts = np.cumsum(lay.uniform(0.6, 1.4, n) * var.uniform(0.8, 1.2, n))
         cuts = 0.06 + 0.88 * np.concatenate([[0], cuts / cuts[-1]])
         for i in range(n):
-            c.draw.rectangle((w * 0.08, h * cuts[i] + h * 0.015, w * 0.92, h * cuts[i + 1] - h * 0.015),
+            c.draw.rectangle((w * 0.08, h * (cuts[i] + 0.015), w * 0.92, h * (cuts[i + 1] - 0.015)),
                              fill=colours[pick[i + 1]])
         c.img = c.img.filter(ImageFilter.GaussianBlur(max(w, h) * 0.006))
         c.draw = ImageDraw.Draw(c.img)
@@ -437,8 +445,10 @@ _SCENES = {"landscape": _landscape, "seascape": _seascape, "portrait": _portrait
 def _sculpture(c: _Canvas) -> None:
     """Union of shaded ellipsoids (bust, vase or abstract form) on a plinth and backdrop."""
     w, h, lay, var = c.w, c.h, c.lay, c.var
-    u, cx, cy = min(w, h), w * (0.5 + var.uniform(-0.04, 0.04)), h * 0.5
-    backdrop = ((150, 150, 148), (185, 175, 160), (95, 95, 100), (205, 205, 200))[int(lay.integers(4))]
+    u, cx = min(w, h), w * (0.5 + var.uniform(-0.08, 0.08))
+    cy = h * (0.5 + var.uniform(-0.04, 0.04))
+    backdrops = ((150, 150, 148), (185, 175, 160), (95, 95, 100), (205, 205, 200))
+    backdrop = backdrops[int(lay.integers(4))]
     materials = (((232, 226, 214), 0.25), ((105, 78, 45), 0.9), ((190, 112, 72), 0.1),
                  ((198, 165, 112), 0.1))  # marble, bronze, terracotta, limewood
     colour, shine = materials[int(lay.integers(4))]
@@ -450,8 +460,8 @@ def _sculpture(c: _Canvas) -> None:
     else:  # abstract: blobs around a centre
         parts = [(lay.uniform(-0.15, 0.15), lay.uniform(-0.25, 0.1), lay.uniform(0.08, 0.2),
                   lay.uniform(0.08, 0.2)) for _ in range(int(lay.integers(3, 6)))]
-    parts = [(cx + (dx + var.normal(0, 0.01)) * u, cy + (dy + var.normal(0, 0.01)) * u, rx * u,
-              ry * u) for dx, dy, rx, ry in parts]
+    parts = [(cx + (dx + var.normal(0, 0.025)) * u, cy + (dy + var.normal(0, 0.02)) * u,
+              rx * u * var.uniform(0.85, 1.15), ry * u) for dx, dy, rx, ry in parts]
     floor = max(py + ry for _, py, _, ry in parts)
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
     depth = np.full((h, w), -1.0, np.float32)
@@ -543,7 +553,7 @@ def _brush(img: Image.Image, style: Style, rng: np.random.Generator) -> Image.Im
         segments = np.stack([xs - dx, ys - dy, xs + dx, ys + dy], 1).tolist()
         fills = [tuple(col) for col in np.clip(colours, 0, 255).astype(int).tolist()]
         widths = np.maximum(1, np.round(width * rng.uniform(0.75, 1.25, n))).astype(int).tolist()
-        for segment, fill, stroke_width in zip(segments, fills, widths):
+        for segment, fill, stroke_width in zip(segments, fills, widths, strict=True):
             draw.line(segment, fill=fill, width=stroke_width)
     if style.softness > 0.2:
         canvas = canvas.filter(ImageFilter.GaussianBlur(style.softness))
@@ -587,7 +597,7 @@ def _drawing(c: _Canvas, style: Style, line_size, rng) -> Image.Image:
         dx, dy = np.cos(angle) * length * k / 2, np.sin(angle) * length * k / 2
         shades = rng.integers(110, 230, px.size).tolist()
         for seg, shade in zip(np.stack([px * k - dx, py * k - dy, px * k + dx, py * k + dy],
-                                       1).tolist(), shades):
+                                       1).tolist(), shades, strict=True):
             draw.line(seg, fill=shade, width=max(1, round(k * 0.6)))
     return _colourise(np.asarray(sheet, np.float32) / 255, ink, (238, 230, 212))
 
@@ -678,7 +688,8 @@ def paint(kind: str, style: Style, seed: int, size: tuple[int, int],
     line_size = _base_size((width, height), LINE_LONG_SIDE)
     if kind in GENRES:
         _SCENES[kind](c)
-        img, texture, amplitude = _brush(c.img, style, strokes), "canvas", 9 * style.texture_strength
+        img, texture = _brush(c.img, style, strokes), "canvas"
+        amplitude = 9 * style.texture_strength
     elif kind == "drawing":
         img, texture, amplitude = _drawing(c, style, line_size, strokes), "paper", 4.0
     elif kind == "print":

@@ -99,6 +99,7 @@ class DemoServer:
                                     else FaultConfig.parse(faults))
         self.handlers = _handlers()
         self.status_counts: Counter[int] = Counter()
+        self.served: Counter[str] = Counter()  # successful (2xx) answers per path, for tests
         self._httpd = _HTTPServer((host, port), _RequestHandler)
         self._httpd.demo = self
         self._thread: threading.Thread | None = None
@@ -159,6 +160,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real APIs and Scrapy use
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no 40 ms stalls
     server: _HTTPServer
 
     def log_message(self, format, *args):  # noqa: A002 - quiet; counts live in status_counts
@@ -191,6 +193,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         else:
             response = demo.respond(self.command, self.path, dict(self.headers.items()))
         demo.status_counts[response.status] += 1
+        if 200 <= response.status < 300 and fault is None:
+            demo.served[self.path.split("?", 1)[0]] += 1
         body = response.body
         length = len(body) if isinstance(body, bytes) else response.length
         self.send_response(response.status)

@@ -105,8 +105,11 @@ def extmetadata(collection: DemoCollection, copy: Copy) -> dict:
                    f'class="extiw" title="d:Q{900000 + artist.artist_id}">{artist.name}</a></bdi>')
     if artwork.attribution_qualifier:
         artist_html = f"{artwork.attribution_qualifier.lower()} {artist_html}"
-    date_html = (f'{artwork.date_text}<div style="display: none;">date QS:P571,'
-                 f'+{artwork.date_start:04d}-00-00T00:00:00Z/9</div>')
+    qs = f"+{artwork.date_start:04d}-00-00T00:00:00Z/9"
+    if artwork.date_end != artwork.date_start:  # a range: earliest (P1319) and latest (P1326)
+        qs += (f",P1319,+{artwork.date_start:04d}-00-00T00:00:00Z/9,"
+               f"P1326,+{artwork.date_end:04d}-00-00T00:00:00Z/9")
+    date_html = (f'{artwork.date_text}<div style="display: none;">date QS:P571,{qs}</div>')
     cats = categories(collection, copy) + (["PD-Art (PD-old-100)"] if pd else ["CC-BY-SA-4.0"])
     meta = {
         "DateTime": _meta("2021-06-01 10:00:00", "mediawiki-metadata", hidden=True),

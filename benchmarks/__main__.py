@@ -1,0 +1,36 @@
+"""Run benchmarks by name (default: all) and write their results to benchmarks/results/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+from pathlib import Path
+
+from marcus.atomic import write_text
+
+RESULTS = Path(__file__).parent / "results"
+ALL = ("demo_collection", "crawl_throughput")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("names", nargs="*", default=list(ALL), help=f"any of {', '.join(ALL)}")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args()
+    for name in args.names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        started = time.time()
+        result = module.run(quick=args.quick)
+        result["_machine"] = {"cpus": __import__("os").cpu_count(),
+                              "python": platform.python_version(),
+                              "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started))}
+        text = json.dumps(result, indent=2)
+        write_text(RESULTS / f"{name}{'-quick' if args.quick else ''}.json", text + "\n")
+        print(f"== {name}\n{text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""How long the demo collection takes to build and how fast the server answers.
+
+Target (issue 2): building and serving a 2,000-artwork collection must not dominate `dvc repro`.
+Serving is measured with 4 keep-alive clients fetching JSON records and original images over
+loopback, which is what the crawl stage does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from crawl.demo.apis import met
+from crawl.demo.build import build_collection
+from crawl.demo.server import DemoServer
+
+
+def _fetch_all(urls: list[str], clients: int) -> tuple[float, int]:
+    def worker(chunk: list[str]) -> int:
+        total = 0
+        with requests.Session() as session:
+            for url in chunk:
+                total += len(session.get(url, timeout=30).content)
+        return total
+
+    chunks = [urls[i::clients] for i in range(clients)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        total_bytes = sum(pool.map(worker, chunks))
+    return time.perf_counter() - started, total_bytes
+
+
+def run(quick: bool = False) -> dict:
+    artworks = 200 if quick else 2000
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "demo"
+        started = time.perf_counter()
+        summary = build_collection(root, seed=1234, artworks=artworks, oversized_mib=4)
+        build_s = time.perf_counter() - started
+        with DemoServer(root) as server:
+            copies = [c for c in server.collection.source_copies("met") if c.has_image
+                      and not c.defect]
+            api = server.api_roots["met"] + "/public/collection/v1/objects/"
+            json_s, _ = _fetch_all([api + c.source_id for c in copies], clients=4)
+            images = [met.object_record(server.collection, c, server.api_roots["met"])
+                      ["primaryImage"] for c in copies]
+            image_s, image_bytes = _fetch_all(images, clients=4)
+    return {
+        "artworks": artworks,
+        "copies": summary["copies"],
+        "stored_files": summary["stored_files"],
+        "stored_mib": summary["stored_mib"],
+        "build_seconds": round(build_s, 1),
+        "build_artworks_per_s": round(artworks / build_s, 1),
+        "serve_json_records_per_s": round(len(copies) / json_s, 1),
+        "serve_images_per_s": round(len(images) / image_s, 1),
+        "serve_image_mib_per_s": round(image_bytes / 2**20 / image_s, 1),
+    }

@@ -1,0 +1,159 @@
+"""Run one source's crawl end to end: settings from params, the spider, the final records.
+
+``crawl(...)`` is what ``python -m crawl`` calls. Layout of ``out``::
+
+    out/images/ab/<sha256>   original bytes (crawl/storage.py)
+    out/records.parquet      one row per record met in this run's listing (crawl/records.py)
+    out/journal.jsonl        only while a crawl is unfinished: what a rerun resumes from
+
+Politeness comes from params: each source's ``delay_s`` and ``concurrency`` are that site's
+stated policy. Against a loopback API root (the demo collection) they are lifted when
+``crawl.loopback_unthrottled`` is true, because no real site is on the other end.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scrapy.crawler import CrawlerProcess
+
+from crawl.records import Journal, read_records, record_key, write_records
+from crawl.spiders.base import CrawlState
+from crawl.storage import ContentStore
+from marcus.atomic import write_text
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root: str) -> dict:
+    unthrottled = common.get("loopback_unthrottled", True) and is_loopback(api_root)
+    delay = 0.0 if unthrottled else float(config.get("delay_s", 1.0))
+    per_host = int(common.get("loopback_concurrency", 16)) if unthrottled \
+        else int(config.get("concurrency", 1))
+    user_agent = common["user_agent"].format(contact=common["contact"])
+    headers = {"Accept": "application/json, image/*;q=0.9, */*;q=0.5"}
+    if source == "aic":  # AIC asks for its own header (browser-safe) with project and contact
+        headers["AIC-User-Agent"] = user_agent
+    return {
+        "BOT_NAME": "marcus",
+        "USER_AGENT": user_agent,
+        "ROBOTSTXT_OBEY": True,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": common.get("log_level", "WARNING"),
+        "DEFAULT_REQUEST_HEADERS": headers,
+        "CONCURRENT_REQUESTS": max(per_host, 1),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max(per_host, 1),
+        "DOWNLOAD_DELAY": delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_TIMEOUT": float(common["timeout_s"]),
+        "DOWNLOAD_MAXSIZE": int(common["max_bytes"]),
+        "DOWNLOAD_WARNSIZE": 0,
+        # Only http(s): a redirect must never make us read file: or ftp: URLs.
+        "DOWNLOAD_HANDLERS": {"file": None, "s3": None, "ftp": None, "data": None},
+        "REDIRECT_MAX_TIMES": 5,
+        "METAREFRESH_ENABLED": False,
+        "REACTOR_THREADPOOL_MAXSIZE": 4,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawl.middlewares.AllowedHostsMiddleware": 60,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawl.middlewares.PoliteRetryMiddleware": 550,
+        },
+        "ITEM_PIPELINES": {"crawl.pipelines.StoreImagePipeline": 100,
+                           "crawl.pipelines.JournalPipeline": 900},
+        "MARCUS_STORE_DIR": str(out / "images"),
+        "MARCUS_JOURNAL": str(out / "journal.jsonl"),
+        "MARCUS_FSYNC": bool(common.get("fsync", True)),
+        "MARCUS_MAX_PIXELS": int(common["max_pixels"]),
+        "MARCUS_MAX_BYTES": int(common["max_bytes"]),
+        "MARCUS_TIMEOUT_S": float(common["timeout_s"]),
+        "MARCUS_RETRIES": int(common["retries"]),
+        "MARCUS_BACKOFF_BASE_S": float(common["backoff_base_s"]),
+        "MARCUS_BACKOFF_MAX_S": float(common["backoff_max_s"]),
+        "MARCUS_RETRY_AFTER_MAX_S": float(common["retry_after_max_s"]),
+        "MARCUS_RETRY_403_HTML": bool(config.get("retry_403_html", False)),
+        "MARCUS_PROGRESS": bool(common.get("progress", True)),
+    }
+
+
+def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dict,
+          limit: int | None = None, metadata_only: bool = False, resume: bool = False,
+          stats_path: str | Path | None = None) -> dict:
+    """Crawl one source into ``out``; returns the run's stats (also written to stats_path)."""
+    from crawl.spiders import spiders
+
+    known = spiders()
+    if source not in known:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(known)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    store = ContentStore(out / "images", fsync=bool(common.get("fsync", True)))
+    store.remove_partial_writes()  # a killed run may have left half-written temp files
+    journal = Journal(out / "journal.jsonl")
+    previous = read_records(out / "records.parquet")
+    previous.update(journal.load())  # the journal is newer than the last finished run
+    state = CrawlState(previous=previous, store=store, resume=resume, limit=limit,
+                       metadata_only=metadata_only)
+
+    started = time.time()
+    settings = scrapy_settings(source, common, config, out, api_root)
+    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # keep our own logging set-up
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(known[source])
+    process.crawl(crawler, api_root=api_root, config=config, state=state)
+    process.start()
+    elapsed = time.time() - started
+
+    latest = read_records(out / "records.parquet")
+    latest.update(Journal(out / "journal.jsonl").load())
+    rows = [latest[key] for key in state.visited if key in latest]
+    missing = [key for key in state.visited if key not in latest]
+    write_records(rows, out / "records.parquet")
+    complete = state.listing_failures == 0 and not missing
+    if complete:  # everything is in records.parquet now; the journal has done its job
+        (out / "journal.jsonl").unlink(missing_ok=True)
+
+    counts: dict = {"records": len(rows)}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    by_reason: dict = {}
+    for row in rows:
+        if row["reason"]:
+            by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
+    scrapy_stats = crawler.stats.get_stats()
+    stored_bytes = sum(r["bytes"] or 0 for r in rows if r["status"] == "stored")
+    stats = {
+        "source": source,
+        "complete": complete,
+        "listing_failures": state.listing_failures,
+        "unfinished_records": len(missing),
+        "counts": counts,
+        "reasons": dict(sorted(by_reason.items())),
+        "stored_mib": round(stored_bytes / 2**20, 2),
+        "run": {
+            "seconds": round(elapsed, 1),
+            "requests": scrapy_stats.get("downloader/request_count", 0),
+            "retries": scrapy_stats.get("retry/count", 0),
+            "fetched_images": scrapy_stats.get("marcus/status/stored", 0),
+            "images_per_s": round(scrapy_stats.get("marcus/status/stored", 0)
+                                  / max(elapsed, 1e-9), 1),
+        },
+    }
+    if stats_path:
+        write_text(stats_path, json.dumps(stats, indent=2, sort_keys=True) + "\n")
+    return stats
+
+
+__all__ = ["crawl", "scrapy_settings", "is_loopback", "record_key"]
