@@ -1,10 +1,10 @@
 """Raw crawl records: a crash-safe journal while crawling, one fixed-schema Parquet at the end.
 
 While a spider runs, every finished item is appended to ``journal.jsonl`` (one JSON object a
-line, flushed at once and fsynced about once a second). A kill -9 can only cut the last line short, and
-``Journal.load`` ignores such a line. At the end, ``write_records`` turns the latest row per
-record into ``records.parquet``, sorted, so the file is identical whatever order the fetches
-finished in, and whether the crawl was interrupted or not.
+line, flushed at once and fsynced about once a second). A kill -9 can only cut the last line
+short, and ``Journal.load`` ignores such a line. At the end, ``write_records`` turns the latest
+row per record into ``records.parquet``, sorted, so the file is identical whatever order the
+fetches finished in, and whether the crawl was interrupted or not.
 """
 
 from __future__ import annotations

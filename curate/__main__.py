@@ -1,0 +1,68 @@
+"""Curation command line.
+
+    python -m curate hash SOURCE [--params params.yaml]     stage hash@SOURCE
+    python -m curate run [--params params.yaml]             stage curate
+    python -m curate dedup DIR -o OUT.parquet [--max-distance 10] [--workers N]
+
+``dedup`` works on any folder: it clusters every image under DIR (recursively) and writes one
+row per file: ``path`` (relative to DIR), ``sha256``, ``phash``, ``cluster_id``,
+``is_canonical`` (the largest image of its cluster), ``error``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from marcus.params import load_params
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    sub = parser.add_subparsers(dest="command", required=True)
+    hash_cmd = sub.add_parser("hash", help="hash one source's stored images")
+    hash_cmd.add_argument("source")
+    sub.add_parser("run", help="cluster, gate, filter and write the manifests")
+    dedup = sub.add_parser("dedup", help="cluster the images of any folder")
+    dedup.add_argument("folder", type=Path)
+    dedup.add_argument("-o", "--out", type=Path, required=True)
+    dedup.add_argument("--max-distance", type=int, default=10)
+    dedup.add_argument("--workers", type=int)
+    args = parser.parse_args(argv)
+
+    if args.command == "dedup":
+        from curate.folder import dedup_folder
+
+        if not args.folder.is_dir():
+            parser.error(f"not a folder: {args.folder}")
+        summary = dedup_folder(args.folder, args.out, args.max_distance, args.workers)
+        print(f"{summary['files']} files, {summary['errors']} unreadable, "
+              f"{summary['clusters']} duplicate clusters -> {args.out}", file=sys.stderr)
+        return 0
+
+    from curate.stage import curate, hash_source
+
+    params = load_params(None, args.params)
+    paths = params["curate"]["paths"]
+    if args.command == "hash":
+        crawl_dir = Path(params["crawl"]["root"]) / args.source
+        if not (crawl_dir / "records.parquet").is_file():
+            print(f"no crawl of {args.source} at {crawl_dir}: run `dvc repro crawl@{args.source}`",
+                  file=sys.stderr)
+            return 2
+        n = hash_source(crawl_dir, Path(paths["hashes"]) / f"{args.source}.parquet",
+                        workers=params["curate"].get("workers") or None)
+        print(f"{args.source}: {n} images hashed", file=sys.stderr)
+        return 0
+    metrics = curate(params, Path(params["crawl"]["root"]), Path(paths["hashes"]),
+                     Path(paths["out"]), Path(paths["metrics"]), Path(paths["plots"]))
+    print(f"curated {metrics['curated']} of {metrics['records']} records "
+          f"({metrics['duplicate_clusters']} duplicate clusters)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

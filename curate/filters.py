@@ -1,0 +1,87 @@
+"""Curation filters from params: every rule a record fails, named, never just the first.
+
+``failed_rules(row, config)`` returns reason strings such as ``date_window``,
+``object_type:drawing`` or ``resolution:200x180``; an empty list means the record may enter
+the training set (subject to de-duplication and the per-artist minimum, decided on the whole
+set in ``curate/stage.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from curate.licence import LicenceRules, decide
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    date_window: tuple[int, int] = (1400, 1900)  # creation date, inclusive years
+    object_types: tuple[str, ...] = ("painting",)
+    min_short_side_px: int = 256
+    min_pixels: int = 100_000
+    aspect_ratio: tuple[float, float] = (0.33, 3.0)  # width / height
+    artist_allow: frozenset[str] = field(default_factory=frozenset)  # casefolded; empty = all
+    artist_deny: frozenset[str] = field(default_factory=frozenset)
+    licence: LicenceRules = field(default_factory=LicenceRules)
+
+    @classmethod
+    def from_params(cls, p: dict) -> FilterConfig:
+        lic = p.get("licence", {})
+        return cls(
+            date_window=tuple(p.get("date_window", (1400, 1900))),
+            object_types=tuple(p.get("object_types", ("painting",))),
+            min_short_side_px=int(p.get("min_short_side_px", 256)),
+            min_pixels=int(p.get("min_pixels", 100_000)),
+            aspect_ratio=tuple(float(x) for x in p.get("aspect_ratio", (0.33, 3.0))),
+            artist_allow=frozenset(artist_key(a) for a in p.get("artist_allow") or []),
+            artist_deny=frozenset(artist_key(a) for a in p.get("artist_deny") or []),
+            licence=LicenceRules(current_year=int(p.get("current_year", 2026)),
+                                 min_years_since_death=int(lic.get("min_years_since_death", 71)),
+                                 undated_min_age_years=int(lic.get("undated_min_age_years",
+                                                                   170))))
+
+
+def artist_key(name) -> str:
+    """How artist names compare in allow/deny lists and per-artist counts."""
+    if not isinstance(name, str):
+        return ""
+    return " ".join(name.casefold().split())
+
+
+def _missing(value) -> bool:
+    return value is None or value != value  # None or NaN
+
+
+def failed_rules(row: dict, config: FilterConfig) -> tuple[list[str], str]:
+    """(reasons, licence rule description) for one record row (records + hash columns)."""
+    reasons: list[str] = []
+    if row.get("status") != "stored":
+        reasons.append(f"crawl:{row.get('status')}:{row.get('reason') or ''}".rstrip(":"))
+    elif not _missing(row.get("hash_error")):
+        reasons.append("hash:unreadable")
+    verdict = decide(row.get("license"), row.get("is_public_domain_flag"),
+                     row.get("artist_death_year"), row.get("date_end"),
+                     row.get("attribution_qualifier"), config.licence)
+    if not verdict.passes:
+        reasons.append(verdict.reason)
+    start, end = row.get("date_start"), row.get("date_end")
+    low, high = config.date_window
+    if _missing(start) or _missing(end):
+        reasons.append("date_window:unknown")
+    elif start < low or end > high:
+        reasons.append("date_window")
+    if row.get("object_type") not in config.object_types:
+        reasons.append(f"object_type:{row.get('object_type')}")
+    width, height = row.get("width"), row.get("height")
+    if row.get("status") == "stored" and not (_missing(width) or _missing(height)):
+        if min(width, height) < config.min_short_side_px or width * height < config.min_pixels:
+            reasons.append(f"resolution:{int(width)}x{int(height)}")
+        ratio = width / height if height else float("inf")
+        if not config.aspect_ratio[0] <= ratio <= config.aspect_ratio[1]:
+            reasons.append(f"aspect_ratio:{ratio:.2f}")
+    artist = artist_key(row.get("artist"))
+    if artist in config.artist_deny:
+        reasons.append("artist_deny")
+    if config.artist_allow and artist not in config.artist_allow:
+        reasons.append("artist_not_allowed")
+    return reasons, verdict.rule

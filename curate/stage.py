@@ -1,0 +1,274 @@
+"""The two curation stages: hash each source's stored images, then curate all sources together.
+
+``hash_source`` (stage ``hash@SOURCE``) hashes every stored image of one crawl once, so that
+varying curation params (``dvc exp run -S curate.date_window=[1500,1800]``) never rehashes.
+
+``curate`` (stage ``curate``) joins all records with their hashes and then:
+
+1. clusters near-duplicates across sources (``curate/dedup.py``);
+2. checks every rule for every record (``curate/filters.py``, ``curate/licence.py``);
+3. elects one canonical copy per cluster among the copies that pass every rule: the largest
+   pixel count, then the source earliest in ``source_priority``, then the smallest key;
+4. drops artists with fewer than ``min_works_per_artist`` curated works;
+5. writes the manifests (``curate/manifests.py``), metrics and plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from curate import manifests
+from curate.filters import FilterConfig, artist_key, failed_rules
+from curate.licence import decide
+from marcus.atomic import write_text
+
+
+def image_path(crawl_root: Path, source: str, sha256: str) -> Path:
+    return crawl_root / source / "images" / sha256[:2] / sha256
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage hash@SOURCE
+
+
+def hash_source(crawl_dir: Path, out: Path, workers: int | None = None) -> int:
+    """Hash each distinct stored image of one source's crawl into ``out`` (Parquet)."""
+    from curate.hashing import HASH_PIPELINE, hash_files
+
+    records = pd.read_parquet(crawl_dir / "records.parquet", columns=["status", "sha256"])
+    shas = sorted(set(records.loc[records["status"] == "stored", "sha256"]))
+    paths = [crawl_dir / "images" / s[:2] / s for s in shas]
+    rows = hash_files(paths, workers=workers)
+    frame = pd.DataFrame(rows)
+    frame["sha256"] = shas  # the stored name; a mismatch below would mean a corrupted store
+    frame["hash_pipeline"] = HASH_PIPELINE
+    _write_parquet(frame, out)
+    return len(frame)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from marcus.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stage curate
+
+
+def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.DataFrame:
+    frames = []
+    for source in sources:
+        records = pd.read_parquet(crawl_root / source / "records.parquet")
+        hashes = pd.read_parquet(hashes_root / f"{source}.parquet")
+        hashes = hashes.rename(columns={"error": "hash_error", "width": "hash_width",
+                                        "height": "hash_height", "format": "hash_format"})
+        frames.append(records.merge(hashes.drop_duplicates("sha256"), on="sha256", how="left"))
+    frame = pd.concat(frames, ignore_index=True)
+    frame["key"] = frame["source"] + ":" + frame["source_id"]
+    return frame.sort_values("key", ignore_index=True)
+
+
+def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
+           metrics_path: Path | None = None, plots_dir: Path | None = None) -> dict:
+    from curate.dedup import cluster
+
+    config = params["curate"]
+    sources = list(config.get("sources") or params["crawl"]["sources"])
+    filters = FilterConfig.from_params(config)
+    records = load_records(crawl_root, hashes_root, sources)
+
+    # 1. Near-duplicate clusters among the stored, readable images.
+    hashed = records[(records["status"] == "stored") & records["phash"].notna()
+                     & records["hash_error"].isna()]
+    clusters = cluster(hashed.reset_index(drop=True),
+                       max_distance=int(config["dedup"]["max_distance"]))
+    clusters.index = hashed.index
+    for column in ("cluster_id", "match_distance", "matched_by"):
+        records[column] = clusters[column] if column in clusters else None
+    records["cluster_id"] = records["cluster_id"].fillna(-1).astype("int64")
+    records["cluster_size"] = records.groupby("cluster_id")["key"].transform("size")
+    records.loc[records["cluster_id"] < 0, "cluster_size"] = 0
+
+    # 2. Every rule for every record.
+    outcome = [failed_rules(row, filters) for row in records.to_dict("records")]
+    records["reasons"] = [r for r, _ in outcome]
+    records["licence_rule"] = [rule for _, rule in outcome]
+
+    # 3. One canonical copy per cluster, among the copies that pass every rule.
+    priority = {s: i for i, s in enumerate(config.get("source_priority") or sources)}
+    records["pixels"] = records["width"].fillna(0) * records["height"].fillna(0)
+    records["is_canonical"] = False
+    passing = records[[not r for r in records["reasons"]]]
+    order = passing.assign(prio=passing["source"].map(priority).fillna(len(priority))) \
+        .sort_values(["pixels", "prio", "key"], ascending=[False, True, True])
+    canonical_of: dict[int, str] = {}
+    for index, row in order.iterrows():
+        if row["cluster_id"] < 0:
+            records.at[index, "is_canonical"] = True
+        elif row["cluster_id"] not in canonical_of:
+            canonical_of[row["cluster_id"]] = row["key"]
+            records.at[index, "is_canonical"] = True
+        else:
+            records.at[index, "reasons"] = [f"duplicate_of:{canonical_of[row['cluster_id']]}"]
+
+    # 4. Artists with too few works left.
+    minimum = int(config.get("min_works_per_artist", 1))
+    if minimum > 1:
+        chosen = records["is_canonical"] & records["reasons"].map(len).eq(0)
+        counts = Counter(records.loc[chosen, "artist"].map(artist_key))
+        for index in records.index[chosen]:
+            if counts[artist_key(records.at[index, "artist"])] < minimum:
+                records.at[index, "reasons"] = [f"artist_min_works:<{minimum}"]
+    records["curated"] = records["reasons"].map(len).eq(0)
+
+    # 5. Manifests.
+    write_manifests(records, crawl_root, out, bool(config.get("hf_export", True)), filters)
+    metrics = curation_metrics(records, config)
+    if metrics_path:
+        write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    if plots_dir:
+        write_plots(records, hashed, plots_dir, int(config["dedup"]["max_distance"]))
+    return metrics
+
+
+def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path, hf_export: bool,
+                    filters: FilterConfig) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    manifests.write_partitioned(records, manifests.RECORDS_MANIFEST_SCHEMA, out / "records")
+    in_clusters = records[records["cluster_id"] >= 0]
+    manifests.write(in_clusters, manifests.CLUSTERS_SCHEMA, out / "clusters.parquet")
+
+    curated = records[records["curated"]].copy()
+    copies = in_clusters.groupby("cluster_id")["key"].apply(sorted).to_dict()
+    curated["copies"] = [copies.get(c, [k]) if c >= 0 else [k]
+                         for c, k in zip(curated["cluster_id"], curated["key"], strict=True)]
+    curated["image_path"] = [f"{s}/images/{h[:2]}/{h}" for s, h in
+                             zip(curated["source"], curated["sha256"], strict=True)]
+    manifests.write(curated, manifests.CURATED_SCHEMA, out / "curated.parquet")
+    manifests.write(records[~records["curated"]], manifests.REJECTS_SCHEMA,
+                    out / "rejects.parquet")
+
+    verdicts = [decide(r["license"], r["is_public_domain_flag"], r["artist_death_year"],
+                       r["date_end"], r["attribution_qualifier"], filters.licence)
+                for r in records.to_dict("records")]
+    disagreeing = records.assign(disagreement=[v.disagreement for v in verdicts])
+    disagreeing = disagreeing[disagreeing["disagreement"].notna()]
+    manifests.write(disagreeing, manifests.DISAGREEMENT_SCHEMA,
+                    out / "licence_disagreements.parquet")
+    if hf_export:
+        manifests.write_hf_export(curated, crawl_root, out / "hf")
+    else:
+        manifests.remove(out / "hf")
+
+
+def _rule_name(reason: str) -> str:
+    return reason.split(":")[0] if not reason.startswith(("crawl:", "licence:")) \
+        else ":".join(reason.split(":")[:2])
+
+
+def curation_metrics(records: pd.DataFrame, config: dict) -> dict:
+    curated = records[records["curated"]]
+    per_rule = Counter(_rule_name(r) for reasons in records["reasons"] for r in reasons)
+    century = Counter(f"{int(y) // 100 + 1}th" for y in curated["date_start"].dropna())
+    multi = records[records["cluster_size"] > 1]
+    metrics = {
+        "records": len(records),
+        "stored": int((records["status"] == "stored").sum()),
+        "curated": len(curated),
+        "per_source": {s: {"records": int((records["source"] == s).sum()),
+                           "curated": int((curated["source"] == s).sum())}
+                       for s in sorted(records["source"].unique())},
+        "rejected_by_rule": dict(sorted(per_rule.items())),
+        "curated_per_century": dict(sorted(century.items())),
+        "duplicate_clusters": int(multi["cluster_id"].nunique()),
+        "images_in_duplicate_clusters": len(multi),
+    }
+    truth_path = config.get("ground_truth")
+    if truth_path and Path(truth_path).is_file():
+        metrics["dedup_vs_ground_truth"] = dedup_quality(records, pd.read_parquet(truth_path))
+    return metrics
+
+
+def dedup_quality(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Pairwise precision and recall of the clusters against the demo's ground truth.
+
+    Records are joined to the truth by (source, source_id), and URL-list records (whose ids
+    are ours, not the source's) by the sha256 of their original bytes.
+    """
+    stored = records[records["cluster_id"] >= 0]
+    by_id = truth.set_index(["source", "source_id"])["artwork_id"].to_dict()
+    by_sha = truth.dropna(subset=["file_sha256"]).drop_duplicates("file_sha256") \
+        .set_index("file_sha256")
+    transform_by_id = truth.set_index(["source", "source_id"])["transform"].to_dict()
+    artwork, transform = [], []
+    for row in stored.itertuples():
+        if row.source == "urls" and row.sha256 in by_sha.index:
+            artwork.append(by_sha.at[row.sha256, "artwork_id"])
+            transform.append(by_sha.at[row.sha256, "transform"])
+        else:
+            artwork.append(by_id.get((row.source, row.source_id), -1))
+            transform.append(transform_by_id.get((row.source, row.source_id), "unknown"))
+    frame = pd.DataFrame({"artwork": artwork, "transform": transform,
+                          "cluster": stored["cluster_id"].to_numpy()})
+    frame = frame[frame["artwork"] >= 0]
+
+    def pairs(sizes: pd.Series) -> int:
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    tp = pairs(frame.groupby(["artwork", "cluster"]).size())
+    true_pairs = pairs(frame.groupby("artwork").size())
+    found_pairs = pairs(frame.groupby("cluster").size())
+    result = {"pairs_true": true_pairs, "pairs_found": found_pairs,
+              "precision": round(tp / found_pairs, 4) if found_pairs else 1.0,
+              "recall": round(tp / true_pairs, 4) if true_pairs else 1.0, "per_transform": {}}
+    # A true pair belongs to a transform when one of its two members has it.
+    per: dict[str, list[int]] = {}
+    for _, group in frame.groupby("artwork"):
+        members = list(group.itertuples(index=False))
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                names = {members[a].transform, members[b].transform} - {"original", "unknown"}
+                for name in names:
+                    counts = per.setdefault(name, [0, 0])
+                    counts[0] += 1
+                    counts[1] += members[a].cluster == members[b].cluster
+    result["per_transform"] = {name: {"pairs": n, "recall": round(found / n, 4)}
+                               for name, (n, found) in sorted(per.items())}
+    # A "detail" (a museum's close-up of part of the work) shares too little with the whole
+    # for image matching; report recall without those pairs too.
+    detail_pairs = sum(n for name, (n, _) in per.items() if "detail" in name)
+    detail_found = sum(f for name, (_, f) in per.items() if "detail" in name)
+    rest = true_pairs - detail_pairs
+    result["recall_without_details"] = round((tp - detail_found) / rest, 4) if rest else 1.0
+    return result
+
+
+def write_plots(records: pd.DataFrame, hashed: pd.DataFrame, folder: Path,
+                max_distance: int) -> None:
+    from curate.pairs import near_pairs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    values = np.array([int(h, 16) for h in hashed["phash"]], dtype=np.uint64)
+    _, _, dist = near_pairs(values, min(2 * max_distance, 24))
+    hist = np.bincount(dist.astype(np.int64), minlength=min(2 * max_distance, 24) + 1)
+    write_text(folder / "hamming.csv", "distance,pairs\n" + "".join(
+        f"{d},{c}\n" for d, c in enumerate(hist.tolist())))
+    curated = records[records["curated"] & records["date_start"].notna()]
+    decades = curated.assign(decade=(curated["date_start"] // 10 * 10).astype(int)) \
+        .groupby(["decade", "source"]).size().reset_index(name="images")
+    write_text(folder / "decades.csv", decades.to_csv(index=False))
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
