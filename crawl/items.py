@@ -40,6 +40,8 @@ class ArtworkImage:
     error: str | None = None  # human-readable message for the reason
     http_status: int | None = None
     content_type: str | None = None
+    etag: str | None = None  # the image response's validators, for conditional re-crawls
+    last_modified: str | None = None
     sha256: str | None = None
     bytes: int | None = None
     width: int | None = None

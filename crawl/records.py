@@ -37,6 +37,7 @@ RECORDS_SCHEMA = pa.schema([
     ("raw_record", pa.string()),
     ("status", pa.string()), ("reason", pa.string()), ("error", pa.string()),
     ("http_status", pa.int32()), ("content_type", pa.string()),
+    ("etag", pa.string()), ("last_modified", pa.string()),
     ("sha256", pa.string()), ("bytes", pa.int64()),
     ("width", pa.int32()), ("height", pa.int32()), ("format", pa.string()),
 ])
@@ -122,7 +123,12 @@ def read_records(path: str | os.PathLike) -> dict[tuple[str, str], dict]:
     if not path.is_file():
         return {}
     table = pq.read_table(path)
-    return {record_key(r): {k: r[k] for k in _FIELDS} for r in table.to_pylist()}
+    version = table.column("schema_version")[0].as_py() if table.num_rows else SCHEMA_VERSION
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"{path} has records schema {version}, newer than this code's "
+                         f"{SCHEMA_VERSION}: update Marcus or crawl into a new folder")
+    # Columns added since a file was written read as missing (None): a re-crawl refills them.
+    return {record_key(r): {k: r.get(k) for k in _FIELDS} for r in table.to_pylist()}
 
 
 def write_records(rows: list[dict], path: str | os.PathLike) -> int:

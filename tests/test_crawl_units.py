@@ -105,3 +105,17 @@ def test_loopback_detection():
     assert is_loopback("http://127.0.0.1:8765/met") and is_loopback("http://localhost/x")
     assert is_loopback("http://[::1]:80/") and not is_loopback("https://api.artic.edu")
     assert not is_loopback("http://10.0.0.1/")
+
+
+def test_records_written_before_a_column_was_added_still_load(tmp_path):
+    import pyarrow as pa
+
+    old = pa.table({"schema_version": [1], "source": ["met"], "source_id": ["7"],
+                    "status": ["stored"]})
+    pq.write_table(old, tmp_path / "r.parquet")
+    row = read_records(tmp_path / "r.parquet")[("met", "7")]
+    assert row["status"] == "stored" and row["etag"] is None
+    newer = old.set_column(0, "schema_version", pa.array([99]))
+    pq.write_table(newer, tmp_path / "r.parquet")
+    with pytest.raises(ValueError, match="newer than this code"):
+        read_records(tmp_path / "r.parquet")

@@ -23,6 +23,7 @@ Tests use it as a context manager::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import struct
@@ -192,6 +193,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response.headers["Retry-After"] = str(demo.faults.config.retry_after_s)
         else:
             response = demo.respond(self.command, self.path, dict(self.headers.items()))
+        if response.status == 200 and isinstance(response.body, bytes):
+            etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+            response.headers.setdefault("ETag", etag)
+            if self.headers.get("If-None-Match") == etag and fault is None:
+                response = Response(304, b"", response.content_type, {"ETag": etag})
         demo.status_counts[response.status] += 1
         if 200 <= response.status < 300 and fault is None:
             demo.served[self.path.split("?", 1)[0]] += 1

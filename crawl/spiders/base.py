@@ -116,22 +116,37 @@ class SourceSpider(scrapy.Spider):
         if self.state.metadata_only:
             item.status = "metadata_only"
             return item
+        # An image stored by an earlier run: a URL alone does not prove the bytes behind it are
+        # the same (museums re-photograph works and reuse file names). With validators from
+        # the earlier response, ask the server (a 304 costs no body); without them, reuse
+        # only when the source still describes the record exactly as then.
         earlier = self.state.stored_by_url.get(item.image_url)
+        headers = {}
         if earlier is not None and self.state.store.has(earlier["sha256"]):
-            for name in ("status", "http_status", "content_type", "sha256", "bytes", "width",
-                         "height", "format"):
-                setattr(item, name, earlier[name])
-            return item
+            if earlier.get("etag"):
+                headers["If-None-Match"] = earlier["etag"]
+            if earlier.get("last_modified"):
+                headers["If-Modified-Since"] = earlier["last_modified"]
+            if not headers and earlier["raw_record"] == item.raw_record:
+                reuse(item, earlier)
+                return item
         return scrapy.Request(
             item.image_url, callback=self.parse_image, errback=self.image_failed,
-            cb_kwargs={"item": item},
-            meta={"handle_httpstatus_all": True,
+            cb_kwargs={"item": item}, headers=headers,
+            meta={"handle_httpstatus_all": True, "marcus_earlier": earlier if headers else None,
                   "download_maxsize": self.settings.getint("MARCUS_MAX_BYTES"),
                   "download_timeout": self.settings.getfloat("MARCUS_TIMEOUT_S")})
 
     def parse_image(self, response, item: ArtworkImage):
+        earlier = response.meta.get("marcus_earlier")
+        if response.status == 304 and earlier is not None:  # unchanged since we stored it
+            reuse(item, earlier)
+            yield item
+            return
         item.http_status = response.status
         item.content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        item.etag = response.headers.get(b"ETag", b"").decode("latin-1") or None
+        item.last_modified = response.headers.get(b"Last-Modified", b"").decode("latin-1") or None
         if response.status >= 400:
             item.status, item.reason = "failed", reasons.HTTP_ERROR
             item.error = f"HTTP {response.status} for {response.url[:200]}"
@@ -180,6 +195,13 @@ class SourceSpider(scrapy.Spider):
         reason, error = failure_reason(failure)
         self.logger.error("listing request failed (%s): %s %s", reason, failure.request.url,
                           error)
+
+
+def reuse(item: ArtworkImage, earlier: dict) -> None:
+    """Take the fetch results of an earlier run's row for the same, unchanged image."""
+    for name in ("status", "http_status", "content_type", "etag", "last_modified", "sha256",
+                 "bytes", "width", "height", "format", "reason", "error"):
+        setattr(item, name, earlier.get(name))
 
 
 def failure_reason(failure) -> tuple[str, str]:
