@@ -7,9 +7,7 @@ crawl/demo/FORMATS.md) and their output is inspected.
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import io
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +19,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from crawl import reasons
+from crawl.demo.apis.nga import csv_bytes
 from crawl.items import ArtworkImage
 from crawl.spiders.base import CrawlState
 from crawl.spiders.cleveland import ClevelandSpider
@@ -151,14 +150,6 @@ def test_cleveland_unreadable_page_is_a_listing_failure(tmp_path):
 # --- NGA ---------------------------------------------------------------------------------------
 
 NGA = "https://github.com/NationalGalleryOfArt/opendata/raw/main"
-
-
-def csv_bytes(header: list[str], rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
 
 
 def nga_tables(old: bool) -> dict[str, bytes]:

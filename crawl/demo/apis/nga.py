@@ -36,7 +36,7 @@ OBJECTS_CONSTITUENTS_HEADER = ("objectid,constituentid,displayorder,roletype,rol
                                "displaydate,beginyear,endyear,country,zipcode").split(",")
 
 
-def _csv(header: list[str], rows: list[dict]) -> bytes:
+def csv_bytes(header: list[str], rows: list[dict]) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\r\n")
     writer.writeheader()
@@ -104,10 +104,10 @@ def tables(collection: DemoCollection, root: str) -> dict[str, bytes]:
             "visualbrowsertimespan": _span(a.birth_year) if a.birth_year else "",
             "nationality": a.nationality, "visualbrowsernationality": a.nationality,
             "constituenttype": "individual", "wikidataid": ""})
-    return {"objects.csv": _csv(OBJECTS_HEADER, objects),
-            "published_images.csv": _csv(IMAGES_HEADER, images),
-            "constituents.csv": _csv(CONSTITUENTS_HEADER, constituents),
-            "objects_constituents.csv": _csv(OBJECTS_CONSTITUENTS_HEADER, links)}
+    return {"objects.csv": csv_bytes(OBJECTS_HEADER, objects),
+            "published_images.csv": csv_bytes(IMAGES_HEADER, images),
+            "constituents.csv": csv_bytes(CONSTITUENTS_HEADER, constituents),
+            "objects_constituents.csv": csv_bytes(OBJECTS_CONSTITUENTS_HEADER, links)}
 
 
 def _max_width(collection: DemoCollection, copy: Copy) -> int | None:
