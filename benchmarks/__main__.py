@@ -12,7 +12,8 @@ from pathlib import Path
 from marcus.atomic import write_text
 
 RESULTS = Path(__file__).parent / "results"
-ALL = ("demo_collection", "crawl_throughput", "curate_hashing", "pair_search", "dedup_quality")
+ALL = ("demo_collection", "crawl_throughput", "curate_hashing", "pair_search", "dedup_quality",
+       "dvc_store")
 
 
 def main() -> None:
