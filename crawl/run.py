@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
-from crawl.records import Journal, read_records, record_key, write_records
+from crawl.records import Journal, read_records, write_records
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
@@ -155,5 +155,3 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
         write_text(stats_path, json.dumps(stats, indent=2, sort_keys=True) + "\n")
     return stats
 
-
-__all__ = ["crawl", "scrapy_settings", "is_loopback", "record_key"]

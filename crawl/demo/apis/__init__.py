@@ -1,11 +1,14 @@
 """One module per emulated source; each exposes ``handle(collection, request) -> Response``.
 
-Shared here: how each source words an artwork's facts (artist bio lines, object-type names).
+Shared here: how each source words an artwork's facts (artist bio lines, object-type names),
+and how any of them serves an image file.
 """
 
 from __future__ import annotations
 
-from crawl.demo.catalog import Artist, Artwork
+from crawl.demo.catalog import Artist, Artwork, Copy
+from crawl.demo.collection import DemoCollection
+from crawl.demo.server import Response
 
 # How museums name object types (Met classification, AIC artwork_type_title, CMA type).
 TYPE_NAMES = {
@@ -39,3 +42,19 @@ def attributed_name(artist: Artist, artwork: Artwork) -> str:
 
 def paginate(items: list, offset: int, limit: int) -> list:
     return items[max(0, offset): max(0, offset) + max(0, limit)]
+
+
+def image_response(collection: DemoCollection, copy: Copy, max_side: int | None) -> Response:
+    """The copy's original bytes, or a derivative no larger than ``max_side``."""
+    if copy.defect == "oversized":
+        return Response(200, collection.oversized_chunks(), "image/jpeg",
+                        length=collection.oversized_length())
+    if copy.defect == "html_error":
+        return Response(200, collection.original(copy), "text/html; charset=utf-8")
+    content_type = "image/png" if copy.file_format == "PNG" else "image/jpeg"
+    width, height = collection.size(copy)
+    if copy.defect or max_side is None or max(width, height) <= max_side:
+        return Response(200, collection.original(copy), content_type)
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return Response(200, collection.derived(copy, None, size, "jpg"), "image/jpeg")

@@ -10,8 +10,7 @@ uncompressed TIFF.
 
 from __future__ import annotations
 
-from crawl.demo.apis import TYPE_NAMES, bio_line, paginate
-from crawl.demo.apis.met import image_response
+from crawl.demo.apis import TYPE_NAMES, bio_line, image_response, paginate
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
 from crawl.demo.server import Request, Response, error_response, json_response

@@ -19,6 +19,7 @@ import functools
 import hashlib
 from urllib.parse import quote
 
+from crawl.demo.apis import image_response
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
 from crawl.demo.server import Request, Response, error_response, json_response
@@ -309,8 +310,6 @@ def handle(collection: DemoCollection, request: Request) -> Response:
 
 
 def _file(collection: DemoCollection, request: Request) -> Response:
-    from crawl.demo.apis.met import image_response
-
     rest = request.path[len("/upload/wikipedia/commons/"):]
     thumb = rest.startswith("thumb/")
     parts = rest.split("/")

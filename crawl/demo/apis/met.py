@@ -10,7 +10,7 @@ carry image URLs.
 
 from __future__ import annotations
 
-from crawl.demo.apis import TYPE_NAMES
+from crawl.demo.apis import TYPE_NAMES, image_response
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
 from crawl.demo.server import Request, Response, error_response, json_response
@@ -205,18 +205,3 @@ def _image(collection: DemoCollection, request: Request) -> Response:
         return error_response(404, "Not Found", as_json=False)
     return image_response(collection, copy, max_side=None if parts[3] == "original" else 1000)
 
-
-def image_response(collection: DemoCollection, copy: Copy, max_side: int | None) -> Response:
-    """The copy's original bytes, or a derivative no larger than ``max_side``."""
-    if copy.defect == "oversized":
-        return Response(200, collection.oversized_chunks(), "image/jpeg",
-                        length=collection.oversized_length())
-    if copy.defect == "html_error":
-        return Response(200, collection.original(copy), "text/html; charset=utf-8")
-    content_type = "image/png" if copy.file_format == "PNG" else "image/jpeg"
-    width, height = collection.size(copy)
-    if copy.defect or max_side is None or max(width, height) <= max_side:
-        return Response(200, collection.original(copy), content_type)
-    scale = max_side / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return Response(200, collection.derived(copy, None, size, "jpg"), "image/jpeg")

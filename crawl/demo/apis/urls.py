@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
-from crawl.demo.apis.met import image_response
+from crawl.demo.apis import image_response
 from crawl.demo.collection import DemoCollection
 from crawl.demo.server import Request, Response, error_response
 
