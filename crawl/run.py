@@ -102,8 +102,8 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     store = ContentStore(out / "images", fsync=bool(common.get("fsync", True)))
     store.remove_partial_writes()  # a killed run may have left half-written temp files
     journal = Journal(out / "journal.jsonl")
-    previous = read_records(out / "records.parquet")
-    previous.update(journal.load())  # the journal is newer than the last finished run
+    finished = read_records(out / "records.parquet")  # unchanged until the end of this run
+    previous = {**finished, **journal.load()}  # the journal is newer than the last finished run
     state = CrawlState(previous=previous, store=store, resume=resume, limit=limit,
                        metadata_only=metadata_only)
 
@@ -116,8 +116,7 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     process.start()
     elapsed = time.time() - started
 
-    latest = read_records(out / "records.parquet")
-    latest.update(Journal(out / "journal.jsonl").load())
+    latest = {**finished, **journal.load()}  # now with this run's rows
     rows = [latest[key] for key in state.visited if key in latest]
     missing = [key for key in state.visited if key not in latest]
     write_records(rows, out / "records.parquet")

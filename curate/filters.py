@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from curate.licence import LicenceRules, decide
+from curate.licence import LicenceRules, Verdict, decide
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ def _missing(value) -> bool:
     return value is None or value != value  # None or NaN
 
 
-def failed_rules(row: dict, config: FilterConfig) -> tuple[list[str], str]:
-    """(reasons, licence rule description) for one record row (records + hash columns)."""
+def failed_rules(row: dict, config: FilterConfig) -> tuple[list[str], Verdict]:
+    """(reasons, licence verdict) for one record row (records + hash columns)."""
     reasons: list[str] = []
     if row.get("status") != "stored":
         reasons.append(f"crawl:{row.get('status')}:{row.get('reason') or ''}".rstrip(":"))
@@ -84,4 +84,4 @@ def failed_rules(row: dict, config: FilterConfig) -> tuple[list[str], str]:
         reasons.append("artist_deny")
     if config.artist_allow and artist not in config.artist_allow:
         reasons.append("artist_not_allowed")
-    return reasons, verdict.rule
+    return reasons, verdict

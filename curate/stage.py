@@ -25,7 +25,6 @@ import pandas as pd
 
 from curate import manifests
 from curate.filters import FilterConfig, artist_key, failed_rules
-from curate.licence import decide
 from marcus.atomic import write_text
 
 
@@ -103,7 +102,8 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
     # 2. Every rule for every record.
     outcome = [failed_rules(row, filters) for row in records.to_dict("records")]
     records["reasons"] = [r for r, _ in outcome]
-    records["licence_rule"] = [rule for _, rule in outcome]
+    records["licence_rule"] = [verdict.rule for _, verdict in outcome]
+    records["disagreement"] = [verdict.disagreement for _, verdict in outcome]
 
     # 3. One canonical copy per cluster, among the copies that pass every rule.
     priority = {s: i for i, s in enumerate(config.get("source_priority") or sources)}
@@ -133,7 +133,7 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
     records["curated"] = records["reasons"].map(len).eq(0)
 
     # 5. Manifests.
-    write_manifests(records, crawl_root, out, bool(config.get("hf_export", True)), filters)
+    write_manifests(records, crawl_root, out, bool(config.get("hf_export", True)))
     metrics = curation_metrics(records, config)
     if metrics_path:
         write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -142,8 +142,8 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
     return metrics
 
 
-def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path, hf_export: bool,
-                    filters: FilterConfig) -> None:
+def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path,
+                    hf_export: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     manifests.write_partitioned(records, manifests.RECORDS_MANIFEST_SCHEMA, out / "records")
     in_clusters = records[records["cluster_id"] >= 0]
@@ -159,11 +159,7 @@ def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path, hf_expor
     manifests.write(records[~records["curated"]], manifests.REJECTS_SCHEMA,
                     out / "rejects.parquet")
 
-    verdicts = [decide(r["license"], r["is_public_domain_flag"], r["artist_death_year"],
-                       r["date_end"], r["attribution_qualifier"], filters.licence)
-                for r in records.to_dict("records")]
-    disagreeing = records.assign(disagreement=[v.disagreement for v in verdicts])
-    disagreeing = disagreeing[disagreeing["disagreement"].notna()]
+    disagreeing = records[records["disagreement"].notna()]
     manifests.write(disagreeing, manifests.DISAGREEMENT_SCHEMA,
                     out / "licence_disagreements.parquet")
     if hf_export:

@@ -49,13 +49,12 @@ class ClevelandSpider(SourceSpider):
                               cb_kwargs={"skip": skip})
 
     def parse_page(self, response, skip: int):
-        try:
-            body = response.json()
-            records = body.get("data") or []
-            if not isinstance(records, list):
-                raise TypeError(f"data is a {type(records).__name__}")
-        except (ValueError, TypeError, AttributeError) as exc:
-            self.listing_broken(response.url, reasons.describe(exc))
+        body = self.listing_json(response)
+        if body is None:
+            return
+        records = body.get("data") or []
+        if not isinstance(records, list):
+            self.listing_broken(response.url, f"data is a {type(records).__name__}")
             return
         for record in records:
             if self.state.full:
