@@ -7,8 +7,11 @@ Test images are demo-collection paintings (crawl.demo, seed 5) re-saved as JPEG 
 core), from bytes in memory, on the same files:
 
 - reference: ``imagehash.phash(Image.open(f))`` (full RGB decode, grayscale, LANCZOS 32x32, DCT);
-- ours: ``hash_image(bytes)``: sha256, draft decode, phash, frame detection, two extra hashes and
-  the 64x64 thumbnail (so it does strictly more work than the reference).
+- ours, like for like: ``phash_bytes(bytes)``: draft decode and phash, the same bits the
+  pipeline stores (``speedup``, the figure the targets are about);
+- ours, the hash stage's whole row: ``hash_image(bytes)``: sha256, draft decode, phash, frame
+  detection, two extra hashes and the 64x64 thumbnail (``full_row_speedup``; strictly more work
+  than the reference, reported so nobody mistakes one figure for the other).
 
 Targets: >= 2.5x faster at ~1000 px and >= 5x at ~3000 px, with phash within Hamming 2 of
 imagehash's on >= 95 % of JPEGs; PNG hashes must be equal. The distribution of Hamming
@@ -28,7 +31,7 @@ import pandas as pd
 from PIL import Image
 
 from crawl.demo.build import build_collection
-from curate.hashing import HASH_PIPELINE, hash_image
+from curate.hashing import HASH_PIPELINE, hash_image, phash_bytes
 
 
 def _resaved(sources: list[Path], long_side: int, fmt: str) -> list[bytes]:
@@ -44,20 +47,29 @@ def _resaved(sources: list[Path], long_side: int, fmt: str) -> list[bytes]:
     return out
 
 
+def _timed(fn, blobs: list[bytes]) -> tuple[list, float]:
+    fn(blobs[0])  # untimed: imports, numba's compiled-kernel load, first-call caches
+    started = time.process_time()
+    out = [fn(b) for b in blobs]
+    return out, time.process_time() - started
+
+
 def _compare(blobs: list[bytes]) -> dict:
-    started = time.process_time()
-    reference = [str(imagehash.phash(Image.open(io.BytesIO(b)))) for b in blobs]
-    reference_s = time.process_time() - started
-    started = time.process_time()
-    ours = [hash_image(b) for b in blobs]
-    ours_s = time.process_time() - started
+    # Three passes over the same bytes in this one process, each after its own warm-up.
+    reference, reference_s = _timed(lambda b: str(imagehash.phash(Image.open(io.BytesIO(b)))),
+                                    blobs)
+    phashes, phash_s = _timed(phash_bytes, blobs)
+    ours, ours_s = _timed(hash_image, blobs)
+    assert phashes == [o["phash"] for o in ours]  # one decode path, one set of bits
     distances = np.array([bin(int(r, 16) ^ int(o["phash"], 16)).count("1")
                           for r, o in zip(reference, ours, strict=True)])
     return {
         "images": len(blobs),
         "reference_ms_per_image": round(1000 * reference_s / len(blobs), 2),
-        "ours_ms_per_image": round(1000 * ours_s / len(blobs), 2),
-        "speedup": round(reference_s / ours_s, 2),
+        "phash_ms_per_image": round(1000 * phash_s / len(blobs), 2),
+        "speedup": round(reference_s / phash_s, 2),
+        "full_row_ms_per_image": round(1000 * ours_s / len(blobs), 2),
+        "full_row_speedup": round(reference_s / ours_s, 2),
         "share_within_hamming_2": round(float(np.mean(distances <= 2)), 4),
         "hamming_distribution": {int(d): int(c) for d, c in
                                  zip(*np.unique(distances, return_counts=True), strict=True)},
