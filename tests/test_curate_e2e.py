@@ -100,6 +100,23 @@ def test_hugging_face_export_has_an_image_column(curated_run):
     assert b'"_type": "Image"' in table.schema.metadata[b"huggingface"]
 
 
+def test_hugging_face_datasets_loads_the_export(curated_run, tmp_path, monkeypatch):
+    """The real `datasets` library, offline, reads the export with a decoded image column."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # its cache, not the user's
+    datasets = pytest.importorskip("datasets", reason="dev dependency: pip install -e .[dev]")
+    export = curated_run / "out" / "hf" / "train.parquet"
+    ds = datasets.load_dataset("parquet", data_files={"train": str(export)}, split="train",
+                               cache_dir=str(tmp_path / "hf-cache"))
+    curated = pd.read_parquet(curated_run / "out" / "curated.parquet")
+    assert ds.num_rows == len(curated)
+    assert isinstance(ds.features["image"], datasets.Image)
+    first = ds[0]
+    assert first["key"] == curated["key"].iloc[0]
+    assert first["image"].size == (curated["width"].iloc[0], curated["height"].iloc[0])
+
+
 def test_dedup_any_folder(demo_root, tmp_path):
     out = tmp_path / "folder.parquet"
     cli("-m", "curate", "dedup", str(demo_root / "files"), "-o", str(out), cwd=tmp_path)
