@@ -16,6 +16,7 @@ reason), 3 when some listing pages failed (run again to finish), 2 for bad argum
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from marcus.params import load_params
@@ -40,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     sources = common["sources"]
     if args.source not in sources:
         parser.error(f"unknown source {args.source!r}; params.yaml has: {', '.join(sources)}")
+    # run.py leaves logging to us. Without a handler of our own, the spiders' warnings and
+    # errors (a broken listing page, say) would only be counted by Scrapy, never shown.
+    # The level sits on the handler: Scrapy resets the root logger's level to NOTSET.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(str(common.get("log_level", "WARNING")).upper())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
     config = dict(sources[args.source])
     api_root = args.api_root or config.get("api_root", "demo")
     out = args.out or f"{common['root']}/{args.source}"
@@ -53,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         from crawl.demo.server import DemoServer
         try:
             server = DemoServer(params["demo"]["root"], port=int(common["demo_port"]),
-                                faults=params["demo"].get("faults") or None).start()
+                                faults=params["demo"].get("faults") or None,
+                                hostile=bool(params["demo"].get("hostile", False))).start()
         except OSError as exc:
             print(f"cannot start the demo collection on port {common['demo_port']}: {exc}\n"
                   "(another crawl running? set crawl.demo_port to a free port)", file=sys.stderr)

@@ -14,6 +14,7 @@ TRUNCATED = "truncated"  # a valid header, the data cut off
 DECOMPRESSION_BOMB = "decompression_bomb"  # more pixels than crawl.max_pixels
 TOO_LARGE = "too_large"  # more bytes than crawl.max_bytes
 NO_IMAGE_URL = "no_image_url"  # the record has no image (e.g. the Met for non-PD objects)
+UNSAFE_ID = "unsafe_id"  # an id that could act as a path (/, \\, %, ..) or holds control chars
 # Fetch problems (status "failed")
 HTTP_ERROR = "http_error"  # a 4xx/5xx status after all retries
 TIMEOUT = "timeout"  # no complete answer within crawl.timeout_s, after retries
@@ -26,7 +27,8 @@ BAD_RECORD = "bad_record"  # a metadata record we could not parse
 OBJECT_TYPE = "object_type"  # not one of the object types this crawl selects
 NOT_PUBLIC_DOMAIN = "not_public_domain"  # the source says it is not PD/CC0 (fetch_non_pd off)
 
-REJECTED = {NOT_IMAGE, HTML_PAGE, CORRUPT, TRUNCATED, DECOMPRESSION_BOMB, TOO_LARGE, NO_IMAGE_URL}
+REJECTED = {NOT_IMAGE, HTML_PAGE, CORRUPT, TRUNCATED, DECOMPRESSION_BOMB, TOO_LARGE, NO_IMAGE_URL,
+            UNSAFE_ID}
 FAILED = {HTTP_ERROR, TIMEOUT, CONNECTION, OFFSITE, ROBOTS, BAD_RECORD}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -49,8 +50,37 @@ assert _FIELDS == RECORDS_SCHEMA.names[1:], "items.py and records.py disagree on
 DONE_STATUSES = {"stored", "rejected", "metadata_only"}
 
 
+# Text from remote data, made safe to store: Parquet and the journal need valid UTF-8 (a lone
+# surrogate from a "\\ud800" JSON escape would crash both), control characters (NUL, ESC,
+# C1) corrupt terminals and CSV exports, and a megabyte title helps nobody. The evidence
+# columns keep everything but surrogates; ids keep their control characters (they are keys,
+# and an unsafe one is a rejected row already).
+MAX_TEXT_CHARS = 2000
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_EVIDENCE = {"raw_record", "license_raw"}
+_KEYS = {"source", "source_id"}
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD (valid UTF-8 guaranteed)."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def clean_text(name: str, text: str) -> str:
+    text = valid_text(text)
+    if name in _EVIDENCE or name in _KEYS:
+        return text
+    text = _CONTROLS.sub("", text)
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[: MAX_TEXT_CHARS - 1] + "\u2026"
+    return text
+
+
 def item_row(item: ArtworkImage) -> dict:
-    return {name: getattr(item, name) for name in _FIELDS}
+    row = {name: getattr(item, name) for name in _FIELDS}
+    return {name: clean_text(name, value) if isinstance(value, str) else value
+            for name, value in row.items()}
 
 
 def record_key(row: dict) -> tuple[str, str]:

@@ -57,7 +57,7 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         "CONCURRENT_REQUESTS": max(per_host, 1),
         "CONCURRENT_REQUESTS_PER_DOMAIN": max(per_host, 1),
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # +-50 % around DOWNLOAD_DELAY (Scrapy 2.19)
         "DOWNLOAD_TIMEOUT": float(common["timeout_s"]),
         "DOWNLOAD_MAXSIZE": int(common["max_bytes"]),
         "DOWNLOAD_WARNSIZE": 0,

@@ -1,5 +1,6 @@
 """Real DVC runs in a temporary git repository: the pipeline as a user meets it."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,10 @@ def run(cmd, cwd, **kw):
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), "DVC_NO_ANALYTICS": "1",
            "PYTHONPATH": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, text=True,
-                          timeout=600, **kw)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+                          **kw)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
 
 
 @pytest.fixture
@@ -32,8 +35,11 @@ def repo_copy(tmp_path):
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, dst / rel)
     params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["demo"]["artworks"] = 20
+    params["demo"]["artworks"] = 60
     params["demo"]["oversized_mib"] = 1
+    params["pack"].update(val_fraction=0.3, resolution=16)  # held-out images even from 20 works
+    params["train_gan"]["preset"] = "tiny"
+    params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], dst)
     run(["git", "add", "-A"], dst)
@@ -44,7 +50,7 @@ def repo_copy(tmp_path):
 def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy):
     run(["dvc", "repro"], repo_copy)
     truth = pd.read_parquet(repo_copy / "data/demo/ground_truth.parquet")
-    assert truth["artwork_id"].nunique() == 20
+    assert truth["artwork_id"].nunique() == 60
     assert (repo_copy / "metrics/demo.json").is_file()
     for source in ("met", "aic", "cleveland", "nga", "commons", "urls"):
         crawled = pd.read_parquet(repo_copy / f"data/crawl/{source}/records.parquet")
@@ -52,9 +58,22 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
         assert (repo_copy / f"metrics/crawl/{source}.json").is_file()
     again = run(["dvc", "repro"], repo_copy)
     assert "didn't change, skipping" in again.stdout or "up to date" in again.stdout
-    run(["dvc", "exp", "run", "-S", "demo.artworks=15"], repo_copy)
+    assert (repo_copy / "data/models/gan/generator.pt").is_file()
+    card = json.loads((repo_copy / "data/models/gan/card.json").read_text())
+    assert card["data_fingerprint"] and card["per_source"]
+    evaluation = json.loads((repo_copy / "metrics/eval.json").read_text())
+    assert set(evaluation["sets"]) == {"gan", "markov", "real"}
+    assert (repo_copy / "data/eval/report.html").is_file()
+
+    # Varying training reruns training and what follows it, not crawl, curate or pack.
+    changed = run(["dvc", "exp", "run", "-S", "train_gan.seed=7"], repo_copy)
+    ran = {line.split("'")[1] for line in changed.stdout.splitlines()
+           if line.startswith("Running stage")}
+    assert ran == {"train_gan", "evaluate"}, changed.stdout
+
+    run(["dvc", "exp", "run", "-S", "demo.artworks=50"], repo_copy)
     truth = pd.read_parquet(repo_copy / "data/demo/ground_truth.parquet")
-    assert truth["artwork_id"].nunique() == 15
+    assert truth["artwork_id"].nunique() == 50
 
 
 def test_serve_command_answers_on_loopback(demo_root):

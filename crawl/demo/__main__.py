@@ -1,10 +1,11 @@
 """Command line for the demo collection.
 
     python -m crawl.demo build [--params params.yaml] [--out DIR] [--seed N] [--artworks N]
-    python -m crawl.demo serve [--root DIR] [--port 0] [--faults SPEC]
+    python -m crawl.demo serve [--root DIR] [--port 0] [--faults SPEC] [--hostile]
 
 ``build`` renders the collection (what the DVC stage ``demo`` runs); ``serve`` answers the five
-museum APIs on loopback until interrupted and prints each source's API root.
+museum APIs on loopback until interrupted and prints each source's API root; ``--hostile``
+(or ``demo.hostile: true``) adds the hostile corpus of crawl/demo/hostile.py to every source.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--faults", help='e.g. "error_500=0.1,retry_after=0.05,attempts=2"')
+    serve.add_argument("--hostile", action="store_true", default=None,
+                       help="append hostile records to every listing (crawl/demo/HOSTILE.md)")
     args = parser.parse_args(argv)
 
     params = load_params("demo", args.params) if Path(args.params).is_file() else {}
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     if not root:
         parser.error("--root is required when params.yaml has no demo.root")
     server = DemoServer(root, host=args.host, port=args.port,
-                        faults=args.faults if args.faults is not None else params.get("faults"))
+                        faults=args.faults if args.faults is not None else params.get("faults"),
+                        hostile=bool(args.hostile or params.get("hostile", False)))
     print(f"demo collection at {server.url}", flush=True)
     for source, url in server.api_roots.items():
         print(f"  {source:<10} {url}", flush=True)

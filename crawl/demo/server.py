@@ -14,6 +14,7 @@ only needs its API root changed::
 Run by hand (port 0 picks a free port)::
 
     python -m crawl.demo serve --root data/demo --port 8765 --faults "error_500=0.1"
+    python -m crawl.demo serve --root data/demo --hostile   # + crawl/demo/hostile.py's corpus
 
 Tests use it as a context manager::
 
@@ -27,6 +28,7 @@ import hashlib
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -54,6 +56,7 @@ class Request:
     root: str  # the server's root URL, "http://127.0.0.1:PORT"
     source_root: str  # the source's API root, "http://127.0.0.1:PORT/met"
     headers: dict[str, str] = field(default_factory=dict)
+    hostile: bool = False  # hostile mode: emulators append crawl/demo/hostile.py's records
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -67,6 +70,7 @@ class Response:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     length: int | None = None  # Content-Length of a streamed (iterable) body
+    chunked: bool = False  # send an iterable body with Transfer-Encoding: chunked
 
 
 def json_response(obj, status: int = 200) -> Response:
@@ -93,12 +97,14 @@ class DemoServer:
     """The demo collection served on loopback; start/stop or use as a context manager."""
 
     def __init__(self, collection: DemoCollection | str | Path, host: str = "127.0.0.1",
-                 port: int = 0, faults: FaultConfig | str | dict | None = None):
+                 port: int = 0, faults: FaultConfig | str | dict | None = None,
+                 hostile: bool = False):
         self.collection = collection if isinstance(collection, DemoCollection) \
             else DemoCollection(collection)
         self.faults = FaultInjector(faults if isinstance(faults, FaultConfig)
                                     else FaultConfig.parse(faults))
         self.handlers = _handlers()
+        self.hostile = bool(hostile)
         self.status_counts: Counter[int] = Counter()
         self.served: Counter[str] = Counter()  # successful (2xx) answers per path, for tests
         self._httpd = _HTTPServer((host, port), _RequestHandler)
@@ -140,12 +146,18 @@ class DemoServer:
         path = parts.path
         if path == "/robots.txt":
             return Response(200, ROBOTS_TXT, "text/plain; charset=utf-8")
+        if self.hostile:  # before routing: a hostile URL may have lost its prefix to "../"
+            from crawl.demo import hostile
+            found = hostile.serve(path)
+            if found is not None:
+                return found
         prefix, _, rest = path.lstrip("/").partition("/")
         handler = self.handlers.get(prefix)
         if handler is None:
             return error_response(404, f"no such source: /{prefix}", as_json=False)
         request = Request(path="/" + rest, query=parse_qs(parts.query, keep_blank_values=True),
-                          root=self.url, source_root=f"{self.url}/{prefix}", headers=headers)
+                          root=self.url, source_root=f"{self.url}/{prefix}", headers=headers,
+                          hostile=self.hostile)
         try:
             return handler(self.collection, request)
         except Exception as exc:  # a bug in an emulator must show up as a 500, not a hang
@@ -157,6 +169,11 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     demo: DemoServer
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # a client that hung up (a size limit, a timeout): no traceback
+        super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -205,7 +222,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = len(body) if isinstance(body, bytes) else response.length
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        if length is not None:
+        chunked = response.chunked and not isinstance(body, bytes)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif length is not None:
             self.send_header("Content-Length", str(length))
         for key, value in response.headers.items():
             self.send_header(key, value)
@@ -222,6 +242,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             if isinstance(body, bytes):
                 self.wfile.write(body)
+            elif chunked:  # flushed chunk by chunk: a slow body really trickles
+                for chunk in body:
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
             else:
                 for chunk in body:
                     self.wfile.write(chunk)

@@ -54,6 +54,9 @@ class AicSpider(SourceSpider):
             source_id = record.get("id")
             if source_id is None or not self.want(source_id):
                 continue
+            if (unsafe := self.unsafe_id(source_id)) is not None:
+                yield unsafe
+                continue
             try:
                 item = self.item_from_record(record, iiif_url, website)
             except (ValueError, TypeError, AttributeError) as exc:

@@ -10,9 +10,10 @@ each record the listing named ends as exactly one row.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -21,8 +22,31 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawl import reasons
 from crawl.items import ArtworkImage
 from crawl.middlewares import OffsiteRequest
-from crawl.records import DONE_STATUSES
+from crawl.records import DONE_STATUSES, valid_text
 from crawl.storage import ContentStore
+
+# Record ids are opaque text, but somebody downstream will one day name a file after one:
+# refuse ids that could act as a path or hide characters. No real source's ids look like this
+# (numbers, accession numbers like 1915.534, SHA-1 prefixes).
+_UNSAFE_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/\\%\ud800-\udfff]|\.\.|^[\s.~]|\s$")
+MAX_ID_CHARS = 200
+# Image responses the spider sees itself (errors become rows with their status). Not the
+# redirects: with handle_httpstatus_all Scrapy would not follow them at all; this way they
+# are followed, and AllowedHostsMiddleware checks every hop (other hosts, file: URLs).
+_REDIRECTS = {301, 302, 303, 307, 308}
+IMAGE_STATUSES = [s for s in range(300, 600) if s not in _REDIRECTS]
+
+
+def unsafe_id_problem(source_id: str) -> str | None:
+    """Why ``source_id`` is unsafe, or None."""
+    if not source_id:
+        return "empty id"
+    if len(source_id) > MAX_ID_CHARS:
+        return f"id of {len(source_id)} characters (at most {MAX_ID_CHARS})"
+    found = _UNSAFE_ID.search(source_id)
+    if found:
+        return f"id {source_id[:100]!r} holds {found.group()!r}"
+    return None
 
 
 @dataclass
@@ -80,7 +104,7 @@ class SourceSpider(scrapy.Spider):
 
     def want(self, source_id: str | int) -> bool:
         """Call once per record met in a listing: False means skip it (limit or resumed)."""
-        key = (self.source, str(source_id))
+        key = (self.source, valid_text(str(source_id)))  # the key its row will carry
         if not self.state.visit(key):
             return False
         return not self.state.finished(key)
@@ -90,6 +114,17 @@ class SourceSpider(scrapy.Spider):
             raw, ensure_ascii=False, sort_keys=True)
         return ArtworkImage(source=self.source, source_id=str(source_id), raw_record=raw_json,
                             **fields)
+
+    def unsafe_id(self, source_id: str | int) -> ArtworkImage | None:
+        """A rejected row for an id that could be a path or hides characters, else None.
+
+        Call right after ``want()``, before building any URL or item from the id.
+        """
+        problem = unsafe_id_problem(str(source_id))
+        if problem is None:
+            return None
+        return ArtworkImage(source=self.source, source_id=str(source_id), status="rejected",
+                            reason=reasons.UNSAFE_ID, error=f"unsafe record id: {problem}")
 
     def failed_record(self, source_id: str | int, reason: str, error: str,
                       http_status: int | None = None) -> ArtworkImage:
@@ -133,7 +168,8 @@ class SourceSpider(scrapy.Spider):
         return scrapy.Request(
             item.image_url, callback=self.parse_image, errback=self.image_failed,
             cb_kwargs={"item": item}, headers=headers,
-            meta={"handle_httpstatus_all": True, "marcus_earlier": earlier if headers else None,
+            meta={"handle_httpstatus_list": IMAGE_STATUSES,
+                  "marcus_earlier": earlier if headers else None,
                   "download_maxsize": self.settings.getint("MARCUS_MAX_BYTES"),
                   "download_timeout": self.settings.getfloat("MARCUS_TIMEOUT_S")})
 
@@ -151,8 +187,9 @@ class SourceSpider(scrapy.Spider):
             item.status, item.reason = "failed", reasons.HTTP_ERROR
             item.error = f"HTTP {response.status} for {response.url[:200]}"
         elif response.status >= 300:  # a redirect that was not followed
-            item.status, item.reason = "failed", reasons.HTTP_ERROR
-            item.error = f"unfollowed redirect HTTP {response.status}"
+            refused = refused_redirect(response)
+            item.status, item.reason = "failed", reasons.OFFSITE if refused else reasons.HTTP_ERROR
+            item.error = refused or f"unfollowed redirect HTTP {response.status}"
         else:
             item.extra["body"] = response.body
         yield item
@@ -169,7 +206,10 @@ class SourceSpider(scrapy.Spider):
         source_id = failure.request.cb_kwargs.get("source_id")
         reason, error = failure_reason(failure)
         status = failure.value.response.status if isinstance(failure.value, HttpError) else None
-        yield self.failed_record(source_id, reason, error, status)
+        item = self.failed_record(source_id, reason, error, status)
+        if reason == reasons.TOO_LARGE:  # a record bigger than max_bytes will stay that big
+            item.status = "rejected"
+        yield item
 
     def listing_broken(self, url: str, error: str) -> None:
         """A listing that arrived but cannot be read: the crawl is incomplete."""
@@ -204,6 +244,21 @@ def reuse(item: ArtworkImage, earlier: dict) -> None:
         setattr(item, name, earlier.get(name))
 
 
+def refused_redirect(response) -> str | None:
+    """Why a 3xx response was not followed, when it points at a non-http URL; else None.
+
+    Scrapy's RedirectMiddleware hands back a redirect to file:, data:, ftp: ... unfollowed
+    (and HttpErrorMiddleware then fails it as a plain HTTP 302): it is a refused offsite hop.
+    """
+    if not 300 <= response.status < 400:
+        return None
+    location = response.headers.get(b"Location", b"").decode("latin-1").strip()
+    target = urljoin(response.url, location) if location else ""
+    if target and urlsplit(target).scheme.lower() not in ("http", "https"):
+        return f"refused redirect to non-http URL {target[:200]!r}"
+    return None
+
+
 def failure_reason(failure) -> tuple[str, str]:
     """Map a download failure to (reason code, message)."""
     from scrapy.exceptions import (
@@ -214,14 +269,21 @@ def failure_reason(failure) -> tuple[str, str]:
 
     exc = failure.value
     message = reasons.describe(exc)
+    text = str(exc).lower()
     if isinstance(exc, HttpError):
+        refused = refused_redirect(exc.response)
+        if refused:
+            return reasons.OFFSITE, refused
         return reasons.HTTP_ERROR, f"HTTP {exc.response.status}"
     if isinstance(exc, (OffsiteRequest, UnsupportedURLSchemeError)):
         return reasons.OFFSITE, message
-    if isinstance(exc, IgnoreRequest):
-        return (reasons.ROBOTS if "robots" in str(exc).lower() else reasons.OFFSITE), message
-    if isinstance(exc, DownloadCancelledError) or "max size" in str(exc).lower():
+    # Before IgnoreRequest: HttpCompressionMiddleware refuses a body that inflates past
+    # DOWNLOAD_MAXSIZE (a gzip bomb) with an IgnoreRequest saying so.
+    if (isinstance(exc, DownloadCancelledError) or "max size" in text
+            or "download_maxsize" in text):
         return reasons.TOO_LARGE, message
+    if isinstance(exc, IgnoreRequest):
+        return (reasons.ROBOTS if "robots" in text else reasons.OFFSITE), message
     if isinstance(exc, (DownloadTimeoutError, TimeoutError)):
         return reasons.TIMEOUT, message
     return reasons.CONNECTION, message

@@ -66,6 +66,9 @@ class ClevelandSpider(SourceSpider):
                 source_id = record.get("accession_number")
             if source_id in (None, "") or not self.want(source_id):
                 continue
+            if (unsafe := self.unsafe_id(source_id)) is not None:
+                yield unsafe
+                continue
             try:
                 item = self.item_from_record(record, str(source_id))
             except (ValueError, TypeError, AttributeError, KeyError) as exc:

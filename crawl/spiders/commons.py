@@ -125,7 +125,7 @@ class CommonsSpider(SourceSpider):
             batch["done"].add(key)
             batch["waiting"].pop(key, None)
             if self.want(key):
-                yield self.item_or_failure(page)
+                yield self.unsafe_id(key) or self.item_or_failure(page)
         proceed = body.get("continue")
         if "batchcomplete" in body or not isinstance(proceed, dict) or not proceed:
             yield from self.without_info(batch)  # the batch is over: no more info will come
@@ -162,6 +162,9 @@ class CommonsSpider(SourceSpider):
             if self.state.full:
                 return
             if key in batch["done"] or not self.want(key):
+                continue
+            if (unsafe := self.unsafe_id(key)) is not None:
+                yield unsafe
                 continue
             title = page.get("title") if isinstance(page.get("title"), str) else None
             item = self.new_item(key, page, title=title_from_file(title),

@@ -33,7 +33,11 @@ class MetSpider(SourceSpider):
         for object_id in body.get("objectIDs") or []:
             if self.state.full:
                 break
-            if self.want(object_id):
+            if not self.want(object_id):
+                continue
+            if (unsafe := self.unsafe_id(object_id)) is not None:
+                yield unsafe  # never part of a URL
+            else:
                 yield scrapy.Request(f"{self.api_root}{API}/objects/{object_id}",
                                      callback=self.parse_object, errback=self.record_failed,
                                      cb_kwargs={"source_id": str(object_id)})

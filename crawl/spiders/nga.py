@@ -128,6 +128,9 @@ class NgaSpider(SourceSpider):
                 return
             if not self.want(object_id):
                 continue
+            if (unsafe := self.unsafe_id(object_id)) is not None:
+                yield unsafe
+                continue
             link = links.get(object_id) or {}
             person = people.get((link.get("constituentid") or "").strip()) or {}
             try:
@@ -191,7 +194,9 @@ class NgaSpider(SourceSpider):
 def csv_rows(body: bytes) -> csv.DictReader:
     """A streaming DictReader over a CSV body (UTF-8, with or without a BOM)."""
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    text = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline="")
+    # errors="replace": one bad byte in a 100 MB file must cost one field, not the listing.
+    text = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", errors="replace",
+                            newline="")
     return csv.DictReader(text)
 
 

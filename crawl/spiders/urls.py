@@ -188,7 +188,8 @@ def _parquet_rows(source: Path | bytes) -> Iterator[dict]:
 def _csv_rows(source: Path | bytes, delimiter: str) -> Iterator[dict]:
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     raw = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
-    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+    # errors="replace": one bad byte must cost one cell, not the whole list.
+    with io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text:
         reader = csv.DictReader(text, delimiter=delimiter)
         header = [(f or "").strip().lower() for f in reader.fieldnames or ()]
         if "url" not in header:

@@ -14,7 +14,7 @@ import math
 import re
 from urllib.parse import urlencode
 
-from crawl.demo import iiif
+from crawl.demo import hostile, iiif
 from crawl.demo.apis import TYPE_NAMES, bio_line, paginate
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
@@ -151,17 +151,25 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         elif request.arg("ids"):
             wanted = request.arg("ids").split(",")
             copies = [c for c in copies if c.source_id in wanted]
-        total = len(copies)
-        items = [_select(artwork_record(collection, c, root), request.arg("fields"))
-                 for c in paginate(copies, offset, limit)]
+        entries: list = copies
+        if request.hostile:  # hostile records after the real ones, then one broken page
+            entries = copies + hostile.aic_records(collection, root)
+        total = len(entries)
+        items = [_select(e if isinstance(e, dict) else artwork_record(collection, e, root),
+                         request.arg("fields")) for e in paginate(entries, offset, limit)]
         total_pages = math.ceil(total / limit) if limit else 0
         current = offset // limit + 1 if limit else 1
+        if request.hostile and limit:
+            if current == total_pages + 1:
+                return hostile.broken_page(hostile.BY_KEY["listing_malformed"])
+            total_pages += 1
         pagination = {"total": total, "limit": limit, "offset": offset,
                       "total_pages": total_pages, "current_page": current}
         if search:
             items = [{"_score": round(100.0 / (1 + i), 5), **item} for i, item in enumerate(items)]
-            return json_response({"preference": None, "pagination": pagination, "data": items,
-                                  "info": INFO, "config": _config(request)})
+            return (hostile.hostile_json if request.hostile else json_response)(
+                {"preference": None, "pagination": pagination, "data": items, "info": INFO,
+                 "config": _config(request)})
         keep = {k: v[-1] for k, v in request.query.items() if k not in ("page",)}
         if current > 1:
             pagination["prev_url"] = f"{root}/api/v1/artworks?" + urlencode(
@@ -169,8 +177,8 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         if current < total_pages:
             pagination["next_url"] = f"{root}/api/v1/artworks?" + urlencode(
                 {**keep, "page": current + 1})
-        return json_response({"pagination": pagination, "data": items, "info": INFO,
-                              "config": _config(request)})
+        return (hostile.hostile_json if request.hostile else json_response)(
+            {"pagination": pagination, "data": items, "info": INFO, "config": _config(request)})
     match = re.fullmatch(r"/api/v1/(artworks|agents)/(\d+)", path)
     if match:
         kind, ident = match.groups()

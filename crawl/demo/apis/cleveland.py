@@ -10,6 +10,7 @@ uncompressed TIFF.
 
 from __future__ import annotations
 
+from crawl.demo import hostile
 from crawl.demo.apis import TYPE_NAMES, bio_line, image_response, paginate
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
@@ -110,16 +111,23 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         except ValueError:
             return json_response({"detail": "skip and limit must be integers"}, 400)
         limit = max(0, min(limit, MAX_LIMIT))
-        copies = _filter(collection, request, copies)
+        entries: list = _filter(collection, request, copies)
+        total = len(entries)
+        if request.hostile:  # hostile records after the real ones, then one enormous page
+            entries = entries + hostile.cleveland_records(collection, request.source_root)
+            if skip >= len(entries) > 0:
+                return hostile.broken_page(hostile.BY_KEY["listing_enormous"])
+            total = len(entries) + 1
         fields = request.arg("fields")
         items = []
-        for c in paginate(copies, skip, limit):
-            record = artwork_record(collection, c, request.source_root)
+        for c in paginate(entries, skip, limit):
+            record = c if isinstance(c, dict) else artwork_record(collection, c,
+                                                                  request.source_root)
             items.append({k: record[k] for k in fields.split(",") if k in record}
                          if fields else record)
         parameters = {k: v[-1] for k, v in request.query.items()}
-        return json_response({"info": {"total": len(copies), "parameters": parameters},
-                              "data": items})
+        return (hostile.hostile_json if request.hostile else json_response)(
+            {"info": {"total": total, "parameters": parameters}, "data": items})
     if route.startswith("/api/artworks/"):
         ident = route.rsplit("/", 1)[1]
         copy = (collection.by_source_id("cleveland", ident)

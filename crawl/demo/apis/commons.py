@@ -19,6 +19,7 @@ import functools
 import hashlib
 from urllib.parse import quote
 
+from crawl.demo import hostile
 from crawl.demo.apis import image_response
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
@@ -255,6 +256,8 @@ def handle(collection: DemoCollection, request: Request) -> Response:
                       f"{generator}.")
     if limit is None:
         return _error(request, "badinteger", "Invalid value for the limit parameter.")
+    if request.hostile and (request.arg("gcmcontinue") or "").startswith(hostile.MARKER):
+        return hostile.commons_pages(collection, request, v2)
     start = _resume(collection, items, request.arg(cont_key) if cont_key else None)
     if start is None:
         return _error(request, "badcontinue", "Invalid continue param. You should pass the "
@@ -300,6 +303,8 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         continuation = {cont_key: _token(collection, following,
                                          "file" if cont_key == "gcmcontinue" else "x"),
                         "continue": f"{cont_key}||"}
+    if request.hostile and not continuation and cont_key == "gcmcontinue" and items:
+        continuation = hostile.commons_continuation()  # hostile batches after the last one
     if not (want_info and ii_to < len(batch)):
         body["batchcomplete"] = True if v2 else ""
     if continuation:

@@ -10,6 +10,7 @@ carry image URLs.
 
 from __future__ import annotations
 
+from crawl.demo import hostile
 from crawl.demo.apis import TYPE_NAMES, image_response
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
@@ -147,9 +148,14 @@ def handle(collection: DemoCollection, request: Request) -> Response:
             wanted = {int(d) for d in dept_ids.split("|") if d.strip().isdigit()}
             copies = [c for c in copies if department_id(collection, c) in wanted]
         ids = [int(c.source_id) for c in copies]
+        if request.hostile:  # whatever the department: a hostile server does not care
+            ids += hostile.met_ids()
         return json_response({"total": len(ids), "objectIDs": ids})
     if route.startswith("/objects/"):
         object_id = route.rsplit("/", 1)[1]
+        if request.hostile and (found := hostile.met_object(collection, object_id,
+                                                            request.source_root)):
+            return found
         if not object_id.lstrip("-").isdigit():
             return json_response({"message": "could not parse objectID"}, 400)
         copy = collection.by_source_id("met", object_id)

@@ -12,7 +12,7 @@ import csv
 import functools
 import io
 
-from crawl.demo import iiif
+from crawl.demo import hostile, iiif
 from crawl.demo.apis import TYPE_NAMES, attributed_name, life_dates
 from crawl.demo.catalog import Copy
 from crawl.demo.collection import DemoCollection
@@ -36,12 +36,13 @@ OBJECTS_CONSTITUENTS_HEADER = ("objectid,constituentid,displayorder,roletype,rol
                                "displaydate,beginyear,endyear,country,zipcode").split(",")
 
 
-def csv_bytes(header: list[str], rows: list[dict]) -> bytes:
+def csv_bytes(header: list[str], rows: list[dict], hostile_text: bool = False) -> bytes:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    # Hostile mode writes its invalid-UTF-8 placeholders as the raw bytes they stand for.
+    return hostile.encode_text(buf.getvalue()) if hostile_text else buf.getvalue().encode("utf-8")
 
 
 def _span(year: int) -> str:
@@ -50,7 +51,7 @@ def _span(year: int) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def tables(collection: DemoCollection, root: str) -> dict[str, bytes]:
+def tables(collection: DemoCollection, root: str, with_hostile: bool = False) -> dict[str, bytes]:
     copies = collection.source_copies("nga")
     objects, images, links = [], [], []
     artist_ids = set()
@@ -91,6 +92,10 @@ def tables(collection: DemoCollection, root: str) -> dict[str, bytes]:
             "openaccess": int(open_access), "created": "2019-03-01 12:00:00-05",
             "modified": "2026-05-01 10:00:00-04", "depictstmsobjectid": c.source_id,
             "assistivetext": ""})
+    if with_hostile:  # rows of hostile records after the real ones, in the same columns
+        hostile_objects, hostile_images = hostile.nga_rows(collection, root)
+        objects += hostile_objects
+        images += hostile_images
     constituents = []
     for artist_id in sorted(artist_ids):
         a = collection.catalog.artist(artist_id)
@@ -104,8 +109,8 @@ def tables(collection: DemoCollection, root: str) -> dict[str, bytes]:
             "visualbrowsertimespan": _span(a.birth_year) if a.birth_year else "",
             "nationality": a.nationality, "visualbrowsernationality": a.nationality,
             "constituenttype": "individual", "wikidataid": ""})
-    return {"objects.csv": csv_bytes(OBJECTS_HEADER, objects),
-            "published_images.csv": csv_bytes(IMAGES_HEADER, images),
+    return {"objects.csv": csv_bytes(OBJECTS_HEADER, objects, with_hostile),
+            "published_images.csv": csv_bytes(IMAGES_HEADER, images, with_hostile),
             "constituents.csv": csv_bytes(CONSTITUENTS_HEADER, constituents),
             "objects_constituents.csv": csv_bytes(OBJECTS_CONSTITUENTS_HEADER, links)}
 
@@ -120,7 +125,8 @@ def _max_width(collection: DemoCollection, copy: Copy) -> int | None:
 def handle(collection: DemoCollection, request: Request) -> Response:
     path = request.path
     if path.startswith("/data/"):
-        body = tables(collection, request.source_root).get(path[len("/data/"):])
+        body = tables(collection, request.source_root, request.hostile).get(
+            path[len("/data/"):])
         if body is None:
             return error_response(404, "Not Found", as_json=False)
         return Response(200, body, "text/csv; charset=utf-8")

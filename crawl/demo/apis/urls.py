@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
+from crawl.demo import hostile
 from crawl.demo.apis import image_response
 from crawl.demo.collection import DemoCollection
 from crawl.demo.server import Request, Response, error_response
@@ -23,6 +24,9 @@ def handle(collection: DemoCollection, request: Request) -> Response:
             artwork, artist = collection.artwork(c), collection.artist(c)
             writer.writerow([f"{request.source_root}/web/{c.copy_id}.{c.extension}",
                              artwork.title, artist.name, artwork.date_text, c.license])
+        if request.hostile:
+            writer.writerows(hostile.url_rows(request.source_root))
+            return Response(200, hostile.encode_text(buf.getvalue()), "text/csv; charset=utf-8")
         return Response(200, buf.getvalue().encode(), "text/csv; charset=utf-8")
     if request.path.startswith("/web/"):
         copy = collection.copies.get(request.path[len("/web/"):].rsplit(".", 1)[0])

@@ -1,0 +1,250 @@
+"""Conventions shared by the training stages (GAN, upscaler, encoder): distributed set-up,
+seeding and RNG capture, atomic checkpoints, and the per-tick log.
+
+Nothing here runs on its own; `train/train_gan.py` and `train/train_upscaler.py` read top to
+bottom and call these helpers at the obvious places::
+
+    dist = setup_distributed()                  # torchrun's env vars switch DDP on
+    seed_everything(seed, dist.rank)
+    ckpt = load_checkpoint(run_dir / "last.pt", expect=config_fingerprint)
+    ...
+    average_gradients(model, dist)              # after backward, before optimiser.step()
+    ...
+    save_checkpoint(run_dir / "last.pt", {..., "rng": rng_state()})
+
+Resuming is exact on CPU because a checkpoint holds every piece of state that influences the
+next step: weights, optimiser moments, counters, and the Python, NumPy and torch RNG states of
+the rank that saved it. Checkpoints carry a ``fingerprint`` of the configuration and data they
+were made with; a run with other params or other data ignores a stale checkpoint instead of
+resuming from it (DVC keeps the run folder across ``dvc exp run -S ...`` because it is
+``persist``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import resource
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed
+
+from marcus.atomic import atomic_path
+
+# ----------------------------------------------------------------------------------------------
+# Distributed: torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; without them this is one process.
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def setup_distributed(device: str = "auto") -> Dist:
+    """One process per device. ``device``: "auto" (CUDA when available), "cpu" or "cuda"."""
+    use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
+    if use_cuda and not torch.cuda.is_available():
+        raise SystemExit("device=cuda was asked for, but torch sees no CUDA device "
+                         "(install a CUDA build of torch 2.13 first, see README)")
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        dev = torch.device("cuda", local_rank)
+    else:
+        dev = torch.device("cpu")
+    if world_size > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return Dist(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+
+
+def teardown_distributed(dist: Dist) -> None:
+    if dist.enabled and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def average_gradients(modules: torch.nn.Module | Iterable[torch.nn.Module], dist: Dist) -> None:
+    """All-reduce and average ``.grad`` over ranks (what DDP does, done explicitly so that
+    lazily regularised steps and several backward passes per step need no DDP tricks). All
+    gradients go in one flat buffer: one collective per call."""
+    if not dist.enabled:
+        return
+    if isinstance(modules, torch.nn.Module):
+        modules = [modules]
+    params = [p for m in modules for p in m.parameters() if p.grad is not None]
+    if not params:
+        return
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    torch.distributed.all_reduce(flat)
+    flat /= dist.world_size
+    offset = 0
+    for p in params:
+        n = p.grad.numel()
+        p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        offset += n
+
+
+def average_tensors(tensors: Iterable[torch.Tensor], dist: Dist) -> None:
+    """Average tensors in place over ranks: running statistics that each rank updates from
+    its own batch (the generator's mean w, the path-length mean) must stay identical."""
+    if not dist.enabled:
+        return
+    for t in tensors:
+        torch.distributed.all_reduce(t.data)
+        t.data /= dist.world_size
+
+
+def broadcast_module(module: torch.nn.Module, dist: Dist) -> None:
+    """Copy rank 0's parameters and buffers to every rank (after a resume, say)."""
+    if not dist.enabled:
+        return
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        torch.distributed.broadcast(tensor.data, src=0)
+
+
+def all_reduce_mean(value: float, dist: Dist) -> float:
+    if not dist.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t.item()) / dist.world_size
+
+
+# ----------------------------------------------------------------------------------------------
+# Seeds and RNG state
+
+
+def seed_everything(seed: int, rank: int = 0) -> None:
+    """Seed Python, NumPy and torch; ranks draw different noise but build identical weights
+    (models are built before this is called again with the rank, see train_gan)."""
+    s = seed + 1_000_003 * rank
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+
+
+def rng_state() -> dict:
+    """Every global RNG state, as plain values and tensors (loadable with weights_only)."""
+    version, internal, gauss = random.getstate()
+    state = {"python": [version, list(internal), gauss],
+             "numpy": _numpy_state_to_plain(np.random.get_state()),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(_numpy_state_from_plain(state["numpy"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _numpy_state_to_plain(state: tuple) -> list:
+    name, keys, pos, has_gauss, cached = state
+    return [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss),
+            float(cached)]
+
+
+def _numpy_state_from_plain(state: list) -> tuple:
+    name, keys, pos, has_gauss, cached = state
+    return (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def fingerprint(*parts) -> str:
+    """A short stable hash of JSON-able parts (params sections, data fingerprints)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: dict) -> None:
+    """torch.save through a temporary file and a rename: a kill at any moment leaves the
+    previous checkpoint or the new one, never half of one."""
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, expect: str | None = None) -> dict | None:
+    """The checkpoint at ``path``, or None when there is none or it belongs to another
+    configuration (its ``fingerprint`` differs from ``expect``)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a foreign or damaged file is not resumed from
+        print(f"ignoring unreadable checkpoint {path}: {type(exc).__name__}: {exc}")
+        return None
+    if expect is not None and checkpoint.get("fingerprint") != expect:
+        print(f"ignoring checkpoint {path}: made with other params or data "
+              f"({checkpoint.get('fingerprint')} != {expect})")
+        return None
+    return checkpoint
+
+
+# ----------------------------------------------------------------------------------------------
+# Logging
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+class Ticker:
+    """Wall-clock bookkeeping for one log line per tick."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        seconds, self.last = now - self.last, now
+        return seconds
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def trim_dvclive_history(live_dir: str | os.PathLike, last_step: int) -> None:
+    """Drop dvclive rows logged after ``last_step``: they came from ticks that a crash undid,
+    and the resumed run logs those steps again."""
+    for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
+        lines = tsv.read_text(encoding="utf-8").splitlines()
+        if not lines:
+            continue
+        header, rows = lines[0], lines[1:]
+        step_col = header.split("\t").index("step") if "step" in header.split("\t") else None
+        if step_col is None:
+            continue
+        kept = [r for r in rows if int(r.split("\t")[step_col]) <= last_step]
+        if len(kept) != len(rows):
+            with atomic_path(tsv) as tmp:
+                tmp.write_text("\n".join([header, *kept]) + "\n", encoding="utf-8")

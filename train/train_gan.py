@@ -1,0 +1,427 @@
+"""Train the StyleGAN2-like generator on the packed curated paintings.
+
+Run it as the DVC stage ``train_gan`` (``dvc repro train_gan``), or by hand::
+
+    python -m train.train_gan                                  # params.yaml, section train_gan
+    python -m train.train_gan --preset tiny --kimg 0.2         # a smoke run
+    torchrun --standalone --nproc_per_node=4 -m train.train_gan --preset gpu256   # 4 GPUs
+
+Everything comes from the ``train_gan`` section of params.yaml: a ``preset`` names a set of
+hyperparameters (``presets.cpu``, ``presets.gpu256``, ...), and any single value can be varied
+with ``dvc exp run -S train_gan.presets.cpu.r1_gamma=0.5``.
+
+The loop reads top to bottom: build the networks, resume from ``last.pt`` if it belongs to this
+configuration, then repeat {G step, D step, EMA, ADA} and, once per tick, log one line, write
+dvclive metrics and a sample grid, and every ``snapshot_ticks`` ticks an atomic checkpoint
+holding everything needed to continue exactly (weights, optimisers, counters, augmentation
+probability, path-length mean, every rank's RNG state). A kill -9 and a rerun therefore end with
+the same weights as an uninterrupted run (bit-exact on CPU), and so does training "longer":
+raising ``kimg`` resumes instead of starting over.
+
+Several processes: torchrun's environment switches data parallelism on (gloo on CPU, NCCL on
+CUDA); every rank builds identical networks from the seed, draws its own batches and noise, and
+gradients are averaged before each optimiser step (see train/common.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from marcus.atomic import atomic_dir
+from marcus.params import load_params
+from train import common
+from train.augment import AdaptiveAugment, AugmentPipe
+from train.losses import StyleGAN2Loss
+from train.networks import Discriminator, Generator
+from train.pack import PackedImages, pack_fingerprint
+
+# Keys of a preset that change only logging or duration, not the result of a step: a resumed
+# run may differ in these and still continue from a checkpoint.
+NOT_IN_FINGERPRINT = {"kimg", "tick_kimg", "snapshot_ticks", "grid_seeds"}
+LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist": "artist_id"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration and validation (everything here runs before any training work starts)
+
+
+def resolve_config(params: dict, preset_name: str | None = None,
+                   overrides: dict | None = None) -> dict:
+    """The named preset's hyperparameters. A preset may say ``extends: OTHER`` and list only
+    what differs from OTHER (the GPU presets extend ``cpu``)."""
+    presets = params.get("presets", {})
+    name = preset_name or params["preset"]
+    chain, config = [], {}
+    while name is not None:
+        if name not in presets:
+            raise SystemExit(f"train_gan: unknown preset {name!r} "
+                             f"(have: {', '.join(presets)})")
+        if name in chain:
+            raise SystemExit(f"train_gan: presets extend each other in a loop: {chain}")
+        chain.append(name)
+        name = presets[name].get("extends")
+    for link in reversed(chain):
+        config.update({k: v for k, v in presets[link].items() if k != "extends"})
+    config.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    config["preset"] = chain[0]
+    return config
+
+
+def check_inputs(pack_dir: Path, config: dict, device: torch.device) -> None:
+    """Clear messages for the mistakes that would otherwise fail deep inside training."""
+    summary = pack_dir / "pack.json"
+    if not summary.is_file():
+        raise SystemExit(f"train_gan: no packed data at {pack_dir} (run `dvc repro pack` first)")
+    info = json.loads(summary.read_text())
+    resolution = int(info["resolution"])
+    if resolution < 8 or resolution & (resolution - 1):
+        raise SystemExit(f"train_gan: packed resolution {resolution} is not a power of two >= 8 "
+                         "(set pack.resolution)")
+    wanted = config.get("resolution")
+    if wanted and int(wanted) != resolution:
+        raise SystemExit(f"train_gan: preset {config['preset']!r} trains at {wanted} px but the "
+                         f"pack is {resolution} px: run `dvc exp run -S pack.resolution={wanted}`")
+    if info["counts"].get("train", 0) == 0:
+        raise SystemExit(f"train_gan: the packed training split in {pack_dir} is empty "
+                         "(is the curated manifest empty? see metrics/curate.json)")
+    if config.get("conditioning", "none") not in ("none", *LABEL_COLUMNS):
+        raise SystemExit(f"train_gan: conditioning must be none, {', '.join(LABEL_COLUMNS)}")
+    need = estimate_memory_bytes(config, resolution)
+    have = available_memory_bytes(device)
+    if need > have:
+        raise SystemExit(
+            f"train_gan: preset {config['preset']!r} needs about {need / 2**30:.1f} GiB "
+            f"at batch_gpu={config['batch_gpu']}, but {device} has {have / 2**30:.1f} GiB "
+            "free: lower batch_gpu (gradients are accumulated to keep batch_size) or "
+            "channel_max")
+
+
+def estimate_memory_bytes(config: dict, resolution: int) -> int:
+    """A deliberately rough upper estimate: weights + Adam moments for G, D, G_ema, plus
+    activations kept for backward (about 12 feature maps per block and resolution, fp32,
+    for G and D, times 2 for the R1 double backward)."""
+    channels = lambda res: min(config["channel_base"] // res, config["channel_max"])  # noqa: E731
+    per_block, weights, res = 0, 0, 4
+    while res <= resolution:
+        c = channels(res)
+        per_block += 12 * c * res * res
+        weights += 2 * 9 * c * c + c * config["w_dim"]
+        res *= 2
+    weights += config["mapping_layers"] * config["w_dim"] ** 2
+    activations = 2 * 2 * config["batch_gpu"] * per_block * 4
+    return int(4 * 4 * 2 * weights + activations + 512 * 2**20)  # + torch's own overhead
+
+
+def available_memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2**62  # unknown: do not refuse
+
+
+# ----------------------------------------------------------------------------------------------
+# Networks and data
+
+
+def build_networks(config: dict, resolution: int, c_dim: int) -> tuple[Generator, Discriminator]:
+    G = Generator(z_dim=config["z_dim"], c_dim=c_dim, w_dim=config["w_dim"],
+                  img_resolution=resolution, img_channels=3,
+                  mapping_layers=config["mapping_layers"],
+                  channel_base=config["channel_base"], channel_max=config["channel_max"],
+                  num_fp16_res=config.get("num_fp16_res", 0))
+    D = Discriminator(c_dim=c_dim, img_resolution=resolution, img_channels=3,
+                      channel_base=config["channel_base"], channel_max=config["channel_max"],
+                      mbstd_group_size=config["mbstd_group_size"],
+                      num_fp16_res=config.get("num_fp16_res", 0))
+    return G, D
+
+
+def one_hot_labels(data: PackedImages, conditioning: str) -> torch.Tensor | None:
+    """[N, c_dim] one-hot labels for every training image, or None when unconditional."""
+    if conditioning == "none":
+        return None
+    ids = torch.as_tensor(data.labels[LABEL_COLUMNS[conditioning]].to_numpy(), dtype=torch.long)
+    size = len(data.vocab[conditioning])
+    return torch.nn.functional.one_hot(ids, num_classes=size).float()
+
+
+def to_model_range(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
+    """[B, H, W, 3] uint8 -> [B, 3, H, W] float in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device)
+    return x.permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def image_grid(images: torch.Tensor, columns: int) -> Image.Image:
+    """[N, 3, H, W] in [-1, 1] -> one PIL image, `columns` wide."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    n, c, h, w = x.shape
+    rows = (n + columns - 1) // columns
+    canvas = torch.zeros((c, rows * h, columns * w), dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        canvas[:, r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i]
+    return Image.fromarray(canvas.permute(1, 2, 0).numpy())
+
+
+# ----------------------------------------------------------------------------------------------
+# Model card
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10, check=False)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def model_card(config: dict, pack_dir: Path, data_fingerprint: str, metrics: dict) -> dict:
+    info = json.loads((pack_dir / "pack.json").read_text())
+    card = {
+        "model": "StyleGAN2-like generator (EMA weights)",
+        "data_fingerprint": data_fingerprint,
+        "manifest_sha256": info.get("manifest_sha256"),
+        "images": info.get("counts"),
+        "code_version": code_version(),
+        "params": config,
+        "metrics": metrics,
+    }
+    manifest = Path(info.get("params", {}).get("curated", ""))
+    if manifest.is_file():
+        import pandas as pd
+        curated = pd.read_parquet(manifest, columns=["source", "licence_rule"])
+        card["per_source"] = curated["source"].value_counts().sort_index().to_dict()
+        rules = curated["licence_rule"].str.extract(r"\+ ([a-z0-9+ -]+?)(?: \(|$)")[0]
+        card["per_licence_rule"] = rules.fillna("other").value_counts().sort_index().to_dict()
+    return card
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+
+
+def train(params: dict, preset: str | None = None, kimg: float | None = None,
+          device_name: str | None = None) -> dict:
+    config = resolve_config(params, preset, {"kimg": kimg})
+    dist = common.setup_distributed(device_name or params.get("device", "auto"))
+    pack_dir, run_dir = Path(params["pack"]), Path(params["out"])
+    check_inputs(pack_dir, config, dist.device)
+    torch.set_num_threads(int(params.get("threads") or os.cpu_count() or 1))
+
+    batch_size, batch_gpu = config["batch_size"], config["batch_gpu"]
+    if batch_size % (batch_gpu * dist.world_size):
+        raise SystemExit(f"train_gan: batch_size {batch_size} is not a multiple of "
+                         f"batch_gpu {batch_gpu} x {dist.world_size} processes")
+    accumulate = batch_size // (batch_gpu * dist.world_size)
+
+    data = PackedImages(pack_dir, "train")
+    labels = one_hot_labels(data, config.get("conditioning", "none"))
+    c_dim = 0 if labels is None else labels.shape[1]
+    data_fingerprint = pack_fingerprint(pack_dir)
+    run_fingerprint = common.fingerprint(
+        {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT},
+        params["seed"], data_fingerprint, dist.world_size)
+
+    # Identical networks on every rank: build them right after seeding with the bare seed.
+    common.seed_everything(params["seed"])
+    G, D = build_networks(config, data.resolution, c_dim)
+    G, D = G.to(dist.device), D.to(dist.device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    augment = AugmentPipe(**config.get("augment_ops", {})).to(dist.device)
+    ada = AdaptiveAugment(target=config["ada_target"], speed_kimg=config["ada_kimg"],
+                          batch_size=batch_size, interval_steps=config["ada_interval"],
+                          p=config.get("augment_p", 0.0))
+    loss = StyleGAN2Loss(G, D, augment=augment if config["augment"] == "ada" else None,
+                         r1_gamma=config["r1_gamma"], style_mixing_prob=config["style_mixing"],
+                         pl_weight=config["pl_weight"], pl_batch_shrink=2, pl_decay=0.01,
+                         g_reg_interval=config["g_reg_interval"],
+                         d_reg_interval=config["d_reg_interval"])
+
+    # Lazy regularisation: the regulariser runs every N steps, so Adam's lr and betas are
+    # adjusted as in StyleGAN2 to keep the effective step the same.
+    def adam(module, lr, interval):
+        ratio = interval / (interval + 1)
+        return torch.optim.Adam(module.parameters(), lr=lr * ratio,
+                                betas=(0 ** ratio, 0.99 ** ratio), eps=1e-8)
+    opt_G = adam(G, config["g_lr"], config["g_reg_interval"])
+    opt_D = adam(D, config["d_lr"], config["d_reg_interval"])
+
+    step, cur_nimg, tick = 0, 0, 0
+    checkpoint = common.load_checkpoint(run_dir / "last.pt", expect=run_fingerprint)
+    if checkpoint is not None:
+        G.load_state_dict(checkpoint["G"])
+        D.load_state_dict(checkpoint["D"])
+        G_ema.load_state_dict(checkpoint["G_ema"])
+        opt_G.load_state_dict(checkpoint["opt_G"])
+        opt_D.load_state_dict(checkpoint["opt_D"])
+        loss.load_state_dict(checkpoint["loss"])
+        ada.load_state_dict(checkpoint["ada"])
+        step, cur_nimg, tick = checkpoint["step"], checkpoint["cur_nimg"], checkpoint["tick"]
+        common.set_rng_state(checkpoint["rng"][dist.rank])
+        if dist.is_main:
+            print(f"resumed from {run_dir / 'last.pt'}: tick {tick}, "
+                  f"{cur_nimg / 1000:.1f} kimg")
+    else:
+        common.seed_everything(params["seed"], dist.rank)
+    augment.p.fill_(ada.p)
+
+    live = None
+    if dist.is_main:
+        from dvclive import Live
+        live_dir = Path(params["live"])
+        common.trim_dvclive_history(live_dir, tick - 1)  # tick k is dvclive step k - 1
+        live = Live(str(live_dir), resume=checkpoint is not None, dvcyaml=False,
+                    save_dvc_exp=False, report=None)
+        live.step = tick
+    # The sample grid: the same latents every tick (one seed per cell), so grids compare.
+    grid_z = torch.stack([torch.randn([G.z_dim], generator=torch.Generator().manual_seed(s))
+                          for s in config["grid_seeds"]])
+    grid_c = None if labels is None else labels[torch.arange(len(grid_z)) % len(labels)]
+
+    total_nimg = int(config["kimg"] * 1000)
+    ticker = common.Ticker()
+    tick_start_nimg = cur_nimg
+    stats: dict[str, list[float]] = {}
+    while cur_nimg < total_nimg:
+        # ---- one step: G, then D, each over `accumulate` rounds of batch_gpu images ----
+        do_pl = config["pl_weight"] > 0 and step % config["g_reg_interval"] == 0
+        do_r1 = config["r1_gamma"] > 0 and step % config["d_reg_interval"] == 0
+        opt_G.zero_grad(set_to_none=True)
+        for _ in range(accumulate):
+            z = torch.randn([batch_gpu, G.z_dim], device=dist.device)
+            c = None if labels is None else labels[torch.randint(len(labels), (batch_gpu,))]
+            for k, v in loss.generator_step(z, c, do_pl=do_pl,
+                                            gain=1 / accumulate).items():
+                stats.setdefault(k, []).append(v)
+        common.average_gradients(G, dist)
+        opt_G.step()
+
+        opt_D.zero_grad(set_to_none=True)
+        for _ in range(accumulate):
+            index = torch.randint(len(data), (batch_gpu,))
+            real = to_model_range(data.batch(index.numpy()), dist.device)
+            real_c = None if labels is None else labels[index].to(dist.device)
+            z = torch.randn([batch_gpu, G.z_dim], device=dist.device)
+            c = None if labels is None else labels[torch.randint(len(labels), (batch_gpu,))]
+            out = loss.discriminator_step(real, real_c, z, c, do_r1=do_r1, gain=1 / accumulate)
+            ada.accumulate(out.pop("real_signs"))
+            for k, v in out.items():
+                stats.setdefault(k, []).append(v)
+        common.average_gradients(D, dist)
+        opt_D.step()
+        # Running statistics that each rank updated from its own batch.
+        common.average_tensors([G.mapping.w_avg, loss.pl_mean], dist)
+
+        # ---- EMA of G's weights, with StyleGAN2-ADA's ramp-up over the first images ----
+        ema_nimg = config["ema_kimg"] * 1000
+        if config.get("ema_rampup"):
+            ema_nimg = min(ema_nimg, cur_nimg * config["ema_rampup"])
+        beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
+                p_ema.copy_(p.lerp(p_ema, beta))
+            for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+                b_ema.copy_(b)
+
+        step += 1
+        cur_nimg += batch_size
+        if config["augment"] == "ada" and step % config["ada_interval"] == 0:
+            ada.update(dist)  # all ranks agree on p: the sign statistics are all-reduced
+            augment.p.fill_(ada.p)
+
+        # ---- tick: log, samples, checkpoint ----
+        done = cur_nimg >= total_nimg
+        if cur_nimg < tick_start_nimg + config["tick_kimg"] * 1000 and not done:
+            continue
+        tick += 1
+        seconds = ticker.lap()
+        tick_kimg = (cur_nimg - tick_start_nimg) / 1000
+        tick_start_nimg = cur_nimg
+        means = {k: common.all_reduce_mean(float(np.mean(v)), dist) for k, v in stats.items()}
+        stats = {}
+        memory = common.peak_memory_mib(dist.device)
+        if dist.is_main:
+            print(f"tick {tick:<4d} kimg {cur_nimg / 1000:<8.2f} "
+                  f"s/kimg {seconds / max(tick_kimg, 1e-9):<7.1f} "
+                  + " ".join(f"{k} {v:<7.4f}" for k, v in sorted(means.items()))
+                  + f" augment {ada.p:.3f} mem {memory:.0f} MiB", flush=True)
+            for k, v in means.items():
+                live.log_metric(f"loss/{k}", v)
+            live.log_metric("augment_p", ada.p)
+            live.log_metric("kimg", cur_nimg / 1000)
+            live.log_metric("sec_per_kimg", seconds / max(tick_kimg, 1e-9))
+            with torch.no_grad():
+                grid = G_ema(grid_z.to(dist.device), grid_c, truncation_psi=1.0,
+                             noise_mode="const")
+            live.log_image("samples.png", image_grid(grid, columns=config["grid_columns"]))
+            live.next_step()
+        if tick % config["snapshot_ticks"] == 0 or done:
+            rng_states = [common.rng_state()]
+            if dist.enabled:
+                rng_states = [None] * dist.world_size
+                torch.distributed.all_gather_object(rng_states, common.rng_state())
+            if dist.is_main:
+                common.save_checkpoint(run_dir / "last.pt", {
+                    "fingerprint": run_fingerprint, "step": step, "cur_nimg": cur_nimg,
+                    "tick": tick, "G": G.state_dict(), "D": D.state_dict(),
+                    "G_ema": G_ema.state_dict(), "opt_G": opt_G.state_dict(),
+                    "opt_D": opt_D.state_dict(), "loss": loss.state_dict(),
+                    "ada": ada.state_dict(), "rng": rng_states,
+                    "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
+                })
+
+    # Every rank must end with the same weights; the card records each rank's digest.
+    digest = hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes()
+                                     for t in G_ema.state_dict().values())).hexdigest()[:16]
+    digests = [digest]
+    if dist.enabled:
+        digests = [None] * dist.world_size
+        torch.distributed.all_gather_object(digests, digest)
+    result = {"kimg": cur_nimg / 1000, "ticks": tick, "steps": step,
+              "augment_p": round(ada.p, 4), "seconds": round(ticker.total(), 1),
+              "rank_weight_digests": digests}
+    if dist.is_main:
+        live.end()
+        card = model_card(config, pack_dir, data_fingerprint, result)
+        with atomic_dir(params["model"]) as tmp:  # the generator and its card, together
+            torch.save({"G_ema": G_ema.state_dict(), "G_kwargs": G_ema.init_kwargs,
+                        "card": card}, tmp / "generator.pt")
+            (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    common.teardown_distributed(dist)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.train_gan", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--preset", help="a key of train_gan.presets (default: train_gan.preset)")
+    parser.add_argument("--kimg", type=float, help="train until this many thousand images")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    args = parser.parse_args(argv)
+    params = load_params("train_gan", args.params)
+    train(params, preset=args.preset, kimg=args.kimg, device_name=args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
