@@ -22,26 +22,9 @@ from train.novelty import (
     phash_nearest,
     write_gallery,
 )
+from train.synthetic import paintings
 
 PX = 32
-
-
-def paintings(n: int, px: int, seed: int) -> np.ndarray:
-    """Synthetic 'paintings': a vertical two-colour gradient sky, a striped lower half with a
-    random frequency and angle, and a disc. uint8 NHWC."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:px, 0:px] / px
-    top, bottom, stripe = (rng.uniform(0, 255, (n, 1, 1, 3)) for _ in range(3))
-    img = top * (1 - yy[None, :, :, None]) + bottom * yy[None, :, :, None]
-    freq = rng.uniform(3, 9, (n, 1, 1))
-    angle = rng.uniform(0, np.pi, (n, 1, 1))
-    wave = 0.5 + 0.5 * np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)))
-    lower = (yy > rng.uniform(0.4, 0.7, (n, 1, 1)))[..., None]
-    img = np.where(lower, img * (1 - 0.6 * wave[..., None]) + stripe * 0.6 * wave[..., None], img)
-    cx, cy, r = (rng.uniform(0.2, 0.8, (n, 1, 1)) for _ in range(3))
-    disc = ((xx - cx) ** 2 + (yy - cy) ** 2 < (r * 0.3) ** 2)[..., None]
-    img = np.where(disc, rng.uniform(0, 255, (n, 1, 1, 3)), img)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +146,9 @@ def test_novelty_flags_copies_not_noise_or_fresh_images(data, tmp_path):
     assert summary["memorised_share"] == pytest.approx(report.memorised.mean())
 
     pairs = report.closest_pairs(4)
-    assert sorted(p[0] for p in pairs[:3]) == [0, 1, 2] and pairs[0][2] == 0.0
+    # An exact copy is at distance 0 up to float rounding, which depends on how many BLAS
+    # threads embedded each batch.
+    assert sorted(p[0] for p in pairs[:3]) == [0, 1, 2] and pairs[0][2] < 1e-6
     assert pairs[0][3] == 0                                            # identical phash
     write_gallery(tmp_path / "gallery.png", samples, train, pairs, tile_px=32, columns=2)
     with Image.open(tmp_path / "gallery.png") as gallery:
