@@ -1,0 +1,233 @@
+"""GAN training throughput on the CPU: images per second of whole training steps.
+
+Run: ``python -m benchmarks train_throughput`` (``--quick``: fewer steps and one round).
+
+A step is what ``train/train_gan.py`` does per batch: the G step (mapping with style mixing,
+synthesis, augmentation, D, backward into G), the D step (fakes without a graph, augmented
+fakes and reals through D, backward), both Adam updates, the G_ema update and the ADA
+bookkeeping; R1 runs every 16 D steps and the path-length penalty every 4 G steps, each on
+its own step, so timing a multiple of 16 steps amortises them exactly. float32, 2 threads.
+
+1. ``auto32``: StyleGAN2-ADA's ``auto`` configuration at 32 px with channels capped at 128
+   (channel_base 16384, channel_max 128, 2 mapping layers, z and w 512, minibatch-std group 4,
+   path length weight 2, style mixing 0.9, gamma 0.0002 * 32^2 / 8), batch 8.
+   Target: >= 4 images/s. StyleGAN2-ADA's own code, patched to run on a CPU, did 1.8 images/s
+   here (reference figure, not rerun).
+   Not quick: also ``ours_over_grouped_modconv``, the same step with StyleGAN2's formulation
+   of the modulated convolution (per-sample demodulated weights, one grouped convolution,
+   grouped transposed convolution to upsample), timed in the same rounds; > 1: ours is faster.
+2. ``adam``: milliseconds per optimiser step (G and D) with torch's default Adam on the CPU
+   and with ``fused=True``.
+3. ``presets``: candidate ``cpu`` presets for a ~15-minute run on ~600 paintings, with their
+   images/s and the thousands of images (kimg) and steps such a run reaches (quick: only the
+   proposed one).
+
+The machine is shared: every figure comes with the load average when it was taken.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from train import networks
+from train.augment import AdaptiveAugment, AugmentPipe
+from train.losses import StyleGAN2Loss
+from train.networks import Discriminator, Generator
+
+THREADS = 2
+TARGET_IMAGES_PER_SECOND = 4.0
+REFERENCE_IMAGES_PER_SECOND = 1.8  # StyleGAN2-ADA patched for CPU, same config, this machine
+RUN_SECONDS = 15 * 60              # the length of the proposed CPU run
+PROPOSED_PRESET = "cpu32_c64_b16"  # = params.yaml train_gan.presets.cpu
+
+AUTO32 = dict(resolution=32, batch=8, z_dim=512, w_dim=512, mapping_layers=2,
+              channel_base=16384, channel_max=128, mbstd_group_size=4, pl_weight=2.0,
+              r1_gamma=0.0002 * 32 ** 2 / 8, augment_p=0.0)
+PRESETS = {
+    "cpu32_c64_b16": dict(AUTO32, batch=16, z_dim=256, w_dim=256, channel_base=2048,
+                          channel_max=64, pl_weight=0.0, r1_gamma=0.05, augment_p=0.2),
+    "cpu32_c128_b16": dict(AUTO32, batch=16, z_dim=256, w_dim=256, channel_base=4096,
+                           channel_max=128, pl_weight=0.0, r1_gamma=0.05, augment_p=0.2),
+    "cpu64_c64_b16": dict(AUTO32, resolution=64, batch=16, z_dim=256, w_dim=256,
+                          channel_base=4096, channel_max=64, pl_weight=0.0, r1_gamma=0.2,
+                          augment_p=0.2),
+}
+
+
+def grouped_modulated_conv2d(x, weight, styles, up=False):
+    """StyleGAN2's modulated convolution: per-sample weights, one grouped convolution."""
+    n, i, h, w = x.shape
+    o, _, k, _ = weight.shape
+    wts = weight[None] * styles[:, None, :, None, None]                 # [N, O, I, k, k]
+    wts = wts * (wts.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    x = x.reshape(1, n * i, h, w)
+    if up:
+        wts = wts.transpose(1, 2).reshape(n * i, o, k, k)
+        x = F.conv_transpose2d(x, wts, stride=2, groups=n)
+        x = F.conv2d(x, networks._lowpass_kernel(n * o, 4.0, x), padding=1, groups=n * o)
+    else:
+        x = F.conv2d(x, wts.reshape(n * o, i, k, k), padding=k // 2, groups=n)
+    return x.reshape(n, o, *x.shape[2:]), torch.ones(n, o, dtype=x.dtype, device=x.device)
+
+
+class Trainer:
+    """The training step of train/train_gan.py on in-memory images."""
+
+    def __init__(self, config: dict, fused_adam: bool = False, seed: int = 0):
+        torch.manual_seed(seed)
+        c = config
+        self.batch, self.z_dim = c["batch"], c["z_dim"]
+        self.G = Generator(z_dim=c["z_dim"], w_dim=c["w_dim"], img_resolution=c["resolution"],
+                           mapping_layers=c["mapping_layers"], channel_base=c["channel_base"],
+                           channel_max=c["channel_max"])
+        self.D = Discriminator(img_resolution=c["resolution"], channel_base=c["channel_base"],
+                               channel_max=c["channel_max"],
+                               mbstd_group_size=c["mbstd_group_size"])
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.augment = AugmentPipe()
+        self.augment.p.fill_(c["augment_p"])
+        self.ada = AdaptiveAugment(batch_size=self.batch, interval_steps=4, p=c["augment_p"])
+        self.loss = StyleGAN2Loss(self.G, self.D, augment=self.augment, r1_gamma=c["r1_gamma"],
+                                  pl_weight=c["pl_weight"], style_mixing_prob=0.9,
+                                  g_reg_interval=4, d_reg_interval=16)
+
+        def adam(module, interval):
+            ratio = interval / (interval + 1)
+            return torch.optim.Adam(module.parameters(), lr=0.0025 * ratio,
+                                    betas=(0.0, 0.99 ** ratio), eps=1e-8,
+                                    **({"fused": True} if fused_adam else {}))
+
+        self.opt_G, self.opt_D = adam(self.G, 4), adam(self.D, 16)
+        self.images = torch.rand(64, 3, c["resolution"], c["resolution"]) * 2 - 1
+        self.step_index = 0
+
+    def step(self) -> None:
+        i, n = self.step_index, self.batch
+        self.opt_G.zero_grad(set_to_none=True)
+        self.loss.generator_step(torch.randn(n, self.z_dim), None, do_pl=i % 4 == 0)
+        self.opt_G.step()
+        self.opt_D.zero_grad(set_to_none=True)
+        real = self.images[torch.randint(len(self.images), [n])]
+        logs = self.loss.discriminator_step(real, None, torch.randn(n, self.z_dim), None,
+                                            do_r1=i % 16 == 0)
+        self.opt_D.step()
+        self.ada.accumulate(logs.pop("real_signs"))
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+                p_ema.lerp_(p, 1 - 0.99)
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                b_ema.copy_(b)
+        self.step_index += 1
+
+    def images_per_second(self, steps: int) -> float:
+        """Time `steps` steps (a multiple of 16: R1 and PL amortised exactly)."""
+        self.step_index = 0
+        started = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        return steps * self.batch / (time.perf_counter() - started)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _with_modconv(function, call):
+    original = networks.modulated_conv2d
+    networks.modulated_conv2d = function  # SynthesisLayer looks the name up at call time
+    try:
+        return call()
+    finally:
+        networks.modulated_conv2d = original
+
+
+def _measure_auto32(steps: int, rounds: int, variants: bool) -> dict:
+    """Ours, and (when `variants`) StyleGAN2's grouped modulated convolution, interleaved
+    round by round so that both see the same load; the ratio is taken per round."""
+    ours, grouped = Trainer(AUTO32), Trainer(AUTO32)
+    ours.images_per_second(2)  # warm-up: allocator, oneDNN kernels
+    if variants:
+        _with_modconv(grouped_modulated_conv2d, lambda: grouped.images_per_second(2))
+    rates, ratios, loads = [], [], []
+    for _ in range(rounds):
+        rates.append(ours.images_per_second(steps))
+        loads.append(_load())
+        if variants:
+            other = _with_modconv(grouped_modulated_conv2d,
+                                  lambda: grouped.images_per_second(steps))
+            ratios.append(rates[-1] / other)
+            loads.append(_load())
+    rate = statistics.median(rates)
+    out = {"config": AUTO32, "images_per_second": round(rate, 2),
+           "per_round": [round(r, 2) for r in rates], "target": TARGET_IMAGES_PER_SECOND,
+           "meets_target": rate >= TARGET_IMAGES_PER_SECOND,
+           "vs_reference_1_8": round(rate / REFERENCE_IMAGES_PER_SECOND, 1),
+           "seconds_per_kimg": round(1000 / rate, 1), "load_average_1min": loads}
+    if variants:
+        out["ours_over_grouped_modconv"] = round(statistics.median(ratios), 2)
+    return out
+
+
+def _measure_adam(repeats: int = 20) -> dict:
+    """Milliseconds per G + D optimiser step for AUTO32's parameters, default vs fused."""
+    out = {}
+    for fused in (False, True, False, True):   # twice each, interleaved; keep the best
+        trainer = Trainer(AUTO32, fused_adam=fused)
+        for p in [*trainer.G.parameters(), *trainer.D.parameters()]:
+            p.grad = torch.randn_like(p)
+        trainer.opt_G.step()
+        trainer.opt_D.step()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            trainer.opt_G.step()
+            trainer.opt_D.step()
+        ms = (time.perf_counter() - started) / repeats * 1000
+        key = "fused_ms_per_step" if fused else "default_ms_per_step"
+        out[key] = round(min(ms, out.get(key, ms)), 1)
+    out["load_average_1min"] = _load()
+    return out
+
+
+def _measure_presets(steps: int, names: list[str]) -> dict:
+    out = {}
+    for name in names:
+        config = PRESETS[name]
+        trainer = Trainer(config)
+        trainer.images_per_second(2)
+        rate = trainer.images_per_second(steps)
+        out[name] = {"config": config, "images_per_second": round(rate, 2),
+                     "kimg_in_15_min": round(rate * RUN_SECONDS / 1000, 1),
+                     "steps_in_15_min": int(rate * RUN_SECONDS / config["batch"]),
+                     "load_average_1min": _load()}
+    return out
+
+
+def run(quick: bool = False) -> dict:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        started = time.time()
+        result = {"threads": THREADS,
+                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+        result["auto32"] = _measure_auto32(steps=16 if quick else 32, rounds=1 if quick else 3,
+                                           variants=not quick)
+        result["adam"] = _measure_adam()
+        names = [PROPOSED_PRESET] if quick else list(PRESETS)
+        result["presets"] = _measure_presets(steps=16 if quick else 32, names=names)
+        result["proposed_cpu_preset"] = PROPOSED_PRESET
+        result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        result["seconds"] = round(time.time() - started, 1)
+        return result
+    finally:
+        torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(run(quick=True), indent=2))
