@@ -2,17 +2,79 @@
 
 Every file and folder the pipeline produces goes through these helpers, so a crash (even
 SIGKILL) at any moment leaves either the previous complete output or none, plus at most a
-stray ``*.tmp-*`` sibling that the next run ignores and overwrites.
+stray ``.NAME.tmp-HOST-PID-*`` (or ``.NAME.old-HOST-PID``) sibling, which the next write of the
+same target deletes once that writer is dead. (Before, the stray stayed for good: inside a
+DVC ``persist`` out such as ``data/train_gan/`` or ``data/crawl/SOURCE/`` it became part of
+the out's hash and cache, so a run killed while saving never matched an uninterrupted one.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+# Leftovers are only judged by the host that made them: a pid means nothing on another machine
+# sharing the folder. No "-" in the name, so "tmp-HOST-PID-RANDOM" splits unambiguously.
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def _owner_tag() -> str:
+    return f"{_HOST}-{os.getpid()}"
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _remove_dead_leftovers(target: Path) -> None:
+    """Delete the temporaries and ``.old`` folders of ``target`` whose writer has died.
+
+    Those of a live writer (another process writing the same target right now), of another
+    host, or in the old nameless format are left alone.
+    """
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*-*"):
+        kind, _, owner = path.name[len(target.name) + 2:].partition("-")
+        parts = owner.split("-")
+        if kind not in ("tmp", "old") or len(parts) < 2 or parts[0] != _HOST \
+                or not parts[1].isdigit() or _writer_alive(int(parts[1])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any writer thread
+    # exists (setting it while threads create files would race with them).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _usual_mode(path: Path, directory: bool) -> None:
+    """Give a temporary the permissions an ordinary open() or mkdir() would have: mkstemp and
+    mkdtemp create them private (0600, 0700), and the pipeline's outputs are meant to be read
+    by everyone the umask allows (teammates on a shared machine, a web server for prints)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_UMASK)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -32,13 +94,15 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    _remove_dead_leftovers(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-{_owner_tag()}-", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
+        _usual_mode(tmp_path, directory=False)
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
     finally:
@@ -62,12 +126,15 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _remove_dead_leftovers(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{_owner_tag()}-",
+                                dir=target.parent))
     try:
         yield tmp
+        _usual_mode(tmp, directory=True)
         old = None
         if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            old = target.with_name(f".{target.name}.old-{_owner_tag()}")
             os.replace(target, old)
         os.replace(tmp, target)
         _fsync_dir(target.parent)

@@ -89,3 +89,15 @@ def test_tiny_images_are_tiny(truth):
     tiny = truth[truth["distractor"] == "tiny"]
     assert len(tiny) and (tiny[["width", "height"]].max(axis=1) <= 150).all()
     assert all("resolution" in r for r in tiny["expected_reject"])
+
+
+def test_atomic_outputs_get_the_usual_permissions(tmp_path):
+    """mkstemp/mkdtemp make private temporaries; what they become must be readable as any
+    ordinary file or folder is (0644 / 0755 under the usual umask 022)."""
+    from marcus.atomic import _UMASK, atomic_dir, write_text
+
+    write_text(tmp_path / "a.json", "{}")
+    with atomic_dir(tmp_path / "folder") as tmp:
+        (tmp / "inside.txt").write_text("x")
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~_UMASK
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~_UMASK

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,6 +40,8 @@ def repo_copy(tmp_path):
     params["demo"]["oversized_mib"] = 1
     params["pack"].update(val_fraction=0.3, resolution=16)  # held-out images even from 20 works
     params["train_gan"]["preset"] = "tiny"
+    params["train_upscaler"]["preset"] = "tiny"
+    params["render"].update(seeds=[3], inches=1, dpi=200)  # 16 px -> x4 -> x4 -> 200 px
     params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], dst)
@@ -64,12 +67,17 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
     evaluation = json.loads((repo_copy / "metrics/eval.json").read_text())
     assert set(evaluation["sets"]) == {"gan", "markov", "real"}
     assert (repo_copy / "data/eval/report.html").is_file()
+    upscaler_card = json.loads((repo_copy / "data/models/upscaler/card.json").read_text())
+    assert upscaler_card["metrics"]["steps"] == 12
+    with Image.open(repo_copy / "data/prints/seed0003.png") as im:
+        assert im.size == (200, 200)
+        assert [round(v) for v in im.info["dpi"]] == [200, 200]
 
     # Varying training reruns training and what follows it, not crawl, curate or pack.
     changed = run(["dvc", "exp", "run", "-S", "train_gan.seed=7"], repo_copy)
     ran = {line.split("'")[1] for line in changed.stdout.splitlines()
            if line.startswith("Running stage")}
-    assert ran == {"train_gan", "evaluate"}, changed.stdout
+    assert ran == {"train_gan", "render", "evaluate"}, changed.stdout
 
     run(["dvc", "exp", "run", "-S", "demo.artworks=50"], repo_copy)
     truth = pd.read_parquet(repo_copy / "data/demo/ground_truth.parquet")

@@ -107,12 +107,16 @@ def test_training_writes_model_card_log_and_samples(packed):
     ticks = [line for line in done.stdout.splitlines() if line.startswith("tick ")]
     assert len(ticks) == 4  # 64 images, a tick per 16
     assert "s/kimg" in ticks[0] and "augment" in ticks[0] and "mem" in ticks[0]
+    assert all(" swd " in line for line in ticks)
     card = json.loads((packed / "plain" / "model" / "card.json").read_text())
     assert card["data_fingerprint"] and card["params"]["preset"] == "tiny"
     assert card["per_source"] == {"demo": sum(card["images"].values())}
     live = packed / "plain" / "live"
     assert json.loads((live / "metrics.json").read_text())["step"] == 3
     assert (live / "plots" / "images" / "samples.png").is_file()
+    _header, *rows = (live / "plots" / "metrics" / "metric" / "swd.tsv").read_text().split("\n")
+    swd_per_tick = [float(row.split("\t")[-1]) for row in rows if row]
+    assert len(swd_per_tick) == 4 and all(0 < v < float("inf") for v in swd_per_tick)
     assert torch.isfinite(torch.cat([v.flatten().float() for v in
                                      weights(packed / "plain").values()])).all()
 

@@ -27,6 +27,7 @@ import json
 import os
 import random
 import resource
+import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,58 @@ import torch
 import torch.distributed
 
 from marcus.atomic import atomic_path
+
+# ----------------------------------------------------------------------------------------------
+# Configuration: presets in params.yaml
+
+
+def resolve_preset(stage: str, params: dict, preset_name: str | None = None,
+                   overrides: dict | None = None) -> dict:
+    """The named preset of a stage's params section (default: its ``preset``), following
+    ``extends: OTHER`` links so that a preset lists only what differs from OTHER; then the
+    non-None ``overrides`` (command-line flags). ``config["preset"]`` names the preset."""
+    presets = params.get("presets", {})
+    name = preset_name or params["preset"]
+    chain, config = [], {}
+    while name is not None:
+        if name not in presets:
+            raise SystemExit(f"{stage}: unknown preset {name!r} (have: {', '.join(presets)})")
+        if name in chain:
+            raise SystemExit(f"{stage}: presets extend each other in a loop: {chain}")
+        chain.append(name)
+        name = presets[name].get("extends")
+    for link in reversed(chain):
+        config.update({k: v for k, v in presets[link].items() if k != "extends"})
+    config.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    config["preset"] = chain[0]
+    return config
+
+
+def available_memory_bytes(device: torch.device | None = None) -> int:
+    """Free memory on ``device``: CUDA's free bytes, or MemAvailable of /proc/meminfo for the
+    CPU; a huge number where it cannot be read (not Linux), so that nothing is refused."""
+    if device is not None and device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2**62
+
+
+def code_version() -> str:
+    """``git describe`` of the working tree, for model cards ("unknown" outside git)."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10, check=False)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
 
 # ----------------------------------------------------------------------------------------------
 # Distributed: torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; without them this is one process.
@@ -177,6 +230,27 @@ def _numpy_state_from_plain(state: list) -> tuple:
 # Checkpoints
 
 
+def all_rng_states(dist: Dist) -> list[dict]:
+    """Every rank's RNG state, in rank order (a collective: all ranks must call it)."""
+    if not dist.enabled:
+        return [rng_state()]
+    states: list = [None] * dist.world_size
+    torch.distributed.all_gather_object(states, rng_state())
+    return states
+
+
+def rank_weight_digests(module: torch.nn.Module, dist: Dist) -> list[str]:
+    """A short hash of ``module``'s weights from every rank, in rank order (a collective): data
+    parallel training must end with the same weights everywhere, and model cards record it."""
+    digest = hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes()
+                                     for t in module.state_dict().values())).hexdigest()[:16]
+    if not dist.enabled:
+        return [digest]
+    digests: list = [None] * dist.world_size
+    torch.distributed.all_gather_object(digests, digest)
+    return digests
+
+
 def fingerprint(*parts) -> str:
     """A short stable hash of JSON-able parts (params sections, data fingerprints)."""
     text = json.dumps(parts, sort_keys=True, default=str)
@@ -208,6 +282,50 @@ def load_checkpoint(path: str | os.PathLike, expect: str | None = None) -> dict 
     return checkpoint
 
 
+def load_model_file(path: str | os.PathLike, filename: str, keys: tuple[str, ...],
+                    what: str, hint: str) -> dict:
+    """A saved model dict: ``path`` is the file, its model folder (``filename`` inside) or a
+    training checkpoint; it must hold ``keys``. Clear exits for a wrong path or file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / filename
+    if not path.is_file():
+        raise SystemExit(f"no {what} at {path} ({hint})")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise SystemExit(f"{path} is not a readable {what} file: "
+                         f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(saved, dict) or any(k not in saved for k in keys):
+        raise SystemExit(f"{path} is not a {what} file (it lacks {' / '.join(keys)})")
+    return saved
+
+
+def model_card(model: str, pack_dir: str | os.PathLike, params: dict, metrics: dict,
+               **extra) -> dict:
+    """What every model folder's ``card.json`` says: what the model is, the data it learnt
+    from (the pack's fingerprint and its curated manifest's hash, images per split, per source
+    and per licence rule), the code version, the params and the final metrics."""
+    card: dict = {"model": model, "code_version": code_version()}
+    summary = Path(pack_dir) / "pack.json"
+    if summary.is_file():
+        info = json.loads(summary.read_text())
+        card |= {"pack_fingerprint": info.get("fingerprint"),
+                 "manifest_sha256": info.get("manifest_sha256"), "images": info.get("counts")}
+        manifest = Path(info.get("params", {}).get("curated", ""))
+        if manifest.is_file():
+            import pandas as pd
+            curated = pd.read_parquet(manifest, columns=["source", "licence_rule"])
+            card["per_source"] = curated["source"].value_counts().sort_index().to_dict()
+            # "flag + <rule> (...)": the date rule that agreed with the source's flag
+            rules = curated["licence_rule"].str.extract(r"\+ ([a-z0-9+ -]+?)(?: \(|$)")[0]
+            card["per_licence_rule"] = (rules.fillna("other").value_counts().sort_index()
+                                        .to_dict())
+    else:
+        card["data"] = f"not from a pack ({summary} does not exist)"
+    return card | extra | {"params": params, "metrics": metrics}
+
+
 # ----------------------------------------------------------------------------------------------
 # Logging
 
@@ -231,6 +349,17 @@ class Ticker:
 
     def total(self) -> float:
         return time.perf_counter() - self.start
+
+
+def open_live(live_dir: str | os.PathLike, tick: int, resumed: bool):
+    """The dvclive logger of a training stage, positioned at ``tick`` (tick k is dvclive step
+    k - 1): rows that a crash undid are dropped first, so a resumed run logs them again."""
+    from dvclive import Live
+
+    trim_dvclive_history(live_dir, tick - 1)
+    live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False, report=None)
+    live.step = tick
+    return live
 
 
 def trim_dvclive_history(live_dir: str | os.PathLike, last_step: int) -> None:

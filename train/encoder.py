@@ -233,6 +233,9 @@ def embed(model: Encoder, images: np.ndarray, batch_size: int = 256) -> np.ndarr
     return np.concatenate(out, axis=0)
 
 
+FILENAME = "encoder.pt"  # inside the model folder, beside card.json
+
+
 def save_encoder(model: Encoder, path: str | os.PathLike) -> None:
     """Write the model (weights and constructor arguments) to `path`, atomically."""
     with atomic_path(path) as tmp:
@@ -241,8 +244,11 @@ def save_encoder(model: Encoder, path: str | os.PathLike) -> None:
 
 
 def load_encoder(path: str | os.PathLike) -> Encoder:
-    """The encoder saved at `path` (eval mode), or a clear error if it is not one."""
+    """The encoder saved at `path` (its model folder, or the file inside: eval mode), or a
+    clear error if it is not one."""
     path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
     if not path.is_file():
         raise FileNotFoundError(f"no encoder at {path} (the pipeline's encoder stage writes it)")
     try:

@@ -27,20 +27,15 @@ from PIL import Image
 
 from marcus.atomic import atomic_path
 from marcus.params import load_params
+from train import common
 from train.networks import Generator
 
 
 def load_generator(path: str | Path, device: torch.device = torch.device("cpu")) -> Generator:
     """The EMA generator saved by train_gan: its model folder (``generator.pt`` inside), the
     file itself, or a training checkpoint."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "generator.pt"
-    if not path.is_file():
-        raise SystemExit(f"no generator at {path} (train one with `dvc repro train_gan`)")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if "G_ema" not in saved or "G_kwargs" not in saved:
-        raise SystemExit(f"{path} is not a generator file (no G_ema / G_kwargs)")
+    saved = common.load_model_file(path, "generator.pt", ("G_ema", "G_kwargs"), "generator",
+                                   "train one with `dvc repro train_gan`")
     G = Generator(**saved["G_kwargs"])
     G.load_state_dict(saved["G_ema"])
     return G.eval().requires_grad_(False).to(device)

@@ -373,3 +373,20 @@ def feature_metrics(real_features, fake_features, seed: int = 0, k: int = 3,
     precision, recall = precision_recall(real_features, fake_features, k)
     return {"fd": frechet_distance(real_features, fake_features), "kid": kid_mean,
             "kid_std": kid_std, "precision": precision, "recall": recall}
+
+
+# ----------------------------------------------------------------------------------------------
+# Reconstruction
+
+PSNR_CAP_DB = 100.0  # beyond this the difference is float32 rounding, and JSON has no infinity
+
+
+def psnr(a, b, peak: float = 1.0, cap_db: float = PSNR_CAP_DB) -> float:
+    """PSNR in dB of two float arrays of one shape over every value (all channels, so colour
+    shifts count), in float64; identical or nearly identical inputs score ``cap_db``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"PSNR compares arrays of one shape: {a.shape} vs {b.shape}")
+    mse = float(np.mean((a - b) ** 2))
+    floor = peak**2 * 10 ** (-cap_db / 10)  # the MSE at which the PSNR reaches the cap
+    return float(10 * np.log10(peak**2 / max(mse, floor)))

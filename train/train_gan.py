@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,12 +41,17 @@ from marcus.params import load_params
 from train import common
 from train.augment import AdaptiveAugment, AugmentPipe
 from train.losses import StyleGAN2Loss
+from train.metrics import swd, to_uint8_nhwc
 from train.networks import Discriminator, Generator
 from train.pack import PackedImages, pack_fingerprint
 
 # Keys of a preset that change only logging or duration, not the result of a step: a resumed
 # run may differ in these and still continue from a checkpoint.
-NOT_IN_FINGERPRINT = {"kimg", "tick_kimg", "snapshot_ticks", "grid_seeds"}
+NOT_IN_FINGERPRINT = {"kimg", "tick_kimg", "snapshot_ticks", "grid_seeds", "grid_columns",
+                      "metric_images"}
+# Part of every checkpoint's fingerprint: bumped when a code change alters what a step
+# computes (2: fused Adam), so that older checkpoints start over instead of being resumed.
+LOOP_VERSION = 2
 LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist": "artist_id"}
 
 
@@ -58,24 +61,9 @@ LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist
 
 def resolve_config(params: dict, preset_name: str | None = None,
                    overrides: dict | None = None) -> dict:
-    """The named preset's hyperparameters. A preset may say ``extends: OTHER`` and list only
-    what differs from OTHER (the GPU presets extend ``cpu``)."""
-    presets = params.get("presets", {})
-    name = preset_name or params["preset"]
-    chain, config = [], {}
-    while name is not None:
-        if name not in presets:
-            raise SystemExit(f"train_gan: unknown preset {name!r} "
-                             f"(have: {', '.join(presets)})")
-        if name in chain:
-            raise SystemExit(f"train_gan: presets extend each other in a loop: {chain}")
-        chain.append(name)
-        name = presets[name].get("extends")
-    for link in reversed(chain):
-        config.update({k: v for k, v in presets[link].items() if k != "extends"})
-    config.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    config["preset"] = chain[0]
-    return config
+    """The named preset's hyperparameters (the GPU presets say ``extends: cpu`` and list only
+    what differs)."""
+    return common.resolve_preset("train_gan", params, preset_name, overrides)
 
 
 def check_inputs(pack_dir: Path, config: dict, device: torch.device) -> None:
@@ -98,7 +86,7 @@ def check_inputs(pack_dir: Path, config: dict, device: torch.device) -> None:
     if config.get("conditioning", "none") not in ("none", *LABEL_COLUMNS):
         raise SystemExit(f"train_gan: conditioning must be none, {', '.join(LABEL_COLUMNS)}")
     need = estimate_memory_bytes(config, resolution)
-    have = available_memory_bytes(device)
+    have = common.available_memory_bytes(device)
     if need > have:
         raise SystemExit(
             f"train_gan: preset {config['preset']!r} needs about {need / 2**30:.1f} GiB "
@@ -121,20 +109,6 @@ def estimate_memory_bytes(config: dict, resolution: int) -> int:
     weights += config["mapping_layers"] * config["w_dim"] ** 2
     activations = 2 * 2 * config["batch_gpu"] * per_block * 4
     return int(4 * 4 * 2 * weights + activations + 512 * 2**20)  # + torch's own overhead
-
-
-def available_memory_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 2**62  # unknown: do not refuse
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,38 +155,31 @@ def image_grid(images: torch.Tensor, columns: int) -> Image.Image:
     return Image.fromarray(canvas.permute(1, 2, 0).numpy())
 
 
+class TickMetric:
+    """The per-tick quality curve: ProGAN's sliced Wasserstein distance (``metric/swd``, x1e3,
+    lower is better) between G_ema's images for fixed latents and a fixed sample of training
+    images. It needs no trained feature network, so it is there from tick one of any run; the
+    ``evaluate`` stage gives the fuller verdict (FD, KID, precision/recall) at the end."""
+
+    def __init__(self, data: PackedImages, count: int, z_dim: int, seed: int):
+        count = min(count, len(data))
+        pick = np.sort(np.random.default_rng(seed).choice(len(data), count, replace=False))
+        self.reals = data.batch(pick)
+        # latents from their own generator: drawing them leaves the training RNG untouched
+        self.z = torch.randn([count, z_dim], generator=torch.Generator().manual_seed(seed))
+
+    @torch.no_grad()
+    def __call__(self, G_ema: Generator, labels: torch.Tensor | None, device) -> float:
+        c = None if labels is None else labels[torch.arange(len(self.z)) % len(labels)]
+        fakes = torch.cat([G_ema(z.to(device), None if c is None else c[i:i + 64].to(device),
+                                 truncation_psi=1.0, noise_mode="const")
+                           for i, z in zip(range(0, len(self.z), 64), self.z.split(64),
+                                           strict=True)])
+        return swd(self.reals, to_uint8_nhwc(fakes))["swd_mean"]
+
+
 # ----------------------------------------------------------------------------------------------
 # Model card
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=10, check=False)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def model_card(config: dict, pack_dir: Path, data_fingerprint: str, metrics: dict) -> dict:
-    info = json.loads((pack_dir / "pack.json").read_text())
-    card = {
-        "model": "StyleGAN2-like generator (EMA weights)",
-        "data_fingerprint": data_fingerprint,
-        "manifest_sha256": info.get("manifest_sha256"),
-        "images": info.get("counts"),
-        "code_version": code_version(),
-        "params": config,
-        "metrics": metrics,
-    }
-    manifest = Path(info.get("params", {}).get("curated", ""))
-    if manifest.is_file():
-        import pandas as pd
-        curated = pd.read_parquet(manifest, columns=["source", "licence_rule"])
-        card["per_source"] = curated["source"].value_counts().sort_index().to_dict()
-        rules = curated["licence_rule"].str.extract(r"\+ ([a-z0-9+ -]+?)(?: \(|$)")[0]
-        card["per_licence_rule"] = rules.fillna("other").value_counts().sort_index().to_dict()
-    return card
 
 
 # ----------------------------------------------------------------------------------------------
@@ -239,7 +206,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
     data_fingerprint = pack_fingerprint(pack_dir)
     run_fingerprint = common.fingerprint(
         {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT},
-        params["seed"], data_fingerprint, dist.world_size)
+        params["seed"], data_fingerprint, dist.world_size, LOOP_VERSION)
 
     # Identical networks on every rank: build them right after seeding with the bare seed.
     common.seed_everything(params["seed"])
@@ -261,7 +228,8 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
     def adam(module, lr, interval):
         ratio = interval / (interval + 1)
         return torch.optim.Adam(module.parameters(), lr=lr * ratio,
-                                betas=(0 ** ratio, 0.99 ** ratio), eps=1e-8)
+                                betas=(0 ** ratio, 0.99 ** ratio), eps=1e-8,
+                                fused=True)  # 2.8x faster steps on the CPU (train_throughput)
     opt_G = adam(G, config["g_lr"], config["g_reg_interval"])
     opt_D = adam(D, config["d_lr"], config["d_reg_interval"])
 
@@ -284,18 +252,25 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         common.seed_everything(params["seed"], dist.rank)
     augment.p.fill_(ada.p)
 
-    live = None
-    if dist.is_main:
-        from dvclive import Live
-        live_dir = Path(params["live"])
-        common.trim_dvclive_history(live_dir, tick - 1)  # tick k is dvclive step k - 1
-        live = Live(str(live_dir), resume=checkpoint is not None, dvcyaml=False,
-                    save_dvc_exp=False, report=None)
-        live.step = tick
+    live = common.open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
     # The sample grid: the same latents every tick (one seed per cell), so grids compare.
     grid_z = torch.stack([torch.randn([G.z_dim], generator=torch.Generator().manual_seed(s))
                           for s in config["grid_seeds"]])
     grid_c = None if labels is None else labels[torch.arange(len(grid_z)) % len(labels)]
+    metric = None
+    if dist.is_main and config.get("metric_images", 0) > 0:
+        metric = TickMetric(data, config["metric_images"], G.z_dim, params["seed"])
+
+    # What training starts from, to compare with: the first grid and the metric's first value.
+    swd_start = None if checkpoint is None else checkpoint.get("swd_start")
+    if live is not None and checkpoint is None:
+        with torch.no_grad():
+            start = G_ema(grid_z.to(dist.device), grid_c, truncation_psi=1.0, noise_mode="const")
+        live.log_image("samples_start.png", image_grid(start, columns=config["grid_columns"]))
+        if metric is not None:
+            swd_start = metric(G_ema, labels, dist.device)
+            print(f"start: swd {swd_start:.2f}", flush=True)
+    swd_last = None
 
     total_nimg = int(config["kimg"] * 1000)
     ticker = common.Ticker()
@@ -360,12 +335,16 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         stats = {}
         memory = common.peak_memory_mib(dist.device)
         if dist.is_main:
+            value = swd_last = None if metric is None else metric(G_ema, labels, dist.device)
+            quality = "" if value is None else f" swd {value:.2f}"
             print(f"tick {tick:<4d} kimg {cur_nimg / 1000:<8.2f} "
                   f"s/kimg {seconds / max(tick_kimg, 1e-9):<7.1f} "
                   + " ".join(f"{k} {v:<7.4f}" for k, v in sorted(means.items()))
-                  + f" augment {ada.p:.3f} mem {memory:.0f} MiB", flush=True)
+                  + f" augment {ada.p:.3f} mem {memory:.0f} MiB{quality}", flush=True)
             for k, v in means.items():
                 live.log_metric(f"loss/{k}", v)
+            if value is not None:
+                live.log_metric("metric/swd", value)
             live.log_metric("augment_p", ada.p)
             live.log_metric("kimg", cur_nimg / 1000)
             live.log_metric("sec_per_kimg", seconds / max(tick_kimg, 1e-9))
@@ -375,33 +354,27 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
             live.log_image("samples.png", image_grid(grid, columns=config["grid_columns"]))
             live.next_step()
         if tick % config["snapshot_ticks"] == 0 or done:
-            rng_states = [common.rng_state()]
-            if dist.enabled:
-                rng_states = [None] * dist.world_size
-                torch.distributed.all_gather_object(rng_states, common.rng_state())
+            rng_states = common.all_rng_states(dist)
             if dist.is_main:
                 common.save_checkpoint(run_dir / "last.pt", {
                     "fingerprint": run_fingerprint, "step": step, "cur_nimg": cur_nimg,
                     "tick": tick, "G": G.state_dict(), "D": D.state_dict(),
                     "G_ema": G_ema.state_dict(), "opt_G": opt_G.state_dict(),
                     "opt_D": opt_D.state_dict(), "loss": loss.state_dict(),
-                    "ada": ada.state_dict(), "rng": rng_states,
+                    "ada": ada.state_dict(), "rng": rng_states, "swd_start": swd_start,
                     "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
                 })
+        ticker.lap()  # samples, metric and checkpoint are not counted in the next s/kimg
 
     # Every rank must end with the same weights; the card records each rank's digest.
-    digest = hashlib.sha256(b"".join(t.detach().cpu().numpy().tobytes()
-                                     for t in G_ema.state_dict().values())).hexdigest()[:16]
-    digests = [digest]
-    if dist.enabled:
-        digests = [None] * dist.world_size
-        torch.distributed.all_gather_object(digests, digest)
+    digests = common.rank_weight_digests(G_ema, dist)
     result = {"kimg": cur_nimg / 1000, "ticks": tick, "steps": step,
               "augment_p": round(ada.p, 4), "seconds": round(ticker.total(), 1),
-              "rank_weight_digests": digests}
+              "rank_weight_digests": digests, "swd_start": swd_start, "swd_end": swd_last}
     if dist.is_main:
         live.end()
-        card = model_card(config, pack_dir, data_fingerprint, result)
+        card = common.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
+                                 result, data_fingerprint=data_fingerprint)
         with atomic_dir(params["model"]) as tmp:  # the generator and its card, together
             torch.save({"G_ema": G_ema.state_dict(), "G_kwargs": G_ema.init_kwargs,
                         "card": card}, tmp / "generator.pt")

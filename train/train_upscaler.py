@@ -1,0 +1,323 @@
+"""Train the print upscaler on the curated paintings at their own resolution.
+
+Run it as the DVC stage ``train_upscaler`` or by hand::
+
+    python -m train.train_upscaler                            # params.yaml, section train_upscaler
+    python -m train.train_upscaler --preset tiny --steps 20   # a smoke run
+    torchrun --standalone --nproc_per_node=4 -m train.train_upscaler --preset gpu
+
+There are no outside pairs: each training pair is a random high-resolution crop of a packed
+native-resolution painting (``train.pack.native_images``) and its box downscale
+(``train/upscaler.py`` says why box). Crops come from a "bank": ``crops_per_image`` random
+crops of every training painting, drawn from the seed and the bank's number, and replaced by a
+fresh bank every ``bank_refresh_steps`` steps; one pass over the PNGs builds a bank, and the
+bank is a pure function of (seed, step), which keeps resuming exact without any data state.
+
+Each step: random flips and quarter turns of a batch of crops, x = box_down(y), then an Adam
+step of the upscaler on L1(SR(x), y) + consistency L1(box_down(SR(x)), x) and, from
+``gan_start_step`` on (a PSNR-oriented warm-up first, as ESRGAN does), the adversarial loss of
+the patch discriminator, which takes its own Adam step on real crops vs SR outputs.
+
+Once per tick: one log line, dvclive metrics; every ``snapshot_ticks`` ticks an atomic
+checkpoint ``last.pt`` with step, both networks, both optimisers and every RNG state, so kill -9
+and a rerun continue bit-exactly on CPU (and raising ``steps`` trains longer instead of
+starting over). At the end: held-out PSNR/SSIM (luma) vs bicubic on the val split, and the
+model folder ``upscaler.pt`` + ``card.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from marcus.atomic import atomic_dir
+from marcus.params import load_params
+from train import common
+from train.upscaler import (
+    CompactSR,
+    PatchDiscriminator,
+    box_down,
+    consistency_loss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    psnr_y,
+    ssim_y,
+)
+
+# Keys of a preset that change only logging or duration, not the result of a step.
+NOT_IN_FINGERPRINT = {"steps", "steps_per_tick", "snapshot_ticks", "eval_images", "eval_crop_px"}
+ImageSource = Callable[[str], Iterable[tuple[str, np.ndarray]]]
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration
+
+
+def resolve_config(params: dict, preset_name: str | None = None,
+                   overrides: dict | None = None) -> dict:
+    """The named preset (``extends: OTHER`` links followed), checked."""
+    config = common.resolve_preset("train_upscaler", params, preset_name, overrides)
+    check_config(config)
+    return config
+
+
+def check_config(config: dict) -> None:
+    f, crop = config["factor"], config["hr_crop_px"]
+    problems = []
+    if f not in (2, 4, 8):
+        problems.append(f"factor must be 2, 4 or 8, got {f}")
+    elif crop % f or crop // f < 4:
+        problems.append(f"hr_crop_px={crop} must be a multiple of factor {f}, at least {4 * f}")
+    if crop < 16:
+        problems.append(f"hr_crop_px={crop}: the discriminator needs at least 16 px")
+    for key in ("batch_size", "steps_per_tick", "snapshot_ticks", "crops_per_image",
+                "bank_refresh_steps"):
+        if int(config[key]) < 1:
+            problems.append(f"{key} must be >= 1, got {config[key]}")
+    if problems:
+        raise SystemExit("train_upscaler: " + "; ".join(problems))
+
+
+# ----------------------------------------------------------------------------------------------
+# Data: banks of random crops
+
+
+def pack_source(pack_dir: str | Path) -> ImageSource:
+    from train.pack import native_images
+
+    return lambda split: native_images(pack_dir, split)
+
+
+def crop_bank(source: ImageSource, split: str, crop_px: int, crops_per_image: int,
+              seed: int, bank_index: int) -> np.ndarray:
+    """uint8 [N, crop_px, crop_px, 3]: ``crops_per_image`` random crops of each image of the
+    split large enough to hold one; positions from (seed, bank_index, key) only."""
+    crops = []
+    for key, image in source(split):
+        h, w = image.shape[:2]
+        if h < crop_px or w < crop_px:
+            continue
+        rng = np.random.default_rng([seed, bank_index, zlib.crc32(key.encode())])
+        ys = rng.integers(0, h - crop_px + 1, size=crops_per_image)
+        xs = rng.integers(0, w - crop_px + 1, size=crops_per_image)
+        # copies: a view would keep the whole painting alive
+        crops.extend(image[y:y + crop_px, x:x + crop_px].copy()
+                     for y, x in zip(ys, xs, strict=True))
+    if not crops:
+        raise SystemExit(f"train_upscaler: no {split} image is at least {crop_px} px on both "
+                         "sides: lower hr_crop_px or raise pack.native_max_side")
+    return np.stack(crops)
+
+
+def sample_batch(bank: np.ndarray, batch: int, device: torch.device) -> torch.Tensor:
+    """[batch, 3, S, S] float in [0, 1]: random crops of the bank with a random flip and
+    quarter turn (paintings have no preferred orientation at brush-stroke scale). Draws from
+    torch's global RNG, which checkpoints save."""
+    index = torch.randint(len(bank), (batch,))
+    y = torch.from_numpy(bank[index.numpy()]).to(device).permute(0, 3, 1, 2).float() / 255
+    turns, flip = torch.randint(4, ()).item(), torch.randint(2, ()).item()
+    y = torch.rot90(y, turns, dims=(2, 3))
+    return y.flip(3) if flip else y
+
+
+# ----------------------------------------------------------------------------------------------
+# Held-out evaluation
+
+
+@torch.no_grad()
+def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
+             device: torch.device) -> dict:
+    """Mean PSNR/SSIM (luma) of SR(box_down(y)) vs y on central crops of the first ``images``
+    val paintings, and the same for bicubic upscaling (the baseline to beat)."""
+    f = model.factor
+    scores: dict[str, list[float]] = {}
+    model.eval()
+    for count, (_key, image) in enumerate(source("val")):
+        if count >= images:
+            break
+        h, w = (min(s, crop_px) // f * f for s in image.shape[:2])
+        top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+        y = torch.from_numpy(np.ascontiguousarray(image[top:top + h, left:left + w]))
+        y = y.permute(2, 0, 1)[None].float().to(device) / 255
+        x = box_down(y, f)
+        for name, out in (("sr", model(x)),
+                          ("bicubic", F.interpolate(x, scale_factor=f, mode="bicubic",
+                                                    align_corners=False))):
+            scores.setdefault(f"psnr_y_{name}", []).append(psnr_y(out, y))
+            scores.setdefault(f"ssim_y_{name}", []).append(ssim_y(out, y))
+    model.train()
+    return {k: round(float(np.mean(v)), 4) for k, v in scores.items()} | {
+        "val_images": len(scores.get("psnr_y_sr", []))}
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+
+
+def train(params: dict, preset: str | None = None, steps: int | None = None,
+          device_name: str | None = None, source: ImageSource | None = None) -> dict:
+    """Train (or resume) per ``params`` (the train_upscaler section); ``source`` replaces the
+    pack as the supplier of (key, uint8 image) per split (tests pass their own arrays)."""
+    config = resolve_config(params, preset, {"steps": steps})
+    dist = common.setup_distributed(device_name or params.get("device", "auto"))
+    torch.set_num_threads(int(params.get("threads") or os.cpu_count() or 1))
+    run_dir = Path(params["out"])
+    source = source or pack_source(params["pack"])
+    f, seed = config["factor"], int(params["seed"])
+    if config["batch_size"] % dist.world_size:
+        raise SystemExit(f"train_upscaler: batch_size {config['batch_size']} is not a multiple "
+                         f"of {dist.world_size} processes")
+    batch_gpu = config["batch_size"] // dist.world_size
+
+    def bank_number(step: int) -> int:
+        return step // config["bank_refresh_steps"]
+
+    def bank_for(step: int) -> np.ndarray:
+        return crop_bank(source, "train", config["hr_crop_px"], config["crops_per_image"],
+                         seed, bank_number(step))
+
+    bank = bank_for(0)
+    data_fingerprint = hashlib.sha256(bank.tobytes()).hexdigest()[:16]
+    run_fingerprint = common.fingerprint(
+        {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT},
+        seed, data_fingerprint, dist.world_size)
+
+    # Identical networks on every rank: built right after seeding with the bare seed.
+    common.seed_everything(seed)
+    G = CompactSR(factor=f, channels=config["channels"],
+                  body_convs=config["body_convs"]).to(dist.device)
+    D = PatchDiscriminator(channels=config["d_channels"]).to(dist.device)
+    opt_G = torch.optim.Adam(G.parameters(), lr=config["lr"], betas=(0.9, 0.99))
+    opt_D = torch.optim.Adam(D.parameters(), lr=config["d_lr"], betas=(0.9, 0.99))
+
+    step, tick = 0, 0
+    checkpoint = common.load_checkpoint(run_dir / "last.pt", expect=run_fingerprint)
+    if checkpoint is not None:
+        G.load_state_dict(checkpoint["G"])
+        D.load_state_dict(checkpoint["D"])
+        opt_G.load_state_dict(checkpoint["opt_G"])
+        opt_D.load_state_dict(checkpoint["opt_D"])
+        step, tick = checkpoint["step"], checkpoint["tick"]
+        common.set_rng_state(checkpoint["rng"][dist.rank])
+        if bank_number(step) != 0:
+            bank = bank_for(step)
+        if dist.is_main:
+            print(f"resumed from {run_dir / 'last.pt'}: step {step}")
+    else:
+        common.seed_everything(seed, dist.rank)
+
+    live = common.open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
+
+    total_steps = int(config["steps"])
+    ticker = common.Ticker()
+    stats: dict[str, list[float]] = {}
+    while step < total_steps:
+        if step % config["bank_refresh_steps"] == 0 and bank_number(step) != bank_number(
+                step - 1):
+            bank = bank_for(step)
+        use_gan = config["adversarial_weight"] > 0 and step >= config["gan_start_step"]
+
+        # ---- upscaler step ----
+        hr = sample_batch(bank, batch_gpu, dist.device)
+        lr_img = box_down(hr, f)
+        sr = G(lr_img)
+        l1 = (sr - hr).abs().mean()
+        consistency = consistency_loss(sr, lr_img, f)
+        loss = config["l1_weight"] * l1 + config["consistency_weight"] * consistency
+        if use_gan:
+            D.requires_grad_(False)
+            adversarial = generator_adversarial_loss(D(sr))
+            D.requires_grad_(True)
+            loss = loss + config["adversarial_weight"] * adversarial
+            stats.setdefault("g_adv", []).append(adversarial.item())
+        opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        common.average_gradients(G, dist)
+        opt_G.step()
+        stats.setdefault("l1", []).append(l1.item())
+        stats.setdefault("consistency", []).append(consistency.item())
+
+        # ---- discriminator step: real crops vs this step's outputs ----
+        if use_gan:
+            d_loss = discriminator_loss(D(hr), D(sr.detach()))
+            opt_D.zero_grad(set_to_none=True)
+            d_loss.backward()
+            common.average_gradients(D, dist)
+            opt_D.step()
+            stats.setdefault("d", []).append(d_loss.item())
+        step += 1
+
+        # ---- tick: log, checkpoint ----
+        done = step >= total_steps
+        if step % config["steps_per_tick"] and not done:
+            continue
+        tick += 1
+        seconds = ticker.lap()
+        means = {k: common.all_reduce_mean(float(np.mean(v)), dist) for k, v in stats.items()}
+        stats = {}
+        if dist.is_main:
+            print(f"tick {tick:<4d} step {step:<7d} s/tick {seconds:<6.1f} "
+                  + " ".join(f"{k} {v:<7.4f}" for k, v in sorted(means.items()))
+                  + f" mem {common.peak_memory_mib(dist.device):.0f} MiB", flush=True)
+            for k, v in means.items():
+                live.log_metric(f"loss/{k}", v)
+            live.log_metric("step", step)
+            live.log_metric("sec_per_tick", seconds)
+            live.next_step()
+        if tick % config["snapshot_ticks"] == 0 or done:
+            rng_states = common.all_rng_states(dist)
+            if dist.is_main:
+                common.save_checkpoint(run_dir / "last.pt", {
+                    "fingerprint": run_fingerprint, "step": step, "tick": tick,
+                    "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
+                    "opt_D": opt_D.state_dict(), "rng": rng_states,
+                    "model": G.state_dict(), "model_kwargs": G.init_kwargs,
+                    "D_kwargs": D.init_kwargs,
+                })
+
+    result = {"steps": step, "ticks": tick, "seconds": round(ticker.total(), 1),
+              "rank_weight_digests": common.rank_weight_digests(G, dist)}
+    if dist.is_main:
+        result |= evaluate(G, source, int(config["eval_images"]), int(config["eval_crop_px"]),
+                           dist.device)
+        for k, v in result.items():
+            if k.startswith(("psnr", "ssim")):
+                live.summary[k] = v
+        live.end()
+        card = common.model_card(f"CompactSR x{f} (SRVGG-like), patch-GAN trained",
+                                 params["pack"], config, result, seed=seed,
+                                 crop_bank_fingerprint=data_fingerprint)
+        with atomic_dir(params["model"]) as tmp:  # the upscaler and its card, together
+            torch.save({"model": G.state_dict(), "model_kwargs": G.init_kwargs, "card": card},
+                       tmp / "upscaler.pt")
+            (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        print(json.dumps(result))
+    common.teardown_distributed(dist)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.train_upscaler", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--preset", help="a key of train_upscaler.presets")
+    parser.add_argument("--steps", type=int, help="train until this many optimiser steps")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    args = parser.parse_args(argv)
+    params = load_params("train_upscaler", args.params)
+    train(params, preset=args.preset, steps=args.steps, device_name=args.device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
