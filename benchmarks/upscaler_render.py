@@ -3,10 +3,10 @@
 Run: ``python -m benchmarks upscaler_render [--quick]``.
 
 Data: the native-resolution paintings of ``data/pack`` (the pack stage) when it exists, else
-synthetic paintings (``train.synthetic``) at 512 px. Two upscalers with the ``cpu`` preset's
-architecture (32 channels, 8 body convs), x4 and x8, are trained briefly by
-``train.train_upscaler`` in a temporary folder (600 steps, the GAN from step 400; quick: 60
-and 40). 2 torch threads throughout.
+synthetic paintings (``train.synthetic``) at 512 px. Two upscalers with the ``cpu`` preset of
+params.yaml, x4 and x8, are trained by ``train.train_upscaler`` in a temporary folder for
+``BENCH_STEPS`` steps each (quick: 300), the L1 warm-up and the GAN phase shortened in
+proportion. 2 torch threads throughout.
 
 1. ``render``: one 768 px painting (a val image, resized) to a 6144 x 6144 PNG through the x8
    model, tiles of 256 px, projection on, in a subprocess: wall seconds, output megapixels
@@ -38,11 +38,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from train import train_upscaler
+from marcus.params import load_params
+from train import common, train_upscaler
 from train.tiling import upscale
 from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
 
 THREADS = 2
+BENCH_STEPS = 2000  # per model; the cpu preset's own length is in params.yaml
 PACK = Path("data/pack")
 GAN = Path("data/models/gan")
 TARGET_PEAK_RSS_GIB = 2.0
@@ -88,19 +90,25 @@ def image_source():
 
 
 def train_briefly(folder: Path, source, factor: int, quick: bool) -> tuple[Path, dict]:
-    preset = dict(factor=factor, channels=32, body_convs=8, d_channels=32,
-                  hr_crop_px=64 if factor == 4 else 96, batch_size=16,
-                  steps=60 if quick else 600, steps_per_tick=20 if quick else 100,
-                  snapshot_ticks=100, lr=5e-4, d_lr=2e-4, l1_weight=1.0,
-                  consistency_weight=1.0, adversarial_weight=0.01,
-                  gan_start_step=40 if quick else 400, crops_per_image=16,
-                  bank_refresh_steps=10**9, eval_images=2, eval_crop_px=128)
+    """An upscaler with the pipeline's ``cpu`` preset (params.yaml), at ``factor``, for fewer
+    steps: the L1 warm-up and the GAN phase shortened in proportion."""
+    section = load_params("train_upscaler")
+    preset = common.resolve_preset("train_upscaler", section, "cpu")
+    steps = 300 if quick else BENCH_STEPS
+    share = steps / preset["steps"]
+    preset.update(factor=factor, hr_crop_px=64 if factor == 4 else 96, steps=steps,
+                  steps_per_tick=max(1, steps // 6), snapshot_ticks=100,
+                  gan_start_step=round(preset["gan_start_step"] * share),
+                  bank_refresh_steps=max(1, round(preset["bank_refresh_steps"] * share)),
+                  eval_images=2, eval_crop_px=128)
     params = {"out": str(folder / f"run{factor}"), "model": str(folder / f"model{factor}"),
-              "live": str(folder / f"live{factor}"), "seed": 1234, "device": "cpu",
-              "threads": THREADS, "preset": "bench", "presets": {"bench": preset}}
+              "live": str(folder / f"live{factor}"), "pack": str(PACK), "seed": 1234,
+              "device": "cpu", "threads": THREADS, "preset": "bench",
+              "presets": {"bench": preset}}
     started = time.perf_counter()
     result = train_upscaler.train(params, source=source)
     return folder / f"model{factor}", {"steps": result["steps"],
+                                       "gan_start_step": preset["gan_start_step"],
                                        "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -69,6 +69,16 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
     assert (repo_copy / "data/eval/report.html").is_file()
     upscaler_card = json.loads((repo_copy / "data/models/upscaler/card.json").read_text())
     assert upscaler_card["metrics"]["steps"] == 12
+    # A card beside every model: data (pack and manifest hashes, counts per source and licence
+    # rule), params, code version and metrics, all from the same curated manifest.
+    manifest = pd.read_parquet(repo_copy / "data/curate/curated.parquet")
+    for folder in ("gan", "upscaler", "encoder"):
+        model_card = json.loads((repo_copy / f"data/models/{folder}/card.json").read_text())
+        missing = {"model", "pack_fingerprint", "manifest_sha256", "images", "per_source",
+                   "per_licence_rule", "code_version", "params", "metrics"} - set(model_card)
+        assert not missing, (folder, missing)
+        assert sum(model_card["per_source"].values()) == len(manifest), folder
+        assert model_card["manifest_sha256"] == card["manifest_sha256"], folder
     with Image.open(repo_copy / "data/prints/seed0003.png") as im:
         assert im.size == (200, 200)
         assert [round(v) for v in im.info["dpi"]] == [200, 200]

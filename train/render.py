@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dpi", type=float)
     parser.add_argument("--format", choices=["png", "tiff"])
     parser.add_argument("--tile-px", type=int)
-    parser.add_argument("--no-project", action="store_true",
-                        help="skip the downscale-consistency projection")
+    parser.add_argument("--project", action=argparse.BooleanOptionalAction,
+                        help="make each pass downscale exactly to its input (default: "
+                             "render.project, else off)")
     parser.add_argument("--workdir", help="folder for the intermediate float images")
     parser.add_argument("--threads", type=int, help="torch CPU threads; 0 = default")
     parser.add_argument("--out", help="output folder")
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             inches=float(pick(args.inches, "inches", 20.0)),
             dpi=float(pick(args.dpi, "dpi", 300.0)), out_dir=out,
             fmt=pick(args.format, "format", "png"),
-            project=not args.no_project and bool(p.get("project", True)),
+            project=bool(pick(args.project, "project", False)),
             names=[f"seed{s:04d}" for s in seeds], workdir=args.workdir)
     except (ValueError, RuntimeError) as exc:
         raise SystemExit(f"render: {str(exc).removeprefix('render: ')}") from None
