@@ -143,3 +143,21 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(beside: str | os.PathLike) -> Iterator[Path]:
+    """A private working folder next to ``beside`` (so on the same disk), deleted on exit.
+
+    A kill skips the deletion; the next ``scratch_dir`` or atomic write for the same
+    ``beside`` deletes what a dead process left, so large intermediates do not pile up.
+    """
+    target = Path(beside)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_leftovers(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{_owner_tag()}-",
+                                dir=target.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -101,3 +101,30 @@ def test_atomic_outputs_get_the_usual_permissions(tmp_path):
         (tmp / "inside.txt").write_text("x")
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~_UMASK
     assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~_UMASK
+
+
+def test_scratch_dir_is_removed_and_a_killed_ones_leftover_too(tmp_path):
+    """A scratch folder vanishes on exit; one whose process died (SIGKILL skips `finally`)
+    is deleted by the next scratch_dir beside the same target, a live process's is kept."""
+    import subprocess
+    import sys
+
+    from marcus.atomic import _owner_tag, scratch_dir
+
+    out = tmp_path / "prints"
+    with scratch_dir(out) as scratch:
+        (scratch / "big.f32").write_bytes(b"x" * 1000)
+        assert scratch.parent == tmp_path and scratch.name.startswith(".prints.tmp-")
+    assert not scratch.exists()
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = _owner_tag().rsplit("-", 1)[0]
+    leftover = tmp_path / f".prints.tmp-{host}-{dead}-abc"
+    leftover.mkdir()
+    (leftover / "pass0.f32").write_bytes(b"x" * 1000)
+    alive = tmp_path / f".prints.tmp-{_owner_tag()}-other"  # this process: still writing
+    alive.mkdir()
+    with scratch_dir(out):
+        pass
+    assert not leftover.exists() and alive.exists()

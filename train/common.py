@@ -323,6 +323,9 @@ def model_card(model: str, pack_dir: str | os.PathLike, params: dict, metrics: d
                                         .to_dict())
     else:
         card["data"] = f"not from a pack ({summary} does not exist)"
+    # Wall-clock time is not content: with it, two runs that end with identical weights would
+    # give model folders of different hashes, and DVC would rerun everything downstream.
+    metrics = {k: v for k, v in metrics.items() if k != "seconds"}
     return card | extra | {"params": params, "metrics": metrics}
 
 

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import struct
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -41,7 +39,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from marcus.atomic import atomic_path
+from marcus.atomic import atomic_path, scratch_dir
 from marcus.params import load_params
 from train.tiling import upscale_chain
 from train.upscaler import FACTORS, CompactSR
@@ -259,7 +257,7 @@ def render(images: Iterable[np.ndarray],
            fmt: str = "png",                      # png | tiff
            project: bool = True,                  # downscale-consistency projection per pass
            names: Sequence[str] | None = None,    # file stems; default 0000, 0001, ...
-           workdir: str | os.PathLike | None = None,  # intermediates; default: a temp folder
+           workdir: str | os.PathLike | None = None,  # intermediates; default: beside out_dir
            ) -> list[Path]:
     """Upscale each image through the chain, resize to the print size and write it; returns
     the written paths. ``images``: [H, W, 3] uint8 or float arrays in [0, 1]."""
@@ -279,8 +277,9 @@ def render(images: Iterable[np.ndarray],
         chain_models = models_for(models, chain)
         name = names[index] if names is not None else f"{index:04d}"
         path = out_dir / f"{name}.{'png' if fmt == 'png' else 'tif'}"
-        scratch = Path(tempfile.mkdtemp(prefix="render-", dir=workdir))
-        try:
+        # Intermediates beside the prints (or in workdir), not in /tmp: a killed render's
+        # leftovers are then found and deleted by the next render.
+        with scratch_dir(Path(workdir) / "render" if workdir else out_dir) as scratch:
             big = upscale_chain(chain_models, image, tile_px=tile_px, project=project,
                                 workdir=scratch) if chain_models else image
             bands = resized_bands(big, height, width)
@@ -288,8 +287,6 @@ def render(images: Iterable[np.ndarray],
                 write_png(path, bands, height, width, dpi)
             else:
                 write_tiff(path, bands, height, width, dpi)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
         written.append(path)
     return written
 

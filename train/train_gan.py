@@ -270,7 +270,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         if metric is not None:
             swd_start = metric(G_ema, labels, dist.device)
             print(f"start: swd {swd_start:.2f}", flush=True)
-    swd_last = None
+    swd_last = None if checkpoint is None else checkpoint.get("swd_last")
 
     total_nimg = int(config["kimg"] * 1000)
     ticker = common.Ticker()
@@ -362,6 +362,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
                     "G_ema": G_ema.state_dict(), "opt_G": opt_G.state_dict(),
                     "opt_D": opt_D.state_dict(), "loss": loss.state_dict(),
                     "ada": ada.state_dict(), "rng": rng_states, "swd_start": swd_start,
+                    "swd_last": swd_last,
                     "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
                 })
         ticker.lap()  # samples, metric and checkpoint are not counted in the next s/kimg
