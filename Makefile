@@ -5,7 +5,7 @@
 #   make test-slow  the slow whole-pipeline guarantees (tests/test_pipeline_guarantees.py):
 #                   real `dvc repro` runs in temp clones: two builds from scratch agree, a
 #                   kill -9 in every stage then `dvc repro` ends with the same outputs, every
-#                   demo fault mode at once curates the same manifest (about 10 min, 2 cores)
+#                   demo fault mode at once curates the same manifest (about 7 min, 2 cores)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin

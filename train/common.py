@@ -28,6 +28,7 @@ import os
 import random
 import resource
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -261,7 +262,23 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: dict) -> None:
     """torch.save through a temporary file and a rename: a kill at any moment leaves the
     previous checkpoint or the new one, never half of one."""
     with atomic_path(path) as tmp:
-        torch.save(checkpoint, tmp)
+        torch.save(_canonical(checkpoint), tmp)
+
+
+def _canonical(value):
+    """``value`` with its strings interned and its dicts, lists and tuples rebuilt. Pickle
+    memoizes by object identity, so without this a checkpoint saved after a resume (whose
+    optimizer state has unpickled, not interned, keys) differs in bytes from the same
+    checkpoint of an uninterrupted run, and DVC sees a different ``persist`` out."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if type(value) is dict:
+        return {_canonical(k): _canonical(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_canonical(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_canonical(v) for v in value)
+    return value
 
 
 def load_checkpoint(path: str | os.PathLike, expect: str | None = None) -> dict | None:

@@ -271,7 +271,7 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
                   + f" mem {common.peak_memory_mib(dist.device):.0f} MiB", flush=True)
             for k, v in means.items():
                 live.log_metric(f"loss/{k}", v)
-            live.log_metric("step", step)
+            live.log_metric("optimizer_step", step)
             live.log_metric("sec_per_tick", seconds)
             live.next_step()
         if tick % config["snapshot_ticks"] == 0 or done:
