@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{summary['clusters']} duplicate clusters -> {args.out}", file=sys.stderr)
         return 0
 
-    from curate.stage import curate, hash_source
-
     params = load_params(None, args.params)
     paths = params["curate"]["paths"]
     if args.command == "hash":
+        from curate.hash_stage import hash_source
+
         crawl_dir = Path(params["crawl"]["root"]) / args.source
         if not (crawl_dir / "records.parquet").is_file():
             print(f"no crawl of {args.source} at {crawl_dir}: run `dvc repro crawl@{args.source}`",
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                         workers=params["curate"].get("workers") or None)
         print(f"{args.source}: {n} images hashed", file=sys.stderr)
         return 0
+
+    from curate.stage import curate
+
     metrics = curate(params, Path(params["crawl"]["root"]), Path(paths["hashes"]),
                      Path(paths["out"]), Path(paths["metrics"]), Path(paths["plots"]))
     print(f"curated {metrics['curated']} of {metrics['records']} records "

@@ -25,8 +25,9 @@ candidates* from *deciding*:
      unit-norm descriptor. Every image's whole descriptor is compared with every window of
      every other image (block-wise matrix products); its ``detail_neighbours`` best images
      above ``detail_min_similarity`` become candidates, the best window giving the
-     alignment's starting point. This coarse descriptor only ranks (the true original is in
-     the top few); it never decides.
+     alignment's starting point (beyond a few thousand images through an index, see Cost).
+     This coarse descriptor only ranks (the true original is in the top few); it never
+     decides.
 2. Verification of every candidate pair except byte copies, on the 64x64 grayscale thumbnails:
    histogram-equalised (any monotone tone curve, i.e. most colour grading, vanishes), high-
    passed (minus a 3x3 blur: smooth shading such as a lit sculpture or a sky carries no
@@ -48,12 +49,18 @@ candidates* from *deciding*:
    order among the members, so it does not depend on the input's row order.
 
 Cost (2-core dev box, busy): ``verify`` ~8 ms and ``verify_detail`` ~11 ms per pair (the old
-exhaustive 32x32 search: 30-90 ms); 37 s to cluster 1,290 files (was 93 s), of which ~10 s is
-the window search. The hash candidates scale with ``near_pairs``, but the window search is
-exact brute force, O(N^2) comparisons of ~330 windows: fine to a few tens of thousands of
-images; toward a million it needs an approximate nearest-neighbour index over the window
-descriptors, or ``detail_neighbours=0`` to switch it off (details and hash-missed crops are
-then lost).
+exhaustive 32x32 search: 30-90 ms); 37 s to cluster 1,290 files (was 93 s). The hash
+candidates scale with ``near_pairs``. The window search is exact brute force up to
+``exact_window_search_max`` images (4,096: O(N^2) comparisons of ~330 windows, 7 s for 1,000
+images); larger collections search it through an inverted file over the whole-image
+descriptors (cosine k-means into ~sqrt(8N) lists, each whole in its 8 nearest lists, each
+window compared with the wholes of its one nearest list: O(N^1.5), windows built a block at a
+time so memory stays O(N)). That index
+returned 99.9 % of the exact search's candidates on the demo collection; ``python -m
+benchmarks detail_search`` measures it up to 64,000 images (141 s, 99.3 % of the exact
+candidates) and projects 1,000,000: about 2.5 hours on one core, against 45 days exact.
+``detail_neighbours=0`` switches the window search off (details and hash-missed crops are then
+lost). Verification is linear in the candidates, a few per image.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ DEFAULTS = {
     "detail_neighbours": 3,  # images tried as the whole of each image seen as a close-up
     "detail_min_similarity": 0.9,  # coarse window-descriptor cosine needed to try a detail
     "detail_scale": (0.4, 0.7),  # a detail's extent per axis, as a fraction of the whole
+    "exact_window_search_max": 4096,  # images; more are window-searched through an index
 }
 TILES = 4  # per axis, for the robust score
 TEXTURED_SHARE = 0.2  # a tile is textured above this share of the mean tile gradient energy
@@ -86,6 +94,7 @@ WINDOW_SIDES_PX = (28, 32, 36, 40, 48, 56, 64)
 WINDOW_STRIDE_PX = 4
 LARGEST_DETAIL = 0.65  # a window larger than this fraction is checked as a crop, not a detail
 COARSE_MIN_SCORE = 0.3  # best 16x16 correlation below which a pair is rejected early
+IVF_PROBES = 8  # window search beyond `exact_window_search_max`: inverted-file lists probed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -378,12 +387,16 @@ def window_boxes() -> np.ndarray:
     return np.array(boxes, np.float64) / THUMB_SIDE
 
 
+def whole_descriptors(equalised: np.ndarray) -> np.ndarray:
+    """For (N, 64, 64) equalised thumbnails: whole-image descriptors (N, 64)."""
+    full = _resample_matrix(THUMB_SIDE, DESCRIPTOR_SIDE)
+    return _normalised(full @ equalised @ full.T).astype(np.float32)
+
+
 def window_descriptors(equalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For (N, 64, 64) equalised thumbnails: whole-image descriptors (N, 64) and descriptors
     of the `window_boxes` (N, W, 64)."""
     side = DESCRIPTOR_SIDE
-    full = _resample_matrix(THUMB_SIDE, side)
-    whole = _normalised(full @ equalised @ full.T)
     windows = []
     for size in WINDOW_SIDES_PX:
         resample = _resample_matrix(size, side)
@@ -393,23 +406,52 @@ def window_descriptors(equalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             for left in range(0, THUMB_SIDE - size + 1, WINDOW_STRIDE_PX):
                 windows.append(band[:, :, left: left + size] @ resample.T)
     stacked = _normalised(np.stack(windows, 1))
-    return whole.astype(np.float32), stacked.astype(np.float32)
+    return whole_descriptors(equalised), stacked.astype(np.float32)
 
 
 def _detail_candidates(thumbs: list, neighbours: int, min_similarity: float,
-                       block: int = 64) -> pd.DataFrame:
-    """(whole, detail, window) triples: for each image seen as a detail, the images having a
-    window most like it (cosine of the coarse descriptors), best first."""
+                       exact_max: int = 4096) -> pd.DataFrame:
+    """(whole, detail, window) triples: for each image seen as a detail, the ``neighbours``
+    images having a window most like it (cosine of the coarse descriptors, at least
+    ``min_similarity``), best first. Exact up to ``exact_max`` images, through the inverted
+    file `_window_hits_indexed` beyond."""
     present = [i for i, t in enumerate(thumbs) if t is not None]
     empty = pd.DataFrame({"a": [], "b": [], "window": []}, dtype=np.int64)
     if neighbours <= 0 or len(present) < 2:
         return empty
-    equalised = np.stack([_equalised(thumbs[i]) for i in present])
-    whole, windows = window_descriptors(equalised)
-    n, count = len(present), min(neighbours, len(present) - 1)
-    per_image = windows.shape[1]
+    search = _window_hits_exact if len(present) <= exact_max else _window_hits_indexed
+    whole_pos, detail_pos, window, similarity = search([thumbs[i] for i in present],
+                                                       min_similarity)
+    if not len(whole_pos):
+        return empty
+    # Per detail image (query order), its best `neighbours` wholes; ties to the earlier image.
+    order = np.lexsort((whole_pos, -similarity, detail_pos))
+    detail_pos, whole_pos, window = detail_pos[order], whole_pos[order], window[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(detail_pos)) + 1]
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    keep = rank < min(neighbours, len(present) - 1)
+    present = np.asarray(present, dtype=np.int64)
+    return pd.DataFrame({"a": present[whole_pos[keep]], "b": present[detail_pos[keep]],
+                         "window": window[keep]}, dtype=np.int64)
+
+
+def _best_per_pair(whole: np.ndarray, detail: np.ndarray, window: np.ndarray,
+                   similarity: np.ndarray) -> tuple:
+    """Reduce window hits to one per (whole, detail) pair: its most similar window (the
+    first of equals, in window order)."""
+    order = np.lexsort((window, -similarity, detail, whole))
+    whole, detail, window, similarity = (v[order] for v in (whole, detail, window, similarity))
+    first = np.r_[True, (np.diff(whole) != 0) | (np.diff(detail) != 0)][:len(order)]
+    return whole[first], detail[first], window[first], similarity[first]
+
+
+def _window_hits_exact(thumbs: list, min_similarity: float, block: int = 64) -> tuple:
+    """Every image's whole descriptor against every window of every other image: the best
+    window per (whole, detail) pair at or above ``min_similarity``. O(N^2) comparisons."""
+    whole, windows = window_descriptors(np.stack([_equalised(t) for t in thumbs]))
+    n, per_image = windows.shape[:2]
     windows = windows.reshape(n * per_image, -1)
-    found_a, found_b, found_w = [], [], []
+    found = []
     for start in range(0, n, block):
         stop = min(n, start + block)
         # (queries, images, windows): each query's whole against every window of every image.
@@ -417,16 +459,83 @@ def _detail_candidates(thumbs: list, neighbours: int, min_similarity: float,
         best_window = sims.argmax(2)
         best = np.take_along_axis(sims, best_window[..., None], 2)[..., 0]
         best[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not itself
-        top = np.argsort(-best, axis=1, kind="stable")[:, :count]
-        for q, targets in enumerate(top):
-            for target in targets:
-                if best[q, target] >= min_similarity:
-                    found_a.append(present[target])
-                    found_b.append(present[start + q])
-                    found_w.append(best_window[q, target])
-    if not found_a:
-        return empty
-    return pd.DataFrame({"a": found_a, "b": found_b, "window": found_w}, dtype=np.int64)
+        q, target = np.nonzero(best >= min_similarity)
+        found.append((target, start + q, best_window[q, target], best[q, target]))
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+
+
+def _spherical_kmeans(x: np.ndarray, k: int, iterations: int = 8, chunk: int = 16384
+                      ) -> np.ndarray:
+    """k unit-norm centroids of the unit-norm rows of `x` (cosine k-means on a sample of at
+    most 64 rows per centroid); seeded, so the same rows give the same centroids."""
+    rng = np.random.default_rng(0)
+    sample = x[np.sort(rng.choice(len(x), min(len(x), 64 * k), replace=False))]
+    centroids = sample[np.sort(rng.choice(len(sample), k, replace=False))].copy()
+    for _ in range(iterations):
+        assign = np.concatenate([(sample[s: s + chunk] @ centroids.T).argmax(1)
+                                 for s in range(0, len(sample), chunk)])
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assign, sample)
+        empty = np.flatnonzero(np.bincount(assign, minlength=k) == 0)
+        sums[empty] = sample[rng.choice(len(sample), len(empty), replace=False)]
+        centroids = _normalised(sums.reshape(k, DESCRIPTOR_SIDE, DESCRIPTOR_SIDE))
+    return centroids.astype(np.float32)
+
+
+def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
+                         probes: int = IVF_PROBES) -> tuple:
+    """`_window_hits_exact` through an inverted file, for large collections: the whole
+    descriptors are grouped into ~sqrt(probes * N) lists by cosine k-means, each whole joins
+    its ``probes`` nearest lists, and each window is compared only with the wholes in the one
+    list nearest to it. About N * windows * 2 * sqrt(probes * N) products instead of
+    N^2 * windows; windows are built a block at a time, so memory stays O(N). Approximate: a
+    pair is missed when the window's nearest list is not among the whole's ``probes``
+    nearest (``python -m benchmarks detail_search`` measures recall against the exact
+    search)."""
+    n, chunk = len(thumbs), 16384
+    whole = np.concatenate([whole_descriptors(np.stack([_equalised(t) for t in
+                                                        thumbs[s: s + block]]))
+                            for s in range(0, n, block)])
+    lists = int(np.clip(round(np.sqrt(probes * n)), 1, n))
+    probes = min(probes, lists)
+    centroids = _spherical_kmeans(whole, lists)
+    # Multi-assignment on the (few) wholes rather than multi-probing the (many) windows: a
+    # window then needs one argmax over the centroids, not a top-k.
+    joined = np.concatenate([
+        np.argpartition(-(whole[s: s + chunk] @ centroids.T), probes - 1, 1)[:, :probes]
+        for s in range(0, n, chunk)]).ravel()
+    by_list = np.argsort(joined, kind="stable")
+    members = by_list // probes  # whole positions, grouped by list
+    bounds = np.searchsorted(joined[by_list], np.arange(lists + 1))
+    found = []
+    for start in range(0, n, block):
+        _, windows = window_descriptors(np.stack([_equalised(t) for t in
+                                                  thumbs[start: start + block]]))
+        per_image = windows.shape[1]
+        queries = windows.reshape(-1, windows.shape[-1])
+        nearest = np.concatenate([(queries[s: s + chunk] @ centroids.T).argmax(1)
+                                  for s in range(0, len(queries), chunk)])
+        order = np.argsort(nearest, kind="stable")
+        cuts = np.searchsorted(nearest[order], np.arange(lists + 1))
+        hits = []
+        for index in np.flatnonzero(np.diff(cuts)):
+            wholes = members[bounds[index]: bounds[index + 1]]
+            if not len(wholes):
+                continue
+            asking = order[cuts[index]: cuts[index + 1]]
+            sims = queries[asking] @ whole[wholes].T
+            flat = np.flatnonzero(sims >= min_similarity)
+            if len(flat):
+                q, w = np.divmod(flat, len(wholes))
+                hits.append((start + asking[q] // per_image, wholes[w], asking[q] % per_image,
+                             sims[q, w]))
+        if hits:
+            image, detail, window, sim = (np.concatenate(p) for p in zip(*hits, strict=True))
+            mine = image != detail  # not itself
+            found.append(_best_per_pair(image[mine], detail[mine], window[mine], sim[mine]))
+    if not found:
+        return tuple(np.zeros(0, dt) for dt in (np.int64, np.int64, np.int64, np.float32))
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -457,7 +566,7 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
                 edges.append((a, b, int(dist), score, via))
 
     details = _detail_candidates(thumbs, opts["detail_neighbours"],
-                                 opts["detail_min_similarity"])
+                                 opts["detail_min_similarity"], opts["exact_window_search_max"])
     boxes = window_boxes()
     tried = set()  # (whole, detail): a detail test is one-way, B inside A
     for whole, detail, window in details.itertuples(index=False):

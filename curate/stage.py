@@ -1,9 +1,6 @@
-"""The two curation stages: hash each source's stored images, then curate all sources together.
+"""The stage ``curate``: all sources together, after ``hash@SOURCE`` (``curate/hash_stage.py``).
 
-``hash_source`` (stage ``hash@SOURCE``) hashes every stored image of one crawl once, so that
-varying curation params (``dvc exp run -S curate.date_window=[1500,1800]``) never rehashes.
-
-``curate`` (stage ``curate``) joins all records with their hashes and then:
+``curate`` joins all records with their hashes and then:
 
 1. clusters near-duplicates across sources (``curate/dedup.py``);
 2. checks every rule for every record (``curate/filters.py``, ``curate/licence.py``);
@@ -30,35 +27,6 @@ from marcus.atomic import write_text
 
 def image_path(crawl_root: Path, source: str, sha256: str) -> Path:
     return crawl_root / source / "images" / sha256[:2] / sha256
-
-
-# ----------------------------------------------------------------------------------------------
-# Stage hash@SOURCE
-
-
-def hash_source(crawl_dir: Path, out: Path, workers: int | None = None) -> int:
-    """Hash each distinct stored image of one source's crawl into ``out`` (Parquet)."""
-    from curate.hashing import HASH_PIPELINE, hash_files
-
-    records = pd.read_parquet(crawl_dir / "records.parquet", columns=["status", "sha256"])
-    shas = sorted(set(records.loc[records["status"] == "stored", "sha256"]))
-    paths = [crawl_dir / "images" / s[:2] / s for s in shas]
-    rows = hash_files(paths, workers=workers)
-    frame = pd.DataFrame(rows)
-    frame["sha256"] = shas  # the stored name; a mismatch below would mean a corrupted store
-    frame["hash_pipeline"] = HASH_PIPELINE
-    _write_parquet(frame, out)
-    return len(frame)
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from marcus.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -118,6 +118,15 @@ def write_text(target: str | os.PathLike, text: str) -> None:
     write_bytes(target, text.encode("utf-8"))
 
 
+def _fresh_dir_beside(target: Path) -> Path:
+    """A new private folder in ``target``'s folder, named as ``target``'s temporary, after
+    deleting those a dead process left there."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_leftovers(target)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{_owner_tag()}-",
+                                 dir=target.parent))
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``target``; on success it becomes ``target``.
@@ -125,10 +134,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     An existing ``target`` is replaced only after the new folder is complete.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_leftovers(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{_owner_tag()}-",
-                                dir=target.parent))
+    tmp = _fresh_dir_beside(target)
     try:
         yield tmp
         _usual_mode(tmp, directory=True)
@@ -152,11 +158,7 @@ def scratch_dir(beside: str | os.PathLike) -> Iterator[Path]:
     A kill skips the deletion; the next ``scratch_dir`` or atomic write for the same
     ``beside`` deletes what a dead process left, so large intermediates do not pile up.
     """
-    target = Path(beside)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_leftovers(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{_owner_tag()}-",
-                                dir=target.parent))
+    tmp = _fresh_dir_beside(Path(beside))
     try:
         yield tmp
     finally:

@@ -205,3 +205,31 @@ def test_single_threaded_blas_restores_the_setting():
     with dedup.single_threaded_blas():
         inside = a @ a
     assert np.array_equal(inside, a @ a)
+
+
+def test_indexed_window_search_finds_what_the_exact_one_finds(clustered):
+    """Beyond `exact_window_search_max` images the window search runs through an inverted
+    file; on the demo collection it must return (almost) the exact search's candidates and
+    the same clusters."""
+    _, rows, exact_clusters = clustered
+    thumbs = [bytes(t) for t in rows["thumb"]]
+    neighbours, similarity = (dedup.DEFAULTS[k] for k in ("detail_neighbours",
+                                                          "detail_min_similarity"))
+    with dedup.single_threaded_blas():
+        exact = dedup._detail_candidates(thumbs, neighbours, similarity, len(thumbs))
+        indexed = dedup._detail_candidates(thumbs, neighbours, similarity, exact_max=0)
+        again = dedup._detail_candidates(thumbs, neighbours, similarity, exact_max=0)
+    assert indexed.equals(again)  # seeded k-means: deterministic
+    assert len(exact) > 100
+    shared = set(exact.itertuples(index=False)) & set(indexed.itertuples(index=False))
+    assert len(shared) >= 0.97 * len(exact)
+    indexed_clusters = dedup.cluster(rows, exact_window_search_max=0)
+    assert (indexed_clusters["cluster_id"] == exact_clusters["cluster_id"]).mean() >= 0.99
+
+
+def test_window_search_without_any_similar_window_is_empty():
+    rng = np.random.default_rng(3)
+    thumbs = [rng.integers(0, 256, 64 * 64, dtype=np.uint8).tobytes() for _ in range(40)]
+    for exact_max in (40, 0):
+        found = dedup._detail_candidates(thumbs, 3, 0.99, exact_max)
+        assert found.empty and list(found.columns) == ["a", "b", "window"]

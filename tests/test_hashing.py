@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from crawl.demo import transforms
-from curate.hashing import hash_files, hash_image
+from curate import hashing
+from curate.hashing import _decode_gray, _open_checked, hash_files, hash_image
 
 
 def _hamming(a: str, b: str) -> int:
@@ -95,6 +96,71 @@ def test_truncated_jpeg_is_an_error_row():
     data = _encode(_smooth(3, (800, 600)), "JPEG", quality=90)
     row = hash_image(data[: len(data) // 2])
     assert row["error"] and "truncated" in row["error"].lower()
+
+
+def _pillow_draft(data: bytes) -> tuple[Image.Image, tuple]:
+    """The reference decode: Pillow's draft path alone (no bytes, so no simplejpeg)."""
+    return _decode_gray(_open_checked(data))
+
+
+_ORIENTATION_6 = Image.Exif()
+_ORIENTATION_6[0x0112] = 6
+
+_DECODE_CASES = {
+    "baseline_420": ((1203, 917), {}),
+    "progressive": ((1203, 917), {"progressive": True}),
+    "subsampling_444": ((1203, 917), {"subsampling": 0}),
+    "subsampling_422": ((1203, 917), {"subsampling": 1}),
+    "restart_markers": ((1203, 917), {"restart_marker_blocks": 4}),
+    "grayscale": ((1203, 917), {"mode": "L"}),
+    "rgb_colorspace": ((1203, 917), {"keep_rgb": True}),
+    # EXIF orientation 6 (rotate 90): imagehash ignores it, so both decodes must too.
+    "exif_orientation": ((1203, 917), {"exif": _ORIENTATION_6}),
+    "scale_1_4": ((300, 260), {}),  # 1/4
+    "scale_1_2": ((200, 150), {}),  # 1/2
+}
+
+
+@pytest.mark.parametrize("case", list(_DECODE_CASES))
+def test_simplejpeg_decode_is_pillow_draft_bit_for_bit(case, monkeypatch):
+    size, kw = _DECODE_CASES[case]
+    kw = dict(kw)
+    img = _smooth(40 + len(case), size)
+    if "mode" in kw:
+        img = img.convert(kw.pop("mode"))
+    data = _encode(img, "JPEG", quality=90, **kw)
+    calls = []
+    decode = hashing.simplejpeg.decode_jpeg
+    monkeypatch.setattr(hashing.simplejpeg, "decode_jpeg",
+                        lambda *a, **k: calls.append(1) or decode(*a, **k))
+    fast, fast_box = _decode_gray(_open_checked(data), data)
+    assert calls, "the simplejpeg path was not taken"
+    slow, slow_box = _pillow_draft(data)
+    assert fast_box == slow_box and fast.size == slow.size and fast.mode == slow.mode == "L"
+    assert np.array_equal(np.asarray(fast), np.asarray(slow))
+    row = hash_image(data)
+    assert row["phash"] == hashing.phash_hex(slow, slow_box)
+    assert (row["width"], row["height"]) == size
+
+
+def test_cmyk_jpeg_keeps_the_pillow_decode(monkeypatch):
+    data = _encode(_smooth(50, (900, 700)).convert("CMYK"), "JPEG", quality=90)
+    monkeypatch.setattr(hashing.simplejpeg, "decode_jpeg",
+                        lambda *a, **k: pytest.fail("simplejpeg used for a CMYK JPEG"))
+    row = hash_image(data)
+    assert row["error"] is None and row["mode"] == "CMYK"
+    assert row["phash"] == hashing.phash_hex(*_pillow_draft(data))
+
+
+def test_truncated_jpeg_is_refused_by_simplejpeg_and_is_an_error_row():
+    data = _encode(_smooth(3, (1200, 900)), "JPEG", quality=90)
+    cut = data[: len(data) // 2]
+    img = _open_checked(cut)
+    img.draft("L", (hashing.DRAFT_MIN_SIDE, hashing.DRAFT_MIN_SIDE))
+    assert hashing._simplejpeg_gray(cut, img.size) is None  # strict: never half an image
+    assert hashing._simplejpeg_gray(data, img.size) is not None
+    row = hash_image(cut)
+    assert row["error"] and "truncated" in row["error"].lower() and row["phash"] is None
 
 
 def test_frame_is_detected_and_plain_picture_is_not_cut():

@@ -78,6 +78,9 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
                    "per_licence_rule", "code_version", "params", "metrics"} - set(model_card)
         assert not missing, (folder, missing)
         assert sum(model_card["per_source"].values()) == len(manifest), folder
+        # Every curated row is counted under the date rule that passed it, none as "other".
+        assert sum(model_card["per_licence_rule"].values()) == len(manifest), folder
+        assert "other" not in model_card["per_licence_rule"], model_card["per_licence_rule"]
         assert model_card["manifest_sha256"] == card["manifest_sha256"], folder
     with Image.open(repo_copy / "data/prints/seed0003.png") as im:
         assert im.size == (200, 200)

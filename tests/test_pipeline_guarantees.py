@@ -1,9 +1,9 @@
 """Whole-pipeline guarantees, checked with real `dvc repro` runs in temporary git clones.
 
 Every clone is made like tests/test_pipeline_dvc.py's fixture (this project's files, tiny
-params) from one template commit, so all clones hold the same commit and the model cards'
-``code_version`` agrees. All clones crawl the demo server on one free loopback port (the port
-is part of every record's URLs) and run one after another.
+params) from one template commit; the model cards' ``code_version`` is a hash of the code
+itself, so it agrees in any clone. All clones crawl the demo server on one free loopback
+port (the port is part of every record's URLs) and run one after another.
 
 1. Reproducible: two clones built from scratch end with the same dvc.lock hash for every out
    (manifests, shards, weights, prints); the few outs that record wall-clock time are compared

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,3 +216,15 @@ def test_generate_seeds_mixing_and_interpolation(packed):
     bad = run_py(["-m", "train.generate", "--model", model, "--out", str(out),
                   "--mix", "1", "2", "--mix-layers", "0-99"], packed)
     assert bad.returncode != 0 and "out of range" in bad.stderr
+
+
+def test_code_version_is_a_hash_of_the_imported_project_code(tmp_path):
+    """Same code, same value in any process (no clock, no git); one more project module
+    imported, another value."""
+    script = ("from train import common; a = common.code_version(); "
+              "import curate.licence; print(a, common.code_version())")
+    runs = [run_py(["-c", script], cwd=tmp_path) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    (before, after), (again, _) = (r.stdout.split() for r in runs)
+    assert re.fullmatch(r"sha256:[0-9a-f]{16}", before) and before == again
+    assert after != before

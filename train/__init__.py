@@ -1,5 +1,6 @@
-"""Training: the StyleGAN2-like generator, the upscaler and evaluation (not built yet).
+"""Training and its stages: pack, the StyleGAN2-like generator, the print upscaler, render,
+the evaluation encoder and evaluate.
 
-The stages ``pack``, ``train_gan``, ``train_upscaler``, ``render`` and ``evaluate`` will read
-``data/curate/curated.parquet``; see ARCHITECTURE.md.
+Each stage is a module run as ``python -m train.<module>`` (see dvc.yaml) and reads its own
+params.yaml section; ARCHITECTURE.md shows how they hand data to each other.
 """

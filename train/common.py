@@ -27,10 +27,9 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ import numpy as np
 import torch
 import torch.distributed
 
-from marcus.atomic import atomic_path
+from marcus.atomic import atomic_dir, atomic_path
 
 # ----------------------------------------------------------------------------------------------
 # Configuration: presets in params.yaml
@@ -82,14 +81,28 @@ def available_memory_bytes(device: torch.device | None = None) -> int:
     return 2**62
 
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PACKAGES = ("crawl", "curate", "marcus", "train")
+
+
 def code_version() -> str:
-    """``git describe`` of the working tree, for model cards ("unknown" outside git)."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=10, check=False)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """``sha256:`` + 16 hex digits over the project source files this process has imported
+    (their paths and bytes). The same code gives the same value in any clone and at any
+    commit, so a model folder's hash depends on its code, never on ``git describe``; a
+    change to any file the stage ran gives a new value (and, through its deps, a rerun)."""
+    files = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path:
+            continue
+        path = Path(path).resolve()
+        if path.is_relative_to(PROJECT_ROOT) and path.suffix == ".py" \
+                and path.relative_to(PROJECT_ROOT).parts[0] in PROJECT_PACKAGES:
+            files.add(path.relative_to(PROJECT_ROOT).as_posix())
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + (PROJECT_ROOT / name).read_bytes() + b"\0")
+    return f"sha256:{digest.hexdigest()[:16]}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,8 +347,10 @@ def model_card(model: str, pack_dir: str | os.PathLike, params: dict, metrics: d
             import pandas as pd
             curated = pd.read_parquet(manifest, columns=["source", "licence_rule"])
             card["per_source"] = curated["source"].value_counts().sort_index().to_dict()
-            # "flag + <rule> (...)": the date rule that agreed with the source's flag
-            rules = curated["licence_rule"].str.extract(r"\+ ([a-z0-9+ -]+?)(?: \(|$)")[0]
+            # "flag:PD + <rule> (evidence) [qualifier]": the date rule that agreed with the
+            # source's flag, without its evidence ("life+71", "undated", "workshop: ...").
+            rules = (curated["licence_rule"].str.split(" + ", n=1, regex=False).str[1]
+                     .str.replace(r" \([^)]*\)| \[[^\]]*\]", "", regex=True))
             card["per_licence_rule"] = (rules.fillna("other").value_counts().sort_index()
                                         .to_dict())
     else:
@@ -344,6 +359,16 @@ def model_card(model: str, pack_dir: str | os.PathLike, params: dict, metrics: d
     # give model folders of different hashes, and DVC would rerun everything downstream.
     metrics = {k: v for k, v in metrics.items() if k != "seconds"}
     return card | extra | {"params": params, "metrics": metrics}
+
+
+def write_model_folder(folder: str | os.PathLike, card: dict,
+                       write_model: Callable[[Path], None]) -> None:
+    """Replace the model folder `folder` in one step with the model (``write_model(new_dir)``
+    writes its file) and ``card.json``: a model and its card are never out of step, and a
+    crash leaves the previous folder whole."""
+    with atomic_dir(folder) as tmp:
+        write_model(tmp)
+        (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------

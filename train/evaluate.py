@@ -56,7 +56,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from marcus.atomic import atomic_dir, atomic_path, write_text
+from marcus.atomic import atomic_path, write_text
 from marcus.params import load_params
 from train import common, metrics, novelty
 from train import encoder as encoder_lib
@@ -96,9 +96,8 @@ def train_feature_encoder(params: dict) -> dict:
                          if isinstance(v, (int, float))} if log else {}}
     card = common.model_card("feature encoder (contrastive + period/object-type heads)",
                              pack_dir, {k: params[k] for k in ENCODER_PARAMS}, summary)
-    with atomic_dir(params["encoder"]) as tmp:  # the encoder and its card, together
-        encoder_lib.save_encoder(model, tmp / encoder_lib.FILENAME)
-        (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    common.write_model_folder(params["encoder"], card, lambda folder: encoder_lib.save_encoder(
+        model, folder / encoder_lib.FILENAME))
     print(f"encoder: {summary}")
     return summary
 

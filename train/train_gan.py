@@ -36,7 +36,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from marcus.atomic import atomic_dir
 from marcus.params import load_params
 from train import common
 from train.augment import AdaptiveAugment, AugmentPipe
@@ -376,10 +375,9 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         live.end()
         card = common.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
                                  result, data_fingerprint=data_fingerprint)
-        with atomic_dir(params["model"]) as tmp:  # the generator and its card, together
-            torch.save({"G_ema": G_ema.state_dict(), "G_kwargs": G_ema.init_kwargs,
-                        "card": card}, tmp / "generator.pt")
-            (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        common.write_model_folder(params["model"], card, lambda folder: torch.save(
+            {"G_ema": G_ema.state_dict(), "G_kwargs": G_ema.init_kwargs, "card": card},
+            folder / "generator.pt"))
     common.teardown_distributed(dist)
     return result
 

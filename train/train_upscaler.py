@@ -40,7 +40,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from marcus.atomic import atomic_dir
 from marcus.params import load_params
 from train import common
 from train.upscaler import (
@@ -297,10 +296,9 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
         card = common.model_card(f"CompactSR x{f} (SRVGG-like), patch-GAN trained",
                                  params["pack"], config, result, seed=seed,
                                  crop_bank_fingerprint=data_fingerprint)
-        with atomic_dir(params["model"]) as tmp:  # the upscaler and its card, together
-            torch.save({"model": G.state_dict(), "model_kwargs": G.init_kwargs, "card": card},
-                       tmp / "upscaler.pt")
-            (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        common.write_model_folder(params["model"], card, lambda folder: torch.save(
+            {"model": G.state_dict(), "model_kwargs": G.init_kwargs, "card": card},
+            folder / "upscaler.pt"))
         print(json.dumps(result))
     common.teardown_distributed(dist)
     return result
