@@ -1,14 +1,12 @@
 """Real DVC runs in a temporary git repository: the pipeline as a user meets it."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,28 +24,9 @@ def run(cmd, cwd, **kw):
 
 
 @pytest.fixture
-def repo_copy(tmp_path):
+def repo_copy(tmp_path, tiny_project):
     """A git repository holding this project's tracked files, with a tiny demo size."""
-    dst = tmp_path / "marcus"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           check=True, capture_output=True, text=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dst / rel)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["demo"]["artworks"] = 60
-    params["demo"]["oversized_mib"] = 1
-    params["pack"].update(val_fraction=0.3, resolution=16)  # held-out images even from 20 works
-    params["train_gan"]["preset"] = "tiny"
-    params["train_upscaler"]["preset"] = "tiny"
-    params["render"].update(seeds=[3], inches=1, dpi=200)  # 16 px -> x4 -> x4 -> 200 px
-    params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], dst)
-    run(["git", "add", "-A"], dst)
-    run(["git", "commit", "-qm", "init"], dst)
-    return dst
+    return tiny_project(tmp_path / "marcus", run)
 
 
 def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy):

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -188,33 +187,11 @@ def group_commands(pgid: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def template(tmp_path_factory, tiny_project) -> Path:
     """A git repository holding this project's files with tiny params, nothing built yet."""
     dst = tmp_path_factory.mktemp("guarantees") / "template"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           check=True, capture_output=True, text=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dst / rel)
-    # From scratch: no lock, no metrics or plots of the working copy's own runs.
-    (dst / "dvc.lock").unlink(missing_ok=True)
-    for generated in ("metrics", "plots"):
-        shutil.rmtree(dst / generated, ignore_errors=True)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["demo"]["artworks"] = 60
-    params["demo"]["oversized_mib"] = 1
-    params["crawl"].update(demo_port=free_port(), progress=False)
-    params["pack"].update(val_fraction=0.3, resolution=16)
-    params["train_gan"]["preset"] = "tiny"
-    params["train_upscaler"]["preset"] = "tiny"
-    params["render"].update(seeds=[3], inches=1, dpi=200)
-    params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q"], dst)
-    run(["git", "add", "-A"], dst)
-    run(["git", "commit", "-qm", "init"], dst)
-    return dst
+    return tiny_project(dst, run, from_scratch=True,
+                        crawl={"demo_port": free_port(), "progress": False})
 
 
 def clone(template: Path, name: str) -> Path:
