@@ -35,12 +35,18 @@ pixels are bit-identical to Pillow's draft decode (same library, same scale, sam
 tests check it), so the stored bits are the same either way. Anything simplejpeg refuses or
 would decode differently (CMYK/YCCK, no reduction, a recoverable error such as a truncated or
 corrupt stream: strict mode makes those errors) is decoded by Pillow, which gives the same
-pixels or the same error as before. Almost all of the remaining time is libjpeg's entropy
-(Huffman) decoding, which no scaling can skip. Other formats (PNG, TIFF, ...) are decoded in
-full and their ``phash`` equals imagehash's.
+pixels or the same error as before. A reduced JPEG is then brought to the 32x32 hash input the
+way Pillow's ``reducing_gap=2.0`` does it (an integer box reduction to within twice the target,
+then LANCZOS): on a 3000 px JPEG that is 0.1 ms instead of 0.55 ms for LANCZOS over the whole
+375 px draft, and the bits stay within Hamming 2 of imagehash's on about 98 % of images.
+Almost all of the remaining time is libjpeg's entropy (Huffman) decoding, which no scaling can
+skip. Other formats (PNG, TIFF, ...) are decoded in full and their ``phash`` equals
+imagehash's.
 
 ``HASH_PIPELINE`` names this decode+hash path; rows from different pipelines must never be
-compared in one index, because draft decoding shifts bits slightly.
+compared in one index, because each path shifts bits slightly (the curate stage refuses to mix
+them). History: ``draft-v1`` resized the draft with plain LANCZOS; ``draft-v2`` adds the box
+reduction.
 """
 
 from __future__ import annotations
@@ -56,7 +62,12 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
-HASH_PIPELINE = "draft-v1"
+HASH_PIPELINE = "draft-v2"
+
+# Pillow's `reducing_gap` for a draft-decoded JPEG's hash input: box-reduce by an integer factor
+# while the result stays >= 2x the 32 px target, then LANCZOS. It leaves drafts under 128 px
+# (JPEGs up to ~1000 px) exactly as plain LANCZOS would.
+DRAFT_REDUCING_GAP = 2.0
 
 HASH_INPUT_SIDE = 32  # imagehash.phash: hash_size 8 x highfreq_factor 4
 # Draft target: both sides at least this big. 64 keeps the 64 px thumbnail and the frame
@@ -226,8 +237,8 @@ def _simplejpeg_gray(data: bytes, size: tuple[int, int]) -> Image.Image | None:
 
 def _decode_gray(img: Image.Image, data: bytes | None = None) -> tuple[Image.Image, tuple | None]:
     """The image as grayscale, reduced while decoding when it is a JPEG, and the box of the
-    original extent in the decoded pixels (None when decoded in full). `data`, the bytes `img`
-    was opened from, lets a reduced JPEG take the faster simplejpeg decode."""
+    original extent in the decoded pixels (None when decoded at full size). `data`, the bytes
+    `img` was opened from, lets a reduced JPEG take the faster simplejpeg decode."""
     box = None
     if img.format == "JPEG":
         # libjpeg scales while decoding (1/2, 1/4, 1/8) and skips colour conversion. The
@@ -236,7 +247,8 @@ def _decode_gray(img: Image.Image, data: bytes | None = None) -> tuple[Image.Ima
         # with a full decode's, which is what keeps the bits within Hamming 2 of imagehash.
         original = img.size
         drafted = img.draft("L", (DRAFT_MIN_SIDE, DRAFT_MIN_SIDE))
-        box = drafted[1] if drafted else None
+        # A JPEG too small to reduce (scale 1) counts as decoded in full: box None.
+        box = drafted[1] if drafted and img.size != original else None
         # Same pixels as Pillow's draft decode below: the same libjpeg-turbo scaling to the
         # same size (for sides >= 128, 1/scale is the only factor that gives exactly that
         # size). Only YCbCr/RGB/grayscale sources ("L" after draft): simplejpeg converts CMYK
@@ -249,11 +261,16 @@ def _decode_gray(img: Image.Image, data: bytes | None = None) -> tuple[Image.Ima
     return img.convert("L"), box  # convert forces the decode: truncated data raises here
 
 
+def _main_phash(gray: Image.Image, box: tuple | None) -> str:
+    """The stored ``phash`` of a decoded image: imagehash's exact resampling after a full decode
+    (`box` None), the box-reduced one after a draft decode."""
+    return phash_hex(gray, box, reducing_gap=None if box is None else DRAFT_REDUCING_GAP)
+
+
 def phash_bytes(data: bytes) -> str:
     """Just the imagehash-compatible phash of an image's bytes (draft decode for JPEGs): the
     drop-in for ``str(imagehash.phash(Image.open(...)))``. Raises on unreadable data."""
-    gray, box = _decode_gray(_open_checked(data), data)
-    return phash_hex(gray, box)
+    return _main_phash(*_decode_gray(_open_checked(data), data))
 
 
 def hash_image(data: bytes) -> dict:
@@ -264,7 +281,7 @@ def hash_image(data: bytes) -> dict:
         img = _open_checked(data)
         row.update(width=img.width, height=img.height, format=img.format, mode=img.mode)
         gray, box = _decode_gray(img, data)
-        row["phash"] = phash_hex(gray, box)
+        row["phash"] = _main_phash(gray, box)
         if max(gray.size) > WORK_LONG_SIDE:
             scale = WORK_LONG_SIDE / max(gray.size)
             gray = gray.resize((max(1, round(gray.width * scale)),

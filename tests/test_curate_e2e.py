@@ -135,3 +135,20 @@ def test_dedup_any_folder(demo_root, tmp_path):
             assert exact["cluster_id"] == original["cluster_id"] >= 0
     per_cluster = rows[rows["cluster_id"] >= 0].groupby("cluster_id")["is_canonical"].sum()
     assert (per_cluster == 1).all()
+
+
+def test_curate_refuses_hashes_from_two_hash_pipelines(curated_run, tmp_path):
+    from curate.hashing import HASH_PIPELINE
+    from curate.stage import load_records
+
+    hashes = tmp_path / "hashes"
+    hashes.mkdir()
+    for source in SOURCES:
+        frame = pd.read_parquet(curated_run / "hashes" / f"{source}.parquet")
+        assert set(frame["hash_pipeline"]) == {HASH_PIPELINE}
+        if source == "nga":  # one source left over from an older code version
+            frame["hash_pipeline"] = "draft-v1-old"
+        frame.to_parquet(hashes / f"{source}.parquet")
+    assert len(load_records(curated_run / "crawl", curated_run / "hashes", list(SOURCES)))
+    with pytest.raises(ValueError, match="different hash pipelines.*nga"):
+        load_records(curated_run / "crawl", hashes, list(SOURCES))

@@ -67,7 +67,7 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
         upscaler=str(root / "upscaler"), upscaler_images=16, gan_live=str(root / "gan_live"))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for command in (["-m", "train.pack"], ["-m", "train.train_gan"],
-                    ["-m", "train.train_upscaler"], ["-m", "train.evaluate", "encoder"]):
+                    ["-m", "train.train_upscaler"], ["-m", "train.train_encoder"]):
         done = run_py([*command, "--params", "params.yaml"], root)
         assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-4000:]}"
     return root, params

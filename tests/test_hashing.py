@@ -21,9 +21,6 @@ def _hamming(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
-
-
-
 def _smooth(seed: int, size) -> Image.Image:
     """A paint-like image: smooth colour fields plus some texture."""
     rng = np.random.default_rng(seed)
@@ -57,6 +54,28 @@ def test_jpeg_draft_phash_within_two_of_imagehash():
         row = hash_image(data)
         distances.append(_hamming(row["phash"], str(imagehash.phash(Image.open(io.BytesIO(data))))))
     assert max(distances) <= 2, distances
+
+
+def test_large_jpeg_phash_takes_the_box_reduction_and_stays_near_imagehash():
+    # ~2600 px: the 1/8 draft is ~325 px, which the hash path box-reduces before LANCZOS.
+    distances = []
+    for seed in range(6):
+        data = _encode(_smooth(200 + seed, (2600 + 53 * seed, 1900 - 41 * seed)), "JPEG",
+                       quality=90)
+        gray, box = _decode_gray(_open_checked(data), data)
+        assert box is not None and gray.width < 400
+        row = hash_image(data)
+        assert row["phash"] == hashing.phash_hex(gray, box, reducing_gap=2.0)
+        distances.append(_hamming(row["phash"], str(imagehash.phash(Image.open(io.BytesIO(data))))))
+    assert max(distances) <= 4 and np.mean(np.array(distances) <= 2) >= 0.8, distances
+
+
+def test_unreduced_jpeg_phash_equals_imagehash():
+    # Too narrow to reduce (libjpeg scale 1): decoded at full size, so imagehash's exact bits.
+    for seed in range(4):
+        data = _encode(_smooth(300 + seed, (100, 420)), "JPEG", quality=90)
+        assert _decode_gray(_open_checked(data), data)[1] is None
+        assert hash_image(data)["phash"] == str(imagehash.phash(Image.open(io.BytesIO(data))))
 
 
 def test_demo_paintings_hash_like_imagehash(demo_root):
@@ -139,7 +158,7 @@ def test_simplejpeg_decode_is_pillow_draft_bit_for_bit(case, monkeypatch):
     assert fast_box == slow_box and fast.size == slow.size and fast.mode == slow.mode == "L"
     assert np.array_equal(np.asarray(fast), np.asarray(slow))
     row = hash_image(data)
-    assert row["phash"] == hashing.phash_hex(slow, slow_box)
+    assert row["phash"] == hashing._main_phash(slow, slow_box)
     assert (row["width"], row["height"]) == size
 
 
@@ -149,7 +168,7 @@ def test_cmyk_jpeg_keeps_the_pillow_decode(monkeypatch):
                         lambda *a, **k: pytest.fail("simplejpeg used for a CMYK JPEG"))
     row = hash_image(data)
     assert row["error"] is None and row["mode"] == "CMYK"
-    assert row["phash"] == hashing.phash_hex(*_pillow_draft(data))
+    assert row["phash"] == hashing._main_phash(*_pillow_draft(data))
 
 
 def test_truncated_jpeg_is_refused_by_simplejpeg_and_is_an_error_row():

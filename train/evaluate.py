@@ -1,15 +1,15 @@
 """Evaluate the generator against held-out paintings, beside a floor and a baseline.
 
-Two DVC stages run this file::
+Run it as the DVC stage ``evaluate`` or by hand::
 
-    python -m train.evaluate encoder   # stage `encoder`: the feature space, trained on the pack
-    python -m train.evaluate run       # stage `evaluate`: metrics/eval.json, plots, report
+    python -m train.evaluate                      # params.yaml, section evaluate
 
-Both read the ``evaluate`` section of params.yaml. The encoder depends on the pack alone, so
-every experiment that changes only training is scored in the same feature space
-(``dvc exp run -S train_gan...`` reruns ``train_gan`` and ``evaluate``, not ``encoder``).
+It scores in the feature space of the encoder that the ``encoder`` stage
+(:mod:`train.train_encoder`) trains on the pack alone, so every experiment that changes only
+training is scored in the same space (``dvc exp run -S train_gan...`` reruns ``train_gan`` and
+``evaluate``, not ``encoder``).
 
-What ``run`` compares, each against the held-out (validation) paintings of the pack:
+What it compares, each against the held-out (validation) paintings of the pack:
 
 - ``gan``: samples of the trained EMA generator (seeds 0..N-1, ``truncation``);
 - ``markov``: the baseline, a Markov-chain pixel painter fitted on the same training shards:
@@ -58,8 +58,8 @@ from PIL import Image, ImageDraw
 
 from marcus.atomic import atomic_path, write_text
 from marcus.params import load_params
-from train import common, metrics, novelty
 from train import encoder as encoder_lib
+from train import metrics, novelty
 from train.markov import MarkovPainter
 from train.pack import PackedImages, native_images, read_summary
 from train.tiling import upscale
@@ -68,38 +68,6 @@ from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
 
 def all_images(data: PackedImages) -> np.ndarray:
     return np.asarray(data.batch(np.arange(len(data))))
-
-
-def labels_for_encoder(data: PackedImages) -> dict[str, np.ndarray]:
-    return {name: data.labels[name].to_numpy() for name in ("period_id", "object_type_id")
-            if name in data.labels}
-
-
-# ----------------------------------------------------------------------------------------------
-# Stage `encoder`
-
-
-ENCODER_PARAMS = ("seed", "encoder_steps", "encoder_input_px")  # what the encoder stage reads
-
-
-def train_feature_encoder(params: dict) -> dict:
-    pack_dir = Path(params["pack"])
-    train = PackedImages(pack_dir, "train")
-    started = time.perf_counter()
-    torch.set_num_threads(int(params.get("threads") or torch.get_num_threads()))
-    model, log = encoder_lib.train_encoder(all_images(train), labels_for_encoder(train),
-                                           seed=params["seed"], steps=params["encoder_steps"],
-                                           input_px=params["encoder_input_px"])
-    summary = {"images": len(train), "steps": params["encoder_steps"],
-               "seconds": round(time.perf_counter() - started, 1),
-               "final": {k: round(float(v), 4) for k, v in log[-1].items()
-                         if isinstance(v, (int, float))} if log else {}}
-    card = common.model_card("feature encoder (contrastive + period/object-type heads)",
-                             pack_dir, {k: params[k] for k in ENCODER_PARAMS}, summary)
-    common.write_model_folder(params["encoder"], card, lambda folder: encoder_lib.save_encoder(
-        model, folder / encoder_lib.FILENAME))
-    print(f"encoder: {summary}")
-    return summary
 
 
 # ----------------------------------------------------------------------------------------------
@@ -612,14 +580,9 @@ def flatten_for_dvc(result: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["encoder", "run"])
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    params = load_params("evaluate", args.params)
-    if args.command == "encoder":
-        train_feature_encoder(params)
-    else:
-        evaluate(params)
+    evaluate(load_params("evaluate", args.params))
     return 0
 
 
