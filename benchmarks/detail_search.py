@@ -125,7 +125,7 @@ def _exact_for(thumbs: list, queries: np.ndarray, block: int = 512) -> set:
     with dedup.single_threaded_blas():
         for start in range(0, len(thumbs), block):
             part = np.stack([dedup._equalised(t) for t in thumbs[start: start + block]])
-            _, windows = dedup.window_descriptors(part)
+            windows = dedup.window_descriptors(part)
             sims = windows @ wholes.T  # (images, windows, queries)
             where.append(sims.argmax(1))
             best.append(np.take_along_axis(sims, where[-1][:, None], 1)[:, 0])

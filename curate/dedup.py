@@ -393,9 +393,8 @@ def whole_descriptors(equalised: np.ndarray) -> np.ndarray:
     return _normalised(full @ equalised @ full.T).astype(np.float32)
 
 
-def window_descriptors(equalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For (N, 64, 64) equalised thumbnails: whole-image descriptors (N, 64) and descriptors
-    of the `window_boxes` (N, W, 64)."""
+def window_descriptors(equalised: np.ndarray) -> np.ndarray:
+    """For (N, 64, 64) equalised thumbnails: descriptors of the `window_boxes` (N, W, 64)."""
     side = DESCRIPTOR_SIDE
     windows = []
     for size in WINDOW_SIDES_PX:
@@ -405,8 +404,7 @@ def window_descriptors(equalised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             band = resample @ equalised[:, top: top + size]
             for left in range(0, THUMB_SIDE - size + 1, WINDOW_STRIDE_PX):
                 windows.append(band[:, :, left: left + size] @ resample.T)
-    stacked = _normalised(np.stack(windows, 1))
-    return whole_descriptors(equalised), stacked.astype(np.float32)
+    return _normalised(np.stack(windows, 1)).astype(np.float32)
 
 
 def _detail_candidates(thumbs: list, neighbours: int, min_similarity: float,
@@ -448,7 +446,8 @@ def _best_per_pair(whole: np.ndarray, detail: np.ndarray, window: np.ndarray,
 def _window_hits_exact(thumbs: list, min_similarity: float, block: int = 64) -> tuple:
     """Every image's whole descriptor against every window of every other image: the best
     window per (whole, detail) pair at or above ``min_similarity``. O(N^2) comparisons."""
-    whole, windows = window_descriptors(np.stack([_equalised(t) for t in thumbs]))
+    equalised = np.stack([_equalised(t) for t in thumbs])
+    whole, windows = whole_descriptors(equalised), window_descriptors(equalised)
     n, per_image = windows.shape[:2]
     windows = windows.reshape(n * per_image, -1)
     found = []
@@ -509,8 +508,8 @@ def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
     bounds = np.searchsorted(joined[by_list], np.arange(lists + 1))
     found = []
     for start in range(0, n, block):
-        _, windows = window_descriptors(np.stack([_equalised(t) for t in
-                                                  thumbs[start: start + block]]))
+        windows = window_descriptors(np.stack([_equalised(t) for t in
+                                               thumbs[start: start + block]]))
         per_image = windows.shape[1]
         queries = windows.reshape(-1, windows.shape[-1])
         nearest = np.concatenate([(queries[s: s + chunk] @ centroids.T).argmax(1)

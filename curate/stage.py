@@ -44,12 +44,11 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
     frame = pd.concat(frames, ignore_index=True)
     # Hashes from two decode+hash pipelines differ by a few bits for the same image, so one
     # index must never mix them (e.g. one source's hash file left from an older code version).
-    pipelines = sorted(frame["hash_pipeline"].dropna().unique())
-    if len(pipelines) > 1:
-        hashed = frame.dropna(subset=["hash_pipeline"])
+    hashed = frame.dropna(subset=["hash_pipeline"])
+    if hashed["hash_pipeline"].nunique() > 1:
         by_source = hashed.groupby("source")["hash_pipeline"].unique().map(sorted).to_dict()
-        raise ValueError(f"hash files from different hash pipelines {pipelines} ({by_source}): "
-                         "rehash every source with one code version (dvc repro)")
+        raise ValueError(f"hash files from different hash pipelines ({by_source}): rehash "
+                         "every source with one code version (dvc repro)")
     frame["key"] = frame["source"] + ":" + frame["source_id"]
     return frame.sort_values("key", ignore_index=True)
 

@@ -190,7 +190,7 @@ def test_window_descriptors_match_their_boxes():
     boxes = dedup.window_boxes()
     rng = np.random.default_rng(0)
     thumbs = rng.random((3, dedup.THUMB_SIDE, dedup.THUMB_SIDE)).astype(np.float32)
-    whole, windows = dedup.window_descriptors(thumbs)
+    whole, windows = dedup.whole_descriptors(thumbs), dedup.window_descriptors(thumbs)
     assert whole.shape == (3, 64) and windows.shape == (3, len(boxes), 64)
     assert np.allclose(np.linalg.norm(windows, axis=-1), 1, atol=1e-4)
     # The full-size window is the whole image.
