@@ -29,16 +29,53 @@ def _owner_tag() -> str:
     return f"{_HOST}-{os.getpid()}"
 
 
-def _writer_alive(pid: int) -> bool:
+# How far a process's start time, as /proc gives it (whole-second boot time plus clock ticks),
+# may stray from the file-system clock that stamps a leftover.
+_CLOCK_SLACK_S = 2.0
+
+
+def _linux_process(pid: int) -> tuple[str, float] | None:
+    """(state letter, start time in seconds since the epoch) of ``pid`` from /proc, or None
+    where /proc cannot tell (not Linux, or the process is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot_s = next(float(line.split()[1]) for line in Path("/proc/stat").read_text()
+                      .splitlines() if line.startswith("btime "))
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+        return fields[0], boot_s + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _writer_alive(pid: int, leftover: Path) -> bool:
+    """Whether process ``pid`` may still be writing ``leftover``.
+
+    Not when no such process exists, nor (on Linux) when it is a zombie: a stage killed
+    together with its parent (DVC) stays one until init reaps it, which on some machines
+    takes seconds, long enough for the next `dvc repro` to reach the same stage. Nor when the
+    process started after the leftover last changed: the pid was reused (after a reboot, say)
+    by a process that cannot have made it. The change time (ctime) is used because no writer
+    can set it back, unlike the mtime (``shutil.copy2`` does).
+    """
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's live process
+    except PermissionError:  # someone else's live process: /proc still tells its state
+        pass
+    process = _linux_process(pid)
+    if process is None:
         return True
-    return True
+    state, started_s = process
+    if state in ("Z", "X"):
+        return False
+    try:
+        changed_s = leftover.lstat().st_ctime
+    except FileNotFoundError:
+        return True  # its writer (or another cleaner) just removed it
+    return started_s <= changed_s + _CLOCK_SLACK_S
 
 
 def _remove_dead_leftovers(target: Path) -> None:
@@ -51,7 +88,7 @@ def _remove_dead_leftovers(target: Path) -> None:
         kind, _, owner = path.name[len(target.name) + 2:].partition("-")
         parts = owner.split("-")
         if kind not in ("tmp", "old") or len(parts) < 2 or parts[0] != _HOST \
-                or not parts[1].isdigit() or _writer_alive(int(parts[1])):
+                or not parts[1].isdigit() or _writer_alive(int(parts[1]), path):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -569,3 +569,47 @@ def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
         (folder / "generator.pt").write_bytes(b"whole model")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt", "model"]
     assert (tmp_path / "model/generator.pt").read_bytes() == b"whole model"
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_zombie_or_a_reused_pid_does_not_keep_a_leftover(tmp_path):
+    """Two ways a dead writer's pid still answers kill(pid, 0). A stage SIGKILLed with its
+    parent (DVC) is a zombie until init reaps it, which on some machines takes seconds: the
+    next `dvc repro` then reached the same stage and kept the leftover (CI, data/.pack.tmp-*).
+    And after a reboot the pid may belong to an unrelated process that started later."""
+    from marcus.atomic import _CLOCK_SLACK_S, _owner_tag, atomic_dir
+
+    host = _owner_tag().rsplit("-", 1)[0]
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    # Leftovers named after the pids the kernel hands out next (renaming one later would
+    # change its ctime), so the process started below finds its pid already on one.
+    next_pid = int(Path("/proc/sys/kernel/ns_last_pid").read_text()) + 1
+    for pid in range(next_pid, next_pid + 200):
+        (tmp_path / f".model.tmp-{host}-{pid}-reused").touch()
+    time.sleep(_CLOCK_SLACK_S + 1.5)  # the process below starts clearly after they changed
+    zombie, unrelated = subprocess.Popen(sleep), subprocess.Popen(sleep)
+    try:
+        assert (tmp_path / f".model.tmp-{host}-{unrelated.pid}-reused").exists(), \
+            "more than 200 processes started meanwhile"
+        zombie.kill()  # and not reaped (no wait) until the end: a zombie meanwhile
+        deadline = time.monotonic() + 30
+        while _state(zombie.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _state(zombie.pid) == "Z"
+        of_zombie = tmp_path / f".model.tmp-{host}-{zombie.pid}-zombie"
+        of_zombie.mkdir()
+        # The same live process's fresh temporary: it may be writing it, so it stays.
+        writing = tmp_path / f".model.tmp-{host}-{unrelated.pid}-writing"
+        writing.mkdir()
+
+        with atomic_dir(tmp_path / "model") as folder:
+            (folder / "generator.pt").write_bytes(b"whole model")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model", writing.name])
+    finally:
+        for process in (zombie, unrelated):
+            process.kill()
+            process.wait()
