@@ -571,10 +571,6 @@ def test_the_next_write_removes_what_a_killed_writer_left(tmp_path):
     assert (tmp_path / "model/generator.pt").read_bytes() == b"whole model"
 
 
-def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
 @pytest.mark.skipif(not Path("/proc/sys/kernel/ns_last_pid").exists(),
                     reason="needs Linux /proc (process states, the last pid handed out)")
 def test_a_zombie_or_a_reused_pid_does_not_keep_a_leftover(tmp_path):
@@ -582,7 +578,7 @@ def test_a_zombie_or_a_reused_pid_does_not_keep_a_leftover(tmp_path):
     parent (DVC) is a zombie until init reaps it, which on some machines takes seconds: the
     next `dvc repro` then reached the same stage and kept the leftover (CI, data/.pack.tmp-*).
     And after a reboot the pid may belong to an unrelated process that started later."""
-    from marcus.atomic import _CLOCK_SLACK_S, _owner_tag, atomic_dir
+    from marcus.atomic import _CLOCK_SLACK_S, _linux_process, _owner_tag, atomic_dir
 
     host = _owner_tag().rsplit("-", 1)[0]
     sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -598,9 +594,9 @@ def test_a_zombie_or_a_reused_pid_does_not_keep_a_leftover(tmp_path):
             "more than 200 processes started meanwhile"
         zombie.kill()  # and not reaped (no wait) until the end: a zombie meanwhile
         deadline = time.monotonic() + 30
-        while _state(zombie.pid) != "Z" and time.monotonic() < deadline:
+        while _linux_process(zombie.pid)[0] != "Z" and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _state(zombie.pid) == "Z"
+        assert _linux_process(zombie.pid)[0] == "Z"
         of_zombie = tmp_path / f".model.tmp-{host}-{zombie.pid}-zombie"
         of_zombie.mkdir()
         # The same live process's fresh temporary: it may be writing it, so it stays.
