@@ -56,7 +56,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _serve(folder: str, port_queue) -> None:
+def serve_folder(folder: str, port_queue) -> None:
+    """Serve ``folder`` over HTTP/1.1 on a free loopback port; put the port on the queue."""
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_Handler, directory=folder))
     server.daemon_threads = True
@@ -67,7 +68,7 @@ def _serve(folder: str, port_queue) -> None:
 def crawl_folder(folder: Path, work: Path, fsync: bool = True) -> dict:
     """Serve ``folder`` from another process and crawl it with ``python -m crawl urls``."""
     queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=_serve, args=(str(folder), queue), daemon=True)
+    server = multiprocessing.Process(target=serve_folder, args=(str(folder), queue), daemon=True)
     server.start()
     port = queue.get(timeout=30)
     names = sorted(p.name for p in folder.iterdir())

@@ -37,7 +37,7 @@ class ArtworkImage:
     # --- what the fetch produced ----------------------------------------------------------------
     status: str = "pending"  # stored, metadata_only, rejected (bad content), failed (fetch)
     reason: str | None = None  # machine-readable code when not stored (see crawl/reasons.py)
-    error: str | None = None  # human-readable message for the reason
+    error: str | None = None  # the reason in words; on a stored row, fields left empty and why
     http_status: int | None = None
     content_type: str | None = None
     etag: str | None = None  # the image response's validators, for conditional re-crawls

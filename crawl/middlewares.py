@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
+from datetime import UTC
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.retry import get_retry_request
@@ -28,21 +30,38 @@ RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 522, 524}
 SLOW_DOWN_STATUSES = {429, 503}
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]{1,12}")  # RFC 9110 10.2.3: 1*DIGIT, ASCII digits only
+
+
 def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> float | None:
-    """Parse a Retry-After header: delta-seconds or an HTTP date. None when absent or invalid."""
+    """Parse a Retry-After header (RFC 9110 10.2.3): delta-seconds or an HTTP-date.
+
+    None when absent or invalid (garbage, a negative or fractional number, non-ASCII digits
+    such as "²", a date no parser reads): the caller then backs off as if there were none,
+    so a bad header never ends an item's retries early. A date in the past means "now" (0).
+    A date without a zone is read as GMT, as HTTP-dates always are.
+    """
     if not value:
         return None
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     text = text.strip()
-    if text.isdigit():
+    if _DELTA_SECONDS.fullmatch(text):
         return float(text)
+    if not text or len(text) > 64 or not text.isascii():
+        return None
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        stamp = when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return max(0.0, stamp - (time.time() if now is None else now))
 
 
 class PoliteRetryMiddleware:
@@ -113,12 +132,66 @@ class PoliteRetryMiddleware:
         return retry
 
 
-class AllowedHostsMiddleware:
-    """Refuse any request (first try, retry or redirect) outside the source's allowed hosts.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    Scrapy's own offsite check is skipped for ``dont_filter`` requests, which retries are; this
-    one is not. Only http and https are allowed: a redirect to ``file:`` or ``ftp:`` is refused.
-    Hosts come from the spider's ``allowed_hosts`` (exact names or ``.suffix`` for subdomains).
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, the port made explicit; None otherwise."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    return (scheme, host, port) if scheme in DEFAULT_PORTS and host else None
+
+
+def origins_of(urls: list[str], entries: list[str]) -> list[tuple[str, str, int]]:
+    """The origins of ``urls`` and of configured ``entries``, sorted.
+
+    An entry is an origin (``https://images.metmuseum.org``, ``http://127.0.0.1:8765``), or a
+    bare host (``upload.wikimedia.org``) meaning that host over https on 443 and http on 80;
+    ``.wikimedia.org`` stands for its subdomains on those same ports. A port other than the
+    scheme's default has to be written out.
+    """
+    found = set()
+    for url in urls:
+        if (o := origin(url)) is not None:
+            found.add(o)
+    for entry in entries:
+        entry = str(entry).strip().lower()
+        if "://" in entry:
+            if (o := origin(entry)) is None:
+                raise ValueError(f"allowed origin {entry!r} is not an http(s) origin")
+            found.add(o)
+        elif entry:
+            found.update((scheme, entry, port) for scheme, port in DEFAULT_PORTS.items())
+    return sorted(found)
+
+
+def origin_allowed(url: str, allowed: list[tuple[str, str, int]]) -> bool:
+    o = origin(url)
+    if o is None:
+        return False
+    scheme, host, port = o
+    return any(scheme == s and port == p and (host == h or (h.startswith(".") and
+                                                            host.endswith(h)))
+               for s, h, p in allowed)
+
+
+def show_origin(o: tuple[str, str, int]) -> str:
+    scheme, host, port = o
+    return f"{scheme}://{host}" + ("" if DEFAULT_PORTS[scheme] == port else f":{port}")
+
+
+class AllowedOriginsMiddleware:
+    """Refuse any request (first try, retry or redirect) outside the source's allowed origins.
+
+    An origin is scheme + host + port: a redirect to another port of an allowed host (another
+    service on the same machine) is as offsite as another host. Scrapy's own offsite check is
+    skipped for ``dont_filter`` requests, which retries and image requests are; this one is
+    not. Only http and https: a redirect to ``file:`` or ``ftp:`` is refused. Origins come from
+    the spider's ``allowed_origins`` (see ``origins_of``); an empty list allows every origin.
     """
 
     def __init__(self, crawler):
@@ -129,16 +202,50 @@ class AllowedHostsMiddleware:
         return cls(crawler)
 
     def process_request(self, request):
-        parts = urlsplit(request.url)
-        allowed = getattr(self.crawler.spider, "allowed_hosts", None)
-        if parts.scheme not in ("http", "https"):
+        allowed = getattr(self.crawler.spider, "allowed_origins", None)
+        if origin(request.url) is None:
             raise OffsiteRequest(f"refused non-http URL {request.url[:200]!r}")
-        host = (parts.hostname or "").lower()
-        if allowed and host not in allowed and not any(
-                a.startswith(".") and host.endswith(a) for a in allowed):
-            raise OffsiteRequest(f"refused host {host!r} (allowed: {', '.join(allowed)})")
+        if allowed and not origin_allowed(request.url, allowed):
+            shown = show_origin(origin(request.url))
+            raise OffsiteRequest(f"refused origin {shown!r} of {request.url[:200]!r} (allowed: "
+                                 f"{', '.join(show_origin(o) for o in allowed)[:300]})")
         return None
 
 
+class RecordErrorsMiddleware:
+    """A spider callback that raises never loses its record or its listing silently.
+
+    Scrapy logs an exception in a callback and carries on: the record it was parsing would
+    have no row and the crawl could never finish. Here a per-record callback's exception
+    becomes that record's ``failed``/``bad_record`` row, and a listing callback's a listing
+    failure (the run is incomplete and says why).
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_spider_exception(self, response, exception):
+        from crawl import reasons
+
+        spider = self.crawler.spider
+        request = response.request
+        kwargs = request.cb_kwargs if request is not None else {}
+        message = f"the record could not be parsed: {reasons.describe(exception)}"
+        item = kwargs.get("item")
+        if item is not None:
+            item.status, item.reason, item.error = "failed", reasons.BAD_RECORD, message[:500]
+            item.extra.pop("body", None)
+            return [item]
+        if "source_id" in kwargs:
+            return [spider.failed_record(kwargs["source_id"], reasons.BAD_RECORD, message)]
+        spider.listing_broken(response.url, f"the page could not be parsed: "
+                                            f"{reasons.describe(exception)}")
+        return []
+
+
 class OffsiteRequest(IgnoreRequest):
-    """A request refused by AllowedHostsMiddleware; the spider records it as ``offsite``."""
+    """A request refused by AllowedOriginsMiddleware; the spider records it as ``offsite``."""

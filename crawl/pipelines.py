@@ -2,7 +2,9 @@
 
 1. ``StoreImagePipeline``: the fetched body (if any) is inspected and, when it is a usable image,
    written to the content-addressed store. Hashing, decoding and writing run in a worker
-   thread, never on the event loop.
+   thread, never on the event loop. The threads share one ``DecodeGate``
+   (crawl/inspect_image.py) sized from ``crawl.max_rss_mb``: it bounds the decoded bitmaps
+   in memory at once.
 2. ``JournalPipeline``: appends the finished record to the crash-safe journal and counts it for
    the progress bar and the stats file.
 """
@@ -18,7 +20,7 @@ from scrapy.utils.asyncio import run_in_thread
 from tqdm import tqdm
 
 from crawl import reasons
-from crawl.inspect_image import inspect_image
+from crawl.inspect_image import DecodeGate, decode_budget, inspect_image
 from crawl.records import Journal, item_row
 from crawl.storage import ContentStore
 
@@ -29,6 +31,10 @@ class StoreImagePipeline:
         self.store = ContentStore(settings["MARCUS_STORE_DIR"],
                                   fsync=settings.getbool("MARCUS_FSYNC", True))
         self.max_pixels = settings.getint("MARCUS_MAX_PIXELS")
+        budget = decode_budget(settings.getint("MARCUS_MAX_RSS_MB", 0),
+                               settings.getint("CONCURRENT_REQUESTS"),
+                               settings.getint("DOWNLOAD_MAXSIZE"))
+        self.decode_gate = DecodeGate(budget) if budget is not None else None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -44,7 +50,7 @@ class StoreImagePipeline:
 
     def _check_and_store(self, body: bytes, content_type: str | None) -> dict:
         sha256 = hashlib.sha256(body).hexdigest()
-        found = inspect_image(body, content_type, self.max_pixels)
+        found = inspect_image(body, content_type, self.max_pixels, self.decode_gate)
         fields = {"sha256": sha256, "bytes": len(body), "format": found.format,
                   "width": found.width, "height": found.height}
         if found.reason is not None:

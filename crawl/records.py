@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import time
@@ -56,10 +57,20 @@ DONE_STATUSES = {"stored", "rejected", "metadata_only"}
 # columns keep everything but surrogates; ids keep their control characters (they are keys,
 # and an unsafe one is a rejected row already).
 MAX_TEXT_CHARS = 2000
+# A record's own JSON (raw_record) is evidence and kept whole, up to this: real records are a
+# few KB (Commons with extmetadata tens of KB); a record holding a 50 MB string is rejected.
+MAX_RAW_RECORD_CHARS = 1_000_000
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _EVIDENCE = {"raw_record", "license_raw"}
 _KEYS = {"source", "source_id"}
+# URLs are kept whole up to here (a fetched one is at most crawl.max_url_chars long); a longer
+# one, from a rejected row, is cut like other text.
+_URLS = {"page_url", "image_url"}
+MAX_URL_CHARS = 8192
+_YEARS = {"artist_birth_year", "artist_death_year", "date_start", "date_end"}
+_INT_BOUNDS = {pa.int32(): 2**31 - 1, pa.int64(): 2**63 - 1}
+_TYPES = {f.name: f.type for f in RECORDS_SCHEMA}
 
 
 def valid_text(text: str) -> str:
@@ -72,15 +83,107 @@ def clean_text(name: str, text: str) -> str:
     if name in _EVIDENCE or name in _KEYS:
         return text
     text = _CONTROLS.sub("", text)
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[: MAX_TEXT_CHARS - 1] + "\u2026"
+    limit = MAX_URL_CHARS if name in _URLS else MAX_TEXT_CHARS
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
     return text
 
 
+def conform(name: str, value: object) -> tuple[object, str | None]:
+    """``value`` as column ``name`` of RECORDS_SCHEMA can hold it, and a note when it could not.
+
+    Remote JSON changes type between records and API versions. A value of the wrong type
+    becomes None with a note saying what it was, so that no row can break the Parquet write:
+    text columns take strings (numbers become their digits, finite floats their repr), year
+    columns whole numbers from -2100 to 2100 but 0 (ASCII digits in text too), other integer
+    columns what their width holds, the flag only true/false.
+    """
+    if value is None:
+        return None, None
+    kind = _TYPES[name]
+    if kind == pa.string():
+        if isinstance(value, str):
+            return clean_text(name, value), None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**100:
+            return str(value), None
+        if isinstance(value, float) and math.isfinite(value):
+            return repr(value), None
+    elif name in _YEARS:
+        if (year := _year(value)) is not None:
+            return year, None
+    elif kind in _INT_BOUNDS:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if (isinstance(value, int) and not isinstance(value, bool)
+                and abs(value) <= _INT_BOUNDS[kind]):
+            return value, None
+    elif kind == pa.bool_() and isinstance(value, bool):
+        return value, None
+    return None, f"{name}: {_describe_value(value)} is not {_KIND_WORDS.get(name, kind)}"
+
+
+_YEAR_TEXT = re.compile(r"-?[0-9]{1,4}")
+LATEST_YEAR = 2100  # as crawl/normalize.py: larger numbers are ids or measurements, not years
+
+
+def _year(value: object) -> int | None:
+    """A year from a whole number or its ASCII digits; year 0 does not exist (missing)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and _YEAR_TEXT.fullmatch(value.strip()):
+        value = int(value)
+    return value if isinstance(value, int) and 0 < abs(value) <= LATEST_YEAR else None
+
+
+_KIND_WORDS = {**{n: "a year" for n in _YEARS}, "is_public_domain_flag": "true or false"}
+
+
+def _describe_value(value: object) -> str:
+    """A short, safe description of a remote value for a note ("JSON object", "'abc…'")."""
+    if isinstance(value, bool):
+        return f"JSON {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list | tuple):
+        return "a JSON list"
+    if isinstance(value, int):
+        digits = len(str(value)) if abs(value) < 10**100 else "100+"
+        return f"a number of {digits} digits" if abs(value) >= 10**9 else f"the number {value}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = valid_text(value[:40]) + ("\u2026" if len(value) > 40 else "")
+        return f"the text {shown!r}"
+    return f"a {type(value).__name__}"
+
+
+def conform_row(row: dict) -> dict:
+    """Every column of ``row`` conformed (see ``conform``); notes are added to ``error``.
+
+    A stored row normally has no error; one with notes says which source fields were unusable
+    and left empty. ``source`` and ``source_id`` are keys: always text.
+    """
+    out, notes = {}, list(row.get("notes") or ())
+    for name in _FIELDS:
+        value = row.get(name)
+        if name in _KEYS:
+            out[name] = valid_text(value if isinstance(value, str) else str(value))
+            continue
+        out[name], note = conform(name, value)
+        if note:
+            notes.append(note)
+    if notes:
+        text = "unusable fields left empty: " + "; ".join(dict.fromkeys(notes))
+        out["error"] = clean_text("error", f"{out['error']} ({text})" if out["error"] else text)
+    return out
+
+
 def item_row(item: ArtworkImage) -> dict:
+    """The journal and Parquet row of an item: every value conformed to RECORDS_SCHEMA."""
     row = {name: getattr(item, name) for name in _FIELDS}
-    return {name: clean_text(name, value) if isinstance(value, str) else value
-            for name, value in row.items()}
+    return conform_row({**row, "notes": item.extra.get("notes")})
 
 
 def record_key(row: dict) -> tuple[str, str]:
@@ -163,7 +266,10 @@ def read_records(path: str | os.PathLike) -> dict[tuple[str, str], dict]:
 
 def write_records(rows: list[dict], path: str | os.PathLike) -> int:
     """Write rows as records.parquet atomically, sorted by (source, source_id)."""
-    rows = sorted(rows, key=lambda r: (r["source"], _id_sort_key(r["source_id"])))
+    # Rows from a journal or Parquet written by older code are conformed again: the final
+    # write must never fail on a value, or every good row of the crawl would be lost with it.
+    rows = sorted((conform_row(r) for r in rows),
+                  key=lambda r: (r["source"], _id_sort_key(r["source_id"])))
     columns = {name: [r.get(name) for r in rows] for name in _FIELDS}
     columns = {"schema_version": [SCHEMA_VERSION] * len(rows), **columns}
     table = pa.Table.from_pydict(columns, schema=RECORDS_SCHEMA)
@@ -172,6 +278,14 @@ def write_records(rows: list[dict], path: str | os.PathLike) -> int:
     return len(rows)
 
 
-def _id_sort_key(source_id: str) -> tuple[int, int | str]:
-    # Numeric ids sort as numbers, others as text, never mixing the two.
-    return (0, int(source_id)) if source_id.isdigit() else (1, source_id)
+def _id_sort_key(source_id: str) -> tuple[int, int, str]:
+    # Numeric ids sort as numbers, others as text, never mixing the two. ASCII digits only:
+    # str.isdigit() is also true for "4²" and "٣", which int() refuses or reads differently.
+    # Comparing (length, text) orders ASCII numbers of any length without int().
+    if _ASCII_DIGITS.fullmatch(source_id):
+        digits = source_id.lstrip("0") or "0"
+        return (0, len(digits), digits + "\x00" + source_id)
+    return (1, 0, source_id)
+
+
+_ASCII_DIGITS = re.compile("[0-9]+")

@@ -21,10 +21,30 @@ from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
-from crawl.records import Journal, read_records, write_records
+from crawl import reasons
+from crawl.items import ArtworkImage
+from crawl.records import Journal, item_row, read_records, write_records
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (MiB), to set against ``crawl.max_rss_mb``.
+
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a crawl started by a
+    large process (a test run, a notebook) would report its parent's size.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):  # not Linux
+        import resource
+        import sys
+
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kib = kib / 1024 if sys.platform == "darwin" else kib  # macOS counts bytes
+    return round(kib / 1024, 1)
 
 
 def is_loopback(url: str) -> bool:
@@ -52,6 +72,14 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         "ROBOTSTXT_OBEY": True,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # No listeners, nothing written outside `out`: Scrapy 2.19's RemoteControl serves code
+        # execution on a loopback port and writes a token file under $HOME. The other default
+        # components that could listen or write (HTTP cache, JOBDIR state, feeds, LOG_FILE,
+        # memusage/stats mail) are off by default and stay so (tests/test_robots.py).
+        "REMOTE_CONTROL_ENABLED": False,
+        # RFC 9309 robots.txt: first 500 KiB, compiled once per host (crawl/robots.py).
+        "ROBOTSTXT_PARSER": "crawl.robots.RobotsTxtParser",
+        "MARCUS_ROBOTS_RECHECK_S": float(common["robots_recheck_s"]),
         "LOG_LEVEL": common.get("log_level", "WARNING"),
         "DEFAULT_REQUEST_HEADERS": headers,
         "CONCURRENT_REQUESTS": max(per_host, 1),
@@ -66,10 +94,15 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         "REDIRECT_MAX_TIMES": 5,
         "METAREFRESH_ENABLED": False,
         "REACTOR_THREADPOOL_MAXSIZE": 4,
+        # Our own URL checks make rows of what is too long (UrlLengthMiddleware drops silently).
+        "URLLENGTH_LIMIT": 0,
+        "SPIDER_MIDDLEWARES": {"crawl.middlewares.RecordErrorsMiddleware": 950},
         "DOWNLOADER_MIDDLEWARES": {
-            "crawl.middlewares.AllowedHostsMiddleware": 60,
+            "crawl.middlewares.AllowedOriginsMiddleware": 60,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawl.middlewares.PoliteRetryMiddleware": 550,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawl.robots.RobotsTxtMiddleware": 100,  # Scrapy's place for it
         },
         "ITEM_PIPELINES": {"crawl.pipelines.StoreImagePipeline": 100,
                            "crawl.pipelines.JournalPipeline": 900},
@@ -84,8 +117,24 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         "MARCUS_BACKOFF_MAX_S": float(common["backoff_max_s"]),
         "MARCUS_RETRY_AFTER_MAX_S": float(common["retry_after_max_s"]),
         "MARCUS_RETRY_403_HTML": bool(config.get("retry_403_html", False)),
+        "MARCUS_MAX_URL_CHARS": int(common["max_url_chars"]),
+        "MARCUS_MAX_LISTING_PAGES": int(common["max_listing_pages"]),
         "MARCUS_PROGRESS": bool(common.get("progress", True)),
+        # Decoded bitmaps in memory at once are bounded so that the process stays under this
+        # peak RSS (MiB); see crawl/inspect_image.py for what it covers.
+        "MARCUS_MAX_RSS_MB": int(common["max_rss_mb"]),
+        # A server that never ends its headers is cut off here (crawl/http_limits.py).
+        "MARCUS_MAX_HEADER_BYTES": int(common["max_header_bytes"]),
+        "EXTENSIONS": {"crawl.http_limits.ResponseHeaderLimit": 0},
     }
+
+
+def dropped_row(key: tuple[str, str], why: str | None) -> dict:
+    source, source_id = key
+    return item_row(ArtworkImage(
+        source=source, source_id=source_id, status="failed", reason=reasons.DROPPED,
+        error=why or "the crawl ended without a result for this record: a component "
+                     "discarded its request without saying so"))
 
 
 def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dict,
@@ -117,6 +166,15 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     elapsed = time.time() - started
 
     latest = {**finished, **journal.load()}  # now with this run's rows
+    # A record met in the listing whose request or item some component discarded (the
+    # scheduler's duplicate filter, a failing pipeline) ends as a failed row saying so: a
+    # rerun would meet the same drop, and the crawl could never finish. After a crawl that
+    # ran to its end, any other record without a row was dropped too, by something that
+    # said nothing. After an interrupted one (a signal, a kill) they stay unfinished.
+    ran_to_end = crawler.stats.get_value("finish_reason") == "finished"
+    for key in state.visited:
+        if key not in latest and (ran_to_end or key in state.dropped):
+            latest[key] = dropped_row(key, state.dropped.get(key))
     rows = [latest[key] for key in state.visited if key in latest]
     missing = [key for key in state.visited if key not in latest]
     write_records(rows, out / "records.parquet")
@@ -137,6 +195,7 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
         "source": source,
         "complete": complete,
         "listing_failures": state.listing_failures,
+        "listing_stops": state.listing_stops,
         "unfinished_records": len(missing),
         "counts": counts,
         "reasons": dict(sorted(by_reason.items())),
@@ -145,6 +204,7 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
             "seconds": round(elapsed, 1),
             "requests": scrapy_stats.get("downloader/request_count", 0),
             "retries": scrapy_stats.get("retry/count", 0),
+            "peak_rss_mib": peak_rss_mib(),
             "fetched_images": scrapy_stats.get("marcus/status/stored", 0),
             "images_per_s": round(scrapy_stats.get("marcus/status/stored", 0)
                                   / max(elapsed, 1e-9), 1),

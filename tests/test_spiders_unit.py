@@ -397,11 +397,11 @@ def test_url_row_with_blank_licence(tmp_path):
 
 
 def test_url_list_from_a_url_with_bad_rows(tmp_path):
-    spider = make_spider(UrlListSpider, tmp_path, {"allowed_hosts": [],
+    spider = make_spider(UrlListSpider, tmp_path, {"allowed_origins": [],
                                                    "object_types": ["painting", "other"]},
                          api_root="http://127.0.0.1:8765/urls")
     assert spider.list_location == "http://127.0.0.1:8765/urls/list.csv"
-    assert spider.allowed_hosts == ["127.0.0.1"]
+    assert spider.allowed_origins == [("http", "127.0.0.1", 8765)]
     body = (b"URL,Title,License\n"
             b"https://a.example/1.jpg,One,Public Domain\n"
             b",Empty,\n"
@@ -415,7 +415,8 @@ def test_url_list_from_a_url_with_bad_rows(tmp_path):
                     ("row-3", "failed", reasons.BAD_RECORD),
                     (url_id("https://b.example/3.png"), "metadata_only",
                      reasons.NOT_PUBLIC_DOMAIN)]
-    assert spider.allowed_hosts == ["127.0.0.1", "a.example", "b.example"]
+    assert spider.allowed_origins == [("http", "127.0.0.1", 8765), ("https", "a.example", 443),
+                                      ("https", "b.example", 443)]
 
 
 def test_url_list_parquet_from_a_local_path_and_configured_hosts(tmp_path):
@@ -424,7 +425,7 @@ def test_url_list_parquet_from_a_local_path_and_configured_hosts(tmp_path):
                              "title": ["One", "Two", None],
                              "license": [None, "CC0", "cc-by-sa-4.0"]}), path)
     spider = make_spider(UrlListSpider, tmp_path, {"list": str(path),
-                                                   "allowed_hosts": ["a.example"],
+                                                   "allowed_origins": ["https://a.example"],
                                                    "object_types": ["painting", "other"]})
 
     async def collect():
@@ -435,7 +436,7 @@ def test_url_list_parquet_from_a_local_path_and_configured_hosts(tmp_path):
         (url_id("https://a.example/1.jpg"), "pending"), ("row-2", "failed"),
         (url_id("https://c.example/x"), "metadata_only")]
     assert (found[2].license, found[2].reason) == ("CC-BY-SA", reasons.NOT_PUBLIC_DOMAIN)
-    assert spider.allowed_hosts == ["a.example"]  # configured hosts are not widened
+    assert spider.allowed_origins == [("https", "a.example", 443)]  # not widened by the list
 
 
 def test_url_list_without_url_column_is_a_listing_failure(tmp_path):
@@ -447,3 +448,191 @@ def test_url_list_without_url_column_is_a_listing_failure(tmp_path):
         return [x async for x in spider.start()]
 
     assert asyncio.run(collect()) == [] and spider.state.listing_failures == 1
+
+
+# --- types at the edge: any JSON value in any field of any spider's record -----------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from crawl.records import read_records, write_records  # noqa: E402
+from crawl.spiders.aic import AicSpider  # noqa: E402
+from crawl.spiders.met import MetSpider  # noqa: E402
+
+# What real APIs have been seen to send where a field was expected: every JSON type, numbers
+# too big for any column, digits that are not ASCII, blanks, NaN (Python's parser reads it).
+ODD_VALUES = st.sampled_from([10**30, -(2**63), 2**64, 1e308, float("nan"), "4\u00b2",
+                              "\u0663", "", "   ", "javascript:alert(1)", "/relative.jpg",
+                              "\ud800", "x" * 5000, True, False, None, [], {}])
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+    | ODD_VALUES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=8)
+
+MET_RECORD = {
+    "objectID": 7, "title": "The Feast", "artistDisplayName": "Workshop of Jan Steen",
+    "artistPrefix": "", "artistDisplayBio": "Dutch, 1626-1679", "artistBeginDate": "1626",
+    "artistEndDate": "1679", "objectDate": "ca. 1663", "objectBeginDate": 1660,
+    "objectEndDate": 1665, "isPublicDomain": True, "classification": "Paintings",
+    "objectName": "Painting", "medium": "Oil on canvas",
+    "primaryImage": "https://images.metmuseum.org/x.jpg",
+    "objectURL": "https://www.metmuseum.org/art/collection/search/7"}
+AIC_RECORD = {
+    "id": 7, "title": "The Feast", "is_public_domain": True, "copyright_notice": None,
+    "date_start": 1650, "date_end": 1650, "date_display": "1650",
+    "artist_display": "Jan Steen\nDutch, 1626-1679", "artist_title": "Jan Steen",
+    "artwork_type_title": "Painting", "classification_titles": ["painting"],
+    "medium_display": "Oil on canvas", "image_id": "abc-1",
+    "thumbnail": {"width": 1000, "height": 800}, "api_link": "https://api.artic.edu/7"}
+CLEVELAND_RECORD = {
+    "id": 7, "accession_number": "1915.1", "title": "The Feast", "type": "Painting",
+    "share_license_status": "CC0", "creation_date": "1650", "creation_date_earliest": 1650,
+    "creation_date_latest": 1650, "technique": "oil on canvas",
+    "url": "https://clevelandart.org/art/1915.1",
+    "creators": [{"description": "Jan Steen (Dutch, 1626-1679)", "qualifier": "",
+                  "birth_year": "1626", "death_year": "1679"}],
+    "images": {"print": {"url": "https://openaccess-cdn.clevelandart.org/x_print.jpg"}}}
+COMMONS_INFO = {
+    "url": "https://upload.wikimedia.org/x.jpg", "descriptionurl": "https://c.org/wiki/F",
+    "width": 4000, "height": 3000, "thumburl": "https://upload.wikimedia.org/t.jpg",
+    "thumbwidth": 1920, "thumbheight": 1440,
+    "extmetadata": {"ObjectName": {"value": "The Feast"}, "Artist": {"value": "Jan Steen"},
+                    "DateTimeOriginal": {"value": "1650"},
+                    "LicenseShortName": {"value": "Public domain"},
+                    "Categories": {"value": "Paintings"}}}
+
+
+def overrides(record: dict):
+    """Any subset of the record's fields set to any JSON values."""
+    return st.dictionaries(st.sampled_from(sorted(record)), JSON_VALUES, max_size=len(record))
+
+
+def rows_written(found: list[ArtworkImage], tmp_path) -> dict:
+    """The items' rows through the final Parquet write and back: this must never fail."""
+    from crawl.records import item_row
+
+    path = tmp_path / "records.parquet"
+    write_records([item_row(i) for i in found], path)
+    return read_records(path)
+
+
+def one_record_crawl(cls, tmp_path, body, callback, **kwargs) -> list:
+    spider = make_spider(cls, tmp_path, {"object_types": ["painting"]})
+    url = "https://api.example/listing"
+    data = json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+    page = TextResponse(url, body=data, encoding="utf-8", request=scrapy.Request(url))
+    output = list(getattr(spider, callback)(page, **kwargs))
+    return [x for x in items(output)], spider
+
+
+FUZZ = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(changed=overrides(MET_RECORD))
+def test_any_json_in_any_met_field_ends_as_one_row_that_parquet_holds(tmp_path, changed):
+    found, _ = one_record_crawl(MetSpider, tmp_path, {**MET_RECORD, **changed}, "parse_object",
+                                source_id="7")
+    assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1
+
+
+@FUZZ
+@given(changed=overrides(AIC_RECORD))
+def test_any_json_in_any_aic_field_ends_as_one_row_that_parquet_holds(tmp_path, changed):
+    body = {"pagination": {"total": 1, "limit": 10, "total_pages": 1},
+            "config": {"iiif_url": "https://www.artic.edu/iiif/2"},
+            "data": [{**AIC_RECORD, **changed}]}
+    found, spider = one_record_crawl(AicSpider, tmp_path, body, "parse_page", page=1)
+    assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1
+    assert spider.state.listing_failures == 0
+
+
+@FUZZ
+@given(changed=overrides(CLEVELAND_RECORD))
+def test_any_json_in_any_cleveland_field_ends_as_one_row_that_parquet_holds(tmp_path, changed):
+    body = {"info": {"total": 1}, "data": [{**CLEVELAND_RECORD, **changed}]}
+    found, spider = one_record_crawl(ClevelandSpider, tmp_path, body, "parse_page", skip=0)
+    assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1
+
+
+@FUZZ
+@given(info=overrides(COMMONS_INFO), meta=overrides(COMMONS_INFO["extmetadata"]),
+       page=overrides({"pageid": 1, "title": 1}))
+def test_any_json_in_any_commons_field_ends_as_one_row_that_parquet_holds(tmp_path, info,
+                                                                          meta, page):
+    record = {"pageid": 7, "ns": 6, "title": "File:The Feast.jpg",
+              "imageinfo": [{**COMMONS_INFO, **info,
+                             "extmetadata": {**COMMONS_INFO["extmetadata"], **meta}}], **page}
+    if "extmetadata" in info:
+        record["imageinfo"][0]["extmetadata"] = info["extmetadata"]
+    body = {"batchcomplete": True, "query": {"pages": [record]}}
+    spider = make_spider(CommonsSpider, tmp_path, {"categories": ["Category:X"],
+                                                   "object_types": ["painting"]})
+    url = "https://commons.example/w/api.php"
+    data = json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+    output = list(spider.parse_api(TextResponse(url, body=data, encoding="utf-8",
+                                                request=scrapy.Request(url)),
+                                   index=0, params={"gcmtitle": "Category:X"},
+                                   batch={"done": set(), "waiting": {}}))
+    found = items(output)
+    assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1
+
+
+@FUZZ
+@given(cells=st.dictionaries(st.sampled_from(["title", "displaydate", "beginyear", "endyear",
+                                              "medium", "attribution", "classification"]),
+                             st.none() | st.text(max_size=40) | st.sampled_from(
+                                 ["4\u00b2", "1" * 60, "-99999999999", "\ud800"])))
+def test_any_text_in_any_nga_cell_ends_as_one_row_that_parquet_holds(tmp_path, cells):
+    spider = make_spider(NgaSpider, tmp_path, {"object_types": ["painting"]})
+    obj = {"objectid": "7", "title": "T", "displaydate": "1650", "beginyear": "1650",
+           "endyear": "1650", "medium": "oil", "attribution": "Jan Steen",
+           "classification": "Painting", **cells}
+    image = {"iiifurl": "https://api.nga.gov/iiif/abc", "width": "100", "height": "80",
+             "maxpixels": "", "openaccess": "1"}
+    found = items(spider.emit({"objects": {"7": obj}, "images": {"7": image}}))
+    assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1
+
+
+@FUZZ
+@given(cells=st.dictionaries(st.sampled_from(["title", "artist", "date", "license", "type"]),
+                             JSON_VALUES))
+def test_any_value_in_any_url_list_cell_ends_as_one_row_that_parquet_holds(tmp_path, cells):
+    spider = make_spider(UrlListSpider, tmp_path, {"object_types": ["painting", "other"]})
+    found = items(spider.items_from_rows([{"url": "https://a.example/1.jpg", **cells}]))
+    assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1
+
+
+def test_a_field_of_the_wrong_type_becomes_null_with_a_note(tmp_path):
+    record = {**MET_RECORD, "title": {"en": "Feast"}, "objectDate": ["1650"],
+              "objectBeginDate": 10**30, "medium": 3.5}
+    found, _ = one_record_crawl(MetSpider, tmp_path, record, "parse_object", source_id="7")
+    row = rows_written(found, tmp_path)[("met", "7")]
+    assert row["title"] is None and row["date_text"] is None and row["medium"] == "3.5"
+    assert "title: a JSON object" in row["error"] and "date_text: a JSON list" in row["error"]
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("/images/x.jpg", "relative"), ("   ", "blank"), (12345, "relative"),
+    ("javascript:alert(1)", "javascript"), ("data:image/png;base64,AA==", "data"),
+    ("https://images.example/" + "a" * 3000, "characters")])
+def test_an_unusable_image_url_is_a_rejected_row_with_its_reason(tmp_path, url, problem):
+    found, _ = one_record_crawl(MetSpider, tmp_path, {**MET_RECORD, "primaryImage": url},
+                                "parse_object", source_id="7")
+    assert [(i.status, i.reason) for i in found] == [("rejected", reasons.BAD_URL)]
+    assert problem in found[0].error
+
+
+@pytest.mark.parametrize("ident, key, problem", [
+    (10**250, None, "over 200 digits"), ({"x": 1}, None, "a JSON object"),
+    (True, None, "true or false"), (None, None, "has no id"), (7.5, None, "a fraction"),
+    ("4\u00b2", "4\u00b2", None), (7.0, "7", None)])
+def test_an_id_of_any_type_gets_a_key_and_a_verdict(ident, key, problem):
+    from crawl.spiders.base import record_id
+
+    found_key, found_problem = record_id(ident, {"title": "x"})
+    assert (found_key == key) if key else found_key.split("-")[0] in ("number", "bad", "no")
+    assert (problem in found_problem) if problem else found_problem is None

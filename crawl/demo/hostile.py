@@ -25,6 +25,7 @@ import json
 import struct
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from crawl.demo.server import Response
 MARKER = "hostile-"  # in every hostile image URL's path: how the server recognises them
 BASE_ID = 990_000  # numeric ids of hostile records (real sources use numbers too)
 OFFSITE_IP = "198.51.100.7"  # TEST-NET-2 (RFC 5737): never routed; must be refused unfetched
+OFFSITE_PORT = 9  # a redirect to this port of 127.0.0.1 is another origin: refused unfetched
 BOMB_INFLATED = 64 << 20  # gzip bomb: inflates to 64 MiB (> crawl.max_bytes of 50 MiB)
 BOMB_SIDE = 100_000  # PNG decompression bomb: 100,000 x 100,000 px declared
 ENORMOUS_BYTES = 60_000_000  # an enormous JSON page or record (> crawl.max_bytes)
@@ -51,10 +53,16 @@ class Case:
     reason: str | None  # expected reason code (crawl/reasons.py); None for stored rows
     value: str = ""  # the hostile id (kind id) or title (kind meta)
     sources: tuple[str, ...] = ("met", "aic", "cleveland", "nga", "commons", "urls")
+    raw: object = None  # kind id: the id as JSON sends it when it is not text
 
 
 _TRAVERSAL = "../../etc/passwd"
 _STORED = ("stored", None)
+JSON_SOURCES = ("met", "aic", "cleveland", "commons")  # records as JSON (NGA: CSV cells)
+HUGE_DIGITS = 5000  # an id of this many digits (over Python's 4,300-digit int limit)
+HUGE_NUMBER = "__hostile_huge_number__"  # json_bytes writes it as a bare 5000-digit number
+HUGE_YEAR = 10**30
+LONG_URL_CHARS = 3000  # over crawl.max_url_chars (2,083)
 CASES: tuple[Case, ...] = (
     # Ids that would be paths if anybody used them as file names. The crawler refuses them
     # before any request is built from them. (A URL list has no ids: see the url cases.)
@@ -66,11 +74,58 @@ CASES: tuple[Case, ...] = (
          "/etc/passwd", TEMPLATE_SOURCES),
     Case("id_nul", "id", "record id 'x\\x00y' (a NUL byte)", "rejected", "unsafe_id",
          "x\x00y", TEMPLATE_SOURCES),
+    # Ids of the wrong JSON type or size. The row needs a key all the same: a digest.
+    Case("id_huge", "id", f"record id: a JSON number of {HUGE_DIGITS:,} digits", "rejected",
+         "unsafe_id", "9" * HUGE_DIGITS, TEMPLATE_SOURCES, raw=HUGE_NUMBER),
+    Case("id_object", "id", 'record id: a JSON object {"x": 1}', "rejected", "unsafe_id",
+         '{"x": 1}', JSON_SOURCES, raw={"x": 1}),
+    Case("id_superscript", "id", "record id '4²' (a digit that str.isdigit() accepts and int() "
+         "does not)", *_STORED, "4²", ("aic", "cleveland", "nga", "commons")),
+    # Fields of the wrong JSON type: conformed to the records schema, noted in the error.
+    Case("types_mixed", "fields", "title an object, date a list, year 10^30, medium a float",
+         *_STORED, sources=JSON_SOURCES),
+    Case("types_as_text", "fields", "title the number 1984, year the text '1650'", *_STORED,
+         sources=JSON_SOURCES),
+    Case("types_all_true", "fields", "every field of the record true (the id aside)",
+         "metadata_only", "object_type", sources=JSON_SOURCES),
+    Case("types_all_null", "fields", "every field of the record null (the id aside)",
+         "metadata_only", "object_type", sources=JSON_SOURCES),
+    Case("record_huge_string", "fields", "a record holding a 2 MB string (under max_bytes, over "
+         "the 1,000,000 characters a record's JSON may have)", "rejected", "too_large",
+         sources=JSON_SOURCES),
+    # Image URLs no fetch can use, as the record gives them.
+    Case("src_relative", "src", "image URL '/images/relative.jpg'", "rejected", "bad_url",
+         sources=("met", "cleveland", "nga", "commons")),
+    Case("src_blank", "src", "image URL '   '", "rejected", "bad_url",
+         sources=("met", "commons")),
+    Case("src_number", "src", "image URL the number 12345", "rejected", "bad_url",
+         sources=("met", "cleveland", "commons")),
+    Case("src_javascript", "src", "image URL 'javascript:alert(1)'", "rejected", "bad_url",
+         sources=("met", "cleveland", "nga", "commons")),
+    Case("src_data", "src", "image URL 'data:image/png;base64,...'", "rejected", "bad_url",
+         sources=("met", "cleveland", "nga", "commons")),
+    Case("src_too_long", "src", f"image URL of {LONG_URL_CHARS:,} characters", "rejected",
+         "bad_url", sources=("met", "cleveland", "nga", "commons")),
     # Image URLs answered with something hostile.
     Case("redirect_offsite", "image", f"302 to http://{OFFSITE_IP}/ (TEST-NET, unroutable)",
          "failed", "offsite"),
     Case("redirect_evil_host", "image", "302 to http://localhost.evil/", "failed", "offsite"),
     Case("redirect_file", "image", "302 to file:///etc/passwd", "failed", "offsite"),
+    Case("redirect_port", "image", f"302 to http://127.0.0.1:{OFFSITE_PORT}/ (another port of "
+         "the allowed host)", "failed", "offsite"),
+    Case("redirect_self", "image", "302 to its own URL, forever", "failed", "redirect_loop"),
+    # Two records, one image URL: both rows, one blob (the duplicate filter must not eat one).
+    Case("shared_image_1", "image", "the same image URL as shared_image_2", *_STORED,
+         sources=TEMPLATE_SOURCES),
+    Case("shared_image_2", "image", "the same image URL as shared_image_1", *_STORED,
+         sources=TEMPLATE_SOURCES),
+    # 503 with a Retry-After no parser should trust, then the image: it must still be fetched.
+    Case("retry_after_nonascii", "image", "503 with Retry-After '²' (a non-ASCII digit), then "
+         "the image", *_STORED),
+    Case("retry_after_garbage", "image", "503 with Retry-After 'Fri, 99 Foo 2026 soon', then "
+         "the image", *_STORED),
+    Case("retry_after_past", "image", "503 with Retry-After of a date in 1970, then the image",
+         *_STORED),
     Case("gzip_bomb", "image", "Content-Encoding: gzip, ~65 KB inflating to 64 MiB",
          "rejected", "too_large"),
     Case("endless_fast", "image", "chunked image/jpeg that never ends (64 KiB chunks)",
@@ -105,10 +160,17 @@ CASES: tuple[Case, ...] = (
          "failed", "bad_record", sources=("met",)),
     Case("record_enormous", "record", f"a {ENORMOUS_BYTES // 10**6} MB object JSON, chunked",
          "rejected", "too_large", sources=("met",)),
+    Case("record_deep", "record", "the object's JSON nested 10,000 levels deep", "failed",
+         "bad_record", sources=("met",)),
+    Case("record_error_200", "record", 'a 200 whose body is {"message": "Not a valid object"}',
+         "failed", "bad_record", sources=("met",)),
     # Listing pages: a page that cannot be read ends the listing there (a logged error; the
     # run reports itself incomplete); every record before it is crawled as usual.
     Case("listing_malformed", "listing", "the page after the last one: truncated JSON",
-         None, "bad_record", sources=("aic", "commons")),
+         None, "bad_record", sources=("commons",)),
+    Case("listing_error_200", "listing", "the page after the last one: a 200 whose body is "
+         'an error object ({"status": 403, "error": ...}); every page claims a total of '
+         "10^12 and a page size of -5", None, "bad_record", sources=("aic",)),
     Case("listing_enormous", "listing",
          f"the page after the last one: {ENORMOUS_BYTES // 10**6} MB of JSON, chunked",
          None, "too_large", sources=("cleveland",)),
@@ -129,14 +191,23 @@ def cases_for(source: str, kinds: tuple[str, ...] | None = None) -> list[Case]:
 
 def record_cases(source: str) -> list[Case]:
     """The cases that are records in ``source``'s listing, in listing order."""
-    return cases_for(source, ("id", "image", "meta", "record", "url"))
+    return cases_for(source, ("id", "image", "meta", "record", "url", "fields", "src"))
 
 
 def hostile_id(source: str, case: Case) -> str:
     """The record id the listing gives the case (the hostile value itself for id cases)."""
     if case.kind == "id":
-        return case.value
+        from crawl.spiders.base import record_id
+
+        # The key the crawler makes of the id it parses: the huge number arrives as its digits
+        # (crawl.spiders.base.parse_json keeps numbers that long as text), the object as one.
+        return record_id(case.raw if isinstance(case.raw, dict) else case.value)[0]
     return str(BASE_ID + CASES.index(case))
+
+
+def sent_id(case: Case) -> object:
+    """The id as the listing sends it (the huge number as a placeholder json_bytes expands)."""
+    return case.value if case.raw is None else case.raw
 
 
 def case_for_id(source_id: str) -> Case | None:
@@ -149,7 +220,11 @@ def case_for_id(source_id: str) -> Case | None:
 
 def image_url(source: str, source_root: str, case: Case) -> str:
     """Where the case's image is, in the shape of the source's real image URLs."""
+    if case.kind == "src":
+        return src_value(case, source_root)
     name = MARKER + case.key
+    if case.key.startswith("shared_image"):
+        name = MARKER + "shared_image_1"
     if case.key == "filename_traversal":
         name = f"{MARKER}{case.key}..%2F..%2Fetc%2Fpasswd"
     if source == "met":
@@ -167,6 +242,51 @@ def image_url(source: str, source_root: str, case: Case) -> str:
                 "url_dotdot": f"{source_root}/web/../../etc/passwd",
                 "url_nul": f"{source_root}/web/x%00y.png"}[case.key]
     return f"{source_root}/web/{name}.png"
+
+
+def src_value(case: Case, source_root: str) -> object:
+    """The image URL a ``src`` case's record gives, as sent (a number stays a number)."""
+    return {"src_relative": "/images/relative.jpg", "src_blank": "   ", "src_number": 12345,
+            "src_javascript": "javascript:alert(1)",
+            "src_data": "data:image/png;base64,iVBORw0KGgo=",
+            "src_too_long": f"{source_root}/images/{'a' * LONG_URL_CHARS}.jpg"}[case.key]
+
+
+# Each source's keys for the fields of the ``fields`` cases (Commons: extmetadata names).
+FIELD_KEYS = {
+    "met": {"title": "title", "date": "objectDate", "year": "objectBeginDate",
+            "medium": "medium"},
+    "aic": {"title": "title", "date": "date_display", "year": "date_start",
+            "medium": "medium_display"},
+    "cleveland": {"title": "title", "date": "creation_date", "year": "creation_date_earliest",
+                  "medium": "technique"},
+    "commons": {"title": "ObjectName", "date": "DateTimeOriginal"},
+}
+FIELD_VALUES = {
+    "types_mixed": {"title": {"text": "A title in an object"}, "date": ["1650"],
+                    "year": HUGE_YEAR, "medium": 3.5},
+    "types_as_text": {"title": 1984, "year": "1650"},
+    "record_huge_string": {"title": "H" * 2_000_000},
+}
+
+
+def with_fields(case: Case, source: str, record: dict, keep: tuple[str, ...]) -> dict:
+    """``record`` with the ``fields`` case applied: named fields replaced, or every field but
+    ``keep`` made true or null. Commons records are image infos: their extmetadata values
+    are replaced."""
+    if case.kind != "fields":
+        return record
+    if case.key in ("types_all_true", "types_all_null"):
+        value = case.key == "types_all_true"
+        return {k: (v if k in keep else (value or None)) for k, v in record.items()}
+    keys = FIELD_KEYS[source]
+    changed = {keys[f]: v for f, v in FIELD_VALUES[case.key].items() if f in keys}
+    if source == "commons":
+        meta = dict(record.get("extmetadata") or {})
+        for key, value in changed.items():
+            meta[key] = {**meta.get(key, {}), "value": value}
+        return {**record, "extmetadata": meta}
+    return {**record, **changed}
 
 
 def expected_rows(source: str, source_root: str, list_rows: int = 0) -> dict[str, Case]:
@@ -254,10 +374,20 @@ HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Access denied</title></head>"
              b"<body><h1>Please enable JavaScript</h1></body></html>\n")
 
 
-def image_response(case: Case) -> Response:
-    """What the server answers at the case's image URL."""
+def image_response(case: Case, path: str = "", hits: int = 1) -> Response:
+    """What the server answers at the case's image URL (``hits``: how often it was asked)."""
     seed = CASES.index(case)
     key = case.key
+    if key == "redirect_self":
+        return Response(302, b"", "text/html; charset=utf-8", {"Location": path})
+    if key == "redirect_port":
+        return Response(302, b"", "text/html; charset=utf-8",
+                        {"Location": f"http://127.0.0.1:{OFFSITE_PORT}/images/{key}.jpg"})
+    if key.startswith("retry_after_") and hits <= 1:
+        value = {"retry_after_nonascii": "\u00b2",  # sent as the single byte B2
+                 "retry_after_garbage": "Fri, 99 Foo 2026 soon",
+                 "retry_after_past": "Thu, 01 Jan 1970 00:00:00 GMT"}[key]
+        return Response(503, b"busy", "text/plain", {"Retry-After": value})
     if key.startswith("redirect_"):
         location = {"redirect_offsite": f"http://{OFFSITE_IP}/images/{key}.jpg",
                     "redirect_evil_host": f"http://localhost.evil/images/{key}.jpg",
@@ -292,7 +422,7 @@ def size_of(case: Case) -> tuple[int, int]:
             "png_bomb": (BOMB_SIDE, BOMB_SIDE)}.get(case.key, (120, 90))
 
 
-def serve(path: str) -> Response | None:
+def serve(path: str, hits: Counter | None = None) -> Response | None:
     """The server's hook: a hostile image URL's answer, or None for every other path.
 
     Also answers the URL list's traversal URLs, whether or not the client resolved the dot
@@ -307,7 +437,9 @@ def serve(path: str) -> Response | None:
                 key = "filename_traversal"
             case = BY_KEY.get(key)
             if case is not None:
-                return image_response(case)
+                if hits is not None:
+                    hits[path] += 1
+                return image_response(case, path, hits[path] if hits is not None else 1)
     if path.endswith("/etc/passwd") or "x%00y.png" in path:
         key = "url_nul" if path.endswith(".png") else "url_dotdot"
         return Response(200, png(120, 90, CASES.index(BY_KEY[key])), "image/png")
@@ -335,6 +467,7 @@ def json_bytes(obj) -> bytes:
     """JSON as the emulators write it; a lone surrogate becomes the JSON escape \\ud800, as a
     broken encoder would write it."""
     body = encode_text(json.dumps(obj, ensure_ascii=False))
+    body = body.replace(b'"' + HUGE_NUMBER.encode() + b'"', b"9" * HUGE_DIGITS)
     return body.replace("\ud800".encode("utf-8", "surrogatepass"), b"\\ud800")
 
 
@@ -354,7 +487,7 @@ def _template(collection, source: str):
 
 def met_ids() -> list:
     """Hostile ids for the Met's objectIDs list (numbers, and strings for the id cases)."""
-    return [c.value if c.kind == "id" else int(hostile_id("met", c))
+    return [sent_id(c) if c.kind == "id" else int(hostile_id("met", c))
             for c in record_cases("met")]
 
 
@@ -369,6 +502,11 @@ def met_object(collection, object_id: str, source_root: str) -> Response | None:
         body = json.dumps(object_record(collection, _template(collection, "met"),
                                         source_root)).encode()
         return Response(200, body[: len(body) // 2], "application/json; charset=utf-8")
+    if case.key == "record_deep":
+        return Response(200, b'{"objectID": %d, "title": ' % int(object_id) + b"[" * 10_000
+                        + b"]" * 10_000 + b"}", "application/json; charset=utf-8")
+    if case.key == "record_error_200":
+        return hostile_json({"message": "Not a valid object"})
     if case.key == "record_enormous":
         return Response(200, _enormous_json(b'{"objectID": %d, "title": "' % int(object_id),
                                             b'"}'), "application/json; charset=utf-8",
@@ -379,7 +517,7 @@ def met_object(collection, object_id: str, source_root: str) -> Response | None:
     record.update(objectID=int(object_id), title=_raw_title(case), primaryImage=url,
                   primaryImageSmall=url, objectURL=f"{source_root}/art/collection/search/"
                   f"{object_id}", dimensions=f"{height} x {width} px")
-    return hostile_json(record)
+    return hostile_json(with_fields(case, "met", record, ("objectID",)))
 
 
 def aic_records(collection, source_root: str) -> list[dict]:
@@ -390,10 +528,11 @@ def aic_records(collection, source_root: str) -> list[dict]:
     for case in record_cases("aic"):
         ident = hostile_id("aic", case)
         width, height = size_of(case)
-        records.append({**template, "id": ident if case.kind == "id" else int(ident),
-                        "api_link": f"{source_root}/api/v1/artworks/{ident}",
-                        "title": _raw_title(case), "image_id": image_url("aic", source_root, case),
-                        "thumbnail": {**template["thumbnail"], "width": width, "height": height}})
+        record = {**template, "id": sent_id(case) if case.kind == "id" else int(ident),
+                  "api_link": f"{source_root}/api/v1/artworks/{ident}",
+                  "title": _raw_title(case), "image_id": image_url("aic", source_root, case),
+                  "thumbnail": {**template["thumbnail"], "width": width, "height": height}}
+        records.append(with_fields(case, "aic", record, ("id",)))
     return records
 
 
@@ -407,16 +546,20 @@ def cleveland_records(collection, source_root: str) -> list[dict]:
         width, height = size_of(case)
         url = image_url("cleveland", source_root, case)
         block = {"url": url, "width": str(width), "height": str(height), "filesize": "1000",
-                 "filename": url.rsplit("/", 1)[1]}
-        records.append({**template, "id": ident if case.kind == "id" else int(ident),
-                        "accession_number": f"H.{CASES.index(case)}", "title": _raw_title(case),
-                        "url": f"{source_root}/art/H.{CASES.index(case)}",
-                        "images": {"web": block, "print": block}})
+                 "filename": str(url).rsplit("/", 1)[-1]}
+        record = {**template, "id": sent_id(case) if case.kind == "id" else int(ident),
+                  "accession_number": f"H.{CASES.index(case)}", "title": _raw_title(case),
+                  "url": f"{source_root}/art/H.{CASES.index(case)}",
+                  "images": {"web": block, "print": block}}
+        records.append(with_fields(case, "cleveland", record, ("id",)))
     return records
 
 
 def broken_page(case: Case, prefix: bytes = b'{"data": [') -> Response:
-    """A listing page that cannot be read: truncated, or enormous."""
+    """A listing page that cannot be read: truncated, enormous, or an error in a 200."""
+    if case.key == "listing_error_200":
+        return hostile_json({"status": 403, "error": "Forbidden",
+                             "detail": "Hostile demo: this page is an error in a 200"})
     if case.key == "listing_enormous":
         return Response(200, _enormous_json(prefix + b'{"title": "', b'"}]}'),
                         "application/json; charset=utf-8", chunked=True)
@@ -428,7 +571,7 @@ def nga_rows(collection, source_root: str) -> tuple[list[dict], list[dict]]:
     """(objects.csv rows, published_images.csv rows) for the hostile records."""
     objects, images = [], []
     for case in record_cases("nga"):
-        ident = hostile_id("nga", case)
+        ident = case.value if case.kind == "id" else hostile_id("nga", case)
         width, height = size_of(case)
         objects.append({"objectid": ident, "accessioned": 1, "accessionnum": f"H.{ident}",
                         "title": _raw_title(case), "displaydate": "1650", "beginyear": 1650,
@@ -436,8 +579,9 @@ def nga_rows(collection, source_root: str) -> tuple[list[dict], list[dict]]:
                         "attribution": "Hostile Painter", "creditline": "Demo Collection",
                         "classification": "Painting", "visualbrowserclassification": "painting",
                         "isvirtual": 0, "departmentabbr": "DCRS"})
-        url = image_url("nga", source_root, case)
-        images.append({"uuid": url.rsplit("/", 1)[1], "iiifurl": url,
+        url = str(image_url("nga", source_root, case))
+        images.append({"uuid": "" if case.kind == "src" else url.rsplit("/", 1)[1],
+                       "iiifurl": url,
                        "iiifthumburl": f"{url}/full/!200,200/0/default.jpg",
                        "viewtype": "primary", "sequence": "0", "width": width,
                        "height": height, "maxpixels": "", "openaccess": 1,
@@ -464,7 +608,8 @@ def commons_pages(collection, request, v2: bool) -> Response:
         info = {**base, "url": url, "descriptionurl": f"{request.source_root}/wiki/File:H{ident}",
                 "width": width, "height": height, "extmetadata": meta}
         info.pop("thumburl", None)
-        pages.append({"pageid": ident if case.kind == "id" else int(ident), "ns": 6,
+        info = with_fields(case, "commons", info, ())
+        pages.append({"pageid": sent_id(case) if case.kind == "id" else int(ident), "ns": 6,
                       "title": f"File:{_TRAVERSAL}.png" if case.key == "filename_traversal"
                       else f"File:Hostile {case.key}.png", "imagerepository": "local",
                       "imageinfo": [info]})

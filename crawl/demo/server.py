@@ -107,6 +107,7 @@ class DemoServer:
         self.hostile = bool(hostile)
         self.status_counts: Counter[int] = Counter()
         self.served: Counter[str] = Counter()  # successful (2xx) answers per path, for tests
+        self.hostile_hits: Counter[str] = Counter()  # hostile image paths asked, per path
         self._httpd = _HTTPServer((host, port), _RequestHandler)
         self._httpd.demo = self
         self._thread: threading.Thread | None = None
@@ -148,7 +149,7 @@ class DemoServer:
             return Response(200, ROBOTS_TXT, "text/plain; charset=utf-8")
         if self.hostile:  # before routing: a hostile URL may have lost its prefix to "../"
             from crawl.demo import hostile
-            found = hostile.serve(path)
+            found = hostile.serve(path, self.hostile_hits)
             if found is not None:
                 return found
         prefix, _, rest = path.lstrip("/").partition("/")

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawl import normalize, reasons
-from crawl.spiders.base import SourceSpider
+from crawl.spiders.base import SourceSpider, as_int
 
 FIELDS = ("id,title,is_public_domain,copyright_notice,date_start,date_end,date_display,"
           "artist_display,artist_title,artwork_type_title,classification_titles,medium_display,"
@@ -43,18 +43,27 @@ class AicSpider(SourceSpider):
                               cb_kwargs={"page": page})
 
     def parse_page(self, response, page: int):
-        body = self.listing_json(response)
+        body = self.listing_json(response, "data")
         if body is None:
             return
-        iiif_url = (body.get("config") or {}).get("iiif_url") or "https://www.artic.edu/iiif/2"
-        website = (body.get("config") or {}).get("website_url") or "https://www.artic.edu"
-        for record in body.get("data") or []:
+        records = body["data"]
+        if not isinstance(records, list):
+            self.listing_broken(response.url, f"data is {type(records).__name__}, not a list")
+            return
+        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        iiif_url = config.get("iiif_url") if isinstance(config.get("iiif_url"), str) else None
+        website = config.get("website_url") if isinstance(config.get("website_url"), str) \
+            else None
+        iiif_url, website = iiif_url or "https://www.artic.edu/iiif/2", website or \
+            "https://www.artic.edu"
+        met_before = len(self.state.visited)
+        for record in records:
             if self.state.full:
                 return
-            source_id = record.get("id")
-            if source_id is None or not self.want(source_id):
+            source_id = record.get("id") if isinstance(record, dict) else None
+            if not self.want(source_id, record):
                 continue
-            if (unsafe := self.unsafe_id(source_id)) is not None:
+            if (unsafe := self.unsafe_id(source_id, record)) is not None:
                 yield unsafe
                 continue
             try:
@@ -64,14 +73,18 @@ class AicSpider(SourceSpider):
                                          reasons.describe(exc))
                 continue
             yield self.fetch_image(item)
-        pagination = body.get("pagination") or {}
-        limit = pagination.get("limit") or 1
-        if (not self.state.full and page < (pagination.get("total_pages") or 0)
+        if not self.page_read("aic", response, len(self.state.visited) - met_before,
+                              len(records)):
+            return
+        pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+        limit = max(as_int(pagination.get("limit")) or len(records), 1)
+        if (not self.state.full and page < (as_int(pagination.get("total_pages")) or 0)
                 and (page + 1) * limit <= RESULT_WINDOW):
             yield self.page_request(page + 1)
 
     def item_from_record(self, record: dict, iiif_url: str, website: str):
-        first, _, bio = (record.get("artist_display") or "").partition("\n")
+        display = record.get("artist_display")
+        first, _, bio = (display if isinstance(display, str) else "").partition("\n")
         name, qualifier = normalize.split_attribution(first or record.get("artist_title"))
         birth, death = normalize.parse_life_years(bio)
         licence, flag, licence_raw = normalize.normalise_license(
@@ -81,11 +94,14 @@ class AicSpider(SourceSpider):
         image_id = record.get("image_id")
         if image_id:
             # Ask for a bounded width, never more than the master has (IIIF refuses upscaling).
-            full_width = (record.get("thumbnail") or {}).get("width") or 0
+            thumbnail = record.get("thumbnail")
+            full_width = as_int(thumbnail.get("width")) if isinstance(thumbnail, dict) else None
             width = int(self.config.get("iiif_width", 843))
-            if full_width:
-                width = min(width, int(full_width))
-            image_url = f"{iiif_url}/{image_id}/full/{width},/0/default.jpg"
+            if full_width and full_width > 0:
+                width = min(width, full_width)
+            image_url = f"{iiif_url}/{image_id}/full/{width},/0/default.jpg" \
+                if isinstance(image_id, str | int) and not isinstance(image_id, bool) \
+                else image_id  # not an id: new_item makes it a bad_url row
         type_raw = record.get("artwork_type_title")
         return self.new_item(
             record["id"], record,

@@ -9,20 +9,24 @@ each record the listing named ends as exactly one row.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawl import reasons
 from crawl.items import ArtworkImage
-from crawl.middlewares import OffsiteRequest
-from crawl.records import DONE_STATUSES, valid_text
+from crawl.middlewares import OffsiteRequest, origins_of
+from crawl.records import DONE_STATUSES, MAX_RAW_RECORD_CHARS, conform, valid_text
 from crawl.storage import ContentStore
 
 # Record ids are opaque text, but somebody downstream will one day name a file after one:
@@ -32,9 +36,82 @@ _UNSAFE_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/\\%\ud800-\udfff]|\.\.|^[\s.~]|\s$
 MAX_ID_CHARS = 200
 # Image responses the spider sees itself (errors become rows with their status). Not the
 # redirects: with handle_httpstatus_all Scrapy would not follow them at all; this way they
-# are followed, and AllowedHostsMiddleware checks every hop (other hosts, file: URLs).
+# are followed, and AllowedOriginsMiddleware checks every hop (other origins, file: URLs).
 _REDIRECTS = {301, 302, 303, 307, 308}
 IMAGE_STATUSES = [s for s in range(300, 600) if s not in _REDIRECTS]
+
+
+def record_id(value: object, raw: object = None) -> tuple[str, str | None]:
+    """(the key text of a record id, why the id is unusable or None).
+
+    Sources give ids as numbers or text; anything else (a JSON object, true, a fraction, a
+    number too long to print) is unusable, but the record still needs a key for its row: a
+    digest of the value, or of the whole record when it has no id at all. The same record
+    gets the same key in every run.
+    """
+    if isinstance(value, str) and len(value) > MAX_ID_CHARS:
+        return f"long-id-{_digest(value)}", f"id of {len(value):,} characters (at most " \
+                                            f"{MAX_ID_CHARS})"
+    if isinstance(value, str) and value != "":
+        return valid_text(value), None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) < 10**MAX_ID_CHARS:
+            return str(value), None
+        return f"number-{_digest(hex(value))}", "the id is a number of over " \
+                                                 f"{MAX_ID_CHARS} digits"
+    if value is None or value == "":
+        return f"no-id-{_digest(raw)}", "the record has no id"
+    return f"bad-id-{_digest(value)}", f"the id is {_kind_of(value)}, not text or a number"
+
+
+def _digest(value: object) -> str:
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=True, default=repr)
+    except (ValueError, RecursionError):  # nested too deep, or a number too long to print
+        text = repr(type(value))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _shown(value: object) -> str:
+    """A non-text value shown as text (the JSON of a number, list or object, cut short)."""
+    return (_bounded_json(value, 10_000) or repr(type(value)))[:2000]
+
+
+def _kind_of(value: object) -> str:
+    return {bool: "true or false", dict: "a JSON object", list: "a JSON list",
+            float: "a fraction", int: "a number"}.get(type(value), type(value).__name__)
+
+
+def image_url_problem(url: object, max_chars: int) -> str | None:
+    """Why ``url`` cannot be fetched as an image, or None: absolute http(s) with a host only.
+
+    Records carry relative paths, blanks, numbers, ``javascript:`` and ``data:`` URLs, and
+    megabyte-long strings; each of these is a rejected row, never a request that Scrapy
+    refuses or drops (a relative URL raises in ``scrapy.Request``; an over-long one was
+    silently filtered by its URL-length middleware).
+    """
+    if not isinstance(url, str):
+        return f"the image URL is {_kind_of(url)}, not text"
+    if len(url) > max_chars:
+        return f"an image URL of {len(url):,} characters (at most {max_chars:,})"
+    shown = repr(url[:200])
+    if not url.strip():
+        return "the image URL is blank"
+    if any(c.isspace() or ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in url):
+        return f"the image URL {shown} holds spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        return f"the image URL {shown} is malformed ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        what = f"a {parts.scheme}: URL" if parts.scheme else "a relative URL"
+        return f"the image URL {shown} is {what}, not http(s)"
+    if not parts.hostname:
+        return f"the image URL {shown} has no host"
+    return None
 
 
 def unsafe_id_problem(source_id: str) -> str | None:
@@ -60,6 +137,9 @@ class CrawlState:
     metadata_only: bool = False
     visited: list[tuple[str, str]] = field(default_factory=list)
     listing_failures: int = 0
+    listing_stops: list[str] = field(default_factory=list)  # why a listing ended early
+    dropped: dict[tuple[str, str], str] = field(default_factory=dict)  # key -> what dropped it
+    pages: Counter = field(default_factory=Counter)  # listing pages read, per listing
     _visited_set: set = field(default_factory=set)
 
     def __post_init__(self):
@@ -97,44 +177,119 @@ class SourceSpider(scrapy.Spider):
         self.api_root = (api_root or self.default_api_root).rstrip("/")
         self.config = config or {}
         self.state = state
-        hosts = {urlsplit(self.api_root).hostname} | set(self.config.get("allowed_hosts", []))
-        self.allowed_hosts = sorted(h.lower() for h in hosts if h)
+        # What this source may reach: the origin (scheme, host, port) of its API root and the
+        # configured image roots. A redirect to another port of an allowed host is offsite.
+        self.allowed_origins = origins_of([self.api_root] if self.api_root else [],
+                                          self.config.get("allowed_origins") or [])
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        return spider
+
+    def _request_dropped(self, request, spider=None):
+        """The scheduler refused a request (its duplicate filter): say what that cost."""
+        key = self._record_key_of(request)
+        if key is not None:
+            self.state.dropped.setdefault(key, f"request for {request.url[:200]} dropped by "
+                                          "the scheduler (a duplicate of an earlier one)")
+        else:  # a listing page already read: a next link pointing back
+            self.listing_stopped(f"next page {request.url[:300]} was already read")
+
+    def _item_error(self, item, response=None, spider=None, failure=None):
+        if isinstance(item, ArtworkImage):
+            self.state.dropped.setdefault(
+                (self.source, record_id(item.source_id)[0]),
+                f"an item pipeline failed: {reasons.describe(failure.value)}"
+                if failure is not None else "an item pipeline failed")
+
+    def _record_key_of(self, request) -> tuple[str, str] | None:
+        item = request.cb_kwargs.get("item")
+        if isinstance(item, ArtworkImage):
+            return self.source, record_id(item.source_id)[0]
+        if "source_id" in request.cb_kwargs:
+            return self.source, record_id(request.cb_kwargs["source_id"])[0]
+        return None
 
     # --- records -------------------------------------------------------------------------------
 
-    def want(self, source_id: str | int) -> bool:
-        """Call once per record met in a listing: False means skip it (limit or resumed)."""
-        key = (self.source, valid_text(str(source_id)))  # the key its row will carry
+    def want(self, source_id: object, raw: object = None) -> bool:
+        """Call once per record met in a listing: False means skip it (limit or resumed).
+
+        ``source_id`` is the id as the source gave it, of any JSON type; ``raw`` (the record)
+        keys a record that has no id at all.
+        """
+        key = (self.source, record_id(source_id, raw)[0])  # the key its row will carry
         if not self.state.visit(key):
             return False
         return not self.state.finished(key)
 
-    def new_item(self, source_id: str | int, raw: Any, **fields: Any) -> ArtworkImage:
-        raw_json = raw if isinstance(raw, str) or raw is None else json.dumps(
-            raw, ensure_ascii=False, sort_keys=True)
-        return ArtworkImage(source=self.source, source_id=str(source_id), raw_record=raw_json,
-                            **fields)
+    def new_item(self, source_id: object, raw: Any, **fields: Any) -> ArtworkImage:
+        """The record's item, every field conformed to the records schema where it is parsed.
 
-    def unsafe_id(self, source_id: str | int) -> ArtworkImage | None:
-        """A rejected row for an id that could be a path or hides characters, else None.
+        A field of the wrong type (a title that is an object, a year of 10^30, a flag that is
+        a string) becomes None with a note in the row's ``error``; a record whose JSON is
+        larger than ``MAX_RAW_RECORD_CHARS`` or cannot be written back is a rejected row.
+        """
+        notes, values = [], {}
+        for name, value in fields.items():
+            if name in ("page_url", "image_url") and value is not None \
+                    and not isinstance(value, str):
+                values[name], note = None, f"{name}: {_kind_of(value)} is not a URL"
+                if name == "image_url":  # a reasoned row (bad_url), not "no image"
+                    notes.append(note)
+                    values["image_url"], note = _shown(value), None
+            else:
+                values[name], note = conform(name, value)
+            if note:
+                notes.append(note)
+        item = ArtworkImage(source=self.source, source_id=record_id(source_id, raw)[0],
+                            **values)
+        item.extra["notes"] = notes
+        try:
+            item.raw_record = raw if isinstance(raw, str) or raw is None else json.dumps(
+                raw, ensure_ascii=False, sort_keys=True)
+        except (ValueError, TypeError, RecursionError) as exc:  # too deep, or a huge number
+            item.status, item.reason = "rejected", reasons.BAD_RECORD
+            item.error = f"the record cannot be kept as evidence: {reasons.describe(exc)}"
+        if item.raw_record is not None and len(item.raw_record) > MAX_RAW_RECORD_CHARS:
+            size = len(item.raw_record)
+            item.raw_record = None
+            item.status, item.reason = "rejected", reasons.TOO_LARGE
+            item.error = (f"a record of {size:,} characters of JSON (at most "
+                          f"{MAX_RAW_RECORD_CHARS:,}): not kept, not fetched")
+        return item
+
+    def unsafe_id(self, source_id: object, raw: object = None) -> ArtworkImage | None:
+        """A rejected row for an id that is missing, not a number or text, could be a path or
+        hides characters; else None.
 
         Call right after ``want()``, before building any URL or item from the id.
         """
-        problem = unsafe_id_problem(str(source_id))
+        key, problem = record_id(source_id, raw)
+        problem = problem or unsafe_id_problem(key)
         if problem is None:
             return None
-        return ArtworkImage(source=self.source, source_id=str(source_id), status="rejected",
+        item = ArtworkImage(source=self.source, source_id=key, status="rejected",
                             reason=reasons.UNSAFE_ID, error=f"unsafe record id: {problem}")
+        if raw is not None:
+            item.raw_record = _bounded_json(raw)
+        return item
 
-    def failed_record(self, source_id: str | int, reason: str, error: str,
+    def failed_record(self, source_id: object, reason: str, error: str,
                       http_status: int | None = None) -> ArtworkImage:
-        return ArtworkImage(source=self.source, source_id=str(source_id), status="failed",
-                            reason=reason, error=error[:500], http_status=http_status)
+        return ArtworkImage(source=self.source, source_id=record_id(source_id)[0],
+                            status="failed", reason=reason, error=error[:500],
+                            http_status=http_status)
 
     # --- images --------------------------------------------------------------------------------
 
     def fetch_image(self, item: ArtworkImage):
         """A Request for the item's image, or the finished item when no fetch is needed."""
+        if item.status != "pending":  # rejected while parsing (a record too large, say)
+            return item
         wanted_types = self.config.get("object_types") or ["painting"]
         if item.object_type not in wanted_types:
             item.status, item.reason = "metadata_only", reasons.OBJECT_TYPE
@@ -147,6 +302,12 @@ class SourceSpider(scrapy.Spider):
         if not item.image_url:
             item.status, item.reason = "rejected", reasons.NO_IMAGE_URL
             item.error = item.error or "the record has no image"
+            return item
+        problem = image_url_problem(item.image_url, self.settings.getint("MARCUS_MAX_URL_CHARS",
+                                                                           2083))
+        if problem is not None:
+            item.status, item.reason, item.error = "rejected", reasons.BAD_URL, problem
+            item.image_url = item.image_url[:2000] if isinstance(item.image_url, str) else None
             return item
         if self.state.metadata_only:
             item.status = "metadata_only"
@@ -165,9 +326,12 @@ class SourceSpider(scrapy.Spider):
             if not headers and earlier["raw_record"] == item.raw_record:
                 reuse(item, earlier)
                 return item
+        # dont_filter: two records may share one image URL (both get rows, one blob), and an
+        # image that redirects to itself must end at REDIRECT_MAX_TIMES with a reason, not
+        # vanish in the scheduler's duplicate filter.
         return scrapy.Request(
             item.image_url, callback=self.parse_image, errback=self.image_failed,
-            cb_kwargs={"item": item}, headers=headers,
+            cb_kwargs={"item": item}, headers=headers, dont_filter=True,
             meta={"handle_httpstatus_list": IMAGE_STATUSES,
                   "marcus_earlier": earlier if headers else None,
                   "download_maxsize": self.settings.getint("MARCUS_MAX_BYTES"),
@@ -217,17 +381,52 @@ class SourceSpider(scrapy.Spider):
         self.logger.error("listing unreadable (%s): %s %s", reasons.BAD_RECORD, url[:300],
                           error[:500])
 
-    def listing_json(self, response) -> dict | None:
-        """The listing page as a JSON object, or None (counted as a listing failure)."""
+    def listing_json(self, response, expect: str) -> dict | None:
+        """The listing page as a JSON object holding ``expect``, or None (a listing failure).
+
+        An API may answer 200 with an error object (AIC: ``{"status": 403, "error": ...}``)
+        or with something else entirely: that is a failed page, never an empty last one.
+        """
         try:
-            body = response.json()
+            body = parse_json(response)
         except ValueError as exc:
-            self.listing_broken(response.url, f"not JSON: {exc}")
+            self.listing_broken(response.url, f"not JSON: {reasons.describe(exc)}")
             return None
         if not isinstance(body, dict):
             self.listing_broken(response.url, f"JSON {type(body).__name__}, not an object")
             return None
+        error = api_error(body)
+        if error is not None:
+            self.listing_broken(response.url, f"an error in a {response.status}: {error}")
+            return None
+        if expect not in body:
+            self.listing_broken(response.url, f"no {expect!r} in the page (keys: "
+                                f"{', '.join(map(str, list(body)[:10]))[:200]})")
+            return None
         return body
+
+    def page_read(self, listing: str, response, new_records: int, records: int) -> bool:
+        """Count a listing page; False (stop the listing, logged) when following it is futile.
+
+        A listing that repeats its records, claims a total of 10^12 or a negative page size
+        ends when a page brings no record not met before, and in any case after
+        ``crawl.max_listing_pages`` pages. The crawl is still complete: what the listing gave
+        was read.
+        """
+        self.state.pages[listing] += 1
+        cap = self.settings.getint("MARCUS_MAX_LISTING_PAGES", 100_000)
+        if records and not new_records and not self.state.full:
+            self.listing_stopped(f"{listing}: page {response.url[:300]} brought no record not "
+                                 "met before")
+            return False
+        if self.state.pages[listing] >= cap:
+            self.listing_stopped(f"{listing}: {cap:,} pages read (crawl.max_listing_pages)")
+            return False
+        return True
+
+    def listing_stopped(self, why: str) -> None:
+        self.state.listing_stops.append(why)
+        self.logger.warning("listing stopped early: %s", why)
 
     def listing_failed(self, failure):
         """Errback for a listing page: the crawl is incomplete; a rerun picks it up."""
@@ -235,6 +434,80 @@ class SourceSpider(scrapy.Spider):
         reason, error = failure_reason(failure)
         self.logger.error("listing request failed (%s): %s %s", reason, failure.request.url,
                           error)
+
+
+# Numbers longer than this stay text when a body is parsed: Python refuses to read integers of
+# over 4,300 digits (a ValueError that would cost the whole page), and no real id is that long.
+_MAX_INT_DIGITS = 4000
+
+
+def _parse_int(digits: str) -> int | str:
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
+
+
+def parse_json(response) -> object:
+    """The response body as JSON; ValueError (with a reason) for anything unreadable.
+
+    Bodies are decoded as Scrapy decodes text (invalid UTF-8 becomes U+FFFD, one field's
+    worth, not the page). Nesting deeper than Python's recursion limit and absurdly long
+    numbers are errors or text here, never a crash of the callback.
+    """
+    text = response.text if hasattr(response, "text") else response.body.decode(
+        "utf-8", "replace")
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than this parser follows") from None
+
+
+def api_error(body: object) -> str | None:
+    """The error an API put in a 200 response body, or None.
+
+    AIC answers ``{"status": 403, "error": "...", "detail": "..."}``, the Met ``{"message":
+    "Not a valid object"}``, MediaWiki ``{"error": {"code": ..., "info": ...}}``.
+    """
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error") or body.get("errors")
+    status = body.get("status")
+    if not error and isinstance(status, int) and not isinstance(status, bool) and status >= 400:
+        error = f"status {status}"
+    if not error and set(body) <= {"message", "detail", "status", "code"} and body.get("message"):
+        error = body["message"]
+    if not error:
+        return None
+    if isinstance(error, dict):
+        error = ": ".join(str(error[k]) for k in ("code", "info", "message") if k in error) \
+            or _bounded_json(error, 300)
+    elif not isinstance(error, str):
+        error = _bounded_json(error, 300) or type(error).__name__
+    detail = body.get("detail") or (body.get("message") if body.get("message") != error
+                                    else None)
+    if isinstance(detail, str) and detail:
+        error = f"{error}: {detail}"
+    return str(error)[:300]
+
+
+def as_int(value: object) -> int | None:
+    """A count or size from an API (``total``, ``limit``): a whole number or ASCII digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value.strip()):
+        return int(value)
+    return None
+
+
+def _bounded_json(value: object, limit: int = MAX_RAW_RECORD_CHARS) -> str | None:
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                               sort_keys=True)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return text if len(text) <= limit else None
 
 
 def reuse(item: ArtworkImage, earlier: dict) -> None:
@@ -282,6 +555,8 @@ def failure_reason(failure) -> tuple[str, str]:
     if (isinstance(exc, DownloadCancelledError) or "max size" in text
             or "download_maxsize" in text):
         return reasons.TOO_LARGE, message
+    if isinstance(exc, IgnoreRequest) and "redirection" in text:  # RedirectMiddleware's limit
+        return reasons.REDIRECT_LOOP, message
     if isinstance(exc, IgnoreRequest):
         return (reasons.ROBOTS if "robots" in text else reasons.OFFSITE), message
     if isinstance(exc, (DownloadTimeoutError, TimeoutError)):

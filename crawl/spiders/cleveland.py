@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import scrapy
 
 from crawl import normalize, reasons
-from crawl.spiders.base import SourceSpider
+from crawl.spiders.base import SourceSpider, as_int
 
 MAX_LIMIT = 1000  # the API's largest page
 
@@ -49,24 +49,23 @@ class ClevelandSpider(SourceSpider):
                               cb_kwargs={"skip": skip})
 
     def parse_page(self, response, skip: int):
-        body = self.listing_json(response)
+        body = self.listing_json(response, "data")
         if body is None:
             return
-        records = body.get("data") or []
+        records = body["data"]
         if not isinstance(records, list):
             self.listing_broken(response.url, f"data is a {type(records).__name__}")
             return
+        met_before = len(self.state.visited)
         for record in records:
             if self.state.full:
                 return
-            if not isinstance(record, dict):
-                continue
-            source_id = record.get("id")
-            if source_id in (None, ""):
+            source_id = record.get("id") if isinstance(record, dict) else None
+            if source_id in (None, "") and isinstance(record, dict):
                 source_id = record.get("accession_number")
-            if source_id in (None, "") or not self.want(source_id):
+            if not self.want(source_id, record):
                 continue
-            if (unsafe := self.unsafe_id(source_id)) is not None:
+            if (unsafe := self.unsafe_id(source_id, record)) is not None:
                 yield unsafe
                 continue
             try:
@@ -76,11 +75,14 @@ class ClevelandSpider(SourceSpider):
                                          reasons.describe(exc))
                 continue
             yield self.fetch_image(item)
-        total = _as_int((body.get("info") or {}).get("total"))
+        if not self.page_read("cleveland", response, len(self.state.visited) - met_before,
+                              len(records)):
+            return
+        info = body.get("info") if isinstance(body.get("info"), dict) else {}
+        total = as_int(info.get("total"))
         following = skip + len(records)
         if not self.state.full and records and total is not None and following < total:
             yield self.page_request(following)
-
 
     def image_url(self, images: object) -> str | None:
         """The configured variant's URL; ``print`` and ``full`` fall back to smaller ones."""
@@ -92,7 +94,7 @@ class ClevelandSpider(SourceSpider):
         for name in order:
             block = images.get(name)
             if isinstance(block, dict) and block.get("url"):
-                return _text(block["url"])
+                return _field(block["url"])
         return None
 
     def item_from_record(self, record: dict, source_id: str):
@@ -114,24 +116,23 @@ class ClevelandSpider(SourceSpider):
         type_raw = _text(record.get("type"))
         return self.new_item(
             source_id, record,
-            page_url=_text(record.get("url")),
+            page_url=_field(record.get("url")),
             image_url=self.image_url(record.get("images")),
             license=licence, license_raw=licence_raw, is_public_domain_flag=flag,
-            title=_text(record.get("title")), artist=name,
+            title=_field(record.get("title")), artist=name,
             artist_birth_year=normalize.parse_int_year(creator.get("birth_year")) or bio_birth,
             artist_death_year=normalize.parse_int_year(creator.get("death_year")) or bio_death,
             attribution_qualifier=qualifier,
-            date_text=_text(record.get("creation_date")), date_start=date_start,
+            date_text=_field(record.get("creation_date")), date_start=date_start,
             date_end=date_end,
             object_type=normalize.normalise_object_type(type_raw), object_type_raw=type_raw,
-            medium=_text(record.get("technique")))
+            medium=_field(record.get("technique")))
 
 
-def _as_int(value: object) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _field(value: object) -> object:
+    """A field for ``new_item``: text stripped (None when blank), anything else as it came,
+    for ``new_item`` to conform to the records schema or note as unusable."""
+    return (value.strip() or None) if isinstance(value, str) else value
 
 
 def _text(value: object) -> str | None:

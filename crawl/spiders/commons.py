@@ -31,7 +31,7 @@ import scrapy
 
 from crawl import normalize, reasons
 from crawl.middlewares import retry_after_seconds
-from crawl.spiders.base import SourceSpider
+from crawl.spiders.base import SourceSpider, parse_json, record_id
 
 MAX_LIMIT = 500  # gcmlimit for clients without the apihighlimits right
 DEFAULT_MAXLAG_WAIT_S = 5.0  # when a maxlag error comes without Retry-After
@@ -92,7 +92,7 @@ class CommonsSpider(SourceSpider):
 
     def parse_api(self, response, index: int, params: dict, batch: dict):
         try:
-            body = response.json()
+            body = parse_json(response)
             if not isinstance(body, dict):
                 raise TypeError(f"the response is a {type(body).__name__}")
         except (ValueError, TypeError) as exc:
@@ -107,16 +107,33 @@ class CommonsSpider(SourceSpider):
                 info = error.get("info") if isinstance(error, dict) else error
                 yield from self.category_failed(response, index, f"API error {code}: {info}")
             return
+        if "query" not in body and "continue" not in body and "batchcomplete" not in body:
+            yield from self.category_failed(response, index, "neither query, continue nor "
+                                            "batchcomplete in the response")
+            return
+        # No "brought nothing new" rule here: an iicontinue response repeats its batch's
+        # pages, and a batch may hold no files at all. A continuation seen before is dropped
+        # by the scheduler's duplicate filter (logged as a stopped listing); the page cap ends
+        # everything else.
+        if not self.page_read(f"commons {params.get('gcmtitle')}", response, 1, 0):
+            return
         query = body.get("query") if isinstance(body.get("query"), dict) else {}
         pages = query.get("pages") or []
         if isinstance(pages, dict):  # formatversion 1: keyed by pageid
             pages = list(pages.values())
+        if not isinstance(pages, list):
+            yield from self.category_failed(response, index, f"query.pages is "
+                                            f"{type(pages).__name__}")
+            return
         for page in pages:
             if self.state.full:
                 return
-            if not isinstance(page, dict) or page.get("pageid") is None:
+            pageid = page.get("pageid") if isinstance(page, dict) else None
+            key, problem = record_id(pageid, page)
+            if problem is not None:  # no id, or one that is no number: a row of its own
+                if self.want(pageid, page):
+                    yield self.unsafe_id(pageid, page)
                 continue
-            key = str(page["pageid"])
             if key in batch["done"]:
                 continue  # an iicontinue response repeats the batch's pages without info
             if not page.get("imageinfo"):
@@ -185,7 +202,9 @@ class CommonsSpider(SourceSpider):
 
     def item_from_page(self, page: dict):
         info = page["imageinfo"][0]
-        meta = info.get("extmetadata") or {}
+        if not isinstance(info, dict):
+            raise TypeError(f"imageinfo holds {type(info).__name__}, not an object")
+        meta = info.get("extmetadata") if isinstance(info.get("extmetadata"), dict) else {}
 
         def value(key: str):
             entry = meta.get(key)
@@ -230,9 +249,14 @@ def title_from_file(title: object) -> str | None:
     return (stem if dot and stem and 2 <= len(ext) <= 5 else name).strip() or None
 
 
-def without_tracking(url: object) -> str | None:
-    """The URL without the ``utm_*`` parameters Commons adds since 2026 (same file)."""
-    if not isinstance(url, str) or not url:
+def without_tracking(url: object) -> object:
+    """The URL without the ``utm_*`` parameters Commons adds since 2026 (same file).
+
+    A value that is not text is returned as it is: ``new_item`` makes it a ``bad_url`` row.
+    """
+    if not isinstance(url, str):
+        return url
+    if not url:
         return None
     parts = urlsplit(url)
     if "utm_" not in parts.query:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import scrapy
 
 from crawl import normalize, reasons
-from crawl.spiders.base import SourceSpider
+from crawl.spiders.base import SourceSpider, api_error, parse_json
 
 API = "/public/collection/v1"
 
@@ -27,10 +27,14 @@ class MetSpider(SourceSpider):
                              callback=self.parse_listing, errback=self.listing_failed)
 
     def parse_listing(self, response):
-        body = self.listing_json(response)
+        body = self.listing_json(response, "objectIDs")
         if body is None:
             return
-        for object_id in body.get("objectIDs") or []:
+        object_ids = body["objectIDs"] or []  # null when the department has no objects
+        if not isinstance(object_ids, list):
+            self.listing_broken(response.url, f"objectIDs is {type(object_ids).__name__}")
+            return
+        for object_id in object_ids:
             if self.state.full:
                 break
             if not self.want(object_id):
@@ -44,7 +48,11 @@ class MetSpider(SourceSpider):
 
     def parse_object(self, response, source_id: str):
         try:
-            obj = response.json()
+            obj = parse_json(response)
+            if not isinstance(obj, dict):
+                raise TypeError(f"the object is JSON {type(obj).__name__}, not an object")
+            if (error := api_error(obj)) is not None:  # a 200 saying "Not a valid object"
+                raise ValueError(f"an error in a {response.status}: {error}")
             item = self.item_from_record(obj, source_id)
         except (ValueError, TypeError, AttributeError) as exc:
             yield self.failed_record(source_id, reasons.BAD_RECORD, reasons.describe(exc))

@@ -3,7 +3,7 @@
     python -m crawl urls --out data/crawl/urls   # with crawl.sources.urls.list set in params
 
 Params (``crawl.sources.urls``): ``list`` (a local path or an http(s) URL of the list; when it is
-unset and ``--api-root`` is given, ``{api_root}/list.csv``), ``allowed_hosts``, ``object_types``
+unset and ``--api-root`` is given, ``{api_root}/list.csv``), ``allowed_origins``, ``object_types``
 (``[painting, other]``: a plain list says nothing about type), ``delay_s`` and ``concurrency``
 (per host), and optionally ``list_max_bytes`` for a big list fetched over http.
 
@@ -15,9 +15,11 @@ Licence comes from the ``license`` column's text only; a blank licence is ``unkn
 not stop the fetch (curation decides), a stated non-free licence does. The type is ``other``
 unless a type column names one.
 
-Allowed hosts: ``allowed_hosts`` plus, when the list is a URL, the list's own host. When
-``allowed_hosts`` is empty, every host named in the list's URLs is allowed (the list is read
-twice: hosts first, then records), so a redirect may still never leave the hosts the list names.
+Allowed origins (scheme, host and port; see ``crawl.middlewares.origins_of``):
+``allowed_origins`` plus, when the list is a URL, the list's own origin. When
+``allowed_origins`` is empty, every origin named in the list's URLs is allowed (the list is read
+twice: origins first, then records), so a redirect may still never leave the origins the list
+names.
 No site policy is known for arbitrary hosts: params ask for two requests in flight per host,
 half a second apart.
 """
@@ -35,6 +37,7 @@ from urllib.parse import urlsplit
 import scrapy
 
 from crawl import normalize, reasons
+from crawl.middlewares import origin, origins_of
 from crawl.spiders.base import SourceSpider
 
 COLUMNS = ("url", "title", "artist", "date", "license", "type", "object_type")
@@ -55,11 +58,9 @@ class UrlListSpider(SourceSpider):
             location = urlsplit(location).path
         self.list_location = location
         self.list_is_url = urlsplit(location).scheme in ("http", "https")
-        self.configured_hosts = {str(h).lower() for h in self.config.get("allowed_hosts") or []}
-        hosts = set(self.configured_hosts)
-        if self.list_is_url and urlsplit(location).hostname:
-            hosts.add(urlsplit(location).hostname.lower())
-        self.allowed_hosts = sorted(hosts)
+        self.configured_origins = list(self.config.get("allowed_origins") or [])
+        self.allowed_origins = origins_of([location] if self.list_is_url else [],
+                                          self.configured_origins)
 
     async def start(self):
         if not self.list_location:
@@ -91,15 +92,15 @@ class UrlListSpider(SourceSpider):
         self.listing_broken(str(self.config.get("list")), error)
 
     def allow_listed_hosts(self, rows: Iterable[dict]) -> None:
-        """With no configured hosts, allow exactly the hosts the list names (and its own)."""
-        if self.configured_hosts:
+        """With no configured origins, allow exactly the origins the list names (and its own)."""
+        if self.configured_origins:
             return
-        hosts = set(self.allowed_hosts)
+        found = set(self.allowed_origins)
         for row in rows:
             url = valid_url(row.get("url"))
-            if url:
-                hosts.add(urlsplit(url).hostname.lower())
-        self.allowed_hosts = sorted(hosts)
+            if url and (o := origin(url)) is not None:
+                found.add(o)
+        self.allowed_origins = sorted(found)
 
     def items_from_rows(self, rows: Iterable[dict]):
         for number, row in enumerate(rows, start=1):

@@ -161,10 +161,12 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         current = offset // limit + 1 if limit else 1
         if request.hostile and limit:
             if current == total_pages + 1:
-                return hostile.broken_page(hostile.BY_KEY["listing_malformed"])
+                return hostile.broken_page(hostile.BY_KEY["listing_error_200"])
             total_pages += 1
         pagination = {"total": total, "limit": limit, "offset": offset,
                       "total_pages": total_pages, "current_page": current}
+        if request.hostile:  # absurd counts: the pages still end (at the broken one)
+            pagination.update(total=10**12, limit=-5)
         if search:
             items = [{"_score": round(100.0 / (1 + i), 5), **item} for i, item in enumerate(items)]
             return (hostile.hostile_json if request.hostile else json_response)(

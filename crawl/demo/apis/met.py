@@ -149,7 +149,8 @@ def handle(collection: DemoCollection, request: Request) -> Response:
             copies = [c for c in copies if department_id(collection, c) in wanted]
         ids = [int(c.source_id) for c in copies]
         if request.hostile:  # whatever the department: a hostile server does not care
-            ids += hostile.met_ids()
+            return hostile.hostile_json({"total": len(ids) + len(hostile.met_ids()),
+                                         "objectIDs": ids + hostile.met_ids()})
         return json_response({"total": len(ids), "objectIDs": ids})
     if route.startswith("/objects/"):
         object_id = route.rsplit("/", 1)[1]
