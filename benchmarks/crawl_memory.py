@@ -9,7 +9,7 @@ process and crawled through the real CLI (the ``urls`` spider, loopback concurre
 four bodies arrive at once). The crawler runs twice with params.yaml's settings: once as is
 (``crawl.max_rss_mb``, the decode gate of crawl/inspect_image.py) and once with
 ``max_rss_mb: 0`` (no gate: every worker thread decodes at once). Peak RSS is the crawl
-process's own, as its stats report it (``run.peak_rss_mib``, VmHWM). Target: with the gate,
+process's own, as its timings report it (``peak_rss_mib``, VmHWM). Target: with the gate,
 under ``crawl.max_rss_mb``.
 
 The PNGs are written once to benchmarks/out/crawl_memory/ (git-ignored) and reused.
@@ -70,7 +70,7 @@ def crawl_peak(names: list[str], port: int, work: Path, max_rss_mb: int) -> dict
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawl", "urls", "--out", str(out), "--params",
              str(work / "params.yaml"), "--api-root", f"http://127.0.0.1:{port}",
-             "--stats", str(work / "stats.json")],
+             "--timings", str(work / "timings.json")],
             cwd=work, env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)  # the crawler's own CPU, not the server's
@@ -79,7 +79,7 @@ def crawl_peak(names: list[str], port: int, work: Path, max_rss_mb: int) -> dict
         raise RuntimeError((work / "stderr.txt").read_text()[-2000:])
     return {"max_rss_mb": max_rss_mb, "stored": len(list((out / "images").glob("*/*"))),
             "wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mib": json.loads((work / "stats.json").read_text())["run"]["peak_rss_mib"]}
+            "peak_rss_mib": json.loads((work / "timings.json").read_text())["peak_rss_mib"]}
 
 
 def run(quick: bool = False) -> dict:

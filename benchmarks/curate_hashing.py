@@ -2,7 +2,7 @@
 
 Run: ``python -m benchmarks curate_hashing [--quick]``.
 
-Test images are demo-collection paintings (crawl.demo, seed 5) re-saved as JPEG (quality 90) at
+Test images are demo-collection paintings (demo, seed 5) re-saved as JPEG (quality 90) at
 ~1000 px and ~3000 px long side, plus a few PNGs. Both sides are timed in this one process (one
 core), from bytes in memory, on the same files, in rounds (5; 2 with ``--quick``): a round
 times every function below on one file after the other, so machine noise hits both sides of
@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from crawl.demo.build import build_collection
 from curate import hashing
 from curate.hashing import HASH_PIPELINE, hash_image, phash_bytes
+from demo.build import build_collection
 
 
 def _resaved(sources: list[Path], long_side: int, fmt: str) -> list[bytes]:

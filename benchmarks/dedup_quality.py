@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crawl.demo.build import build_collection
 from curate import dedup
 from curate.hashing import hash_files
+from demo.build import build_collection
 
 
 def _brute_near_pairs(hashes: np.ndarray, max_distance: int):

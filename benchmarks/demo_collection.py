@@ -14,9 +14,9 @@ from pathlib import Path
 
 import requests
 
-from crawl.demo.apis import met
-from crawl.demo.build import build_collection
-from crawl.demo.server import DemoServer
+from demo.apis import met
+from demo.build import build_collection
+from demo.server import DemoServer
 
 
 def _fetch_all(urls: list[str], clients: int) -> tuple[float, int]:
@@ -39,7 +39,7 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "demo"
         started = time.perf_counter()
-        summary = build_collection(root, seed=1234, artworks=artworks, oversized_mib=4)
+        summary, _timings = build_collection(root, seed=1234, artworks=artworks, oversized_mib=4)
         build_s = time.perf_counter() - started
         with DemoServer(root) as server:
             copies = [c for c in server.collection.source_copies("met") if c.has_image

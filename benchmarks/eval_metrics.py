@@ -3,8 +3,8 @@
 Run: ``python -m benchmarks eval_metrics [--quick]``.
 
 Data: synthetic 32 px "paintings" (gradient sky, striped ground, a disc; the same generator as
-the tests), 2,000 for training the encoder (:mod:`train.encoder`, default settings; quick: 100
-steps) and the Markov baseline (:mod:`train.markov`). The "fake" images are Markov samples.
+the tests), 2,000 for training the encoder (:mod:`evaluate.encoder`, default settings; quick: 100
+steps) and the Markov baseline (:mod:`evaluate.markov`). The "fake" images are Markov samples.
 
 1. ``timing``: for 1,000 and 10,000 real and fake images (quick: 1,000), the seconds for each
    piece of an evaluation: embedding both sets, FD, KID (100 subsets of 1,000), precision and
@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from train.encoder import embed, train_encoder
-from train.markov import MarkovPainter
-from train.metrics import frechet_distance, kid, precision_recall, swd
+from evaluate.encoder import embed, train_encoder
+from evaluate.markov import MarkovPainter
+from evaluate.metrics import frechet_distance, kid, precision_recall, swd
 from train.synthetic import paintings
 
 PX = 32

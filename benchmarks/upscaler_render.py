@@ -38,8 +38,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from marcus.config import resolve_preset
 from marcus.params import load_params
-from train import common, train_upscaler
+from train import train_upscaler
 from train.tiling import upscale
 from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
 
@@ -93,7 +94,7 @@ def train_briefly(folder: Path, source, factor: int, quick: bool) -> tuple[Path,
     """An upscaler with the pipeline's ``cpu`` preset (params.yaml), at ``factor``, for fewer
     steps: the L1 warm-up and the GAN phase shortened in proportion."""
     section = load_params("train_upscaler")
-    preset = common.resolve_preset("train_upscaler", section, "cpu")
+    preset = resolve_preset("train_upscaler", section, "cpu")
     steps = 300 if quick else BENCH_STEPS
     share = steps / preset["steps"]
     preset.update(factor=factor, hr_crop_px=64 if factor == 4 else 96, steps=steps,

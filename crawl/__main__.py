@@ -1,7 +1,7 @@
 """Crawl one source.
 
     python -m crawl SOURCE --out DIR [--api-root URL|demo] [--limit N] [--metadata-only]
-                    [--resume] [--params params.yaml] [--stats FILE]
+                    [--resume] [--params params.yaml] [--stats FILE] [--timings FILE]
 
 SOURCE is one of met, aic, cleveland, nga, commons, urls. ``--api-root demo`` (the default in
 params.yaml) starts the offline demo collection on ``crawl.demo_port`` and crawls that; a real
@@ -19,9 +19,11 @@ import argparse
 import logging
 import sys
 
+from marcus.errors import reported
 from marcus.params import load_params
 
 
+@reported("crawl")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="skip records finished by an earlier run, metadata included")
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--stats", help="write the run's stats JSON here")
+    parser.add_argument("--stats", help="write the run's results JSON here (a DVC metric)")
+    parser.add_argument("--timings", help="write what the run took (seconds, requests) here")
     args = parser.parse_args(argv)
 
     params = load_params(None, args.params)
@@ -58,17 +61,17 @@ def main(argv: list[str] | None = None) -> int:
 
     server = None
     if api_root == "demo":
-        from crawl.demo.server import DemoServer
+        from demo.server import DemoServer
         try:
             server = DemoServer(params["demo"]["root"], port=int(common["demo_port"]),
                                 faults=params["demo"].get("faults") or None,
                                 hostile=bool(params["demo"].get("hostile", False))).start()
+        except FileNotFoundError as exc:  # an OSError too: caught first, or it reads as a port
+            print(f"{exc}\nbuild it first: dvc repro demo", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"cannot start the demo collection on port {common['demo_port']}: {exc}\n"
                   "(another crawl running? set crawl.demo_port to a free port)", file=sys.stderr)
-            return 2
-        except FileNotFoundError as exc:
-            print(f"{exc}\nbuild it first: dvc repro demo", file=sys.stderr)
             return 2
         api_root = server.api_roots[args.source]
         if args.source == "urls":
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats = crawl(args.source, out, api_root, common, config, limit=args.limit,
                       metadata_only=args.metadata_only, resume=args.resume,
-                      stats_path=args.stats)
+                      stats_path=args.stats, timings_path=args.timings)
     finally:
         if server is not None:
             server.stop()

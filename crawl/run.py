@@ -27,6 +27,7 @@ from crawl.records import Journal, item_row, read_records, write_records
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
+from marcus.timings import write_timings
 
 
 def peak_rss_mib() -> float:
@@ -139,8 +140,10 @@ def dropped_row(key: tuple[str, str], why: str | None) -> dict:
 
 def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dict,
           limit: int | None = None, metadata_only: bool = False, resume: bool = False,
-          stats_path: str | Path | None = None) -> dict:
-    """Crawl one source into ``out``; returns the run's stats (also written to stats_path)."""
+          stats_path: str | Path | None = None, timings_path: str | Path | None = None) -> dict:
+    """Crawl one source into ``out``; returns the run's stats: results (also written to
+    ``stats_path``, a DVC metric) and, under ``run``, what this run took (written to
+    ``timings_path``: it differs from run to run and is no metric)."""
     from crawl.spiders import spiders
 
     known = spiders()
@@ -210,7 +213,9 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
                                   / max(elapsed, 1e-9), 1),
         },
     }
+    results = {k: v for k, v in stats.items() if k != "run"}
     if stats_path:
-        write_text(stats_path, json.dumps(stats, indent=2, sort_keys=True) + "\n")
+        write_text(stats_path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    write_timings(timings_path, stats["run"])
     return stats
 

@@ -15,9 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from marcus.errors import reported
 from marcus.params import load_params
 
 
+@reported("curate")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m curate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

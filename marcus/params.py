@@ -10,18 +10,27 @@ from typing import Any
 
 import yaml
 
+from marcus.errors import UserError
+
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
 
 def load_params(section: str | None = None, path: str | Path = DEFAULT_PARAMS_FILE) -> Any:
+    """The whole params file, or one section of it; a missing or unreadable file, or a missing
+    section, is a ``UserError`` that says which."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"params file not found: {path.resolve()} "
-                                "(run from the repository root or pass --params)")
-    with open(path, encoding="utf-8") as f:
-        params = yaml.safe_load(f) or {}
+        raise UserError(f"params file not found: {path.resolve()} "
+                        "(run from the repository root or pass --params)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            params = yaml.safe_load(f) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"{path} is not a readable YAML file: {exc}") from None
+    if not isinstance(params, dict):
+        raise UserError(f"{path} must hold a mapping of sections, not {type(params).__name__}")
     if section is None:
         return params
     if section not in params:
-        raise KeyError(f"{path}: no '{section}' section (have: {', '.join(params)})")
+        raise UserError(f"{path}: no '{section}' section (have: {', '.join(map(str, params))})")
     return params[section]

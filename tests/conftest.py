@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawl.demo.build import build_collection
-from crawl.demo.collection import DemoCollection
-from crawl.demo.server import DemoServer
+from demo.build import build_collection
+from demo.collection import DemoCollection
+from demo.server import DemoServer
 
 # Small but with every kind of trap planted at least once (defects have min_defects=1).
 DEMO_SEED = 7

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from crawl.demo.server import DemoServer
 from crawl.records import RECORDS_SCHEMA
+from demo.server import DemoServer
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
@@ -199,7 +199,7 @@ def test_nothing_is_written_outside_the_output_folder(demo_server, test_params, 
 def test_a_changed_record_behind_the_same_url_is_fetched_again(demo_collection, test_params,
                                                                tmp_path):
     """Incremental re-crawls reuse stored images only for unchanged records."""
-    from crawl.demo.build import build_collection
+    from demo.build import build_collection
 
     other_root = tmp_path / "other"
     # Same seed, so the early source ids (hence URLs) repeat; another year changes the
@@ -213,3 +213,17 @@ def test_a_changed_record_behind_the_same_url_is_fetched_again(demo_collection, 
         crawl_cli("met", tmp_path / "fresh", second.api_roots["met"], test_params)
     reused, fresh = records(tmp_path / "reused"), records(tmp_path / "fresh")
     pd.testing.assert_frame_equal(reused, fresh)
+
+
+def test_an_unbuilt_demo_is_reported_as_unbuilt_not_as_a_port_conflict(test_params, tmp_path):
+    params = yaml.safe_load(Path(test_params).read_text())
+    params["demo"]["root"] = str(tmp_path / "never-built")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run(
+        [sys.executable, "-m", "crawl", "met", "--out", str(tmp_path / "out"), "--api-root",
+         "demo", "--params", str(tmp_path / "params.yaml")],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "build it first: dvc repro demo" in result.stderr
+    assert "cannot start" not in result.stderr and "Traceback" not in result.stderr

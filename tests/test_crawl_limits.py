@@ -195,7 +195,8 @@ def hostile_crawl(tmp_path_factory):
     with open(work / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "crawl", "urls", "--out", str(out), "--params",
-             str(work / "params.yaml"), "--api-root", root, "--stats", str(work / "stats.json")],
+             str(work / "params.yaml"), "--api-root", root,
+             "--timings", str(work / "timings.json")],
             cwd=work, env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL, stderr=err)
         try:
@@ -209,10 +210,10 @@ def hostile_crawl(tmp_path_factory):
     frame = pd.read_parquet(out / "records.parquet")
     rows = {url.rsplit("/", 1)[-1]: row for url, row in
             zip(frame["image_url"], frame.itertuples(), strict=True)}
-    stats_file = work / "stats.json"  # absent if the crawl failed: the rc assertion says why
-    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {"run": {}}
+    timings_file = work / "timings.json"  # absent if the crawl failed: the rc assertion says why
+    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
     return {"rc": status, "seconds": seconds, "rows": rows,
-            "peak_rss_mib": stats["run"].get("peak_rss_mib"), "hits": dict(server.hits),
+            "peak_rss_mib": timings.get("peak_rss_mib"), "hits": dict(server.hits),
             "stderr": (work / "stderr.txt").read_text(errors="replace")}
 
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from crawl.demo import transforms
 from curate import dedup
 from curate.hashing import hash_files, hash_image
+from demo import transforms
 
 # Transforms whose copies any de-duplicator must find (no framing, cropping or detail).
 EASY = {"original", "resize", "colour", "squash", "watermark", "colour+resize",

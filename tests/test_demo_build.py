@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from crawl.demo.build import GROUND_TRUTH_SCHEMA, build_collection
-from crawl.demo.catalog import expected_size
+from demo.build import GROUND_TRUTH_SCHEMA, build_collection
+from demo.catalog import expected_size
 
 
 @pytest.fixture(scope="module")

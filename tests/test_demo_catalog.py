@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from crawl.demo.catalog import DEFECTS, OBJECT_TYPES, SOURCES, build_catalog
+from demo.catalog import DEFECTS, OBJECT_TYPES, SOURCES, build_catalog
 
 
 @pytest.fixture(scope="module")

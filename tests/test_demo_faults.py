@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from crawl.demo.faults import MODES, FaultConfig, FaultInjector
-from crawl.demo.server import DemoServer
+from demo.faults import MODES, FaultConfig, FaultInjector
+from demo.server import DemoServer
 
 
 def test_parse_spec_and_validation():

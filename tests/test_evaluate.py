@@ -33,9 +33,10 @@ import pytest
 import torch
 import yaml
 
+from evaluate.metrics import psnr
+from evaluate.stage import evaluate
+from evaluate.upscaler_scores import print_scale_resize, random_crops
 from tests.test_train_gan import PARAMS, make_curated, run_py
-from train.evaluate import evaluate, print_scale_resize, random_crops
-from train.metrics import psnr
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -67,7 +68,7 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
         upscaler=str(root / "upscaler"), upscaler_images=16, gan_live=str(root / "gan_live"))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for command in (["-m", "train.pack"], ["-m", "train.train_gan"],
-                    ["-m", "train.train_upscaler"], ["-m", "train.train_encoder"]):
+                    ["-m", "train.train_upscaler"], ["-m", "evaluate.train_encoder"]):
         done = run_py([*command, "--params", "params.yaml"], root)
         assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-4000:]}"
     return root, params

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawl.demo import transforms
 from curate import hashing
 from curate.hashing import _decode_gray, _open_checked, hash_files, hash_image
+from demo import transforms
 
 
 def _hamming(a: str, b: str) -> int:

@@ -1,4 +1,4 @@
-"""Hostile crawls: every source against the demo server's hostile mode (crawl/demo/hostile.py).
+"""Hostile crawls: every source against the demo server's hostile mode (demo/hostile.py).
 
 Each source is crawled with the real CLI (a subprocess, as in test_crawl_e2e.py) against the
 plain demo server and then against a hostile one (six crawls at a time). Checked: every hostile
@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from crawl.demo import hostile
-from crawl.demo.server import DemoServer
+from demo import hostile
+from demo.server import DemoServer
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from train.encoder import embed, train_encoder
-from train.markov import MarkovPainter
-from train.metrics import frechet_distance, swd
-from train.novelty import (
+from evaluate.encoder import embed, train_encoder
+from evaluate.markov import MarkovPainter
+from evaluate.metrics import frechet_distance, swd
+from evaluate.novelty import (
     feature_nearest,
     novelty_report,
     phash_codes,

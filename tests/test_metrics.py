@@ -12,9 +12,9 @@ import pytest
 import scipy.ndimage
 import torch
 
-from train.encoder import embed, load_encoder, save_encoder, train_encoder
-from train.inception import FIDInceptionV3, inception_features, load_inception
-from train.metrics import (
+from evaluate.encoder import embed, load_encoder, save_encoder, train_encoder
+from evaluate.inception import FIDInceptionV3, inception_features, load_inception
+from evaluate.metrics import (
     feature_metrics,
     frechet_distance,
     frechet_distance_from_stats,
@@ -172,7 +172,7 @@ def test_laplacian_pyramid_levels_and_reconstruction():
     levels = laplacian_pyramid(images)
     assert [level.shape[2] for level in levels] == [64, 32, 16]
     # Collapsing the band-pass levels back onto the residue restores the image.
-    from train.metrics import _pyr_up
+    from evaluate.metrics import _pyr_up
 
     image = torch.from_numpy(levels[-1])
     for band in reversed(levels[:-1]):

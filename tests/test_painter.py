@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crawl.demo import transforms
-from crawl.demo.painter import GENRES, KINDS, OBJECT_KINDS, Style, paint
+from demo import transforms
+from demo.painter import GENRES, KINDS, OBJECT_KINDS, Style, paint
 
 
 def _style(seed: int) -> Style:
@@ -60,7 +60,7 @@ def test_same_arguments_same_pixels(kind):
 
 
 def test_deterministic_across_processes():
-    code = ("import hashlib, numpy as np; from crawl.demo.painter import Style, paint; "
+    code = ("import hashlib, numpy as np; from demo.painter import Style, paint; "
             "s = Style.random(np.random.Generator(np.random.PCG64(7))); "
             "print(hashlib.sha256(paint('seascape', s, 9, (200, 150), 2).tobytes()).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

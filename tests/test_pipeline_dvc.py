@@ -79,7 +79,7 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
 def test_serve_command_answers_on_loopback(demo_root):
     import requests
 
-    proc = subprocess.Popen([sys.executable, "-m", "crawl.demo", "serve", "--root",
+    proc = subprocess.Popen([sys.executable, "-m", "demo", "serve", "--root",
                              str(demo_root), "--port", "0"], cwd=REPO,
                             stdout=subprocess.PIPE, text=True)
     try:

@@ -6,8 +6,8 @@ itself, so it agrees in any clone. All clones crawl the demo server on one free 
 port (the port is part of every record's URLs) and run one after another.
 
 1. Reproducible: two clones built from scratch end with the same dvc.lock hash for every out
-   (manifests, shards, weights, prints); the few outs that record wall-clock time are compared
-   file by file without their timing fields (TIMING_OUTS, TIMING_KEYS). `dvc exp run -S
+   (manifests, shards, weights, prints, and the metrics: they hold results only, timings go
+   to the git-ignored timings/ folder), so `dvc metrics diff` is empty. `dvc exp run -S
    curate.min_short_side_px=...` reruns exactly curate and the stages after it (no demo,
    crawl or hash stage).
 2. Crash anywhere: `dvc repro` is SIGKILLed (its whole process group) while the command of
@@ -17,7 +17,7 @@ port (the port is part of every record's URLs) and run one after another.
    runs: DVC's repo lock is an fcntl lock the kernel drops, and rwlock entries of dead pids
    are ignored. The one window that needs the user is DVC's own rewrite of dvc.lock between
    two stages (see lock_problem); the kills here stay out of it.
-3. All faults at once: every fault mode of the demo server (crawl/demo/faults.py) at moderate
+3. All faults at once: every fault mode of the demo server (demo/faults.py) at moderate
    rates gives the same crawl, hashes and curated manifest as the fault-free clone.
 
 These three are marked ``slow`` (about 7 minutes on 2 cores; 20 and more on a machine busy
@@ -40,7 +40,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -54,28 +53,6 @@ SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
 # One `dvc repro` of the tiny pipeline takes 1-2 minutes on 2 idle cores; far longer on a
 # machine busy with other work (MARCUS_DVC_TIMEOUT_S raises the bound).
 RUN_TIMEOUT_S = int(os.environ.get("MARCUS_DVC_TIMEOUT_S", "1200"))
-
-# Keys holding wall-clock measurements (durations, rates). They differ between any two runs and
-# are left out wherever outputs are compared; every other value must be equal.
-TIMING_KEYS = frozenset({
-    "seconds",        # metrics/eval.json, the model cards, crawl stats' "run"
-    "build_seconds",  # metrics/demo.json
-    "images_per_s",   # crawl stats' "run"
-    "peak_rss_mib",   # crawl stats' "run": memory, measured like time
-    "sec_per_kimg",   # metrics/train_gan/metrics.json
-    "sec_per_tick",   # metrics/train_upscaler/metrics.json
-})
-# dvclive history files of those same measurements.
-TIMING_FILES = frozenset({"sec_per_kimg.tsv", "sec_per_tick.tsv"})
-# Outs whose md5 may differ between two runs only because of the timing above: the metrics and
-# dvclive folders (cache: false). Every other out (demo, crawls, hashes, manifests, shards,
-# checkpoints, model folders with their cards, prints, the evaluation report and plots) must
-# have the very same md5.
-TIMING_OUTS = ("metrics/*",)
-# Counters of one run's work, not of its result: a crawl resumed after a kill fetches fewer
-# images and makes fewer requests than an uninterrupted one. Compared only between two
-# uninterrupted runs.
-RUN_WORK_KEYS = frozenset({"requests", "retries", "fetched_images"})
 
 # A curate param whose change alters the curated set (6 of the tiny demo's 23 curated
 # paintings have a short side under 400 px), so every stage after curate must run again.
@@ -218,59 +195,30 @@ def lock_outs(root: Path) -> dict[str, str]:
             for out in stage.get("outs", [])}
 
 
-def without(value, keys: frozenset):
-    if isinstance(value, dict):
-        return {k: without(v, keys) for k, v in value.items() if k not in keys}
-    if isinstance(value, list | tuple):
-        return [without(v, keys) for v in value]
-    return value
-
-
-def file_difference(a: Path, b: Path, keys: frozenset) -> str | None:
-    """None when the two files agree apart from ``keys``; else what differs."""
+def file_difference(a: Path, b: Path) -> str | None:
+    """None when the two files are the same bytes; else what differs."""
     if a.read_bytes() == b.read_bytes():
         return None
-    if a.name in TIMING_FILES:
-        return None
     if a.suffix == ".json":
-        left, right = (without(json.loads(p.read_text()), keys) for p in (a, b))
-        return None if left == right else f"{left} != {right}"
+        return f"{json.loads(a.read_text())} != {json.loads(b.read_text())}"
     return "bytes differ"
 
 
-def out_differences(ours: Path, theirs: Path, keys: frozenset = TIMING_KEYS) -> list[str]:
-    """Every out of ``ours`` whose content differs from ``theirs`` beyond timing fields."""
+def out_differences(ours: Path, theirs: Path) -> list[str]:
+    """Every out of ``ours`` whose md5 in dvc.lock differs from ``theirs``."""
     mine, other = lock_outs(ours), lock_outs(theirs)
     assert mine.keys() == other.keys(), (sorted(mine.keys() ^ other.keys()))
-    problems = []
-    for path in sorted(mine):
-        if mine[path] == other[path]:
-            continue
-        if not any(fnmatch(path, pattern) for pattern in TIMING_OUTS):
-            problems.append(f"{path}: md5 {mine[path]} != {other[path]}")
-            continue
-        a, b = ours / path, theirs / path
-        names = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file()) if a.is_dir() \
-            else [Path()]
-        other_names = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) \
-            if b.is_dir() else [Path()]
-        if names != other_names:
-            problems.append(f"{path}: files {names} != {other_names}")
-            continue
-        for name in names:
-            why = file_difference(a / name, b / name, keys)
-            if why:
-                problems.append(f"{path}/{name}: {why[:1500]}")
-    return problems
+    return [f"{path}: md5 {mine[path]} != {other[path]}" for path in sorted(mine)
+            if mine[path] != other[path]]
 
 
-def metrics_differences(ours: Path, theirs: Path, keys: frozenset = TIMING_KEYS) -> list[str]:
-    """Every metrics JSON number (of `dvc metrics show`) that differs beyond timing fields."""
+def metrics_differences(ours: Path, theirs: Path) -> list[str]:
+    """Every metrics JSON file (what `dvc metrics diff` compares) that differs, and how."""
     problems = []
     names = sorted(p.relative_to(theirs) for p in (theirs / "metrics").rglob("*.json"))
     assert len(names) >= 10, names  # demo, six crawls, curate, train_gan, upscaler, eval
     for name in names:
-        why = file_difference(ours / name, theirs / name, keys)
+        why = file_difference(ours / name, theirs / name)
         if why:
             problems.append(f"{name}: {why[:1500]}")
     return problems
@@ -473,8 +421,8 @@ def test_sigkill_in_every_stage_then_repro_ends_with_the_uninterrupted_outputs(t
     # tiny stage may finish first; it is then killed in the next stage's command).
     assert len(in_stage) >= len(plan) - 1, table
     assert all(k.result["ran_again"] for k in in_stage), table
-    problems = out_differences(crashed, ref, TIMING_KEYS | RUN_WORK_KEYS)
-    problems += metrics_differences(crashed, ref, TIMING_KEYS | RUN_WORK_KEYS)
+    problems = out_differences(crashed, ref)
+    problems += metrics_differences(crashed, ref)
     assert not problems, "\n".join(problems) + "\n" + table
     # Nothing half-written is left beside the outputs either.
     strays = [str(p.relative_to(crashed)) for p in (crashed / "data").rglob("*")
@@ -493,7 +441,7 @@ def test_sigkill_in_every_stage_then_repro_ends_with_the_uninterrupted_outputs(t
 
 @pytest.mark.slow
 def test_every_fault_mode_at_once_gives_the_fault_free_curated_manifest(template, reference):
-    from crawl.demo.faults import MODES, FaultConfig, FaultInjector
+    from demo.faults import MODES, FaultConfig, FaultInjector
 
     ref, _ = reference
     faulty = clone(template, "faulty")
@@ -509,7 +457,7 @@ def test_every_fault_mode_at_once_gives_the_fault_free_curated_manifest(template
     for source in SOURCES:
         stats = json.loads((faulty / f"metrics/crawl/{source}.json").read_text())
         assert stats["complete"], stats
-        retries += stats["run"]["retries"]
+        retries += json.loads((faulty / f"timings/crawl/{source}.json").read_text())["retries"]
         records = pd.read_parquet(faulty / f"data/crawl/{source}/records.parquet")
         for url in records["image_url"].dropna():
             parts = urlsplit(url)

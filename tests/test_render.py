@@ -116,7 +116,7 @@ def test_render_refuses_bad_requests(tmp_path):
         render([np.zeros((8, 8), np.uint8)], model, out_dir=tmp_path)
 
 
-def test_cli_renders_generator_seeds(tmp_path):
+def test_cli_renders_generator_seeds(tmp_path, capsys):
     from train.networks import Generator
 
     torch.manual_seed(0)
@@ -135,8 +135,9 @@ def test_cli_renders_generator_seeds(tmp_path):
     assert not np.array_equal(first, np.asarray(Image.open(tmp_path / "prints/seed0002.png")))
     assert main(args + ["--out", str(tmp_path / "again")]) == 0   # seeds are reproducible
     assert np.array_equal(first, np.asarray(Image.open(tmp_path / "again/seed0001.png")))
-    with pytest.raises(SystemExit, match="no upscaler"):
-        main(args[:2] + ["--upscaler", str(tmp_path / "missing"), "--out", str(tmp_path)])
+    capsys.readouterr()
+    assert main(args[:2] + ["--upscaler", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("render: no upscaler")
 
 
 # VmHWM (peak RSS of this process image) rather than ru_maxrss: Linux carries ru_maxrss over

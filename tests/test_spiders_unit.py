@@ -1,7 +1,7 @@
 """Parsing in the Cleveland, NGA, Commons and URL-list spiders, on small real-format records.
 
 No network and no reactor: callbacks are called with hand-built responses (formats as in
-crawl/demo/FORMATS.md) and their output is inspected.
+demo/FORMATS.md) and their output is inspected.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from crawl import reasons
-from crawl.demo.apis.nga import csv_bytes
 from crawl.items import ArtworkImage
 from crawl.spiders.base import CrawlState
 from crawl.spiders.cleveland import ClevelandSpider
@@ -27,6 +26,7 @@ from crawl.spiders.commons import CommonsSpider, title_from_file, without_tracki
 from crawl.spiders.nga import FILES, NgaSpider
 from crawl.spiders.urls import UrlListSpider, url_id
 from crawl.storage import ContentStore
+from demo.apis.nga import csv_bytes
 
 SETTINGS = {"MARCUS_MAX_BYTES": 50 * 2**20, "MARCUS_TIMEOUT_S": 60.0,
             "MARCUS_RETRY_AFTER_MAX_S": 300.0}

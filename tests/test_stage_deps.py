@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("crawl", "curate", "train", "marcus")
+PACKAGES = ("demo", "crawl", "curate", "train", "evaluate", "marcus")
 SUBCOMMANDS = {
-    ("crawl.demo", "build"): "crawl.demo.build",
+    ("demo", "build"): "demo.build",
     ("curate", "hash"): "curate.hash_stage",
     ("curate", "run"): "curate.stage",
 }

@@ -221,8 +221,8 @@ def test_generate_seeds_mixing_and_interpolation(packed):
 def test_code_version_is_a_hash_of_the_imported_project_code(tmp_path):
     """Same code, same value in any process (no clock, no git); one more project module
     imported, another value."""
-    script = ("from train import common; a = common.code_version(); "
-              "import curate.licence; print(a, common.code_version())")
+    script = ("from marcus import code_version; a = code_version.code_version(); "
+              "import curate.licence; print(a, code_version.code_version())")
     runs = [run_py(["-c", script], cwd=tmp_path) for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     (before, after), (again, _) = (r.stdout.split() for r in runs)

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from train import common, train_upscaler
+from marcus.errors import UserError
+from train import checkpoints, train_upscaler
 from train.tiling import DiskImage, upscale, upscale_chain
 from train.upscaler import (
     CompactSR,
@@ -198,7 +199,7 @@ def test_crop_bank_is_a_function_of_seed_and_number():
     b = train_upscaler.crop_bank(synthetic_source, "train", 32, 3, seed=1, bank_index=0)
     c = train_upscaler.crop_bank(synthetic_source, "train", 32, 3, seed=1, bank_index=1)
     assert a.shape == (15, 32, 32, 3) and np.array_equal(a, b) and not np.array_equal(a, c)
-    with pytest.raises(SystemExit, match="lower hr_crop_px"):
+    with pytest.raises(UserError, match="lower hr_crop_px"):
         train_upscaler.crop_bank(synthetic_source, "train", 512, 3, seed=1, bank_index=0)
 
 
@@ -220,7 +221,7 @@ def test_resume_equals_uninterrupted_training(tmp_path):
 
     # The saved model loads and upscales; training moved the weights away from the start.
     model = load_upscaler(tmp_path / "b/model")
-    common.seed_everything(5)
+    checkpoints.seed_everything(5)
     initial = CompactSR(**model.init_kwargs)
     assert not torch.equal(initial.features[0].weight, model.features[0].weight)
     assert upscale(model, random_image(8, 8), tile_px=64).shape == (32, 32, 3)
@@ -237,9 +238,9 @@ def test_changed_params_do_not_resume(tmp_path, capsys):
 
 def test_bad_config_is_refused():
     params = tiny_params(Path("/nonexistent"))
-    with pytest.raises(SystemExit, match="multiple of factor"):
+    with pytest.raises(UserError, match="multiple of factor"):
         train_upscaler.resolve_config(params, overrides={"hr_crop_px": 30})
-    with pytest.raises(SystemExit, match="unknown preset"):
+    with pytest.raises(UserError, match="unknown preset"):
         train_upscaler.resolve_config(params, "nope")
 
 

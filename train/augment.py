@@ -207,7 +207,7 @@ class AdaptiveAugment:
 
     def update(self, dist=None) -> float:
         """Adjust p from the signs gathered since the last call (summed over all ranks when
-        `dist` is an enabled train.common.Dist) and return it."""
+        `dist` is an enabled train.distributed.Dist) and return it."""
         totals = torch.tensor([self.sign_sum, float(self.count)], dtype=torch.float64)
         if dist is not None and dist.enabled:
             if dist.device.type == "cuda":

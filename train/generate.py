@@ -25,17 +25,18 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from marcus import model_files
 from marcus.atomic import atomic_path
+from marcus.errors import UserError, reported
 from marcus.params import load_params
-from train import common
 from train.networks import Generator
 
 
 def load_generator(path: str | Path, device: torch.device = torch.device("cpu")) -> Generator:
     """The EMA generator saved by train_gan: its model folder (``generator.pt`` inside), the
     file itself, or a training checkpoint."""
-    saved = common.load_model_file(path, "generator.pt", ("G_ema", "G_kwargs"), "generator",
-                                   "train one with `dvc repro train_gan`")
+    saved = model_files.load_model_file(path, "generator.pt", ("G_ema", "G_kwargs"), "generator",
+                                        "train one with `dvc repro train_gan`")
     G = Generator(**saved["G_kwargs"])
     G.load_state_dict(saved["G_ema"])
     return G.eval().requires_grad_(False).to(device)
@@ -51,7 +52,7 @@ def parse_seeds(text: str) -> list[int]:
         elif part.strip():
             seeds.append(int(part))
     if not seeds:
-        raise SystemExit(f"no seeds in {text!r}")
+        raise UserError(f"no seeds in {text!r}")
     return seeds
 
 
@@ -94,8 +95,8 @@ def style_mixing_grid(G: Generator, row_seeds: list[int], col_seeds: list[int],
                       layers: list[int], psi: float) -> Image.Image:
     bad = [i for i in layers if not 0 <= i < G.num_ws]
     if bad:
-        raise SystemExit(f"--mix-layers {bad} out of range: this generator has "
-                         f"{G.num_ws} style layers (0-{G.num_ws - 1})")
+        raise UserError(f"--mix-layers {bad} out of range: this generator has "
+                        f"{G.num_ws} style layers (0-{G.num_ws - 1})")
     w = {s: G.mapping(latent(G, s), None, truncation_psi=psi) for s in row_seeds + col_seeds}
     blank = Image.new("RGB", (G.img_resolution, G.img_resolution), "white")
     cells = [blank] + [to_pil(G.synthesis(w[c], noise_mode="const")[0]) for c in col_seeds]
@@ -119,6 +120,7 @@ def interpolation(G: Generator, seed_a: int, seed_b: int, frames: int, psi: floa
                                noise_mode="const")[0]) for t in range(frames)]
 
 
+@reported("generate")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     if not 0.0 <= args.truncation <= 1.0:
-        raise SystemExit("--truncation must be in [0, 1]")
+        raise UserError("--truncation must be in [0, 1]")
     model = args.model or load_params("train_gan", args.params)["model"]
     G = load_generator(model)
     out = Path(args.out)

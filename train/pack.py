@@ -57,9 +57,8 @@ Determinism: rows are processed in key order; random crops come from a generator
 writers have fixed settings and no timestamps. Same manifest + same params = the same bytes,
 whatever ``workers`` is.
 
-Training code reads a pack with ``PackedImages(out, "train")`` (``len``, ``batch(indices)``,
-``labels``, ``vocab``, ``resolution``), ``native_images(out, "train")`` and
-``pack_fingerprint(out)``.
+Training and evaluation read a pack through :mod:`train.data`, never through this module, so
+that a change to the writer reruns ``pack`` alone (its outputs, if unchanged, rerun nothing).
 """
 
 from __future__ import annotations
@@ -86,11 +85,12 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from marcus.atomic import atomic_dir
+from marcus.errors import UserError, reported
 from marcus.params import load_params
+from train.data import SPLITS, sha256_file
 
 SCHEMA_VERSION = 1
 ASPECTS = ("centre_crop", "letterbox", "random_crops")
-SPLITS = ("train", "val")
 UNKNOWN = "unknown"
 LANCZOS = Image.Resampling.LANCZOS
 # Fixed, so that the same pixels always give the same bytes. Level 1: on the demo paintings
@@ -599,7 +599,7 @@ def pack(params: dict, out: str | Path | None = None, progress: bool = False) ->
                              f"check pack.images_root={config.images_root}")
 
         vocab = write_labels(folder, labels["train"] + labels["val"])
-        files = {p.name: _sha256_file(p) for p in sorted(folder.iterdir())}
+        files = {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
         summary = {
             "schema_version": SCHEMA_VERSION,
             "resolution": config.resolution, "aspect": config.aspect, "seed": config.seed,
@@ -612,7 +612,7 @@ def pack(params: dict, out: str | Path | None = None, progress: bool = False) ->
             "fingerprint": _fingerprint(files, lambda n: not n.startswith("native-")),
             "native_fingerprint": _fingerprint(files, lambda n: n.startswith("native-")),
             "manifest": str(config.curated),
-            "manifest_sha256": _sha256_file(config.curated),
+            "manifest_sha256": sha256_file(config.curated),
             "manifest_rows": len(manifest),
             "skipped": skipped, "upscaled": int(upscaled),
             "split_rule": "val if sha256('pack-split:{seed}:{anchor}')[:8] / 2**64 < "
@@ -647,14 +647,6 @@ def _fingerprint(files: dict[str, str], include) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _progress(items: Iterable, total: int, enabled: bool) -> Iterable:
     if not enabled:
         return items
@@ -665,93 +657,10 @@ def _progress(items: Iterable, total: int, enabled: bool) -> Iterable:
 
 
 # ----------------------------------------------------------------------------------------------
-# Reading a pack (training code)
-
-
-def read_summary(out_dir: str | Path) -> dict:
-    path = Path(out_dir) / "pack.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no pack at {out_dir} (run `dvc repro pack` first)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-
-
-class PackedImages:
-    """One split of a pack as a random-access array of uint8 [R, R, 3] images, memory-mapped
-    across its shards; ``labels`` is that split's rows of labels.parquet in sample order."""
-
-    def __init__(self, out_dir: str | Path, split: str = "train"):
-        _check_split(split)
-        self.out_dir, self.split = Path(out_dir), split
-        summary = read_summary(self.out_dir)
-        self.resolution = int(summary["resolution"])
-        self.vocab = json.loads((self.out_dir / "vocab.json").read_text(encoding="utf-8"))
-        self._shards = [np.load(self.out_dir / name, mmap_mode="r")
-                        for name in summary["shards"][split]]
-        sizes = [len(s) for s in self._shards]
-        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        labels = pd.read_parquet(self.out_dir / "labels.parquet",
-                                 filters=[("split", "==", split)])
-        self.labels = labels.sort_values("sample_index", ignore_index=True)
-        if len(self.labels) != len(self):
-            raise ValueError(f"{self.out_dir}: labels.parquet has {len(self.labels)} {split} rows "
-                             f"but the shards hold {len(self)} images (a damaged pack?)")
-
-    def __len__(self) -> int:
-        return int(self._starts[-1])
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        return self.batch([index])[0]
-
-    def batch(self, indices) -> np.ndarray:
-        """The images at ``indices`` (any int array-like, negatives count from the end) as
-        one [B, R, R, 3] uint8 array, in the order given."""
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        n = len(self)
-        if indices.size and (indices.min() < -n or indices.max() >= n):
-            raise IndexError(f"index out of range for {n} {self.split} images")
-        indices = np.where(indices < 0, indices + n, indices)
-        out = np.empty((len(indices), self.resolution, self.resolution, 3), dtype=np.uint8)
-        shard_of = np.searchsorted(self._starts, indices, side="right") - 1
-        for shard in np.unique(shard_of):
-            picked = shard_of == shard
-            out[picked] = self._shards[shard][indices[picked] - self._starts[shard]]
-        return out
-
-
-def native_images(out_dir: str | Path, split: str = "train") -> Iterator[tuple[str, np.ndarray]]:
-    """(key, RGB uint8 [H, W, 3]) of each artwork of a split, in key order, one row group of
-    PNGs in memory at a time."""
-    _check_split(split)
-    summary = read_summary(out_dir)
-    for name in summary["native_shards"][split]:
-        shard = pq.ParquetFile(Path(out_dir) / name)
-        for batch in shard.iter_batches(batch_size=NATIVE_ROW_GROUP, columns=["key", "png"]):
-            for key, png in zip(batch.column("key").to_pylist(), batch.column("png").to_pylist(),
-                                strict=True):
-                with Image.open(io.BytesIO(png)) as img:
-                    yield key, np.asarray(img.convert("RGB"))
-
-
-def pack_fingerprint(out_dir: str | Path, verify: bool = False) -> str:
-    """The sha256 that names what GAN training reads (GAN shards, labels, vocab). With
-    ``verify`` every file is hashed again and a mismatch raises ValueError."""
-    summary = read_summary(out_dir)
-    if verify:
-        for name, sha in summary["files"].items():
-            if _sha256_file(Path(out_dir) / name) != sha:
-                raise ValueError(f"{out_dir}/{name} does not match pack.json (modified?)")
-    return summary["fingerprint"]
-
-
-# ----------------------------------------------------------------------------------------------
 # Command line
 
 
+@reported("pack")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.pack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -763,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = pack(params, out=args.out, progress=sys.stderr.isatty())
     except (ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise SystemExit(f"pack: {message.removeprefix('pack: ')}") from None
+        raise UserError(f"pack: {message.removeprefix('pack: ')}") from None
     counts, artworks = summary["counts"], summary["artworks"]
     print(f"pack: {counts['train']} train / {counts['val']} val images at "
           f"{summary['resolution']} px ({summary['aspect']}) from {artworks['train']} / "

@@ -40,6 +40,7 @@ import scipy.sparse
 import torch
 
 from marcus.atomic import atomic_path, scratch_dir
+from marcus.errors import UserError, reported
 from marcus.params import load_params
 from train.tiling import upscale_chain
 from train.upscaler import FACTORS, CompactSR
@@ -307,12 +308,13 @@ def generator_images(generator_path: str | os.PathLike, seeds: Sequence[int],
             c = None
             if getattr(G, "c_dim", 0):
                 if not 0 <= label < G.c_dim:
-                    raise SystemExit(f"render: --label must be in 0..{G.c_dim - 1}")
+                    raise UserError(f"render: --label must be in 0..{G.c_dim - 1}")
                 c = torch.nn.functional.one_hot(torch.tensor([label]), G.c_dim).float()
             x = G(latent(G, seed), c, truncation_psi=truncation, noise_mode="const")
         yield ((x[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy().astype(np.float32)
 
 
+@reported("render")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.render", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -343,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         p = load_params("render", args.params)
-    except (FileNotFoundError, KeyError):
-        p = {}  # every value then comes from the flags
+    except UserError:
+        p = {}  # no params file or no render section: every value then comes from the flags
 
     def pick(flag, key, default=None):
         return flag if flag is not None else p.get(key, default)
@@ -353,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     upscalers = args.upscaler or ([p["upscaler"]] if isinstance(p.get("upscaler"), str)
                                   else p.get("upscaler"))
     if not generator or not upscalers or not out:
-        raise SystemExit("render: give --generator, --upscaler and --out (or a params.yaml "
-                         "with a render section)")
+        raise UserError("render: give --generator, --upscaler and --out (or a params.yaml "
+                        "with a render section)")
     seeds = args.seeds if args.seeds is not None else p.get("seeds", "0-3")
     seeds = parse_seeds(seeds if isinstance(seeds, str) else ",".join(map(str, seeds)))
     factors = pick(args.factors, "factors")
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             project=bool(pick(args.project, "project", False)),
             names=[f"seed{s:04d}" for s in seeds], workdir=args.workdir)
     except (ValueError, RuntimeError) as exc:
-        raise SystemExit(f"render: {str(exc).removeprefix('render: ')}") from None
+        raise UserError(f"render: {str(exc).removeprefix('render: ')}") from None
     for path in paths:
         print(path)
     return 0

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from train import common
+from train.memory import available_memory_bytes
 from train.upscaler import FACTORS, CompactSR, receptive_radius
 from train.upscaler import project as project_blocks
 
@@ -52,7 +52,7 @@ def check_disk(folder: str | os.PathLike, need_bytes: int, what: str) -> None:
 
 
 def check_memory(need_bytes: int, what: str) -> None:
-    have = common.available_memory_bytes()
+    have = available_memory_bytes()
     if need_bytes > have:
         raise RuntimeError(f"{what} needs about {need_bytes / 2**30:.2f} GiB of memory but "
                            f"only {have / 2**30:.2f} GiB is available: use a smaller tile_px "

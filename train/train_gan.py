@@ -20,7 +20,7 @@ raising ``kimg`` resumes instead of starting over.
 
 Several processes: torchrun's environment switches data parallelism on (gloo on CPU, NCCL on
 CUDA); every rank builds identical networks from the seed, draws its own batches and noise, and
-gradients are averaged before each optimiser step (see train/common.py).
+gradients are averaged before each optimiser step (see train/distributed.py).
 """
 
 from __future__ import annotations
@@ -36,13 +36,19 @@ import numpy as np
 import torch
 from PIL import Image
 
+from evaluate.metrics import swd, to_uint8_nhwc
+from marcus import model_files
+from marcus.config import resolve_preset
+from marcus.errors import UserError, reported
 from marcus.params import load_params
-from train import common
+from marcus.timings import write_timings
+from train import checkpoints, distributed
 from train.augment import AdaptiveAugment, AugmentPipe
+from train.data import PackedImages, pack_fingerprint
+from train.live import Ticker, open_live
 from train.losses import StyleGAN2Loss
-from train.metrics import swd, to_uint8_nhwc
+from train.memory import available_memory_bytes, peak_memory_mib
 from train.networks import Discriminator, Generator
-from train.pack import PackedImages, pack_fingerprint
 
 # Keys of a preset that change only logging or duration, not the result of a step: a resumed
 # run may differ in these and still continue from a checkpoint.
@@ -62,32 +68,32 @@ def resolve_config(params: dict, preset_name: str | None = None,
                    overrides: dict | None = None) -> dict:
     """The named preset's hyperparameters (the GPU presets say ``extends: cpu`` and list only
     what differs)."""
-    return common.resolve_preset("train_gan", params, preset_name, overrides)
+    return resolve_preset("train_gan", params, preset_name, overrides)
 
 
 def check_inputs(pack_dir: Path, config: dict, device: torch.device) -> None:
     """Clear messages for the mistakes that would otherwise fail deep inside training."""
     summary = pack_dir / "pack.json"
     if not summary.is_file():
-        raise SystemExit(f"train_gan: no packed data at {pack_dir} (run `dvc repro pack` first)")
+        raise UserError(f"train_gan: no packed data at {pack_dir} (run `dvc repro pack` first)")
     info = json.loads(summary.read_text())
     resolution = int(info["resolution"])
     if resolution < 8 or resolution & (resolution - 1):
-        raise SystemExit(f"train_gan: packed resolution {resolution} is not a power of two >= 8 "
-                         "(set pack.resolution)")
+        raise UserError(f"train_gan: packed resolution {resolution} is not a power of two >= 8 "
+                        "(set pack.resolution)")
     wanted = config.get("resolution")
     if wanted and int(wanted) != resolution:
-        raise SystemExit(f"train_gan: preset {config['preset']!r} trains at {wanted} px but the "
-                         f"pack is {resolution} px: run `dvc exp run -S pack.resolution={wanted}`")
+        raise UserError(f"train_gan: preset {config['preset']!r} trains at {wanted} px but the "
+                        f"pack is {resolution} px: run `dvc exp run -S pack.resolution={wanted}`")
     if info["counts"].get("train", 0) == 0:
-        raise SystemExit(f"train_gan: the packed training split in {pack_dir} is empty "
-                         "(is the curated manifest empty? see metrics/curate.json)")
+        raise UserError(f"train_gan: the packed training split in {pack_dir} is empty "
+                        "(is the curated manifest empty? see metrics/curate.json)")
     if config.get("conditioning", "none") not in ("none", *LABEL_COLUMNS):
-        raise SystemExit(f"train_gan: conditioning must be none, {', '.join(LABEL_COLUMNS)}")
+        raise UserError(f"train_gan: conditioning must be none, {', '.join(LABEL_COLUMNS)}")
     need = estimate_memory_bytes(config, resolution)
-    have = common.available_memory_bytes(device)
+    have = available_memory_bytes(device)
     if need > have:
-        raise SystemExit(
+        raise UserError(
             f"train_gan: preset {config['preset']!r} needs about {need / 2**30:.1f} GiB "
             f"at batch_gpu={config['batch_gpu']}, but {device} has {have / 2**30:.1f} GiB "
             "free: lower batch_gpu (gradients are accumulated to keep batch_size) or "
@@ -186,29 +192,29 @@ class TickMetric:
 
 
 def train(params: dict, preset: str | None = None, kimg: float | None = None,
-          device_name: str | None = None) -> dict:
+          device_name: str | None = None, timings_path: str | None = None) -> dict:
     config = resolve_config(params, preset, {"kimg": kimg})
-    dist = common.setup_distributed(device_name or params.get("device", "auto"))
+    dist = distributed.setup_distributed(device_name or params.get("device", "auto"))
     pack_dir, run_dir = Path(params["pack"]), Path(params["out"])
     check_inputs(pack_dir, config, dist.device)
     torch.set_num_threads(int(params.get("threads") or os.cpu_count() or 1))
 
     batch_size, batch_gpu = config["batch_size"], config["batch_gpu"]
     if batch_size % (batch_gpu * dist.world_size):
-        raise SystemExit(f"train_gan: batch_size {batch_size} is not a multiple of "
-                         f"batch_gpu {batch_gpu} x {dist.world_size} processes")
+        raise UserError(f"train_gan: batch_size {batch_size} is not a multiple of "
+                        f"batch_gpu {batch_gpu} x {dist.world_size} processes")
     accumulate = batch_size // (batch_gpu * dist.world_size)
 
     data = PackedImages(pack_dir, "train")
     labels = one_hot_labels(data, config.get("conditioning", "none"))
     c_dim = 0 if labels is None else labels.shape[1]
     data_fingerprint = pack_fingerprint(pack_dir)
-    run_fingerprint = common.fingerprint(
+    run_fingerprint = checkpoints.fingerprint(
         {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT},
         params["seed"], data_fingerprint, dist.world_size, LOOP_VERSION)
 
     # Identical networks on every rank: build them right after seeding with the bare seed.
-    common.seed_everything(params["seed"])
+    checkpoints.seed_everything(params["seed"])
     G, D = build_networks(config, data.resolution, c_dim)
     G, D = G.to(dist.device), D.to(dist.device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -233,7 +239,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
     opt_D = adam(D, config["d_lr"], config["d_reg_interval"])
 
     step, cur_nimg, tick = 0, 0, 0
-    checkpoint = common.load_checkpoint(run_dir / "last.pt", expect=run_fingerprint)
+    checkpoint = checkpoints.load_checkpoint(run_dir / "last.pt", expect=run_fingerprint)
     if checkpoint is not None:
         G.load_state_dict(checkpoint["G"])
         D.load_state_dict(checkpoint["D"])
@@ -243,15 +249,15 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         loss.load_state_dict(checkpoint["loss"])
         ada.load_state_dict(checkpoint["ada"])
         step, cur_nimg, tick = checkpoint["step"], checkpoint["cur_nimg"], checkpoint["tick"]
-        common.set_rng_state(checkpoint["rng"][dist.rank])
+        checkpoints.set_rng_state(checkpoint["rng"][dist.rank])
         if dist.is_main:
             print(f"resumed from {run_dir / 'last.pt'}: tick {tick}, "
                   f"{cur_nimg / 1000:.1f} kimg")
     else:
-        common.seed_everything(params["seed"], dist.rank)
+        checkpoints.seed_everything(params["seed"], dist.rank)
     augment.p.fill_(ada.p)
 
-    live = common.open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
+    live = open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
     # The sample grid: the same latents every tick (one seed per cell), so grids compare.
     grid_z = torch.stack([torch.randn([G.z_dim], generator=torch.Generator().manual_seed(s))
                           for s in config["grid_seeds"]])
@@ -272,7 +278,8 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
     swd_last = None if checkpoint is None else checkpoint.get("swd_last")
 
     total_nimg = int(config["kimg"] * 1000)
-    ticker = common.Ticker()
+    ticker = Ticker()
+    sec_per_kimg: list[float] = []  # per tick of this run: timings, not a metric
     tick_start_nimg = cur_nimg
     stats: dict[str, list[float]] = {}
     while cur_nimg < total_nimg:
@@ -286,7 +293,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
             for k, v in loss.generator_step(z, c, do_pl=do_pl,
                                             gain=1 / accumulate).items():
                 stats.setdefault(k, []).append(v)
-        common.average_gradients(G, dist)
+        distributed.average_gradients(G, dist)
         opt_G.step()
 
         opt_D.zero_grad(set_to_none=True)
@@ -300,10 +307,10 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
             ada.accumulate(out.pop("real_signs"))
             for k, v in out.items():
                 stats.setdefault(k, []).append(v)
-        common.average_gradients(D, dist)
+        distributed.average_gradients(D, dist)
         opt_D.step()
         # Running statistics that each rank updated from its own batch.
-        common.average_tensors([G.mapping.w_avg, loss.pl_mean], dist)
+        distributed.average_tensors([G.mapping.w_avg, loss.pl_mean], dist)
 
         # ---- EMA of G's weights, with StyleGAN2-ADA's ramp-up over the first images ----
         ema_nimg = config["ema_kimg"] * 1000
@@ -329,15 +336,16 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         tick += 1
         seconds = ticker.lap()
         tick_kimg = (cur_nimg - tick_start_nimg) / 1000
+        sec_per_kimg.append(seconds / max(tick_kimg, 1e-9))
         tick_start_nimg = cur_nimg
-        means = {k: common.all_reduce_mean(float(np.mean(v)), dist) for k, v in stats.items()}
+        means = {k: distributed.all_reduce_mean(float(np.mean(v)), dist) for k, v in stats.items()}
         stats = {}
-        memory = common.peak_memory_mib(dist.device)
+        memory = peak_memory_mib(dist.device)
         if dist.is_main:
             value = swd_last = None if metric is None else metric(G_ema, labels, dist.device)
             quality = "" if value is None else f" swd {value:.2f}"
             print(f"tick {tick:<4d} kimg {cur_nimg / 1000:<8.2f} "
-                  f"s/kimg {seconds / max(tick_kimg, 1e-9):<7.1f} "
+                  f"s/kimg {sec_per_kimg[-1]:<7.1f} "
                   + " ".join(f"{k} {v:<7.4f}" for k, v in sorted(means.items()))
                   + f" augment {ada.p:.3f} mem {memory:.0f} MiB{quality}", flush=True)
             for k, v in means.items():
@@ -346,16 +354,15 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
                 live.log_metric("metric/swd", value)
             live.log_metric("augment_p", ada.p)
             live.log_metric("kimg", cur_nimg / 1000)
-            live.log_metric("sec_per_kimg", seconds / max(tick_kimg, 1e-9))
             with torch.no_grad():
                 grid = G_ema(grid_z.to(dist.device), grid_c, truncation_psi=1.0,
                              noise_mode="const")
             live.log_image("samples.png", image_grid(grid, columns=config["grid_columns"]))
             live.next_step()
         if tick % config["snapshot_ticks"] == 0 or done:
-            rng_states = common.all_rng_states(dist)
+            rng_states = checkpoints.all_rng_states(dist)
             if dist.is_main:
-                common.save_checkpoint(run_dir / "last.pt", {
+                checkpoints.save_checkpoint(run_dir / "last.pt", {
                     "fingerprint": run_fingerprint, "step": step, "cur_nimg": cur_nimg,
                     "tick": tick, "G": G.state_dict(), "D": D.state_dict(),
                     "G_ema": G_ema.state_dict(), "opt_G": opt_G.state_dict(),
@@ -367,21 +374,24 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         ticker.lap()  # samples, metric and checkpoint are not counted in the next s/kimg
 
     # Every rank must end with the same weights; the card records each rank's digest.
-    digests = common.rank_weight_digests(G_ema, dist)
+    digests = distributed.rank_weight_digests(G_ema, dist)
     result = {"kimg": cur_nimg / 1000, "ticks": tick, "steps": step,
               "augment_p": round(ada.p, 4), "seconds": round(ticker.total(), 1),
               "rank_weight_digests": digests, "swd_start": swd_start, "swd_end": swd_last}
     if dist.is_main:
         live.end()
-        card = common.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
-                                 result, data_fingerprint=data_fingerprint)
-        common.write_model_folder(params["model"], card, lambda folder: torch.save(
+        write_timings(timings_path, {"seconds": result["seconds"], "ticks_this_run": len(
+            sec_per_kimg), "sec_per_kimg_mean": round(float(np.mean(sec_per_kimg or [0])), 2)})
+        card = model_files.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
+                                      result, data_fingerprint=data_fingerprint)
+        model_files.write_model_folder(params["model"], card, lambda folder: torch.save(
             {"G_ema": G_ema.state_dict(), "G_kwargs": G_ema.init_kwargs, "card": card},
             folder / "generator.pt"))
-    common.teardown_distributed(dist)
+    distributed.teardown_distributed(dist)
     return result
 
 
+@reported("train_gan")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.train_gan", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -389,9 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", help="a key of train_gan.presets (default: train_gan.preset)")
     parser.add_argument("--kimg", type=float, help="train until this many thousand images")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--timings", help="write what the run took here (JSON)")
     args = parser.parse_args(argv)
     params = load_params("train_gan", args.params)
-    train(params, preset=args.preset, kimg=args.kimg, device_name=args.device)
+    train(params, preset=args.preset, kimg=args.kimg, device_name=args.device,
+          timings_path=args.timings)
     return 0
 
 

@@ -7,7 +7,7 @@ Run it as the DVC stage ``train_upscaler`` or by hand::
     torchrun --standalone --nproc_per_node=4 -m train.train_upscaler --preset gpu
 
 There are no outside pairs: each training pair is a random high-resolution crop of a packed
-native-resolution painting (``train.pack.native_images``) and its box downscale
+native-resolution painting (``train.data.native_images``) and its box downscale
 (``train/upscaler.py`` says why box). Crops come from a "bank": ``crops_per_image`` random
 crops of every training painting, drawn from the seed and the bank's number, and replaced by a
 fresh bank every ``bank_refresh_steps`` steps; one pass over the PNGs builds a bank, and the
@@ -40,8 +40,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from marcus import model_files
+from marcus.config import resolve_preset
+from marcus.errors import UserError, reported
 from marcus.params import load_params
-from train import common
+from marcus.timings import write_timings
+from train import checkpoints, distributed
+from train.live import Ticker, open_live
+from train.memory import peak_memory_mib
 from train.upscaler import (
     CompactSR,
     PatchDiscriminator,
@@ -65,7 +71,7 @@ ImageSource = Callable[[str], Iterable[tuple[str, np.ndarray]]]
 def resolve_config(params: dict, preset_name: str | None = None,
                    overrides: dict | None = None) -> dict:
     """The named preset (``extends: OTHER`` links followed), checked."""
-    config = common.resolve_preset("train_upscaler", params, preset_name, overrides)
+    config = resolve_preset("train_upscaler", params, preset_name, overrides)
     check_config(config)
     return config
 
@@ -84,7 +90,7 @@ def check_config(config: dict) -> None:
         if int(config[key]) < 1:
             problems.append(f"{key} must be >= 1, got {config[key]}")
     if problems:
-        raise SystemExit("train_upscaler: " + "; ".join(problems))
+        raise UserError("train_upscaler: " + "; ".join(problems))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -92,7 +98,7 @@ def check_config(config: dict) -> None:
 
 
 def pack_source(pack_dir: str | Path) -> ImageSource:
-    from train.pack import native_images
+    from train.data import native_images
 
     return lambda split: native_images(pack_dir, split)
 
@@ -113,8 +119,8 @@ def crop_bank(source: ImageSource, split: str, crop_px: int, crops_per_image: in
         crops.extend(image[y:y + crop_px, x:x + crop_px].copy()
                      for y, x in zip(ys, xs, strict=True))
     if not crops:
-        raise SystemExit(f"train_upscaler: no {split} image is at least {crop_px} px on both "
-                         "sides: lower hr_crop_px or raise pack.native_max_side")
+        raise UserError(f"train_upscaler: no {split} image is at least {crop_px} px on both "
+                        "sides: lower hr_crop_px or raise pack.native_max_side")
     return np.stack(crops)
 
 
@@ -164,18 +170,19 @@ def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
 
 
 def train(params: dict, preset: str | None = None, steps: int | None = None,
-          device_name: str | None = None, source: ImageSource | None = None) -> dict:
+          device_name: str | None = None, source: ImageSource | None = None,
+          timings_path: str | None = None) -> dict:
     """Train (or resume) per ``params`` (the train_upscaler section); ``source`` replaces the
     pack as the supplier of (key, uint8 image) per split (tests pass their own arrays)."""
     config = resolve_config(params, preset, {"steps": steps})
-    dist = common.setup_distributed(device_name or params.get("device", "auto"))
+    dist = distributed.setup_distributed(device_name or params.get("device", "auto"))
     torch.set_num_threads(int(params.get("threads") or os.cpu_count() or 1))
     run_dir = Path(params["out"])
     source = source or pack_source(params["pack"])
     f, seed = config["factor"], int(params["seed"])
     if config["batch_size"] % dist.world_size:
-        raise SystemExit(f"train_upscaler: batch_size {config['batch_size']} is not a multiple "
-                         f"of {dist.world_size} processes")
+        raise UserError(f"train_upscaler: batch_size {config['batch_size']} is not a multiple "
+                        f"of {dist.world_size} processes")
     batch_gpu = config["batch_size"] // dist.world_size
 
     def bank_number(step: int) -> int:
@@ -187,12 +194,12 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
 
     bank = bank_for(0)
     data_fingerprint = hashlib.sha256(bank.tobytes()).hexdigest()[:16]
-    run_fingerprint = common.fingerprint(
+    run_fingerprint = checkpoints.fingerprint(
         {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT},
         seed, data_fingerprint, dist.world_size)
 
     # Identical networks on every rank: built right after seeding with the bare seed.
-    common.seed_everything(seed)
+    checkpoints.seed_everything(seed)
     G = CompactSR(factor=f, channels=config["channels"],
                   body_convs=config["body_convs"]).to(dist.device)
     D = PatchDiscriminator(channels=config["d_channels"]).to(dist.device)
@@ -200,25 +207,26 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
     opt_D = torch.optim.Adam(D.parameters(), lr=config["d_lr"], betas=(0.9, 0.99))
 
     step, tick = 0, 0
-    checkpoint = common.load_checkpoint(run_dir / "last.pt", expect=run_fingerprint)
+    checkpoint = checkpoints.load_checkpoint(run_dir / "last.pt", expect=run_fingerprint)
     if checkpoint is not None:
         G.load_state_dict(checkpoint["G"])
         D.load_state_dict(checkpoint["D"])
         opt_G.load_state_dict(checkpoint["opt_G"])
         opt_D.load_state_dict(checkpoint["opt_D"])
         step, tick = checkpoint["step"], checkpoint["tick"]
-        common.set_rng_state(checkpoint["rng"][dist.rank])
+        checkpoints.set_rng_state(checkpoint["rng"][dist.rank])
         if bank_number(step) != 0:
             bank = bank_for(step)
         if dist.is_main:
             print(f"resumed from {run_dir / 'last.pt'}: step {step}")
     else:
-        common.seed_everything(seed, dist.rank)
+        checkpoints.seed_everything(seed, dist.rank)
 
-    live = common.open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
+    live = open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
 
     total_steps = int(config["steps"])
-    ticker = common.Ticker()
+    ticker = Ticker()
+    sec_per_tick: list[float] = []  # per tick of this run: timings, not a metric
     stats: dict[str, list[float]] = {}
     while step < total_steps:
         if step % config["bank_refresh_steps"] == 0 and bank_number(step) != bank_number(
@@ -241,7 +249,7 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
             stats.setdefault("g_adv", []).append(adversarial.item())
         opt_G.zero_grad(set_to_none=True)
         loss.backward()
-        common.average_gradients(G, dist)
+        distributed.average_gradients(G, dist)
         opt_G.step()
         stats.setdefault("l1", []).append(l1.item())
         stats.setdefault("consistency", []).append(consistency.item())
@@ -251,7 +259,7 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
             d_loss = discriminator_loss(D(hr), D(sr.detach()))
             opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
-            common.average_gradients(D, dist)
+            distributed.average_gradients(D, dist)
             opt_D.step()
             stats.setdefault("d", []).append(d_loss.item())
         step += 1
@@ -262,21 +270,21 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
             continue
         tick += 1
         seconds = ticker.lap()
-        means = {k: common.all_reduce_mean(float(np.mean(v)), dist) for k, v in stats.items()}
+        sec_per_tick.append(seconds)
+        means = {k: distributed.all_reduce_mean(float(np.mean(v)), dist) for k, v in stats.items()}
         stats = {}
         if dist.is_main:
             print(f"tick {tick:<4d} step {step:<7d} s/tick {seconds:<6.1f} "
                   + " ".join(f"{k} {v:<7.4f}" for k, v in sorted(means.items()))
-                  + f" mem {common.peak_memory_mib(dist.device):.0f} MiB", flush=True)
+                  + f" mem {peak_memory_mib(dist.device):.0f} MiB", flush=True)
             for k, v in means.items():
                 live.log_metric(f"loss/{k}", v)
             live.log_metric("optimizer_step", step)
-            live.log_metric("sec_per_tick", seconds)
             live.next_step()
         if tick % config["snapshot_ticks"] == 0 or done:
-            rng_states = common.all_rng_states(dist)
+            rng_states = checkpoints.all_rng_states(dist)
             if dist.is_main:
-                common.save_checkpoint(run_dir / "last.pt", {
+                checkpoints.save_checkpoint(run_dir / "last.pt", {
                     "fingerprint": run_fingerprint, "step": step, "tick": tick,
                     "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
                     "opt_D": opt_D.state_dict(), "rng": rng_states,
@@ -285,7 +293,7 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
                 })
 
     result = {"steps": step, "ticks": tick, "seconds": round(ticker.total(), 1),
-              "rank_weight_digests": common.rank_weight_digests(G, dist)}
+              "rank_weight_digests": distributed.rank_weight_digests(G, dist)}
     if dist.is_main:
         result |= evaluate(G, source, int(config["eval_images"]), int(config["eval_crop_px"]),
                            dist.device)
@@ -293,17 +301,20 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
             if k.startswith(("psnr", "ssim")):
                 live.summary[k] = v
         live.end()
-        card = common.model_card(f"CompactSR x{f} (SRVGG-like), patch-GAN trained",
-                                 params["pack"], config, result, seed=seed,
-                                 crop_bank_fingerprint=data_fingerprint)
-        common.write_model_folder(params["model"], card, lambda folder: torch.save(
+        write_timings(timings_path, {"seconds": result["seconds"], "ticks_this_run": len(
+            sec_per_tick), "sec_per_tick_mean": round(float(np.mean(sec_per_tick or [0])), 2)})
+        card = model_files.model_card(f"CompactSR x{f} (SRVGG-like), patch-GAN trained",
+                                      params["pack"], config, result, seed=seed,
+                                      crop_bank_fingerprint=data_fingerprint)
+        model_files.write_model_folder(params["model"], card, lambda folder: torch.save(
             {"model": G.state_dict(), "model_kwargs": G.init_kwargs, "card": card},
             folder / "upscaler.pt"))
         print(json.dumps(result))
-    common.teardown_distributed(dist)
+    distributed.teardown_distributed(dist)
     return result
 
 
+@reported("train_upscaler")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.train_upscaler", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -311,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", help="a key of train_upscaler.presets")
     parser.add_argument("--steps", type=int, help="train until this many optimiser steps")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--timings", help="write what the run took here (JSON)")
     args = parser.parse_args(argv)
     params = load_params("train_upscaler", args.params)
-    train(params, preset=args.preset, steps=args.steps, device_name=args.device)
+    train(params, preset=args.preset, steps=args.steps, device_name=args.device,
+          timings_path=args.timings)
     return 0
 
 

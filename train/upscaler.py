@@ -229,7 +229,7 @@ def build_upscaler(kwargs: dict) -> CompactSR:
 def load_upscaler(path, device: torch.device | str = "cpu") -> CompactSR:
     """The upscaler saved by train_upscaler: its model file ``upscaler.pt``, a folder holding
     one, or a training checkpoint (``last.pt``); evaluation mode, no gradients."""
-    from train.common import load_model_file
+    from marcus.model_files import load_model_file
 
     saved = load_model_file(path, "upscaler.pt", ("model", "model_kwargs"), "upscaler",
                             "train one with `dvc repro train_upscaler`")

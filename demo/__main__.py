@@ -1,0 +1,85 @@
+"""Command line for the demo collection.
+
+    python -m demo build [--params params.yaml] [--out DIR] [--seed N] [--artworks N]
+    python -m demo serve [--root DIR] [--port 0] [--faults SPEC] [--hostile]
+
+``build`` renders the collection (what the DVC stage ``demo`` runs); ``serve`` answers the five
+museum APIs on loopback until interrupted and prints each source's API root; ``--hostile``
+(or ``demo.hostile: true``) adds the hostile corpus of demo/hostile.py to every source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from marcus.atomic import write_text
+from marcus.errors import reported
+from marcus.params import load_params
+from marcus.timings import write_timings
+
+
+@reported("demo")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml", help="params file (section 'demo')")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="render the collection to a folder")
+    build.add_argument("--out", help="output folder (default: params demo.root)")
+    build.add_argument("--seed", type=int)
+    build.add_argument("--artworks", type=int)
+    build.add_argument("--workers", type=int, help="processes (default: all cores)")
+    build.add_argument("--metrics", help="write build metrics JSON here")
+    build.add_argument("--timings", help="write the build's timings JSON here")
+    serve = sub.add_parser("serve", help="serve a built collection on loopback")
+    serve.add_argument("--root", help="collection folder (default: params demo.root)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--faults", help='e.g. "error_500=0.1,retry_after=0.05,attempts=2"')
+    serve.add_argument("--hostile", action="store_true", default=None,
+                       help="append hostile records to every listing (demo/HOSTILE.md)")
+    args = parser.parse_args(argv)
+
+    params = load_params("demo", args.params) if Path(args.params).is_file() else {}
+    if args.command == "build":
+        from demo.build import build_collection
+        out = args.out or params.get("root")
+        if not out:
+            parser.error("--out is required when params.yaml has no demo.root")
+        summary, timings = build_collection(
+            out,
+            seed=args.seed if args.seed is not None else params.get("seed", 0),
+            artworks=args.artworks or params.get("artworks", 200),
+            reference_year=params.get("reference_year", 2026),
+            defect_share=params.get("defect_share", 0.004),
+            oversized_mib=params.get("oversized_mib", 80),
+            workers=args.workers or params.get("workers") or None)
+        text = json.dumps(summary, indent=2)
+        print(text)
+        if args.metrics:
+            write_text(args.metrics, text + "\n")
+        write_timings(args.timings, timings)
+        return 0
+
+    from demo.server import DemoServer
+    root = args.root or params.get("root")
+    if not root:
+        parser.error("--root is required when params.yaml has no demo.root")
+    server = DemoServer(root, host=args.host, port=args.port,
+                        faults=args.faults if args.faults is not None else params.get("faults"),
+                        hostile=bool(args.hostile or params.get("hostile", False)))
+    print(f"demo collection at {server.url}", flush=True)
+    for source, url in server.api_roots.items():
+        print(f"  {source:<10} {url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,521 @@
+"""The demo collection's catalogue: fictional artists, their artworks, and what each source serves.
+
+Everything here is a pure function of ``(seed, n_artworks, reference_year)``: no clock, no global
+random state, so two builds with the same params describe the same collection byte for byte.
+
+The catalogue plants what the real web throws at a crawler and a curator, with ground truth:
+
+- the same artwork held by two or three sources, each copy a different "scan" of one master
+  (re-encoded, resized, cropped, colour-graded, framed, squashed, watermarked, a detail, PNG);
+- series: distinct works of one artist that share a composition and must *not* be merged;
+- distractors: artists who died too recently, non-PD flags, flags that disagree with the dates,
+  works outside 1400-1900, drawings/prints/photographs/sculpture, tiny images, attribution
+  qualifiers ("after", "workshop of");
+- broken bytes: corrupt and truncated files, a decompression bomb, a text body served as
+  image/jpeg, an HTML error page with status 200, an oversized body.
+
+Try it::
+
+    python -c "from demo.catalog import *; print(describe(build_catalog(0, 50)))"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from demo.painter import GENRES, Style
+
+SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
+MUSEUMS = ("met", "aic", "cleveland", "nga")
+OBJECT_TYPES = ("painting", "drawing", "print", "photograph", "sculpture")
+
+# Byte-level defects a crawler must turn into reject rows (never crash, never store as an image).
+DEFECTS = ("corrupt", "truncated", "decompression_bomb", "not_image", "html_error", "oversized")
+
+# Attribution qualifiers as museums write them; "after"/"follower of" usually mean a later hand.
+QUALIFIERS = ("Workshop of", "Follower of", "After", "Attributed to", "Circle of", "Possibly by")
+
+# Public-domain rule the ground truth is written against (life + 70, counted to the end of the
+# death year): an artist's work is PD when they died at least 71 years before reference_year.
+PD_DEATH_MARGIN_YEARS = 71
+# With no usable death year, a work counts as PD only when created this long ago: a working life
+# after the work (up to 100 years) plus 70.
+UNDATED_MIN_AGE_YEARS = 170
+FIRST_YEAR, LAST_YEAR = 1200, 1990  # creation dates of the collection
+
+
+@dataclass(frozen=True)
+class Artist:
+    artist_id: int
+    name: str
+    nationality: str
+    birth_year: int | None
+    death_year: int | None
+    birth_place: str
+    death_place: str
+    genres: tuple[str, ...]  # the artist's favourite painting genres
+    style: Style
+
+
+@dataclass(frozen=True)
+class Artwork:
+    artwork_id: int
+    artist_id: int
+    title: str
+    object_type: str  # one of OBJECT_TYPES
+    kind: str  # what the painter renders: a genre, or the object type for non-paintings
+    medium: str
+    date_start: int
+    date_end: int
+    date_text: str  # as a museum writes it: "ca. 1650", "1650-55", "1650"
+    attribution_qualifier: str  # "" or one of QUALIFIERS
+    composition_seed: int
+    variant: int  # > 0 for later works of a series
+    series_id: int  # -1 when not part of a series
+    width: int  # master size, the largest any source serves
+    height: int
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One record with one image at one source: what a spider will see as an item."""
+
+    copy_id: str  # "{source}-{n}", also the served file's stem
+    artwork_id: int
+    source: str
+    source_id: str  # the id in the source's own namespace (objectID, id, pageid, row number)
+    image_id: str  # IIIF image id (uuid) for aic/nga, "" elsewhere
+    is_public_domain_flag: bool  # the source's own judgement
+    license: str  # the source's licence value in its own vocabulary
+    transforms: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]  # (name, params) in order
+    file_format: str  # JPEG or PNG
+    jpeg_quality: int
+    defect: str  # "" or one of DEFECTS
+    is_exact_copy_of: str  # copy_id whose bytes this copy repeats exactly, else ""
+    distractor: str  # the planted trap, "" for a plain good record
+    expected_reject: tuple[str, ...]  # rules a correct pipeline must reject it by (default params)
+    has_image: bool = True  # False: the source withholds the image (e.g. Met for non-PD objects)
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def transform_names(self) -> str:
+        return "+".join(name for name, _ in self.transforms) or "original"
+
+    @property
+    def extension(self) -> str:
+        return "png" if self.file_format == "PNG" else "jpg"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    seed: int
+    reference_year: int
+    artists: tuple[Artist, ...]
+    artworks: tuple[Artwork, ...]
+    copies: tuple[Copy, ...]
+
+    def artist(self, artist_id: int) -> Artist:
+        return self.artists[artist_id]
+
+    def artwork(self, artwork_id: int) -> Artwork:
+        return self.artworks[artwork_id]
+
+    def by_source(self, source: str) -> list[Copy]:
+        return [c for c in self.copies if c.source == source]
+
+
+# ----------------------------------------------------------------------------------------------
+# Names and places: syllable soup, so nobody mistakes a demo artist for a real one.
+
+_FIRST = ("Jan Pieter Anna Maria Giovanni Lucia Hans Clara Pierre Sofia Willem Elena Matthias "
+          "Camille Joaquin Isabel Frans Agnes Lorenzo Beatrix Anton Helene Tomas Rosa Emil Ida "
+          "Cornelis Margit Bartolome Judith Ottavio Greta").split()
+_LAST_A = ("Van Del Bor Mar Hol Ster Lin Vel Cas Rou Ber Mon Gal Fer Kre Wit Dor Sal Tes "
+           "Quin").split()
+_LAST_B = ("meer dano bruck elli stein aert oux mann ezzi ard ijn ozzi hoek ier ando berg "
+           "ini").split()
+_NATIONS = ("Dutch", "Flemish", "Italian", "French", "Spanish", "German", "English",
+            "American", "Danish", "Austrian")
+_TOWNS = ("Haarlem", "Antwerp", "Siena", "Rouen", "Toledo", "Nuremberg", "Norwich", "Boston",
+          "Aarhus", "Linz", "Delft", "Ghent", "Bruges", "Lyon", "Seville", "Bergamo")
+
+_TITLE_WORDS = {
+    "landscape": ("Landscape with {x}", ("a Mill", "Cattle", "a River", "Ruins", "a Road",
+                                         "Dunes")),
+    "seascape": ("{x}", ("Ships in a Calm", "Stormy Sea", "Beach at Low Tide", "Harbour View")),
+    "portrait": ("Portrait of {x}", ("a Young Woman", "a Merchant", "a Boy", "an Old Man",
+                                     "a Lady in Black", "the Artist's Wife")),
+    "still_life": ("Still Life with {x}", ("Lemons", "a Vase of Flowers", "Fruit and a Jug",
+                                           "Oysters", "a Silver Cup")),
+    "geometric": ("{x}", ("Composition", "Study in Planes", "Rhythm", "Counterpoint")),
+    "drawing": ("{x}", ("Study of Hands", "Sketch of a Tree", "Figure Study", "View of a Town")),
+    "print": ("{x}", ("The Mill", "Christ Preaching", "View of the Harbour", "The Hunters")),
+    "photograph": ("{x}", ("Street Scene", "Portrait of a Sitter", "The Cathedral", "Orchard")),
+    "sculpture": ("{x}", ("Bust of a Woman", "Head of a Youth", "Standing Figure", "Horse")),
+}
+_SEASONS = ("Morning", "Noon", "Evening", "Winter", "Spring", "Autumn", "Fog", "Snow")
+
+_MEDIUM = {
+    "painting": ("Oil on canvas", "Oil on panel", "Tempera on panel", "Oil on copper"),
+    "drawing": ("Black chalk on paper", "Pen and brown ink", "Red chalk", "Graphite"),
+    "print": ("Etching", "Engraving", "Woodcut", "Lithograph"),
+    "photograph": ("Albumen silver print", "Gelatin silver print", "Salted paper print"),
+    "sculpture": ("Marble", "Bronze", "Terracotta", "Limewood"),
+}
+
+# Aspect ratio (width / height) ranges per kind; paintings are neither square nor uniform.
+_ASPECT = {"landscape": (1.15, 1.7), "seascape": (1.3, 2.4), "portrait": (0.62, 0.85),
+           "still_life": (0.85, 1.35), "geometric": (0.75, 1.3), "drawing": (0.7, 1.45),
+           "print": (0.7, 1.5), "photograph": (0.75, 1.35), "sculpture": (0.6, 0.9)}
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def build_catalog(seed: int, n_artworks: int, reference_year: int = 2026,
+                  defect_share: float = 0.004, min_defects: int = 1) -> Catalog:
+    """Describe a collection of ``n_artworks`` artworks (copies come on top of that)."""
+    if n_artworks < 10:
+        raise ValueError(f"demo collection needs at least 10 artworks, got {n_artworks}")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    pd_cutoff = reference_year - PD_DEATH_MARGIN_YEARS  # artists dead in or before it are PD
+    artists = _make_artists(rng, max(8, n_artworks // 25), pd_cutoff)
+    artworks = _make_artworks(rng, artists, n_artworks)
+    copies = _make_copies(rng, artists, artworks, pd_cutoff, defect_share, min_defects)
+    return Catalog(seed, reference_year, tuple(artists), tuple(artworks), tuple(copies))
+
+
+def _make_artists(rng: np.random.Generator, n: int, pd_cutoff: int) -> list[Artist]:
+    artists = []
+    names = set()
+    for artist_id in range(n):
+        while True:
+            name = (f"{rng.choice(_FIRST)} {rng.choice(_LAST_A)}{rng.choice(_LAST_B)}")
+            if name not in names:
+                names.add(name)
+                break
+        # Most lives fall where the 1400-1900 window wants them; some before and some modern
+        # artists whose work is still in copyright.
+        era = rng.random()
+        if era < 0.07:
+            birth = int(rng.integers(1180, 1370))
+        elif era < 0.87:
+            birth = int(rng.integers(1370, 1850))
+        else:
+            birth = int(rng.integers(1850, pd_cutoff - 30))
+        death = birth + int(rng.integers(28, 92))
+        if era >= 0.87 and rng.random() < 0.6:
+            death = max(death, pd_cutoff + 1 + int(rng.integers(0, 30)))  # still in copyright
+        unknown_dates = artist_id > 0 and rng.random() < 0.05  # "Anonymous"-style record
+        genres = tuple(rng.choice(GENRES, size=2, replace=False).tolist())
+        artists.append(Artist(
+            artist_id=artist_id, name=name,
+            nationality=str(rng.choice(_NATIONS)),
+            birth_year=None if unknown_dates else birth,
+            death_year=None if unknown_dates else death,
+            birth_place=str(rng.choice(_TOWNS)), death_place=str(rng.choice(_TOWNS)),
+            genres=genres, style=Style.random(rng)))
+    return artists
+
+
+def _life(artist: Artist, rng: np.random.Generator) -> tuple[int, int]:
+    """The span in which an artist could have made a work (approximate for undated artists)."""
+    if artist.birth_year is None:
+        start = int(rng.integers(1250, 1850))
+        return start, start + 60
+    return artist.birth_year + 16, artist.death_year or artist.birth_year + 70
+
+
+def _make_artworks(rng: np.random.Generator, artists: list[Artist], n: int) -> list[Artwork]:
+    artworks: list[Artwork] = []
+    series_id = 0
+    while len(artworks) < n:
+        artist = artists[int(rng.integers(len(artists)))]
+        start, end = _life(artist, rng)
+        year = int(rng.integers(start, max(start + 1, end)))
+        object_type = str(rng.choice(OBJECT_TYPES, p=(0.72, 0.08, 0.08, 0.06, 0.06)))
+        if object_type == "photograph" and year < 1840:
+            object_type = "painting"
+        kind = str(rng.choice(artist.genres)) if object_type == "painting" else object_type
+        # A tenth of paintings start a series: the same composition seen three or four times.
+        in_series = object_type == "painting" and rng.random() < 0.1
+        count = int(rng.integers(3, 5)) if in_series else 1
+        composition_seed = int(rng.integers(2**31))
+        aspect = float(rng.uniform(*_ASPECT[kind]))
+        long_side = _long_side(rng)
+        for variant in range(min(count, n - len(artworks))):
+            w, h = _size(long_side, aspect)
+            title_form, things = _TITLE_WORDS[kind]
+            title = title_form.format(x=str(rng.choice(things)))
+            if in_series:
+                title = f"{title}, {_SEASONS[(composition_seed + variant) % len(_SEASONS)]}"
+            y = min(year + variant, end)
+            date_start, date_end, date_text = _date(rng, y)
+            qualifier = str(rng.choice(QUALIFIERS)) if rng.random() < 0.06 else ""
+            if qualifier in ("After", "Follower of"):  # a later hand, often a generation later
+                shift = int(rng.integers(20, 160))
+                date_start, date_end = date_start + shift, date_end + shift
+            # Keep every creation date inside the collection's span.
+            date_start = min(max(date_start, FIRST_YEAR), LAST_YEAR)
+            date_end = min(max(date_end, date_start), LAST_YEAR)
+            if qualifier in ("After", "Follower of"):
+                date_text = f"after {date_start}"
+            artworks.append(Artwork(
+                artwork_id=len(artworks), artist_id=artist.artist_id, title=title,
+                object_type=object_type, kind=kind,
+                medium=str(rng.choice(_MEDIUM[object_type])),
+                date_start=date_start, date_end=date_end, date_text=date_text,
+                attribution_qualifier=qualifier, composition_seed=composition_seed,
+                variant=variant, series_id=series_id if in_series else -1,
+                width=w, height=h))
+        series_id += in_series
+    return artworks
+
+
+def _long_side(rng: np.random.Generator) -> int:
+    u = rng.random()
+    if u < 0.6:
+        return int(rng.integers(500, 1200))
+    if u < 0.9:
+        return int(rng.integers(1200, 2000))
+    return int(rng.integers(2000, 3001))
+
+
+def _size(long_side: int, aspect: float) -> tuple[int, int]:
+    if aspect >= 1:
+        return long_side, max(1, round(long_side / aspect))
+    return max(1, round(long_side * aspect)), long_side
+
+
+def _date(rng: np.random.Generator, year: int) -> tuple[int, int, str]:
+    form = rng.random()
+    if form < 0.5:
+        return year, year, str(year)
+    if form < 0.8:
+        return year - 5, year + 5, f"ca. {year}"
+    end = year + int(rng.integers(1, 10))
+    return year, end, f"{year}-{end % 100:02d}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Copies: who serves what, how each copy was "scanned", and which traps are planted.
+
+
+def _scan_transforms(rng: np.random.Generator, detail_ok: bool) -> tuple:
+    """One to two degradations that another institution's photograph of a work would show."""
+    menu = ["reencode", "resize", "crop", "colour", "frame", "squash", "watermark"]
+    if detail_ok:
+        menu.append("detail")
+    chosen = rng.choice(menu, size=int(rng.integers(1, 3)), replace=False).tolist()
+    out = []
+    for name in chosen:
+        if name == "reencode":
+            continue  # the quality is drawn for every copy anyway
+        if name == "resize":
+            params = (("scale", round(float(rng.uniform(0.35, 0.8)), 3)),)
+        elif name == "crop":
+            sides = rng.uniform(0.0, 0.12, size=4) * (rng.random(4) < 0.7)
+            params = tuple(zip(("left", "top", "right", "bottom"),
+                               (round(float(s), 3) for s in sides), strict=True))
+        elif name == "colour":
+            params = (("gamma", round(float(rng.uniform(0.8, 1.25)), 3)),
+                      ("saturation", round(float(rng.uniform(0.7, 1.3)), 3)),
+                      ("warmth", round(float(rng.uniform(-0.5, 0.5)), 3)))
+        elif name == "frame":
+            params = (("border_frac", round(float(rng.uniform(0.04, 0.12)), 3)),
+                      ("style", float(rng.integers(3))), ("seed", float(rng.integers(1000))))
+        elif name == "squash":
+            params = (("x_factor", round(float(rng.choice([rng.uniform(0.85, 0.95),
+                                                            rng.uniform(1.05, 1.15)])), 3)),)
+        elif name == "watermark":
+            params = (("opacity", round(float(rng.uniform(0.25, 0.5)), 3)),)
+        else:  # detail: a museum's close-up of part of the work
+            left, top = rng.uniform(0.05, 0.35, size=2)
+            params = (("left", round(float(left), 3)), ("top", round(float(top), 3)),
+                      ("right", round(float(left + rng.uniform(0.45, 0.6)), 3)),
+                      ("bottom", round(float(top + rng.uniform(0.45, 0.6)), 3)))
+        out.append((name, params))
+    return tuple(out)
+
+
+def _source_licence(source: str, is_pd: bool) -> str:
+    """The licence value each source publishes, in its own vocabulary."""
+    return {
+        "met": "Public Domain" if is_pd else "",
+        "aic": "CC0" if is_pd else "",
+        "cleveland": "CC0" if is_pd else "Copyrighted",
+        "nga": "CC0" if is_pd else "",
+        "commons": "pd" if is_pd else "cc-by-sa-4.0",
+        "urls": "Public Domain" if is_pd else "",  # a free-text licence column, often blank
+    }[source]
+
+
+def _make_copies(rng: np.random.Generator, artists: list[Artist], artworks: list[Artwork],
+                 pd_cutoff: int, defect_share: float, min_defects: int) -> list[Copy]:
+    counters = {s: 0 for s in SOURCES}
+    used_ids: dict[str, set] = {s: set() for s in SOURCES}
+    copies: list[Copy] = []
+
+    def new_copy(artwork: Artwork, source: str, flag: bool, transforms: tuple,
+                 distractor: str = "", defect: str = "", exact_of: str = "",
+                 fmt: str | None = None) -> Copy:
+        counters[source] += 1
+        source_id = _source_id(rng, source, used_ids[source])
+        image_id = str(uuid.UUID(int=int(rng.integers(2**63)) << 64 | int(rng.integers(2**63)),
+                                 version=4)) if source in ("aic", "nga") else ""
+        if fmt is None:  # PNG only where files stay small enough to encode quickly
+            small = max(artwork.width, artwork.height) <= 1400
+            fmt = "PNG" if small and rng.random() < 0.12 else "JPEG"
+        copy = Copy(
+            copy_id=f"{source}-{counters[source]:06d}", artwork_id=artwork.artwork_id,
+            source=source, source_id=source_id, image_id=image_id, is_public_domain_flag=flag,
+            license=_source_licence(source, flag), transforms=transforms, file_format=fmt,
+            jpeg_quality=int(rng.integers(70, 96)), defect=defect, is_exact_copy_of=exact_of,
+            distractor=distractor, expected_reject=(),
+            # The Met publishes image URLs only for public-domain objects.
+            has_image=flag or source != "met")
+        copies.append(copy)
+        return copy
+
+    for artwork in artworks:
+        artist = artists[artwork.artist_id]
+        truly_pd = _is_pd_by_dates(artist, artwork, pd_cutoff)
+        home = str(rng.choice(("met", "aic", "cleveland", "nga", "commons"),
+                              p=(0.26, 0.2, 0.2, 0.16, 0.18)))
+        flag = truly_pd
+        distractor = "" if truly_pd else "in_copyright"
+        # Sometimes the source's flag disagrees with the dates: trust neither alone. Museums
+        # err both ways; a wrong "PD" on a modern work is the dangerous one.
+        if rng.random() < (0.015 if truly_pd else 0.15):
+            flag = not flag
+            distractor = "flag_says_pd" if flag else "flag_says_not_pd"
+        home_copy = new_copy(artwork, home, flag, (), distractor)
+        if not (truly_pd and flag and artwork.object_type == "painting"):
+            continue
+        # Good public-domain paintings travel: mirrors on Commons, a second museum's photograph.
+        if home != "commons" and rng.random() < 0.05:  # byte-identical mirror
+            new_copy(artwork, "commons", True, (), exact_of=home_copy.copy_id,
+                     fmt=home_copy.file_format)
+        if home != "commons" and rng.random() < 0.22:
+            new_copy(artwork, "commons", True, _scan_transforms(rng, detail_ok=True))
+        if rng.random() < 0.07:
+            other = str(rng.choice([m for m in MUSEUMS if m != home]))
+            new_copy(artwork, other, True, _scan_transforms(rng, detail_ok=False))
+        if rng.random() < 0.1:  # a stray copy on some website, listed in the URL file
+            new_copy(artwork, "urls", bool(rng.random() < 0.5),
+                     _scan_transforms(rng, detail_ok=False))
+
+    # Byte-level defects and tiny images ride on otherwise perfect records, spread over sources.
+    n_defects = max(min_defects, int(round(defect_share * len(artworks))))
+    good = [i for i, c in enumerate(copies) if _is_good_record(c, artworks, artists, pd_cutoff)
+            and not c.transforms and not c.is_exact_copy_of]
+    pick = rng.permutation(len(good))
+    traps = [(d, d) for d in DEFECTS for _ in range(n_defects)] + [("", "tiny")] * n_defects
+    for (defect, distractor), j in zip(traps, pick, strict=False):  # more traps than slots: stop
+        i = good[int(j)]
+        copies[i] = dataclasses.replace(copies[i], defect=defect, distractor=distractor)
+
+    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
+                                                                      pd_cutoff))
+            for c in copies]
+
+
+def _source_id(rng: np.random.Generator, source: str, used: set) -> str:
+    low, high = {"met": (10_000, 900_000), "aic": (1_000, 250_000),
+                 "cleveland": (90_000, 999_999), "nga": (1, 200_000),
+                 "commons": (1_000_000, 150_000_000), "urls": (0, 10**9)}[source]
+    while True:
+        value = int(rng.integers(low, high))
+        if value not in used:
+            used.add(value)
+            return str(value)
+
+
+def _is_pd_by_dates(artist: Artist, artwork: Artwork, pd_cutoff: int) -> bool:
+    """The legal facts, written independently of curate/licence.py so that tests can catch it.
+
+    Life + 70 when we know who painted it and when they died. A later hand ("after",
+    "follower of", ...) or an unknown death year leaves only the creation date: old enough that
+    any author must have died more than 70 years ago (UNDATED_MIN_AGE_YEARS).
+    """
+    later_hand = artwork.attribution_qualifier in ("After", "Follower of", "Circle of")
+    if artist.death_year is not None and not later_hand:
+        return artist.death_year <= pd_cutoff
+    return artwork.date_end <= pd_cutoff + PD_DEATH_MARGIN_YEARS - UNDATED_MIN_AGE_YEARS
+
+
+def _is_good_record(copy: Copy, artworks: list[Artwork], artists: list[Artist],
+                    pd_cutoff: int) -> bool:
+    return copy.source != "urls" and not _expected_reject(copy, artworks, artists, pd_cutoff)
+
+
+def expected_size(artwork: Artwork, copy: Copy) -> tuple[int, int]:
+    """Pixel size of a copy's original file (before any server-side IIIF scaling)."""
+    if copy.distractor == "tiny":
+        scale = 150 / max(artwork.width, artwork.height)
+        return max(1, round(artwork.width * scale)), max(1, round(artwork.height * scale))
+    w, h = artwork.width, artwork.height
+    for name, params in copy.transforms:
+        p = dict(params)
+        if name == "resize":
+            w, h = max(1, round(w * p["scale"])), max(1, round(h * p["scale"]))
+        elif name in ("crop", "detail"):
+            if name == "crop":
+                left, top, right, bottom = p["left"], p["top"], 1 - p["right"], 1 - p["bottom"]
+            else:
+                left, top, right, bottom = p["left"], p["top"], p["right"], p["bottom"]
+            w, h = round(w * right) - round(w * left), round(h * bottom) - round(h * top)
+        elif name == "squash":
+            w = max(1, round(w * p["x_factor"]))
+        elif name == "frame":
+            border = round(p["border_frac"] * max(w, h))
+            w, h = w + 2 * border, h + 2 * border
+    return w, h
+
+
+def _expected_reject(copy: Copy, artworks: list[Artwork], artists: list[Artist],
+                     pd_cutoff: int) -> tuple[str, ...]:
+    """Every rule a correct pipeline, at default params, must reject this copy by.
+
+    Rule names: ``fetch`` (bytes are not a usable image), ``licence`` (source flag and date rule
+    do not both say public domain), ``date_window`` (outside 1400-1900), ``object_type`` (not a
+    painting), ``resolution`` (short side under 256 px), ``no_image``.
+    """
+    artwork = artworks[copy.artwork_id]
+    artist = artists[artwork.artist_id]
+    reasons = []
+    if copy.defect:
+        reasons.append("fetch")
+    if not copy.has_image:
+        reasons.append("no_image")
+    if not (copy.is_public_domain_flag and _is_pd_by_dates(artist, artwork, pd_cutoff)):
+        reasons.append("licence")
+    if artwork.date_start < 1400 or artwork.date_end > 1900:
+        reasons.append("date_window")
+    if artwork.object_type != "painting":
+        reasons.append("object_type")
+    if copy.distractor == "tiny":
+        reasons.append("resolution")
+    return tuple(reasons)
+
+
+def describe(catalog: Catalog) -> dict:
+    """Counts for the README and the build's metrics file."""
+    copies = catalog.copies
+    return {
+        "artists": len(catalog.artists),
+        "artworks": len(catalog.artworks),
+        "copies": len(copies),
+        "copies_per_source": {s: sum(c.source == s for c in copies) for s in SOURCES},
+        "series": len({a.series_id for a in catalog.artworks if a.series_id >= 0}),
+        "duplicated_artworks": sum(1 for n in np.bincount([c.artwork_id for c in copies]) if n > 1),
+        "defects": {d: sum(c.defect == d for c in copies) for d in DEFECTS},
+        "expected_clean": sum(not c.expected_reject for c in copies),
+        "mean_long_side_px": round(math.fsum(max(a.width, a.height) for a in catalog.artworks)
+                                   / len(catalog.artworks), 1),
+    }

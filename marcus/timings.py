@@ -1,0 +1,26 @@
+"""Timings apart from results: what a run took (seconds, rates, requests made, peak memory).
+
+Metrics files (``paths.metrics``) hold results only, so two runs of the same data give the same
+bytes, `dvc metrics diff` stays empty and git stays clean. What differs from run to run goes
+to ``paths.timings`` (git-ignored, not a DVC metric) through ``--timings FILE``, which dvc.yaml
+passes to every stage that measures something::
+
+    write_timings(args.timings, {"seconds": 12.3, "images_per_s": 95.1})
+    cat timings/crawl/met.json
+
+Without ``--timings`` (a run by hand) nothing is written; the stage's log line still shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from marcus.atomic import write_text
+
+
+def write_timings(path: str | os.PathLike | None, values: dict) -> None:
+    """Write ``values`` as JSON to ``path`` (atomically, folders made); nothing when None."""
+    if path is None:
+        return
+    write_text(path, json.dumps(values, indent=2, sort_keys=True) + "\n")

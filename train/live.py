@@ -1,0 +1,54 @@
+"""The per-tick log of a training stage: wall-clock laps and the dvclive logger, positioned
+so that a resumed run logs again exactly the ticks a crash undid.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from marcus.atomic import atomic_path
+
+
+class Ticker:
+    """Wall-clock bookkeeping for one log line per tick."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        seconds, self.last = now - self.last, now
+        return seconds
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def open_live(live_dir: str | os.PathLike, tick: int, resumed: bool):
+    """The dvclive logger of a training stage, positioned at ``tick`` (tick k is dvclive step
+    k - 1): rows that a crash undid are dropped first, so a resumed run logs them again."""
+    from dvclive import Live
+
+    trim_dvclive_history(live_dir, tick - 1)
+    live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False, report=None)
+    live.step = tick
+    return live
+
+
+def trim_dvclive_history(live_dir: str | os.PathLike, last_step: int) -> None:
+    """Drop dvclive rows logged after ``last_step``: they came from ticks that a crash undid,
+    and the resumed run logs those steps again."""
+    for tsv in Path(live_dir).glob("plots/metrics/**/*.tsv"):
+        lines = tsv.read_text(encoding="utf-8").splitlines()
+        if not lines:
+            continue
+        header, rows = lines[0], lines[1:]
+        step_col = header.split("\t").index("step") if "step" in header.split("\t") else None
+        if step_col is None:
+            continue
+        kept = [r for r in rows if int(r.split("\t")[step_col]) <= last_step]
+        if len(kept) != len(rows):
+            with atomic_path(tsv) as tmp:
+                tmp.write_text("\n".join([header, *kept]) + "\n", encoding="utf-8")
