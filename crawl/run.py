@@ -27,25 +27,7 @@ from crawl.records import Journal, item_row, read_records, write_records
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
-from marcus.timings import write_timings
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (MiB), to set against ``crawl.max_rss_mb``.
-
-    VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a crawl started by a
-    large process (a test run, a notebook) would report its parent's size.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    except (OSError, StopIteration, ValueError):  # not Linux
-        import resource
-        import sys
-
-        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        kib = kib / 1024 if sys.platform == "darwin" else kib  # macOS counts bytes
-    return round(kib / 1024, 1)
+from marcus.timings import peak_rss_mib, write_timings
 
 
 def is_loopback(url: str) -> bool:

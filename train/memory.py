@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import resource
-
 import torch
 import torch.distributed
+
+from marcus.timings import peak_rss_mib
 
 
 def available_memory_bytes(device: torch.device | None = None) -> int:
@@ -27,4 +27,4 @@ def available_memory_bytes(device: torch.device | None = None) -> int:
 def peak_memory_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return peak_rss_mib()  # this process's own peak, not a large parent's (see there)
