@@ -46,8 +46,9 @@ from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
 
 THREADS = 2
 BENCH_STEPS = 2000  # per model; the cpu preset's own length is in params.yaml
-PACK = Path("data/pack")
-GAN = Path("data/models/gan")
+PATHS = load_params("paths")  # the pipeline's pack and generator, from params.yaml
+PACK = Path(PATHS["pack"])
+GAN = Path(PATHS["gan"])
 TARGET_PEAK_RSS_GIB = 2.0
 EVAL_CROP_PX = 384
 
@@ -95,6 +96,7 @@ def train_briefly(folder: Path, source, factor: int, quick: bool) -> tuple[Path,
     steps: the L1 warm-up and the GAN phase shortened in proportion."""
     section = load_params("train_upscaler")
     preset = resolve_preset("train_upscaler", section, "cpu")
+    del preset["preset"]  # the name: set below
     steps = 300 if quick else BENCH_STEPS
     share = steps / preset["steps"]
     preset.update(factor=factor, hr_crop_px=64 if factor == 4 else 96, steps=steps,
@@ -102,12 +104,13 @@ def train_briefly(folder: Path, source, factor: int, quick: bool) -> tuple[Path,
                   gan_start_step=round(preset["gan_start_step"] * share),
                   bank_refresh_steps=max(1, round(preset["bank_refresh_steps"] * share)),
                   eval_images=2, eval_crop_px=128)
-    params = {"out": str(folder / f"run{factor}"), "model": str(folder / f"model{factor}"),
-              "live": str(folder / f"live{factor}"), "pack": str(PACK), "seed": 1234,
-              "device": "cpu", "threads": THREADS, "preset": "bench",
-              "presets": {"bench": preset}}
+    params = {"seed": 1234, "device": "cpu", "launcher": "python", "threads": THREADS,
+              "preset": "bench", "presets": {"bench": preset}}
+    paths = {"train_upscaler": str(folder / f"run{factor}"),
+             "upscaler": str(folder / f"model{factor}"),
+             "upscaler_live": str(folder / f"live{factor}"), "pack": str(PACK)}
     started = time.perf_counter()
-    result = train_upscaler.train(params, source=source)
+    result = train_upscaler.train(params, paths, source=source)
     return folder / f"model{factor}", {"steps": result["steps"],
                                        "gan_start_step": preset["gan_start_step"],
                                        "seconds": round(time.perf_counter() - started, 1)}

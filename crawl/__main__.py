@@ -4,8 +4,13 @@
                     [--resume] [--params params.yaml] [--stats FILE] [--timings FILE]
 
 SOURCE is one of met, aic, cleveland, nga, commons, urls. ``--api-root demo`` (the default in
-params.yaml) starts the offline demo collection on ``crawl.demo_port`` and crawls that; a real
-root (e.g. https://api.artic.edu) crawls the live site with the same code.
+params.yaml) starts the offline demo collection of ``paths.demo`` on ``crawl.demo_port`` and
+crawls that; a real root (e.g. https://api.artic.edu) crawls the live site with the same code.
+The output folder is ``paths.crawl``/SOURCE unless ``--out`` names another.
+
+The ``crawl`` section is checked before any work: an unknown key (in it or in any source's
+section), a missing one or one of the wrong kind is an error naming it and the valid keys;
+so is the ``demo`` section when the demo is crawled.
 
 Run it again after a crash or kill with the same command: stored images are never fetched
 again. ``--resume`` also skips records that finished, without refetching their metadata.
@@ -18,8 +23,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from marcus.errors import reported
+from marcus.config import check
+from marcus.errors import UserError, reported
 from marcus.params import load_params
 
 
@@ -28,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawl", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source")
-    parser.add_argument("--out", help="output folder (default: crawl.root/SOURCE)")
+    parser.add_argument("--out", help="output folder (default: paths.crawl/SOURCE)")
     parser.add_argument("--api-root", help="API root URL, or 'demo' (default: from params)")
     parser.add_argument("--limit", type=int, help="stop after N records")
     parser.add_argument("--metadata-only", action="store_true", help="records, no images")
@@ -39,33 +47,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timings", help="write what the run took (seconds, requests) here")
     args = parser.parse_args(argv)
 
-    params = load_params(None, args.params)
-    common = params["crawl"]
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    from crawl.run import check_settings, crawl
+
+    common = check_settings(load_params("crawl", args.params))
     sources = common["sources"]
     if args.source not in sources:
         parser.error(f"unknown source {args.source!r}; params.yaml has: {', '.join(sources)}")
+    paths = load_params("paths", args.params)
+    config = dict(sources[args.source])
+    api_root = args.api_root or config["api_root"]
+    out = args.out or Path(paths["crawl"]) / args.source
+    if api_root == "demo":
+        from demo.settings import SPEC as DEMO_SPEC
+
+        demo = check("demo", load_params("demo", args.params), DEMO_SPEC)
+    elif (args.source == "urls" and config["list"] is None
+          and urlsplit(api_root).scheme not in ("http", "https")):
+        raise UserError("crawl.sources.urls.list is not set: give the path or http(s) URL of "
+                        "the list of image URLs (CSV, TSV or Parquet with a url column), or "
+                        "crawl the demo's list with api_root: demo")
     # run.py leaves logging to us. Without a handler of our own, the spiders' warnings and
     # errors (a broken listing page, say) would only be counted by Scrapy, never shown.
     # The level sits on the handler: Scrapy resets the root logger's level to NOTSET.
     handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(str(common.get("log_level", "WARNING")).upper())
+    handler.setLevel(common["log_level"])
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
-    config = dict(sources[args.source])
-    api_root = args.api_root or config.get("api_root", "demo")
-    out = args.out or f"{common['root']}/{args.source}"
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-
-    from crawl.run import crawl
 
     server = None
     if api_root == "demo":
         from demo.server import DemoServer
+
         try:
-            server = DemoServer(params["demo"]["root"], port=int(common["demo_port"]),
-                                faults=params["demo"].get("faults") or None,
-                                hostile=bool(params["demo"].get("hostile", False))).start()
+            server = DemoServer(paths["demo"], port=common["demo_port"],
+                                faults=demo["faults"] or None, hostile=demo["hostile"]).start()
         except FileNotFoundError as exc:  # an OSError too: caught first, or it reads as a port
             print(f"{exc}\nbuild it first: dvc repro demo", file=sys.stderr)
             return 2
@@ -74,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
                   "(another crawl running? set crawl.demo_port to a free port)", file=sys.stderr)
             return 2
         api_root = server.api_roots[args.source]
-        if args.source == "urls":
-            config.setdefault("list", f"{api_root}/list.csv")
     try:
         stats = crawl(args.source, out, api_root, common, config, limit=args.limit,
                       metadata_only=args.metadata_only, resume=args.resume,

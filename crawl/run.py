@@ -9,6 +9,9 @@
 Politeness comes from params: each source's ``delay_s`` and ``concurrency`` are that site's
 stated policy. Against a loopback API root (the demo collection) they are lifted when
 ``crawl.loopback_unthrottled`` is true, because no real site is on the other end.
+
+``check_settings`` checks the ``crawl`` section before any work: its own keys (``SPEC``), and
+each source's section against the keys its spider reads (``SourceSpider.config_spec``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,35 @@ from crawl.records import Journal, item_row, read_records, write_records
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
+from marcus.config import check, one_of
+from marcus.errors import UserError
 from marcus.timings import peak_rss_mib, write_timings
+
+# The keys of the ``crawl`` section (their meaning: the comments in params.yaml).
+SPEC = {
+    "demo_port": int, "contact": str, "user_agent": str, "loopback_unthrottled": bool,
+    "loopback_concurrency": int, "retries": int, "backoff_base_s": float,
+    "backoff_max_s": float, "retry_after_max_s": float, "timeout_s": float, "max_bytes": int,
+    "max_pixels": int, "max_rss_mb": int, "max_header_bytes": int, "max_url_chars": int,
+    "max_listing_pages": int, "fsync": bool, "robots_recheck_s": float,
+    "log_level": one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "progress": bool,
+    "sources": dict,  # source name -> its section, checked against its spider's keys
+}
+
+
+def check_settings(common: dict) -> dict:
+    """``common`` (the ``crawl`` section) unchanged when its keys, and each source's keys, are
+    the ones the crawl reads, of their kinds; else a UserError naming the first that is not."""
+    from crawl.spiders import spiders
+
+    check("crawl", common, SPEC)
+    known = spiders()
+    for name, config in common["sources"].items():
+        if name not in known:
+            raise UserError(f"crawl.sources: unknown source {name!r} (valid sources: "
+                            f"{', '.join(known)})")
+        check(f"crawl.sources.{name}", config, known[name].config_spec())
+    return common
 
 
 def is_loopback(url: str) -> bool:
@@ -41,10 +72,11 @@ def is_loopback(url: str) -> bool:
 
 
 def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root: str) -> dict:
-    unthrottled = common.get("loopback_unthrottled", True) and is_loopback(api_root)
-    delay = 0.0 if unthrottled else float(config.get("delay_s", 1.0))
-    per_host = int(common.get("loopback_concurrency", 16)) if unthrottled \
-        else int(config.get("concurrency", 1))
+    from crawl.spiders import spiders
+
+    unthrottled = common["loopback_unthrottled"] and is_loopback(api_root)
+    delay = 0.0 if unthrottled else float(config["delay_s"])
+    per_host = common["loopback_concurrency"] if unthrottled else config["concurrency"]
     user_agent = common["user_agent"].format(contact=common["contact"])
     headers = {"Accept": "application/json, image/*;q=0.9, */*;q=0.5"}
     if source == "aic":  # AIC asks for its own header (browser-safe) with project and contact
@@ -58,12 +90,12 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         # No listeners, nothing written outside `out`: Scrapy 2.19's RemoteControl serves code
         # execution on a loopback port and writes a token file under $HOME. The other default
         # components that could listen or write (HTTP cache, JOBDIR state, feeds, LOG_FILE,
-        # memusage/stats mail) are off by default and stay so (tests/test_robots.py).
+        # memusage/stats mail) are off by default and stay so (tests/crawl/test_e2e_robots.py).
         "REMOTE_CONTROL_ENABLED": False,
         # RFC 9309 robots.txt: first 500 KiB, compiled once per host (crawl/robots.py).
         "ROBOTSTXT_PARSER": "crawl.robots.RobotsTxtParser",
         "MARCUS_ROBOTS_RECHECK_S": float(common["robots_recheck_s"]),
-        "LOG_LEVEL": common.get("log_level", "WARNING"),
+        "LOG_LEVEL": common["log_level"],
         "DEFAULT_REQUEST_HEADERS": headers,
         "CONCURRENT_REQUESTS": max(per_host, 1),
         "CONCURRENT_REQUESTS_PER_DOMAIN": max(per_host, 1),
@@ -91,7 +123,7 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
                            "crawl.pipelines.JournalPipeline": 900},
         "MARCUS_STORE_DIR": str(out / "images"),
         "MARCUS_JOURNAL": str(out / "journal.jsonl"),
-        "MARCUS_FSYNC": bool(common.get("fsync", True)),
+        "MARCUS_FSYNC": common["fsync"],
         "MARCUS_MAX_PIXELS": int(common["max_pixels"]),
         "MARCUS_MAX_BYTES": int(common["max_bytes"]),
         "MARCUS_TIMEOUT_S": float(common["timeout_s"]),
@@ -99,16 +131,19 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         "MARCUS_BACKOFF_BASE_S": float(common["backoff_base_s"]),
         "MARCUS_BACKOFF_MAX_S": float(common["backoff_max_s"]),
         "MARCUS_RETRY_AFTER_MAX_S": float(common["retry_after_max_s"]),
-        "MARCUS_RETRY_403_HTML": bool(config.get("retry_403_html", False)),
+        # A 403 is final, unless the source's spider says its site answers bursts with a 403
+        # page (met: crawl.sources.met.retry_403_html; spiders()[source].scrapy_settings).
+        "MARCUS_RETRY_403_HTML": False,
         "MARCUS_MAX_URL_CHARS": int(common["max_url_chars"]),
         "MARCUS_MAX_LISTING_PAGES": int(common["max_listing_pages"]),
-        "MARCUS_PROGRESS": bool(common.get("progress", True)),
+        "MARCUS_PROGRESS": common["progress"],
         # Decoded bitmaps in memory at once are bounded so that the process stays under this
         # peak RSS (MiB); see crawl/inspect_image.py for what it covers.
         "MARCUS_MAX_RSS_MB": int(common["max_rss_mb"]),
         # A server that never ends its headers is cut off here (crawl/http_limits.py).
         "MARCUS_MAX_HEADER_BYTES": int(common["max_header_bytes"]),
         "EXTENSIONS": {"crawl.http_limits.ResponseHeaderLimit": 0},
+        **spiders()[source].scrapy_settings(config),
     }
 
 
@@ -133,7 +168,7 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
         raise ValueError(f"unknown source {source!r}; known: {', '.join(known)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    store = ContentStore(out / "images", fsync=bool(common.get("fsync", True)))
+    store = ContentStore(out / "images", fsync=common["fsync"])
     store.remove_partial_writes()  # a killed run may have left half-written temp files
     journal = Journal(out / "journal.jsonl")
     finished = read_records(out / "records.parquet")  # unchanged until the end of this run

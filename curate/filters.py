@@ -26,19 +26,20 @@ class FilterConfig:
 
     @classmethod
     def from_params(cls, p: dict) -> FilterConfig:
-        lic = p.get("licence", {})
+        """The filters of the ``curate`` section ``p`` (checked against curate.settings.SPEC:
+        every key is there)."""
+        lic = p["licence"]
         return cls(
-            date_window=tuple(p.get("date_window", (1400, 1900))),
-            object_types=tuple(p.get("object_types", ("painting",))),
-            min_short_side_px=int(p.get("min_short_side_px", 256)),
-            min_pixels=int(p.get("min_pixels", 100_000)),
-            aspect_ratio=tuple(float(x) for x in p.get("aspect_ratio", (0.33, 3.0))),
-            artist_allow=frozenset(artist_key(a) for a in p.get("artist_allow") or []),
-            artist_deny=frozenset(artist_key(a) for a in p.get("artist_deny") or []),
-            licence=LicenceRules(current_year=int(p.get("current_year", 2026)),
-                                 min_years_since_death=int(lic.get("min_years_since_death", 71)),
-                                 undated_min_age_years=int(lic.get("undated_min_age_years",
-                                                                   170))))
+            date_window=tuple(p["date_window"]),
+            object_types=tuple(p["object_types"]),
+            min_short_side_px=p["min_short_side_px"],
+            min_pixels=p["min_pixels"],
+            aspect_ratio=tuple(float(x) for x in p["aspect_ratio"]),
+            artist_allow=frozenset(artist_key(a) for a in p["artist_allow"]),
+            artist_deny=frozenset(artist_key(a) for a in p["artist_deny"]),
+            licence=LicenceRules(current_year=p["current_year"],
+                                 min_years_since_death=lic["min_years_since_death"],
+                                 undated_min_age_years=lic["undated_min_age_years"]))
 
 
 def artist_key(name) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from curate import manifests
 from curate.filters import FilterConfig, artist_key, failed_rules
+from demo.settings import GROUND_TRUTH_FILE
 from marcus.atomic import write_text
 
 
@@ -53,12 +54,14 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
     return frame.sort_values("key", ignore_index=True)
 
 
-def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
-           metrics_path: Path | None = None, plots_dir: Path | None = None) -> dict:
+def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path, out: Path,
+           metrics_path: Path | None = None, plots_dir: Path | None = None,
+           demo_root: Path | None = None) -> dict:
+    """Curate the crawls of ``sources`` per ``config`` (the checked ``curate`` section); with
+    ``demo_root``, the metrics score de-duplication against the demo's ground truth when that
+    folder holds one."""
     from curate.dedup import cluster
 
-    config = params["curate"]
-    sources = list(config.get("sources") or params["crawl"]["sources"])
     filters = FilterConfig.from_params(config)
     records = load_records(crawl_root, hashes_root, sources)
 
@@ -66,7 +69,7 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
     hashed = records[(records["status"] == "stored") & records["phash"].notna()
                      & records["hash_error"].isna()]
     clusters = cluster(hashed.reset_index(drop=True),
-                       max_distance=int(config["dedup"]["max_distance"]))
+                       max_distance=config["dedup"]["max_distance"])
     clusters.index = hashed.index
     for column in ("cluster_id", "match_distance", "matched_by"):
         records[column] = clusters[column] if column in clusters else None
@@ -81,7 +84,7 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
     records["disagreement"] = [verdict.disagreement for _, verdict in outcome]
 
     # 3. One canonical copy per cluster, among the copies that pass every rule.
-    priority = {s: i for i, s in enumerate(config.get("source_priority") or sources)}
+    priority = {s: i for i, s in enumerate(config["source_priority"] or sources)}
     records["pixels"] = records["width"].fillna(0) * records["height"].fillna(0)
     records["is_canonical"] = False
     passing = records[[not r for r in records["reasons"]]]
@@ -98,7 +101,7 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
             records.at[index, "reasons"] = [f"duplicate_of:{canonical_of[row['cluster_id']]}"]
 
     # 4. Artists with too few works left.
-    minimum = int(config.get("min_works_per_artist", 1))
+    minimum = config["min_works_per_artist"]
     if minimum > 1:
         chosen = records["is_canonical"] & records["reasons"].map(len).eq(0)
         counts = Counter(records.loc[chosen, "artist"].map(artist_key))
@@ -108,12 +111,13 @@ def curate(params: dict, crawl_root: Path, hashes_root: Path, out: Path,
     records["curated"] = records["reasons"].map(len).eq(0)
 
     # 5. Manifests.
-    write_manifests(records, crawl_root, out, bool(config.get("hf_export", True)))
-    metrics = curation_metrics(records, config)
+    write_manifests(records, crawl_root, out, config["hf_export"])
+    truth = demo_root / GROUND_TRUTH_FILE if demo_root is not None else None
+    metrics = curation_metrics(records, truth)
     if metrics_path:
         write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     if plots_dir:
-        write_plots(records, hashed, plots_dir, int(config["dedup"]["max_distance"]))
+        write_plots(records, hashed, plots_dir, config["dedup"]["max_distance"])
     return metrics
 
 
@@ -148,7 +152,7 @@ def _rule_name(reason: str) -> str:
         else ":".join(reason.split(":")[:2])
 
 
-def curation_metrics(records: pd.DataFrame, config: dict) -> dict:
+def curation_metrics(records: pd.DataFrame, truth_path: Path | None = None) -> dict:
     curated = records[records["curated"]]
     per_rule = Counter(_rule_name(r) for reasons in records["reasons"] for r in reasons)
     century = Counter(f"{int(y) // 100 + 1}th" for y in curated["date_start"].dropna())
@@ -165,8 +169,7 @@ def curation_metrics(records: pd.DataFrame, config: dict) -> dict:
         "duplicate_clusters": int(multi["cluster_id"].nunique()),
         "images_in_duplicate_clusters": len(multi),
     }
-    truth_path = config.get("ground_truth")
-    if truth_path and Path(truth_path).is_file():
+    if truth_path is not None and truth_path.is_file():
         metrics["dedup_vs_ground_truth"] = dedup_quality(records, pd.read_parquet(truth_path))
     return metrics
 

@@ -1,11 +1,15 @@
 """Command line for the demo collection.
 
     python -m demo build [--params params.yaml] [--out DIR] [--seed N] [--artworks N]
-    python -m demo serve [--root DIR] [--port 0] [--faults SPEC] [--hostile]
+    python -m demo serve [--params params.yaml] [--root DIR] [--port 0] [--faults SPEC] [--hostile]
 
 ``build`` renders the collection (what the DVC stage ``demo`` runs); ``serve`` answers the five
 museum APIs on loopback until interrupted and prints each source's API root; ``--hostile``
 (or ``demo.hostile: true``) adds the hostile corpus of demo/hostile.py to every source.
+
+Settings come from the params file's ``demo`` section, checked before any work (an unknown,
+missing or mistyped key is an error naming it); flags override its values. The collection
+folder is ``paths.demo`` unless ``--out`` (``--root``) names another.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from demo.settings import SPEC
 from marcus.atomic import write_text
+from marcus.config import check
 from marcus.errors import reported
 from marcus.params import load_params
 from marcus.timings import write_timings
@@ -25,17 +30,20 @@ from marcus.timings import write_timings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml", help="params file (section 'demo')")
+    params_help = "params file (sections demo and paths; default: params.yaml)"
+    parser.add_argument("--params", default="params.yaml", help=params_help)
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="render the collection to a folder")
-    build.add_argument("--out", help="output folder (default: params demo.root)")
+    build.add_argument("--params", default=argparse.SUPPRESS, help=params_help)
+    build.add_argument("--out", help="output folder (default: params paths.demo)")
     build.add_argument("--seed", type=int)
     build.add_argument("--artworks", type=int)
     build.add_argument("--workers", type=int, help="processes (default: all cores)")
     build.add_argument("--metrics", help="write build metrics JSON here")
     build.add_argument("--timings", help="write the build's timings JSON here")
     serve = sub.add_parser("serve", help="serve a built collection on loopback")
-    serve.add_argument("--root", help="collection folder (default: params demo.root)")
+    serve.add_argument("--params", default=argparse.SUPPRESS, help=params_help)
+    serve.add_argument("--root", help="collection folder (default: params paths.demo)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--faults", help='e.g. "error_500=0.1,retry_after=0.05,attempts=2"')
@@ -43,20 +51,19 @@ def main(argv: list[str] | None = None) -> int:
                        help="append hostile records to every listing (demo/HOSTILE.md)")
     args = parser.parse_args(argv)
 
-    params = load_params("demo", args.params) if Path(args.params).is_file() else {}
+    params = check("demo", load_params("demo", args.params), SPEC)
     if args.command == "build":
         from demo.build import build_collection
-        out = args.out or params.get("root")
-        if not out:
-            parser.error("--out is required when params.yaml has no demo.root")
+        out = args.out or load_params("paths", args.params)["demo"]
+        workers = args.workers if args.workers is not None else params["workers"]
         summary, timings = build_collection(
             out,
-            seed=args.seed if args.seed is not None else params.get("seed", 0),
-            artworks=args.artworks or params.get("artworks", 200),
-            reference_year=params.get("reference_year", 2026),
-            defect_share=params.get("defect_share", 0.004),
-            oversized_mib=params.get("oversized_mib", 80),
-            workers=args.workers or params.get("workers") or None)
+            seed=args.seed if args.seed is not None else params["seed"],
+            artworks=args.artworks if args.artworks is not None else params["artworks"],
+            reference_year=params["reference_year"],
+            defect_share=params["defect_share"],
+            oversized_mib=params["oversized_mib"],
+            workers=workers or None)  # 0: all cores
         text = json.dumps(summary, indent=2)
         print(text)
         if args.metrics:
@@ -65,12 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from demo.server import DemoServer
-    root = args.root or params.get("root")
-    if not root:
-        parser.error("--root is required when params.yaml has no demo.root")
+    root = args.root or load_params("paths", args.params)["demo"]
     server = DemoServer(root, host=args.host, port=args.port,
-                        faults=args.faults if args.faults is not None else params.get("faults"),
-                        hostile=bool(args.hostile or params.get("hostile", False)))
+                        faults=args.faults if args.faults is not None else params["faults"],
+                        hostile=bool(args.hostile or params["hostile"]))
     print(f"demo collection at {server.url}", flush=True)
     for source, url in server.api_roots.items():
         print(f"  {source:<10} {url}", flush=True)

@@ -35,6 +35,7 @@ from PIL import Image
 from demo import transforms
 from demo.catalog import Artwork, Catalog, Copy, build_catalog, describe, expected_size
 from demo.painter import paint
+from demo.settings import GROUND_TRUTH_FILE
 from marcus.atomic import atomic_dir, write_text
 
 FORMAT_VERSION = 1
@@ -202,7 +203,7 @@ def build_collection(out: str | os.PathLike, seed: int, artworks: int, reference
         files = pd.DataFrame(rows).sort_values("copy_id", ignore_index=True)
         pq.write_table(pa.Table.from_pandas(files, preserve_index=False), tmp / "files.parquet")
         truth = ground_truth(catalog, files)
-        pq.write_table(truth, tmp / "ground_truth.parquet")
+        pq.write_table(truth, tmp / GROUND_TRUTH_FILE)
         info = {"format_version": FORMAT_VERSION, "seed": seed, "artworks": artworks,
                 "reference_year": reference_year, "defect_share": defect_share,
                 "oversized_mib": oversized_mib}

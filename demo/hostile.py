@@ -9,7 +9,7 @@ nothing here runs and the demo's answers are byte for byte those of a normal ser
 The corpus is data (``CASES``): each case says what is served and what a correct crawl makes
 of it: a row with that status and reason, or (for listing pages) a logged listing error.
 ``expected_rows(source, source_root)`` maps the source ids a crawl meets to their cases;
-``tests/test_hostile.py`` crawls every source against this and checks each one.
+``tests/crawl/test_e2e_hostile.py`` crawls every source against this and checks each one.
 See ``demo/HOSTILE.md`` for the table.
 
 Everything is deterministic: the same bytes in every run. Endless bodies stop on their own

@@ -31,7 +31,6 @@ CPU (all randomness comes from generators seeded here; the global RNG is left as
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -39,9 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from evaluate.metrics import check_images, uint8_nhwc_to_float_nchw
-from marcus.atomic import atomic_path
-
-FORMAT = "marcus-encoder-v1"
+from marcus.model_files import ModelKind, load_model, save_model_file
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -233,34 +230,17 @@ def embed(model: Encoder, images: np.ndarray, batch_size: int = 256) -> np.ndarr
     return np.concatenate(out, axis=0)
 
 
-FILENAME = "encoder.pt"  # inside the model folder, beside card.json
-
-
-def save_encoder(model: Encoder, path: str | os.PathLike) -> None:
-    """Write the model (weights and constructor arguments) to `path`, atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "kwargs": model.kwargs, "state_dict": model.state_dict()},
-                   tmp)
+def save_encoder(model: Encoder, path: str | os.PathLike, card: dict | None = None) -> None:
+    """Write the encoder's model file (weights and constructor arguments) to `path`."""
+    save_model_file(path, ENCODER, model, model.kwargs, card)
 
 
 def load_encoder(path: str | os.PathLike) -> Encoder:
-    """The encoder saved at `path` (its model folder, or the file inside: eval mode), or a
-    clear error if it is not one."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / FILENAME
-    if not path.is_file():
-        raise FileNotFoundError(f"no encoder at {path} (the pipeline's encoder stage writes it)")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged or foreign file
-        raise ValueError(f"{path} is not a readable torch file: {error}") from error
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} file")
-    model = Encoder(**saved["kwargs"])
-    try:
-        model.load_state_dict(saved["state_dict"], strict=True)
-    except RuntimeError as error:
-        raise ValueError(f"{path}: weights do not match the saved architecture: {error}"
-                         ) from error
-    return model.eval()
+    """The encoder saved at `path` (its model folder, or the file inside), in eval mode; a
+    UserError if it is not one."""
+    return load_model(path, ENCODER)
+
+
+# The model file the encoder stage writes (marcus.model_files: one format for every model).
+ENCODER = ModelKind(format="marcus.encoder", filename="encoder.pt", build=Encoder,
+                    hint="the pipeline's encoder stage writes it: `dvc repro encoder`")

@@ -78,7 +78,6 @@ def line_chart(xs: list[float], ys: list[float], title: str, path: Path,
 # ----------------------------------------------------------------------------------------------
 # The GAN's SWD during training (its dvclive file)
 
-DEFAULT_GAN_LIVE = "metrics/train_gan"
 SWD_TSV = Path("plots/metrics/metric/swd.tsv")  # where dvclive puts log_metric("metric/swd")
 
 
@@ -98,9 +97,10 @@ def read_live_series(path: Path, column: str) -> tuple[list[float], list[float]]
     return steps, values
 
 
-def gan_training_swd(params: dict, plots: Path) -> tuple[dict, Path | None]:
-    """A summary of the GAN's per-tick SWD and its chart, or a note when there is no file."""
-    tsv = Path(params.get("gan_live") or DEFAULT_GAN_LIVE) / SWD_TSV
+def gan_training_swd(gan_live: Path, plots: Path) -> tuple[dict, Path | None]:
+    """A summary of the GAN's per-tick SWD (from its dvclive folder ``gan_live``) and its
+    chart, or a note when there is no file."""
+    tsv = Path(gan_live) / SWD_TSV
     if not tsv.is_file():
         return {"skipped": f"no {tsv}"}, None
     steps, values = read_live_series(tsv, "swd")

@@ -2,7 +2,7 @@
 
 Run it as the DVC stage ``evaluate`` or by hand::
 
-    python -m evaluate                      # params.yaml, section evaluate
+    python -m evaluate                      # params.yaml: sections evaluate and paths
 
 It scores in the feature space of the encoder that the ``encoder`` stage
 (:mod:`evaluate.train_encoder`) trains on the pack alone, so every experiment that changes only
@@ -56,25 +56,31 @@ from evaluate import metrics, novelty
 from evaluate.markov import MarkovPainter
 from evaluate.report import bar_chart, gan_training_swd, grid_png, write_report
 from evaluate.sets import all_images, gan_samples, score
+from evaluate.settings import SPEC
 from evaluate.upscaler_scores import numbers_only, upscaler_section
 from marcus.atomic import write_text
+from marcus.config import check
 from marcus.errors import UserError, reported
 from marcus.params import load_params
 from marcus.timings import write_timings
 from train.data import PackedImages, read_summary
 
 
-def evaluate(params: dict) -> dict:
+def evaluate(params: dict, paths: dict) -> dict:
+    """Score per the ``evaluate`` section ``params`` and the ``paths`` section; write the
+    report, plots and metrics; return the result."""
+    check("evaluate", params, SPEC)
     started = time.perf_counter()
     seed, count = params["seed"], params["samples"]
-    pack_dir, out_dir, plots = Path(params["pack"]), Path(params["out"]), Path(params["plots"])
-    torch.set_num_threads(int(params.get("threads") or torch.get_num_threads()))
+    pack_dir, out_dir = Path(paths["pack"]), Path(paths["eval"])
+    plots = Path(paths["eval_plots"])
+    torch.set_num_threads(params["threads"] or torch.get_num_threads())
     train, heldout = PackedImages(pack_dir, "train"), PackedImages(pack_dir, "val")
     if len(heldout) < 2:
         raise UserError(f"evaluate: the pack has {len(heldout)} held-out images; raise "
                         "pack.val_fraction or curate more paintings")
     train_images, heldout_images = all_images(train), all_images(heldout)
-    model = encoder_lib.load_encoder(params["encoder"])
+    model = encoder_lib.load_encoder(paths["encoder"])
 
     def features(images):
         return encoder_lib.embed(model, images)
@@ -83,7 +89,7 @@ def evaluate(params: dict) -> dict:
     rng = np.random.default_rng(seed)
     real_pick = rng.choice(len(train_images), size=min(count, len(train_images)), replace=False)
     sets = {
-        "gan": gan_samples(Path(params["gan"]), count, params["truncation"]),
+        "gan": gan_samples(Path(paths["gan"]), count, params["truncation"]),
         "markov": MarkovPainter.fit(train_images, seed=seed).sample(count, seed=seed),
         "real": train_images[np.sort(real_pick)],
     }
@@ -96,7 +102,7 @@ def evaluate(params: dict) -> dict:
         result["sets"][name] = score(name, images, set_features[name], heldout_images,
                                      heldout_features, seed)
 
-    inception_path = params.get("inception_weights")
+    inception_path = params["inception_weights"]
     if inception_path:
         from evaluate.inception import inception_features, load_inception
         net = load_inception(inception_path)
@@ -116,8 +122,9 @@ def evaluate(params: dict) -> dict:
     # A skipped section leaves no figure of an earlier run behind for `dvc plots show`.
     for stale in ("upscaled_samples.png", "chart_swd_over_training.png"):
         (plots / stale).unlink(missing_ok=True)
-    result["upscaler"] = upscaler_section(params, pack_dir, sets["gan"], seed, plots)
-    result["gan_training_swd"], swd_chart = gan_training_swd(params, plots)
+    result["upscaler"] = upscaler_section(Path(paths["upscaler"]), params["upscaler_images"],
+                                          pack_dir, sets["gan"], seed, plots)
+    result["gan_training_swd"], swd_chart = gan_training_swd(Path(paths["gan_live"]), plots)
     grid_png(sets["gan"][:32], 8, plots / "samples_gan.png")
     grid_png(sets["markov"][:32], 8, plots / "samples_markov.png")
     grid_png(heldout_images[:32], 8, plots / "heldout.png")
@@ -140,7 +147,7 @@ def evaluate(params: dict) -> dict:
                 "upscaler (projected)"] = "upscaled_samples.png"
     write_report(out_dir / "report.html", result,
                  {title: plots / name for title, name in figures.items()})
-    write_text(params["metrics"], json.dumps(flatten_for_dvc(result), indent=2) + "\n")
+    write_text(paths["eval_metrics"], json.dumps(flatten_for_dvc(result), indent=2) + "\n")
     return result
 
 
@@ -163,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--timings", help="write what the run took here (JSON)")
     args = parser.parse_args(argv)
-    result = evaluate(load_params("evaluate", args.params))
+    result = evaluate(load_params("evaluate", args.params), load_params("paths", args.params))
     write_timings(args.timings, result["timings"])
     return 0
 

@@ -23,8 +23,6 @@ from train.data import native_images, read_summary
 from train.tiling import upscale
 from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
 
-DEFAULT_UPSCALER = "data/models/upscaler"
-DEFAULT_UPSCALER_IMAGES = 16
 UPSCALER_CROP_PX = 256  # central crop side of each scored painting, at most (as train_upscaler)
 MIN_SCORED_PX = 16      # smaller crops are left out: SSIM's window alone is 11 px
 PRINT_CROP_PX = 32      # side of the random crops compared at print scale
@@ -190,23 +188,22 @@ def upscaler_metrics(model, heldout: list[np.ndarray], train: list[np.ndarray],
     return summary, strip
 
 
-def upscaler_section(params: dict, pack_dir: Path, gan_images: np.ndarray, seed: int,
-                     plots: Path) -> dict:
-    """The ``upscaler`` entry of the result, or a note saying why there is none."""
-    path = Path(params.get("upscaler") or DEFAULT_UPSCALER)
+def upscaler_section(path: Path, count: int, pack_dir: Path, gan_images: np.ndarray,
+                     seed: int, plots: Path) -> dict:
+    """The ``upscaler`` entry of the result (the model folder or file at ``path``, scored on
+    ``count`` held-out paintings), or a note saying why there is none."""
     if not path.exists():
         return {"skipped": f"no {path}: train one with `dvc repro train_upscaler`"}
     started = time.perf_counter()
     model = load_upscaler(path)
-    count = int(params.get("upscaler_images", DEFAULT_UPSCALER_IMAGES))
     heldout = [image for _key, image in itertools.islice(native_images(pack_dir, "val"), count)]
     if not heldout:
         return {"skipped": f"no held-out native-resolution paintings in {pack_dir}"}
     train = [image for _key, image in itertools.islice(native_images(pack_dir, "train"), count)]
-    pack_params = read_summary(pack_dir).get("params", {})
+    pack_params = read_summary(pack_dir)["params"]
     summary, strip = upscaler_metrics(model, heldout, train, gan_images, seed,
-                                      aspect=pack_params.get("aspect", "centre_crop"),
-                                      crop_min_fraction=pack_params.get("crop_min_fraction", 0.6))
+                                      aspect=pack_params["aspect"],
+                                      crop_min_fraction=pack_params["crop_min_fraction"])
     grid_png(strip, len(strip) // 3, plots / "upscaled_samples.png", scale=1)
     summary = {"model": str(path), **summary,
                "seconds": round(time.perf_counter() - started, 1)}

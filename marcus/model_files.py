@@ -1,6 +1,14 @@
-"""Model folders: a model file beside its ``card.json``, written in one step, and read back
-with a clear error for a wrong path or a foreign file. The generator, the upscaler and the
-feature encoder are all written this way.
+"""Model files and folders: one format and one loader for every model the pipeline trains.
+
+A model folder holds the model file beside its ``card.json``, written in one step. A model
+file is a ``torch.save`` dict::
+
+    {"format": "marcus.generator", "model": state_dict, "model_kwargs": {...}, "card": {...}}
+
+``format`` names the kind of model (:data:`GENERATOR`, :data:`UPSCALER`, :data:`ENCODER`, each
+defined by its own package), ``model_kwargs`` rebuilds the module, ``card`` repeats card.json.
+:func:`load_model` reads any of them back, from the folder, the file or (where the kind says
+how) a training checkpoint, with one clear error for a wrong path or a foreign file.
 """
 
 from __future__ import annotations
@@ -8,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,23 +27,55 @@ from marcus.code_version import code_version
 from marcus.errors import UserError
 
 
-def load_model_file(path: str | os.PathLike, filename: str, keys: tuple[str, ...],
-                    what: str, hint: str) -> dict:
-    """A saved model dict: ``path`` is the file, its model folder (``filename`` inside) or a
-    training checkpoint; it must hold ``keys``. Clear exits for a wrong path or file."""
+@dataclass(frozen=True)
+class ModelKind:
+    """What :func:`load_model` needs to know about one kind of model."""
+    format: str                          # the model file's "format" value
+    filename: str                        # the model file's name inside its folder
+    build: Callable[..., torch.nn.Module]  # model_kwargs -> an untrained module
+    hint: str                            # how a user gets one, for the "not found" message
+    checkpoint_keys: tuple[str, str] | None = None  # (weights, kwargs) in a training last.pt
+
+
+def save_model_file(path: str | os.PathLike, kind: ModelKind, module: torch.nn.Module,
+                    model_kwargs: dict, card: dict | None = None) -> None:
+    """Write ``module`` in the model-file format of ``kind`` to ``path``."""
+    torch.save({"format": kind.format, "model": module.state_dict(),
+                "model_kwargs": model_kwargs, "card": card}, path)
+
+
+def load_model(path: str | os.PathLike, kind: ModelKind,
+               device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The model of ``kind`` saved at ``path`` (its model folder, the file inside, or a
+    training checkpoint where ``kind.checkpoint_keys`` says how to read one), in evaluation
+    mode without gradients; a UserError for a wrong path or a file of another kind."""
     path = Path(path)
     if path.is_dir():
-        path = path / filename
+        path = path / kind.filename
+    name = kind.format.removeprefix("marcus.")
     if not path.is_file():
-        raise UserError(f"no {what} at {path} ({hint})")
+        raise UserError(f"no {name} at {path} ({kind.hint})")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise UserError(f"{path} is not a readable {what} file: "
+        raise UserError(f"{path} is not a readable {name} file: "
                         f"{type(exc).__name__}: {exc}") from None
-    if not isinstance(saved, dict) or any(k not in saved for k in keys):
-        raise UserError(f"{path} is not a {what} file (it lacks {' / '.join(keys)})")
-    return saved
+    if isinstance(saved, dict) and saved.get("format") == kind.format:
+        weights, kwargs = saved.get("model"), saved.get("model_kwargs")
+    elif kind.checkpoint_keys and isinstance(saved, dict) and all(
+            k in saved for k in kind.checkpoint_keys):
+        weights, kwargs = (saved[k] for k in kind.checkpoint_keys)
+    else:
+        found = saved.get("format") if isinstance(saved, dict) else None
+        raise UserError(f"{path} is not a model file of kind {kind.format}"
+                        + (f" (it holds {found})" if found else ""))
+    try:
+        module = kind.build(**kwargs)
+        module.load_state_dict(weights, strict=True)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise UserError(f"{path}: the weights do not fit the saved {name} settings: "
+                        f"{exc}") from None
+    return module.eval().requires_grad_(False).to(device)
 
 
 def model_card(model: str, pack_dir: str | os.PathLike, params: dict, metrics: dict,
@@ -67,11 +108,11 @@ def model_card(model: str, pack_dir: str | os.PathLike, params: dict, metrics: d
     return card | extra | {"params": params, "metrics": metrics}
 
 
-def write_model_folder(folder: str | os.PathLike, card: dict,
-                       write_model: Callable[[Path], None]) -> None:
-    """Replace the model folder `folder` in one step with the model (``write_model(new_dir)``
-    writes its file) and ``card.json``: a model and its card are never out of step, and a
-    crash leaves the previous folder whole."""
+def write_model_folder(folder: str | os.PathLike, card: dict, kind: ModelKind,
+                       module: torch.nn.Module, model_kwargs: dict) -> None:
+    """Replace the model folder `folder` in one step with the model file of ``kind`` and
+    ``card.json``: a model and its card are never out of step, and a crash leaves the
+    previous folder whole."""
     with atomic_dir(folder) as tmp:
-        write_model(tmp)
+        save_model_file(tmp / kind.filename, kind, module, model_kwargs, card)
         (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")

@@ -1,6 +1,8 @@
 """Read one section of ``params.yaml``, the single place where paths and settings live.
 
-Each stage reads its own section (``load_params("demo")``), as DVC tracks it per stage.
+Each stage reads its own section (``load_params("demo")``), as DVC tracks it per stage, and
+the ``paths`` section (``load_params("paths")``, checked here: every path the pipeline writes,
+defined once).
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ import yaml
 from marcus.errors import UserError
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
+# The keys of the ``paths`` section: where each stage writes, read by the stage and every
+# reader of its output (their meaning: the comments in params.yaml).
+PATHS_SPEC = dict.fromkeys(
+    ("demo", "crawl", "hashes", "curate", "pack", "train_gan", "gan", "train_upscaler",
+     "upscaler", "encoder", "prints", "eval", "demo_metrics", "crawl_metrics", "curate_metrics",
+     "curate_plots", "gan_live", "upscaler_live", "eval_metrics", "eval_plots", "timings"), str)
 
 
 def load_params(section: str | None = None, path: str | Path = DEFAULT_PARAMS_FILE) -> Any:
@@ -33,4 +41,7 @@ def load_params(section: str | None = None, path: str | Path = DEFAULT_PARAMS_FI
         return params
     if section not in params:
         raise UserError(f"{path}: no '{section}' section (have: {', '.join(map(str, params))})")
+    if section == "paths":
+        from marcus.config import check
+        check("paths", params["paths"], PATHS_SPEC)
     return params[section]

@@ -29,17 +29,13 @@ from marcus import model_files
 from marcus.atomic import atomic_path
 from marcus.errors import UserError, reported
 from marcus.params import load_params
-from train.networks import Generator
+from train.networks import GENERATOR, Generator
 
 
 def load_generator(path: str | Path, device: torch.device = torch.device("cpu")) -> Generator:
     """The EMA generator saved by train_gan: its model folder (``generator.pt`` inside), the
     file itself, or a training checkpoint."""
-    saved = model_files.load_model_file(path, "generator.pt", ("G_ema", "G_kwargs"), "generator",
-                                        "train one with `dvc repro train_gan`")
-    G = Generator(**saved["G_kwargs"])
-    G.load_state_dict(saved["G_ema"])
-    return G.eval().requires_grad_(False).to(device)
+    return model_files.load_model(path, GENERATOR, device)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -124,7 +120,7 @@ def interpolation(G: Generator, seed_a: int, seed_b: int, frames: int, psi: floa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="generator file (default: train_gan.model)")
+    parser.add_argument("--model", help="generator file or folder (default: paths.gan)")
     parser.add_argument("--out", required=True, help="folder for the PNGs")
     parser.add_argument("--seeds", default="0-7", help="e.g. 0-7 or 1,5,9")
     parser.add_argument("--truncation", type=float, default=1.0, help="psi in [0, 1]")
@@ -137,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0.0 <= args.truncation <= 1.0:
         raise UserError("--truncation must be in [0, 1]")
-    model = args.model or load_params("train_gan", args.params)["model"]
+    model = args.model or load_params("paths", args.params)["gan"]
     G = load_generator(model)
     out = Path(args.out)
     if args.mix:

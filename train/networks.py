@@ -48,6 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from marcus.model_files import ModelKind
+
 SQRT2 = math.sqrt(2.0)  # leaky ReLU gain that keeps unit variance
 FP16_CLAMP = 256.0      # float16 activations are clamped to this (StyleGAN2-ADA's conv_clamp)
 
@@ -492,3 +494,10 @@ class Discriminator(nn.Module):
             cmap = _normalize_2nd_moment(self.embed(c.to(x.dtype)))
             x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(cmap.shape[1])
         return x
+
+
+# The model file train_gan writes (EMA weights) and load_generator reads; a training
+# checkpoint (last.pt) holds the same weights under G_ema.
+GENERATOR = ModelKind(format="marcus.generator", filename="generator.pt", build=Generator,
+                      hint="train one with `dvc repro train_gan`",
+                      checkpoint_keys=("G_ema", "G_kwargs"))

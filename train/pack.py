@@ -5,12 +5,11 @@ Run it as the DVC stage ``pack`` (``dvc repro pack``), or by hand::
     python -m train.pack                                   # params.yaml, section pack
     python -m train.pack --params other.yaml --out /tmp/pack
 
-Everything comes from the ``pack`` section of params.yaml::
+It reads ``curated.parquet`` in ``paths.curate`` (image paths in it are relative to
+``paths.crawl``) and writes ``paths.pack``. Everything else comes from the ``pack`` section
+of params.yaml, checked before any image is read::
 
     pack:
-      curated: data/curate/curated.parquet  # the curate stage's training manifest
-      images_root: data/crawl      # image_path in the manifest is relative to this
-      out: data/pack               # shards, labels.parquet, vocab.json, pack.json
       resolution: 32               # GAN training side in px, a power of two >= 8
       aspect: centre_crop          # centre_crop | letterbox | random_crops
       crops_per_image: 4           # random_crops only: square crops taken per painting
@@ -85,6 +84,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from marcus.atomic import atomic_dir
+from marcus.config import check, one_of
 from marcus.errors import UserError, reported
 from marcus.params import load_params
 from train.data import SPLITS, sha256_file
@@ -103,9 +103,10 @@ POOL_MIN_IMAGES_PER_WORKER = 4  # below this a process pool costs more than it s
 
 REQUIRED_COLUMNS = ("key", "image_path", "cluster_id")
 OPTIONAL_COLUMNS = ("copies", "artist", "date_start", "object_type")
-PARAM_KEYS = ("curated", "images_root", "out", "resolution", "aspect", "crops_per_image",
-              "crop_min_fraction", "val_fraction", "seed", "shard_images", "native_max_side",
-              "workers")
+CURATED_FILE = "curated.parquet"  # the curate stage's training manifest, in paths.curate
+SPEC = {"resolution": int, "aspect": one_of(*ASPECTS), "crops_per_image": int,
+        "crop_min_fraction": float, "val_fraction": float, "seed": int, "shard_images": int,
+        "native_max_side": int, "workers": int}  # the pack section of params.yaml
 NOT_ECHOED = ("out", "workers")  # where the pack goes and how fast: neither changes a byte
 
 LABELS_SCHEMA = pa.schema([
@@ -131,39 +132,28 @@ class PackConfig:
     curated: Path
     images_root: Path
     out: Path
-    resolution: int = 32
-    aspect: str = "centre_crop"
-    crops_per_image: int = 4
-    crop_min_fraction: float = 0.6
-    val_fraction: float = 0.1
-    seed: int = 1234
-    shard_images: int = 4096
-    native_max_side: int = 1024
-    workers: int = 0
+    resolution: int
+    aspect: str
+    crops_per_image: int
+    crop_min_fraction: float
+    val_fraction: float
+    seed: int
+    shard_images: int
+    native_max_side: int
+    workers: int
 
     @classmethod
-    def from_params(cls, params: dict, out: str | Path | None = None) -> PackConfig:
-        """Validated settings; a bad value raises ValueError naming the ``pack.*`` param."""
-        unknown = sorted(set(params) - set(PARAM_KEYS))
-        if unknown:
-            raise ValueError(f"unknown pack params: {', '.join(unknown)} "
-                             f"(known: {', '.join(PARAM_KEYS)})")
-        for name in ("curated", "images_root", "out"):
-            if not params.get(name) and not (name == "out" and out):
-                raise ValueError(f"pack.{name} is not set")
-        defaults = cls.__dataclass_fields__
-        value = {k: params.get(k, defaults[k].default) for k in PARAM_KEYS
-                 if k not in ("curated", "images_root", "out")}
-        ints = {k: int(_number(k, value[k], integer=True))
-                for k in ("resolution", "crops_per_image", "seed", "shard_images",
-                          "native_max_side", "workers")}
-        floats = {k: _number(k, value[k]) for k in ("crop_min_fraction", "val_fraction")}
+    def from_params(cls, params: dict, paths: dict, out: str | Path | None = None) -> PackConfig:
+        """Validated settings from the ``pack`` and ``paths`` sections: an unknown, missing or
+        mistyped key is a UserError (marcus.config), a value out of range a ValueError naming
+        the ``pack.*`` param."""
+        check("pack", params, SPEC)
+        ints = {k: params[k] for k in ("resolution", "crops_per_image", "seed", "shard_images",
+                                       "native_max_side", "workers")}
+        floats = {k: float(params[k]) for k in ("crop_min_fraction", "val_fraction")}
         r = ints["resolution"]
         if r < 8 or r & (r - 1):
             raise ValueError(f"pack.resolution must be a power of two >= 8, got {r}")
-        if value["aspect"] not in ASPECTS:
-            raise ValueError(f"pack.aspect must be one of {', '.join(ASPECTS)}, "
-                             f"got {value['aspect']!r}")
         if not 0 <= floats["val_fraction"] < 1:
             raise ValueError(f"pack.val_fraction must be in [0, 1), got {floats['val_fraction']}")
         if not 0 < floats["crop_min_fraction"] <= 1:
@@ -173,24 +163,14 @@ class PackConfig:
                             ("workers", 0), ("seed", 0)):
             if ints[name] < least:
                 raise ValueError(f"pack.{name} must be >= {least}, got {ints[name]}")
-        return cls(curated=Path(params["curated"]), images_root=Path(params["images_root"]),
-                   out=Path(out or params["out"]), aspect=str(value["aspect"]), **ints, **floats)
+        return cls(curated=Path(paths["curate"]) / CURATED_FILE,
+                   images_root=Path(paths["crawl"]), out=Path(out or paths["pack"]),
+                   aspect=params["aspect"], **ints, **floats)
 
     def echo(self) -> dict:
         """The params that decide the pack's content, as written to pack.json."""
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()
                 if k not in NOT_ECHOED}
-
-
-def _number(name: str, value, integer: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or number != number or (integer and not number.is_integer()):
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"pack.{name} must be {kind}, got {value!r}")
-    return number
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,25 +180,25 @@ def _number(name: str, value, integer: bool = False) -> float:
 def read_manifest(path: Path) -> pd.DataFrame:
     """The curated rows this stage needs, sorted by key; only the needed columns are read."""
     if not path.is_file():
-        raise FileNotFoundError(f"pack.curated: no curated manifest at {path} "
+        raise FileNotFoundError(f"paths.curate: no curated manifest at {path} "
                                 "(run `dvc repro curate` first)")
     try:
         present = set(pq.read_schema(path).names)
     except (OSError, pa.ArrowException) as exc:
-        raise ValueError(f"pack.curated: {path} is not a readable Parquet file ({exc})") from None
+        raise ValueError(f"paths.curate: {path} is not a readable Parquet file ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in present]
     if missing:
-        raise ValueError(f"pack.curated: {path} lacks the column(s) {', '.join(missing)}")
+        raise ValueError(f"paths.curate: {path} lacks the column(s) {', '.join(missing)}")
     columns = [*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in present)]
     frame = pd.read_parquet(path, columns=columns)
     if frame.empty:
-        raise ValueError(f"pack.curated: the curated manifest {path} has no rows "
+        raise ValueError(f"paths.curate: the curated manifest {path} has no rows "
                          "(nothing passed curation? see metrics/curate.json)")
     if frame["key"].isna().any():
-        raise ValueError(f"pack.curated: {path} has rows without a key")
+        raise ValueError(f"paths.curate: {path} has rows without a key")
     duplicated = frame["key"][frame["key"].duplicated()]
     if len(duplicated):
-        raise ValueError(f"pack.curated: {path} repeats keys, e.g. {duplicated.iloc[0]!r}")
+        raise ValueError(f"paths.curate: {path} repeats keys, e.g. {duplicated.iloc[0]!r}")
     for column in OPTIONAL_COLUMNS:
         if column not in frame:
             frame[column] = None
@@ -536,17 +516,18 @@ class NativeShardWriter:
 # The stage
 
 
-def pack(params: dict, out: str | Path | None = None, progress: bool = False) -> dict:
-    """Pack the curated manifest into ``out`` (default ``params["out"]``); return pack.json.
+def pack(params: dict, paths: dict, out: str | Path | None = None,
+         progress: bool = False) -> dict:
+    """Pack the curated manifest into ``out`` (default ``paths["pack"]``); return pack.json.
 
     Raises ValueError / FileNotFoundError with the offending ``pack.*`` param named, before any
     image is decoded; and ValueError if no image of the train split could be packed (the
     previous pack, if any, is then left as it was).
     """
-    config = PackConfig.from_params(params, out)
+    config = PackConfig.from_params(params, paths, out)
     manifest = read_manifest(config.curated)
     if not config.images_root.is_dir():
-        raise FileNotFoundError(f"pack.images_root: no folder {config.images_root} "
+        raise FileNotFoundError(f"paths.crawl: no folder {config.images_root} "
                                 "(image_path in the manifest is relative to it)")
     manifest["split"] = assign_splits(manifest, config.seed, config.val_fraction)
     if not (manifest["split"] == "train").any():
@@ -596,7 +577,7 @@ def pack(params: dict, out: str | Path | None = None, progress: bool = False) ->
         if not labels["train"]:
             raise ValueError(f"pack: no image of the train split could be packed "
                              f"({len(skipped)} skipped, e.g. {skipped[:1]}); "
-                             f"check pack.images_root={config.images_root}")
+                             f"check paths.crawl={config.images_root}")
 
         vocab = write_labels(folder, labels["train"] + labels["val"])
         files = {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
@@ -665,11 +646,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.pack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="params file (section pack)")
-    parser.add_argument("--out", help="write the pack here instead of pack.out")
+    parser.add_argument("--out", help="write the pack here instead of paths.pack")
     args = parser.parse_args(argv)
     try:
-        params = load_params("pack", args.params)
-        summary = pack(params, out=args.out, progress=sys.stderr.isatty())
+        params, paths = load_params("pack", args.params), load_params("paths", args.params)
+        summary = pack(params, paths, out=args.out, progress=sys.stderr.isatty())
     except (ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise UserError(f"pack: {message.removeprefix('pack: ')}") from None
@@ -677,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pack: {counts['train']} train / {counts['val']} val images at "
           f"{summary['resolution']} px ({summary['aspect']}) from {artworks['train']} / "
           f"{artworks['val']} artworks; {len(summary['skipped'])} skipped, "
-          f"{summary['upscaled']} upscaled -> {args.out or params['out']}", file=sys.stderr)
+          f"{summary['upscaled']} upscaled -> {args.out or paths['pack']}", file=sys.stderr)
     return 0
 
 

@@ -1,9 +1,12 @@
 """Print rendering: generator samples -> upscaler chain -> exact print size -> PNG or TIFF.
 
+    python -m train.render                      # the DVC stage: params.yaml's render section
     python -m train.render --generator data/models/gan --upscaler data/models/upscaler \\
         --seeds 1-4 --truncation 0.7 --inches 20 --dpi 300 --out out/prints
     python -m train.render ... --factors 4,4 --format tiff --tile-px 192 --workdir /big/tmp
 
+Every setting comes from the ``render`` section of params.yaml (checked before any work) and
+the models and output folder from its ``paths`` section; a flag overrides its setting.
 ``render()`` itself takes arrays, so any image (not only generator samples) can be printed.
 For each image:
 
@@ -40,6 +43,7 @@ import scipy.sparse
 import torch
 
 from marcus.atomic import atomic_path, scratch_dir
+from marcus.config import check, list_of, one_of, optional
 from marcus.errors import UserError, reported
 from marcus.params import load_params
 from train.tiling import upscale_chain
@@ -47,6 +51,9 @@ from train.upscaler import FACTORS, CompactSR
 
 BAND_ROWS = 64             # output rows resized and written at a time
 METRES_PER_INCH = 0.0254
+SPEC = {"seeds": list_of(int), "truncation": float, "factors": optional(list_of(int)),
+        "inches": float, "dpi": float, "format": one_of("png", "tiff"), "tile_px": int,
+        "project": bool, "threads": int}  # the render section of params.yaml
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.render", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml",
-                        help="defaults for every flag: the render section of this file")
+                        help="defaults for every flag: its render and paths sections")
     parser.add_argument("--generator", help="generator.pt or its model folder")
     parser.add_argument("--upscaler", action="append",
                         help="upscaler.pt or its folder; repeat for several factors")
@@ -343,42 +350,33 @@ def main(argv: list[str] | None = None) -> int:
     from train.generate import parse_seeds
     from train.upscaler import load_upscaler
 
-    try:
-        p = load_params("render", args.params)
-    except UserError:
-        p = {}  # no params file or no render section: every value then comes from the flags
+    p = check("render", load_params("render", args.params), SPEC)
+    paths = load_params("paths", args.params)
 
-    def pick(flag, key, default=None):
-        return flag if flag is not None else p.get(key, default)
+    def pick(flag, key):
+        return flag if flag is not None else p[key]
 
-    generator, out = pick(args.generator, "gan"), pick(args.out, "out")
-    upscalers = args.upscaler or ([p["upscaler"]] if isinstance(p.get("upscaler"), str)
-                                  else p.get("upscaler"))
-    if not generator or not upscalers or not out:
-        raise UserError("render: give --generator, --upscaler and --out (or a params.yaml "
-                        "with a render section)")
-    seeds = args.seeds if args.seeds is not None else p.get("seeds", "0-3")
+    generator, out = args.generator or paths["gan"], args.out or paths["prints"]
+    upscalers = args.upscaler or [paths["upscaler"]]
+    seeds = args.seeds if args.seeds is not None else p["seeds"]
     seeds = parse_seeds(seeds if isinstance(seeds, str) else ",".join(map(str, seeds)))
     factors = pick(args.factors, "factors")
     if isinstance(factors, str):
         factors = [int(f) for f in factors.split(",")]
-    threads = pick(args.threads, "threads", 0)
+    threads = pick(args.threads, "threads")
     if threads:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
     models = [load_upscaler(path) for path in upscalers]
     try:
-        paths = render(
-            generator_images(generator, seeds, pick(args.truncation, "truncation", 0.7),
-                             args.label),
-            models, factors=factors, tile_px=int(pick(args.tile_px, "tile_px", 256)),
-            inches=float(pick(args.inches, "inches", 20.0)),
-            dpi=float(pick(args.dpi, "dpi", 300.0)), out_dir=out,
-            fmt=pick(args.format, "format", "png"),
-            project=bool(pick(args.project, "project", False)),
+        written = render(
+            generator_images(generator, seeds, pick(args.truncation, "truncation"), args.label),
+            models, factors=factors, tile_px=pick(args.tile_px, "tile_px"),
+            inches=float(pick(args.inches, "inches")), dpi=float(pick(args.dpi, "dpi")),
+            out_dir=out, fmt=pick(args.format, "format"), project=pick(args.project, "project"),
             names=[f"seed{s:04d}" for s in seeds], workdir=args.workdir)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"render: {str(exc).removeprefix('render: ')}") from None
-    for path in paths:
+    for path in written:
         print(path)
     return 0
 

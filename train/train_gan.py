@@ -6,9 +6,15 @@ Run it as the DVC stage ``train_gan`` (``dvc repro train_gan``), or by hand::
     python -m train.train_gan --preset tiny --kimg 0.2         # a smoke run
     torchrun --standalone --nproc_per_node=4 -m train.train_gan --preset gpu256   # 4 GPUs
 
-Everything comes from the ``train_gan`` section of params.yaml: a ``preset`` names a set of
-hyperparameters (``presets.cpu``, ``presets.gpu256``, ...), and any single value can be varied
-with ``dvc exp run -S train_gan.presets.cpu.r1_gamma=0.5``.
+    python -m train.train_gan --print-config                  # the resolved preset, no training
+
+Everything comes from the ``train_gan`` section of params.yaml (checked before any work: a
+typo is an error naming the valid keys): a ``preset`` names a set of hyperparameters
+(``presets.cpu``, ``presets.gpu256``, ... inheriting from each other with YAML's ``<<: *``),
+and any single value can be varied with ``dvc exp run -S train_gan.presets.cpu.r1_gamma=0.5``.
+Where the run reads and writes comes from the ``paths`` section (pack, train_gan, gan,
+gan_live). The resolved configuration is written to ``config.json`` in the run folder before
+the first step.
 
 The loop reads top to bottom: build the networks, resume from ``last.pt`` if it belongs to this
 configuration, then repeat {G step, D step, EMA, ADA} and, once per tick, log one line, write
@@ -38,7 +44,16 @@ from PIL import Image
 
 from evaluate.metrics import swd, to_uint8_nhwc
 from marcus import model_files
-from marcus.config import resolve_preset
+from marcus.config import (
+    check,
+    each,
+    list_of,
+    one_of,
+    print_config,
+    resolve_preset,
+    stage_settings,
+    write_run_config,
+)
 from marcus.errors import UserError, reported
 from marcus.params import load_params
 from marcus.timings import write_timings
@@ -48,7 +63,7 @@ from train.data import PackedImages, pack_fingerprint
 from train.live import Ticker, open_live
 from train.losses import StyleGAN2Loss
 from train.memory import available_memory_bytes, peak_memory_mib
-from train.networks import Discriminator, Generator
+from train.networks import GENERATOR, Discriminator, Generator
 
 # Keys of a preset that change only logging or duration, not the result of a step: a resumed
 # run may differ in these and still continue from a checkpoint.
@@ -64,10 +79,26 @@ LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist
 # Configuration and validation (everything here runs before any training work starts)
 
 
+PRESET_SPEC = {
+    "resolution": int, "kimg": float, "tick_kimg": float, "snapshot_ticks": int,
+    "batch_size": int, "batch_gpu": int, "z_dim": int, "w_dim": int, "mapping_layers": int,
+    "channel_base": int, "channel_max": int, "mbstd_group_size": int, "num_fp16_res": int,
+    "g_lr": float, "d_lr": float, "g_reg_interval": int, "d_reg_interval": int,
+    "r1_gamma": float, "pl_weight": float, "style_mixing": float, "ema_kimg": float,
+    "ema_rampup": float, "augment": one_of("ada", "none"), "augment_p": float,
+    "ada_target": float, "ada_interval": int, "ada_kimg": float,
+    "conditioning": one_of("none", *LABEL_COLUMNS), "grid_seeds": list_of(int),
+    "grid_columns": int, "metric_images": int,
+}
+SECTION_SPEC = {"seed": int, "device": one_of("auto", "cpu", "cuda"), "launcher": str,
+                "threads": int, "preset": str, "presets": each(PRESET_SPEC)}
+PATHS = ("pack", "train_gan", "gan", "gan_live")  # the keys of params.yaml's paths it uses
+
+
 def resolve_config(params: dict, preset_name: str | None = None,
                    overrides: dict | None = None) -> dict:
-    """The named preset's hyperparameters (the GPU presets say ``extends: cpu`` and list only
-    what differs)."""
+    """The named preset's hyperparameters from a checked ``train_gan`` section."""
+    check("train_gan", params, SECTION_SPEC)
     return resolve_preset("train_gan", params, preset_name, overrides)
 
 
@@ -81,15 +112,13 @@ def check_inputs(pack_dir: Path, config: dict, device: torch.device) -> None:
     if resolution < 8 or resolution & (resolution - 1):
         raise UserError(f"train_gan: packed resolution {resolution} is not a power of two >= 8 "
                         "(set pack.resolution)")
-    wanted = config.get("resolution")
-    if wanted and int(wanted) != resolution:
+    wanted = config["resolution"]
+    if wanted != resolution:
         raise UserError(f"train_gan: preset {config['preset']!r} trains at {wanted} px but the "
                         f"pack is {resolution} px: run `dvc exp run -S pack.resolution={wanted}`")
     if info["counts"].get("train", 0) == 0:
         raise UserError(f"train_gan: the packed training split in {pack_dir} is empty "
                         "(is the curated manifest empty? see metrics/curate.json)")
-    if config.get("conditioning", "none") not in ("none", *LABEL_COLUMNS):
-        raise UserError(f"train_gan: conditioning must be none, {', '.join(LABEL_COLUMNS)}")
     need = estimate_memory_bytes(config, resolution)
     have = available_memory_bytes(device)
     if need > have:
@@ -125,11 +154,11 @@ def build_networks(config: dict, resolution: int, c_dim: int) -> tuple[Generator
                   img_resolution=resolution, img_channels=3,
                   mapping_layers=config["mapping_layers"],
                   channel_base=config["channel_base"], channel_max=config["channel_max"],
-                  num_fp16_res=config.get("num_fp16_res", 0))
+                  num_fp16_res=config["num_fp16_res"])
     D = Discriminator(c_dim=c_dim, img_resolution=resolution, img_channels=3,
                       channel_base=config["channel_base"], channel_max=config["channel_max"],
                       mbstd_group_size=config["mbstd_group_size"],
-                      num_fp16_res=config.get("num_fp16_res", 0))
+                      num_fp16_res=config["num_fp16_res"])
     return G, D
 
 
@@ -191,22 +220,26 @@ class TickMetric:
 # The loop
 
 
-def train(params: dict, preset: str | None = None, kimg: float | None = None,
+def train(params: dict, paths: dict, preset: str | None = None, kimg: float | None = None,
           device_name: str | None = None, timings_path: str | None = None) -> dict:
+    """Train from the ``train_gan`` section ``params`` and the ``paths`` section; return the
+    run's result (what the model card records)."""
     config = resolve_config(params, preset, {"kimg": kimg})
-    dist = distributed.setup_distributed(device_name or params.get("device", "auto"))
-    pack_dir, run_dir = Path(params["pack"]), Path(params["out"])
+    dist = distributed.setup_distributed(device_name or params["device"])
+    pack_dir, run_dir = Path(paths["pack"]), Path(paths["train_gan"])
     check_inputs(pack_dir, config, dist.device)
-    torch.set_num_threads(int(params.get("threads") or os.cpu_count() or 1))
+    torch.set_num_threads(params["threads"] or os.cpu_count() or 1)
 
     batch_size, batch_gpu = config["batch_size"], config["batch_gpu"]
     if batch_size % (batch_gpu * dist.world_size):
         raise UserError(f"train_gan: batch_size {batch_size} is not a multiple of "
                         f"batch_gpu {batch_gpu} x {dist.world_size} processes")
     accumulate = batch_size // (batch_gpu * dist.world_size)
+    if dist.is_main:  # every check passed: what this run trains with, before its first step
+        write_run_config(run_dir, stage_settings(params), config)
 
     data = PackedImages(pack_dir, "train")
-    labels = one_hot_labels(data, config.get("conditioning", "none"))
+    labels = one_hot_labels(data, config["conditioning"])
     c_dim = 0 if labels is None else labels.shape[1]
     data_fingerprint = pack_fingerprint(pack_dir)
     run_fingerprint = checkpoints.fingerprint(
@@ -218,10 +251,10 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
     G, D = build_networks(config, data.resolution, c_dim)
     G, D = G.to(dist.device), D.to(dist.device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    augment = AugmentPipe(**config.get("augment_ops", {})).to(dist.device)
+    augment = AugmentPipe().to(dist.device)
     ada = AdaptiveAugment(target=config["ada_target"], speed_kimg=config["ada_kimg"],
                           batch_size=batch_size, interval_steps=config["ada_interval"],
-                          p=config.get("augment_p", 0.0))
+                          p=config["augment_p"])
     loss = StyleGAN2Loss(G, D, augment=augment if config["augment"] == "ada" else None,
                          r1_gamma=config["r1_gamma"], style_mixing_prob=config["style_mixing"],
                          pl_weight=config["pl_weight"], pl_batch_shrink=2, pl_decay=0.01,
@@ -257,13 +290,13 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
         checkpoints.seed_everything(params["seed"], dist.rank)
     augment.p.fill_(ada.p)
 
-    live = open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
+    live = open_live(paths["gan_live"], tick, checkpoint is not None) if dist.is_main else None
     # The sample grid: the same latents every tick (one seed per cell), so grids compare.
     grid_z = torch.stack([torch.randn([G.z_dim], generator=torch.Generator().manual_seed(s))
                           for s in config["grid_seeds"]])
     grid_c = None if labels is None else labels[torch.arange(len(grid_z)) % len(labels)]
     metric = None
-    if dist.is_main and config.get("metric_images", 0) > 0:
+    if dist.is_main and config["metric_images"] > 0:
         metric = TickMetric(data, config["metric_images"], G.z_dim, params["seed"])
 
     # What training starts from, to compare with: the first grid and the metric's first value.
@@ -314,7 +347,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
 
         # ---- EMA of G's weights, with StyleGAN2-ADA's ramp-up over the first images ----
         ema_nimg = config["ema_kimg"] * 1000
-        if config.get("ema_rampup"):
+        if config["ema_rampup"]:
             ema_nimg = min(ema_nimg, cur_nimg * config["ema_rampup"])
         beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
         with torch.no_grad():
@@ -384,9 +417,7 @@ def train(params: dict, preset: str | None = None, kimg: float | None = None,
             sec_per_kimg), "sec_per_kimg_mean": round(float(np.mean(sec_per_kimg or [0])), 2)})
         card = model_files.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
                                       result, data_fingerprint=data_fingerprint)
-        model_files.write_model_folder(params["model"], card, lambda folder: torch.save(
-            {"G_ema": G_ema.state_dict(), "G_kwargs": G_ema.init_kwargs, "card": card},
-            folder / "generator.pt"))
+        model_files.write_model_folder(paths["gan"], card, GENERATOR, G_ema, G_ema.init_kwargs)
     distributed.teardown_distributed(dist)
     return result
 
@@ -400,9 +431,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kimg", type=float, help="train until this many thousand images")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--timings", help="write what the run took here (JSON)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved preset and its inheritance, then exit")
     args = parser.parse_args(argv)
     params = load_params("train_gan", args.params)
-    train(params, preset=args.preset, kimg=args.kimg, device_name=args.device,
+    if args.print_config:
+        config = resolve_config(params, args.preset, {"kimg": args.kimg})
+        print_config("train_gan", args.params, config, stage_settings(params))
+        return 0
+    paths = load_params("paths", args.params)
+    train(params, paths, preset=args.preset, kimg=args.kimg, device_name=args.device,
           timings_path=args.timings)
     return 0
 

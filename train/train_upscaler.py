@@ -4,6 +4,7 @@ Run it as the DVC stage ``train_upscaler`` or by hand::
 
     python -m train.train_upscaler                            # params.yaml, section train_upscaler
     python -m train.train_upscaler --preset tiny --steps 20   # a smoke run
+    python -m train.train_upscaler --print-config             # the resolved preset, no training
     torchrun --standalone --nproc_per_node=4 -m train.train_upscaler --preset gpu
 
 There are no outside pairs: each training pair is a random high-resolution crop of a packed
@@ -23,6 +24,11 @@ checkpoint ``last.pt`` with step, both networks, both optimisers and every RNG s
 and a rerun continue bit-exactly on CPU (and raising ``steps`` trains longer instead of
 starting over). At the end: held-out PSNR/SSIM (luma) vs bicubic on the val split, and the
 model folder ``upscaler.pt`` + ``card.json``.
+
+Settings come from the ``train_upscaler`` section of params.yaml, checked before any work (a
+typo is an error naming the valid keys); paths from the ``paths`` section (pack,
+train_upscaler, upscaler, upscaler_live). The resolved configuration is written to
+``config.json`` in the run folder before the first step.
 """
 
 from __future__ import annotations
@@ -41,7 +47,15 @@ import torch
 import torch.nn.functional as F
 
 from marcus import model_files
-from marcus.config import resolve_preset
+from marcus.config import (
+    check,
+    each,
+    one_of,
+    print_config,
+    resolve_preset,
+    stage_settings,
+    write_run_config,
+)
 from marcus.errors import UserError, reported
 from marcus.params import load_params
 from marcus.timings import write_timings
@@ -49,6 +63,7 @@ from train import checkpoints, distributed
 from train.live import Ticker, open_live
 from train.memory import peak_memory_mib
 from train.upscaler import (
+    UPSCALER,
     CompactSR,
     PatchDiscriminator,
     box_down,
@@ -68,9 +83,22 @@ ImageSource = Callable[[str], Iterable[tuple[str, np.ndarray]]]
 # Configuration
 
 
+PRESET_SPEC = {
+    "factor": one_of(2, 4, 8), "channels": int, "body_convs": int, "d_channels": int,
+    "hr_crop_px": int, "batch_size": int, "steps": int, "steps_per_tick": int,
+    "snapshot_ticks": int, "lr": float, "d_lr": float, "l1_weight": float,
+    "consistency_weight": float, "adversarial_weight": float, "gan_start_step": int,
+    "crops_per_image": int, "bank_refresh_steps": int, "eval_images": int, "eval_crop_px": int,
+}
+SECTION_SPEC = {"seed": int, "device": one_of("auto", "cpu", "cuda"), "launcher": str,
+                "threads": int, "preset": str, "presets": each(PRESET_SPEC)}
+PATHS = ("pack", "train_upscaler", "upscaler", "upscaler_live")  # keys of params.yaml's paths
+
+
 def resolve_config(params: dict, preset_name: str | None = None,
                    overrides: dict | None = None) -> dict:
-    """The named preset (``extends: OTHER`` links followed), checked."""
+    """The named preset of a checked ``train_upscaler`` section, its values checked."""
+    check("train_upscaler", params, SECTION_SPEC)
     config = resolve_preset("train_upscaler", params, preset_name, overrides)
     check_config(config)
     return config
@@ -169,17 +197,20 @@ def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
 # The loop
 
 
-def train(params: dict, preset: str | None = None, steps: int | None = None,
+def train(params: dict, paths: dict, preset: str | None = None, steps: int | None = None,
           device_name: str | None = None, source: ImageSource | None = None,
           timings_path: str | None = None) -> dict:
-    """Train (or resume) per ``params`` (the train_upscaler section); ``source`` replaces the
-    pack as the supplier of (key, uint8 image) per split (tests pass their own arrays)."""
+    """Train (or resume) per ``params`` (the train_upscaler section) and ``paths`` (the paths
+    section); ``source`` replaces the pack as the supplier of (key, uint8 image) per split
+    (tests pass their own arrays)."""
     config = resolve_config(params, preset, {"steps": steps})
-    dist = distributed.setup_distributed(device_name or params.get("device", "auto"))
-    torch.set_num_threads(int(params.get("threads") or os.cpu_count() or 1))
-    run_dir = Path(params["out"])
-    source = source or pack_source(params["pack"])
-    f, seed = config["factor"], int(params["seed"])
+    dist = distributed.setup_distributed(device_name or params["device"])
+    torch.set_num_threads(params["threads"] or os.cpu_count() or 1)
+    run_dir = Path(paths["train_upscaler"])
+    source = source or pack_source(paths["pack"])
+    f, seed = config["factor"], params["seed"]
+    if dist.is_main:
+        write_run_config(run_dir, stage_settings(params), config)
     if config["batch_size"] % dist.world_size:
         raise UserError(f"train_upscaler: batch_size {config['batch_size']} is not a multiple "
                         f"of {dist.world_size} processes")
@@ -222,7 +253,7 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
     else:
         checkpoints.seed_everything(seed, dist.rank)
 
-    live = open_live(params["live"], tick, checkpoint is not None) if dist.is_main else None
+    live = open_live(paths["upscaler_live"], tick, checkpoint is not None) if dist.is_main else None
 
     total_steps = int(config["steps"])
     ticker = Ticker()
@@ -304,11 +335,9 @@ def train(params: dict, preset: str | None = None, steps: int | None = None,
         write_timings(timings_path, {"seconds": result["seconds"], "ticks_this_run": len(
             sec_per_tick), "sec_per_tick_mean": round(float(np.mean(sec_per_tick or [0])), 2)})
         card = model_files.model_card(f"CompactSR x{f} (SRVGG-like), patch-GAN trained",
-                                      params["pack"], config, result, seed=seed,
+                                      paths["pack"], config, result, seed=seed,
                                       crop_bank_fingerprint=data_fingerprint)
-        model_files.write_model_folder(params["model"], card, lambda folder: torch.save(
-            {"model": G.state_dict(), "model_kwargs": G.init_kwargs, "card": card},
-            folder / "upscaler.pt"))
+        model_files.write_model_folder(paths["upscaler"], card, UPSCALER, G, G.init_kwargs)
         print(json.dumps(result))
     distributed.teardown_distributed(dist)
     return result
@@ -323,9 +352,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="train until this many optimiser steps")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--timings", help="write what the run took here (JSON)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved preset and its inheritance, then exit")
     args = parser.parse_args(argv)
     params = load_params("train_upscaler", args.params)
-    train(params, preset=args.preset, steps=args.steps, device_name=args.device,
+    if args.print_config:
+        config = resolve_config(params, args.preset, {"steps": args.steps})
+        print_config("train_upscaler", args.params, config, stage_settings(params))
+        return 0
+    paths = load_params("paths", args.params)
+    train(params, paths, preset=args.preset, steps=args.steps, device_name=args.device,
           timings_path=args.timings)
     return 0
 

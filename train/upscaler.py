@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from marcus.model_files import ModelKind, load_model
+
 FACTORS = (2, 4, 8)
 
 
@@ -229,10 +231,12 @@ def build_upscaler(kwargs: dict) -> CompactSR:
 def load_upscaler(path, device: torch.device | str = "cpu") -> CompactSR:
     """The upscaler saved by train_upscaler: its model file ``upscaler.pt``, a folder holding
     one, or a training checkpoint (``last.pt``); evaluation mode, no gradients."""
-    from marcus.model_files import load_model_file
+    return load_model(path, UPSCALER, device)
 
-    saved = load_model_file(path, "upscaler.pt", ("model", "model_kwargs"), "upscaler",
-                            "train one with `dvc repro train_upscaler`")
-    model = build_upscaler(saved["model_kwargs"])
-    model.load_state_dict(saved["model"])
-    return model.eval().requires_grad_(False).to(device)
+
+# The model file train_upscaler writes and load_upscaler reads; a training checkpoint
+# (last.pt) holds the same keys.
+UPSCALER = ModelKind(format="marcus.upscaler", filename="upscaler.pt",
+                     build=lambda **kwargs: build_upscaler(kwargs),
+                     hint="train one with `dvc repro train_upscaler`",
+                     checkpoint_keys=("model", "model_kwargs"))

@@ -27,15 +27,16 @@ RESULT_WINDOW = 10_000
 class AicSpider(SourceSpider):
     source = "aic"
     default_api_root = "https://api.artic.edu"
+    KEYS = {"public_domain_only": bool, "page_size": int, "iiif_width": int}
 
     async def start(self):
         yield self.page_request(1)
 
     def page_request(self, page: int) -> scrapy.Request:
-        size = min(int(self.config.get("page_size", 100)), 100)
+        size = min(self.config["page_size"], 100)
         query = {"page": page, "limit": size, "fields": FIELDS}
         path = "/api/v1/artworks"
-        if self.config.get("public_domain_only", True):
+        if self.config["public_domain_only"]:
             path += "/search"
             query["query[term][is_public_domain]"] = "true"
         return scrapy.Request(f"{self.api_root}{path}?{urlencode(query)}",
@@ -96,7 +97,7 @@ class AicSpider(SourceSpider):
             # Ask for a bounded width, never more than the master has (IIIF refuses upscaling).
             thumbnail = record.get("thumbnail")
             full_width = as_int(thumbnail.get("width")) if isinstance(thumbnail, dict) else None
-            width = int(self.config.get("iiif_width", 843))
+            width = self.config["iiif_width"]
             if full_width and full_width > 0:
                 width = min(width, full_width)
             image_url = f"{iiif_url}/{image_id}/full/{width},/0/default.jpg" \

@@ -28,6 +28,7 @@ from crawl.items import ArtworkImage
 from crawl.middlewares import OffsiteRequest, origins_of
 from crawl.records import DONE_STATUSES, MAX_RAW_RECORD_CHARS, conform, valid_text
 from crawl.storage import ContentStore
+from marcus.config import list_of
 
 # Record ids are opaque text, but somebody downstream will one day name a file after one:
 # refuse ids that could act as a path or hide characters. No real source's ids look like this
@@ -39,6 +40,17 @@ MAX_ID_CHARS = 200
 # are followed, and AllowedOriginsMiddleware checks every hop (other origins, file: URLs).
 _REDIRECTS = {301, 302, 303, 307, 308}
 IMAGE_STATUSES = [s for s in range(300, 600) if s not in _REDIRECTS]
+
+# The keys of every ``crawl.sources.NAME`` section (key -> kind, as marcus.config.check takes
+# them); each spider adds its own in ``KEYS``, next to the code that reads them.
+SOURCE_KEYS = {
+    "api_root": str,  # "demo" or the live API root (crawl/__main__.py; --api-root overrides)
+    "allowed_origins": list_of(str),  # origins images may come from, beyond the API root's
+    "delay_s": float,  # seconds between two requests to one host (crawl/run.py)
+    "concurrency": int,  # requests in flight per host (crawl/run.py)
+    "object_types": list_of(str),  # types whose images are fetched; others: metadata only
+    "fetch_non_pd": bool,  # also fetch images the source does not mark public domain
+}
 
 
 def record_id(value: object, raw: object = None) -> tuple[str, str | None]:
@@ -170,6 +182,18 @@ class SourceSpider(scrapy.Spider):
 
     source: ClassVar[str]
     default_api_root: ClassVar[str]
+    # This source's own keys of ``crawl.sources.NAME``, beyond SOURCE_KEYS.
+    KEYS: ClassVar[dict] = {}
+
+    @classmethod
+    def config_spec(cls) -> dict:
+        """Every key of this source's params section, with its kind."""
+        return {**SOURCE_KEYS, **cls.KEYS}
+
+    @classmethod
+    def scrapy_settings(cls, config: dict) -> dict:
+        """Scrapy settings this source's section decides, on top of crawl/run.py's."""
+        return {}
 
     def __init__(self, api_root: str | None = None, config: dict | None = None,
                  state: CrawlState | None = None, **kwargs: Any):
@@ -180,7 +204,7 @@ class SourceSpider(scrapy.Spider):
         # What this source may reach: the origin (scheme, host, port) of its API root and the
         # configured image roots. A redirect to another port of an allowed host is offsite.
         self.allowed_origins = origins_of([self.api_root] if self.api_root else [],
-                                          self.config.get("allowed_origins") or [])
+                                          self.config["allowed_origins"])
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -290,12 +314,12 @@ class SourceSpider(scrapy.Spider):
         """A Request for the item's image, or the finished item when no fetch is needed."""
         if item.status != "pending":  # rejected while parsing (a record too large, say)
             return item
-        wanted_types = self.config.get("object_types") or ["painting"]
+        wanted_types = self.config["object_types"]
         if item.object_type not in wanted_types:
             item.status, item.reason = "metadata_only", reasons.OBJECT_TYPE
             item.error = f"object type {item.object_type!r} not in {wanted_types}"
             return item
-        if item.is_public_domain_flag is False and not self.config.get("fetch_non_pd", False):
+        if item.is_public_domain_flag is False and not self.config["fetch_non_pd"]:
             item.status, item.reason = "metadata_only", reasons.NOT_PUBLIC_DOMAIN
             item.error = f"the source's licence is {item.license!r}"
             return item

@@ -5,11 +5,11 @@
 
 Params (``crawl.sources.cleveland``): ``types`` (CMA ``type`` names, e.g. ``[Painting]``, sent
 comma-joined), ``cc0_only`` (send ``cc0=1``), ``page_size`` (``limit``, at most 1000),
-``image_variant`` (``print``, a JPEG up to 3,400 px, the default; ``web``, about 1,000 px;
-``full``, an uncompressed TIFF, only when asked for), ``object_types``. Each listing page holds
-whole records, so no per-object request is needed; pages are walked with ``skip`` until
-``info.total``. CMA states no rate limit: params ask for two requests in flight and half a
-second between them.
+``has_image`` (send ``has_image=1``), ``image_variant`` (``print``, a JPEG up to 3,400 px;
+``web``, about 1,000 px; ``full``, an uncompressed TIFF, only when asked for), ``object_types``.
+Each listing page holds whole records, so no per-object request is needed; pages are walked
+with ``skip`` until ``info.total``. CMA states no rate limit: params ask for two requests in
+flight and half a second between them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import scrapy
 
 from crawl import normalize, reasons
 from crawl.spiders.base import SourceSpider, as_int
+from marcus.config import list_of, one_of
 
 MAX_LIMIT = 1000  # the API's largest page
 
@@ -27,20 +28,20 @@ MAX_LIMIT = 1000  # the API's largest page
 class ClevelandSpider(SourceSpider):
     source = "cleveland"
     default_api_root = "https://openaccess-api.clevelandart.org"
+    KEYS = {"types": list_of(str), "cc0_only": bool, "has_image": bool, "page_size": int,
+            "image_variant": one_of("web", "print", "full")}
 
     async def start(self):
         yield self.page_request(0)
 
     def page_request(self, skip: int) -> scrapy.Request:
-        size = max(1, min(int(self.config.get("page_size", 100)), MAX_LIMIT))
+        size = max(1, min(self.config["page_size"], MAX_LIMIT))
         query: dict = {}
-        if self.config.get("cc0_only", True):
+        if self.config["cc0_only"]:
             query["cc0"] = "1"
-        if self.config.get("has_image", True):
+        if self.config["has_image"]:
             query["has_image"] = "1"
-        types = self.config.get("types") or []
-        if isinstance(types, str):
-            types = [types]
+        types = self.config["types"]
         if types:
             query["type"] = ",".join(str(t) for t in types)
         query.update(limit=size, skip=skip)
@@ -88,7 +89,7 @@ class ClevelandSpider(SourceSpider):
         """The configured variant's URL; ``print`` and ``full`` fall back to smaller ones."""
         if not isinstance(images, dict):
             return None
-        variant = str(self.config.get("image_variant") or "print")
+        variant = self.config["image_variant"]
         order = {"full": ("full", "print", "web"), "print": ("print", "web")}.get(
             variant, (variant, "web"))
         for name in order:

@@ -32,6 +32,7 @@ import scrapy
 from crawl import normalize, reasons
 from crawl.middlewares import retry_after_seconds
 from crawl.spiders.base import SourceSpider, parse_json, record_id
+from marcus.config import list_of
 
 MAX_LIMIT = 500  # gcmlimit for clients without the apihighlimits right
 DEFAULT_MAXLAG_WAIT_S = 5.0  # when a maxlag error comes without Retry-After
@@ -42,6 +43,8 @@ LICENCE_KEYS = ("LicenseShortName", "License", "Copyrighted", "Categories")
 class CommonsSpider(SourceSpider):
     source = "commons"
     default_api_root = "https://commons.wikimedia.org"
+    KEYS = {"categories": list_of(str), "max_width": int, "page_size": int, "maxlag": int,
+            "maxlag_retries": int}
 
     async def start(self):
         for request in self.next_category(0):
@@ -50,20 +53,18 @@ class CommonsSpider(SourceSpider):
     # --- requests ------------------------------------------------------------------------------
 
     def categories(self) -> list[str]:
-        names = self.config.get("categories") or []
-        if isinstance(names, str):
-            names = [names]
+        names = self.config["categories"]
         return [n if n.startswith("Category:") else f"Category:{n}"
                 for n in (str(n).strip() for n in names) if n]
 
     def base_params(self, category: str) -> dict:
         return {"action": "query", "generator": "categorymembers", "gcmtitle": category,
                 "gcmtype": "file",
-                "gcmlimit": str(max(1, min(int(self.config.get("page_size", 50)), MAX_LIMIT))),
+                "gcmlimit": str(max(1, min(self.config["page_size"], MAX_LIMIT))),
                 "prop": "imageinfo", "iiprop": IIPROP,
-                "iiurlwidth": str(int(self.config.get("max_width", 1920))),
+                "iiurlwidth": str(self.config["max_width"]),
                 "format": "json", "formatversion": "2",
-                "maxlag": str(self.config.get("maxlag", 5))}
+                "maxlag": str(self.config["maxlag"])}
 
     def api_request(self, index: int, params: dict, batch: dict | None = None,
                     lagged: int = 0) -> scrapy.Request:
@@ -159,7 +160,7 @@ class CommonsSpider(SourceSpider):
     def lagged(self, response, index: int, params: dict, batch: dict, error: dict):
         """maxlag: the database replicas lag; ask again later, the same question."""
         tries = response.meta.get("marcus_lagged", 0) + 1
-        if tries > int(self.config.get("maxlag_retries", 10)):
+        if tries > self.config["maxlag_retries"]:
             yield from self.category_failed(response, index,
                                             f"still lagged after {tries - 1} retries: "
                                             f"{error.get('info')}")

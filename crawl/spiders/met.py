@@ -2,7 +2,8 @@
 
     python -m crawl met --out data/crawl/met --api-root https://collectionapi.metmuseum.org
 
-Params (``crawl.sources.met``): ``department_ids`` (11 = European Paintings), ``object_types``.
+Params (``crawl.sources.met``): ``department_ids`` (11 = European Paintings),
+``retry_403_html`` (a 403 HTML page is the Met's bot wall: retried, slowly), ``object_types``.
 The Met lists every object of a department; the type is only known from the object record, so
 unwanted types end as metadata-only rows. Only public-domain objects carry image URLs.
 """
@@ -13,6 +14,7 @@ import scrapy
 
 from crawl import normalize, reasons
 from crawl.spiders.base import SourceSpider, api_error, parse_json
+from marcus.config import list_of
 
 API = "/public/collection/v1"
 
@@ -20,9 +22,14 @@ API = "/public/collection/v1"
 class MetSpider(SourceSpider):
     source = "met"
     default_api_root = "https://collectionapi.metmuseum.org"
+    KEYS = {"department_ids": list_of(int), "retry_403_html": bool}
+
+    @classmethod
+    def scrapy_settings(cls, config: dict) -> dict:
+        return {"MARCUS_RETRY_403_HTML": config["retry_403_html"]}
 
     async def start(self):
-        departments = "|".join(str(d) for d in self.config.get("department_ids", [11]))
+        departments = "|".join(str(d) for d in self.config["department_ids"])
         yield scrapy.Request(f"{self.api_root}{API}/objects?departmentIds={departments}",
                              callback=self.parse_listing, errback=self.listing_failed)
 

@@ -6,10 +6,10 @@
 Params (``crawl.sources.nga``): ``classifications`` (NGA ``classification`` values, e.g.
 ``[Painting]``; objects of other classifications are skipped while reading, as an API filter
 would, and never become rows; empty means every object), ``iiif_width`` (a bounded width,
-never the full master), ``object_types``, and optionally ``csv_max_bytes`` and
-``csv_timeout_s`` for the big CSV downloads (the real ``objects.csv`` holds about 150,000
-rows). Licence: NGA's open data is CC0; an image with ``openaccess=0`` or a ``maxpixels`` cap
-is fair use only (not public domain).
+never the full master), ``object_types``, and ``csv_max_bytes`` and ``csv_timeout_s`` for the
+big CSV downloads (the real ``objects.csv`` holds about 150,000 rows). Licence: NGA's open data
+is CC0; an image with ``openaccess=0`` or a ``maxpixels`` cap is fair use only (not public
+domain).
 
 ``objects.csv``, ``published_images.csv``, ``objects_constituents.csv`` and ``constituents.csv``
 are fetched one after another; each is read as a stream, by column name (older files lack
@@ -28,6 +28,7 @@ import scrapy
 
 from crawl import normalize, reasons
 from crawl.spiders.base import SourceSpider
+from marcus.config import list_of
 
 FILES = ("objects.csv", "published_images.csv", "objects_constituents.csv", "constituents.csv")
 OBJECT_COLUMNS = ("objectid", "title", "displaydate", "beginyear", "endyear", "medium",
@@ -49,17 +50,19 @@ CSV_FIELD_LIMIT = 16 * 2**20  # provenance texts can be long; the csv default is
 class NgaSpider(SourceSpider):
     source = "nga"
     default_api_root = "https://github.com/NationalGalleryOfArt/opendata/raw/main"
+    KEYS = {"classifications": list_of(str), "iiif_width": int, "csv_max_bytes": int,
+            "csv_timeout_s": float}
 
     async def start(self):
         yield self.csv_request(0, {})
 
     def csv_request(self, index: int, tables: dict) -> scrapy.Request:
-        timeout = max(float(self.config.get("csv_timeout_s", 600)),
+        timeout = max(float(self.config["csv_timeout_s"]),
                       self.settings.getfloat("MARCUS_TIMEOUT_S"))
         return scrapy.Request(
             f"{self.api_root}/data/{FILES[index]}", callback=self.parse_csv,
             errback=self.listing_failed, cb_kwargs={"index": index, "tables": tables},
-            meta={"download_maxsize": int(self.config.get("csv_max_bytes", 2**30)),
+            meta={"download_maxsize": self.config["csv_max_bytes"],
                   "download_timeout": timeout})
 
     def parse_csv(self, response, index: int, tables: dict):
@@ -82,7 +85,7 @@ class NgaSpider(SourceSpider):
     def read_table(self, name: str, reader: csv.DictReader, tables: dict) -> None:
         """Keep only what the wanted objects need from one file."""
         if name == "objects.csv":
-            wanted = {str(c).strip().lower() for c in self.config.get("classifications") or []}
+            wanted = {c.strip().lower() for c in self.config["classifications"]}
             objects = tables["objects"] = {}  # objectid -> row (insertion = file order)
             for row in reader:
                 if wanted and (row.get("classification") or "").strip().lower() not in wanted:
@@ -147,7 +150,7 @@ class NgaSpider(SourceSpider):
             base = f"{IIIF_ROOT}/{image['uuid'].strip()}"
         if not base:
             return None
-        width = int(self.config.get("iiif_width", 1686))
+        width = self.config["iiif_width"]
         full_width, full_height = _int(image.get("width"), 0), _int(image.get("height"), 0)
         if full_width > 0:  # IIIF servers refuse upscaling: never ask for more than the master
             width = min(width, full_width)

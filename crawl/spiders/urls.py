@@ -3,9 +3,9 @@
     python -m crawl urls --out data/crawl/urls   # with crawl.sources.urls.list set in params
 
 Params (``crawl.sources.urls``): ``list`` (a local path or an http(s) URL of the list; when it is
-unset and ``--api-root`` is given, ``{api_root}/list.csv``), ``allowed_origins``, ``object_types``
-(``[painting, other]``: a plain list says nothing about type), ``delay_s`` and ``concurrency``
-(per host), and optionally ``list_max_bytes`` for a big list fetched over http.
+null, ``{api_root}/list.csv``: the demo's list under ``api_root: demo``), ``allowed_origins``,
+``object_types`` (``[painting, other]``: a plain list says nothing about type), ``delay_s`` and
+``concurrency`` (per host), and ``list_max_bytes`` for a list fetched over http.
 
 The list needs a ``url`` column; ``title``, ``artist``, ``date``, ``license`` and ``type`` (or
 ``object_type``) are read when present (headers are case-insensitive). ``source_id`` is stable
@@ -39,6 +39,7 @@ import scrapy
 from crawl import normalize, reasons
 from crawl.middlewares import origin, origins_of
 from crawl.spiders.base import SourceSpider
+from marcus.config import optional
 
 COLUMNS = ("url", "title", "artist", "date", "license", "type", "object_type")
 CSV_FIELD_LIMIT = 16 * 2**20
@@ -47,18 +48,19 @@ CSV_FIELD_LIMIT = 16 * 2**20
 class UrlListSpider(SourceSpider):
     source = "urls"
     default_api_root = ""  # no API: the list is the source
+    KEYS = {"list": optional(str), "list_max_bytes": int}
 
     def __init__(self, api_root: str | None = None, config: dict | None = None, state=None,
                  **kwargs):
         super().__init__(api_root=api_root, config=config, state=state, **kwargs)
-        location = str(self.config.get("list") or "").strip()
+        location = (self.config["list"] or "").strip()
         if not location and self.api_root:
             location = f"{self.api_root}/list.csv"
         if location.startswith("file://"):
             location = urlsplit(location).path
         self.list_location = location
         self.list_is_url = urlsplit(location).scheme in ("http", "https")
-        self.configured_origins = list(self.config.get("allowed_origins") or [])
+        self.configured_origins = list(self.config["allowed_origins"])
         self.allowed_origins = origins_of([location] if self.list_is_url else [],
                                           self.configured_origins)
 
@@ -69,7 +71,7 @@ class UrlListSpider(SourceSpider):
         if self.list_is_url:
             yield scrapy.Request(
                 self.list_location, callback=self.parse_list, errback=self.listing_failed,
-                meta={"download_maxsize": int(self.config.get("list_max_bytes", 2**30))})
+                meta={"download_maxsize": self.config["list_max_bytes"]})
             return
         path = Path(self.list_location)
         try:
@@ -89,7 +91,7 @@ class UrlListSpider(SourceSpider):
             self.list_unreadable(f"{response.url}: {reasons.describe(exc)}")
 
     def list_unreadable(self, error: str) -> None:
-        self.listing_broken(str(self.config.get("list")), error)
+        self.listing_broken(self.list_location or "crawl.sources.urls.list", error)
 
     def allow_listed_hosts(self, rows: Iterable[dict]) -> None:
         """With no configured origins, allow exactly the origins the list names (and its own)."""

@@ -1,0 +1,72 @@
+"""crawl.records: the journal a killed crawl resumes from (a torn last line is dropped), and
+records.parquet: its fixed schema, its stable order whatever the ids, and files written before
+a column was added.
+"""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from crawl.items import ArtworkImage
+from crawl.records import RECORDS_SCHEMA, Journal, read_records, write_records
+
+
+def test_journal_survives_a_torn_last_line(tmp_path):
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.append({"source": "met", "source_id": "1", "status": "stored"})
+    journal.append({"source": "met", "source_id": "2", "status": "failed"})
+    journal.append({"source": "met", "source_id": "2", "status": "stored"})
+    journal.close()
+    with open(tmp_path / "j.jsonl", "ab") as f:
+        f.write(b'{"source": "met", "source_id": "3", "sta')  # killed mid-write
+    rows = Journal(tmp_path / "j.jsonl").load()
+    assert {k: v["status"] for k, v in rows.items()} == {("met", "1"): "stored",
+                                                         ("met", "2"): "stored"}
+    again = Journal(tmp_path / "j.jsonl")
+    again.append({"source": "met", "source_id": "4", "status": "stored"})
+    again.close()
+    assert set(Journal(tmp_path / "j.jsonl").load()) == {("met", "1"), ("met", "2"), ("met", "4")}
+
+
+def test_records_parquet_has_the_fixed_schema_and_a_stable_order(tmp_path):
+    from crawl.items import ArtworkImage
+    from crawl.records import item_row
+
+    rows = [item_row(ArtworkImage(source="met", source_id=i, status="stored"))
+            for i in ("10", "9", "100")]
+    write_records(rows, tmp_path / "r.parquet")
+    table = pq.read_table(tmp_path / "r.parquet")
+    assert table.schema.equals(RECORDS_SCHEMA)
+    assert table.column("source_id").to_pylist() == ["9", "10", "100"]
+    assert set(table.column("schema_version").to_pylist()) == {1}
+    assert list(read_records(tmp_path / "r.parquet")) == [("met", "9"), ("met", "10"),
+                                                           ("met", "100")]
+    first = (tmp_path / "r.parquet").read_bytes()
+    write_records(list(reversed(rows)), tmp_path / "r.parquet")
+    assert (tmp_path / "r.parquet").read_bytes() == first
+
+
+def test_records_with_odd_ids_sort_and_write(tmp_path):
+    from crawl.records import item_row
+
+    ids = ["10", "9", "4\u00b2", "\u0663", "0010", "1" * 300, "a"]
+    rows = [item_row(ArtworkImage(source="met", source_id=i, status="stored")) for i in ids]
+    write_records(rows, tmp_path / "r.parquet")
+    assert list(read_records(tmp_path / "r.parquet")) == [
+        ("met", "9"), ("met", "0010"), ("met", "10"), ("met", "1" * 300), ("met", "4\u00b2"),
+        ("met", "a"), ("met", "\u0663")]
+
+
+def test_records_written_before_a_column_was_added_still_load(tmp_path):
+    import pyarrow as pa
+
+    old = pa.table({"schema_version": [1], "source": ["met"], "source_id": ["7"],
+                    "status": ["stored"]})
+    pq.write_table(old, tmp_path / "r.parquet")
+    row = read_records(tmp_path / "r.parquet")[("met", "7")]
+    assert row["status"] == "stored" and row["etag"] is None
+    newer = old.set_column(0, "schema_version", pa.array([99]))
+    pq.write_table(newer, tmp_path / "r.parquet")
+    with pytest.raises(ValueError, match="newer than this code"):
+        read_records(tmp_path / "r.parquet")

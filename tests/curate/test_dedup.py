@@ -1,0 +1,230 @@
+"""curate.dedup on the session's demo collection: copies merge, series stay apart, ids are
+deterministic; and the verification step on hand-made transforms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from curate import dedup
+from curate.hashing import hash_files, hash_image
+from demo import transforms
+from tests.images import encode, noise
+
+# Transforms whose copies any de-duplicator must find (no framing, cropping or detail).
+EASY = {"original", "resize", "colour", "squash", "watermark", "colour+resize",
+        "watermark+colour", "colour+watermark", "squash+watermark", "watermark+squash",
+        "watermark+resize", "resize+watermark"}
+
+
+@pytest.fixture(scope="module")
+def clustered(demo_root):
+    truth = pd.read_parquet(demo_root / "ground_truth.parquet")
+    truth = truth[truth["file"].notna() & (truth["defect"] == "")].reset_index(drop=True)
+    rows = pd.DataFrame(hash_files([demo_root / f for f in truth["file"]], workers=2))
+    rows["key"] = truth["copy_id"]
+    return truth, rows, dedup.cluster(rows)
+
+
+def test_known_copies_are_merged(clustered):
+    truth, _, out = clustered
+    easy = truth[truth["transform"].isin(EASY)]
+    checked = 0
+    for _, group in easy.groupby("artwork_id"):
+        if len(group) > 1:
+            clusters = out.loc[group.index, "cluster_id"]
+            assert clusters.nunique() == 1, group[["copy_id", "transform"]]
+            checked += 1
+    assert checked >= 8
+    # Framed and cropped copies: most must be found too (the plain-phash baseline finds few).
+    hard = truth[truth["transform"].str.contains("frame|crop") & ~truth["transform"].str.contains(
+        "detail")]
+    found = [out.at[i, "cluster_id"] == out.loc[truth.index[truth.artwork_id == a], "cluster_id"]
+             .min() and out.at[i, "cluster_size"] > 1
+             for i, a in zip(hard.index, hard["artwork_id"], strict=True)]
+    assert len(found) >= 5 and np.mean(found) >= 0.75, found
+
+
+def test_series_and_distinct_works_stay_apart(clustered):
+    truth, _, out = clustered
+    works = out.groupby("cluster_id").apply(
+        lambda g: truth.loc[g.index, "artwork_id"].nunique(), include_groups=False)
+    # No cluster mixes works, of any object type: studio photographs of sculptures (smooth
+    # shapes on one plain backdrop) used to merge before the score ignored smooth shading
+    # and low-texture tiles.
+    assert (works == 1).all(), works[works > 1]
+    series = truth[truth["series_id"] >= 0]
+    assert series["artwork_id"].nunique() >= 6  # the collection does plant series
+    for _, group in series.groupby("series_id"):
+        per_work = out.loc[group.index].groupby(group["artwork_id"])["cluster_id"].first()
+        assert per_work.is_unique
+
+
+def test_output_columns_and_evidence(clustered):
+    _, rows, out = clustered
+    assert out.index.equals(rows.index)
+    matched = out[out["cluster_size"] > 1]
+    by_hash = matched["matched_by"].isin(["sha256", "phash", "frame_or_centre"])
+    assert (matched.loc[by_hash, "match_distance"] >= 0).all()
+    assert (matched.loc[~by_hash, "match_distance"] == -1).all()  # found without a hash
+    assert set(matched["matched_by"]) <= {"sha256", "phash", "frame_or_centre", "window",
+                                          "detail"}
+    assert (matched["match_score"] >= dedup.DEFAULTS["min_score"]).all()
+    assert (out.loc[out["cluster_size"] == 1, "match_distance"] == -1).all()
+
+
+def test_cluster_ids_are_deterministic(clustered):
+    _, rows, out = clustered
+    shuffled = rows.sample(frac=1.0, random_state=3)
+    again = dedup.cluster(shuffled)
+    assert again["cluster_id"].reindex(rows.index).equals(out["cluster_id"])
+    # The id is the smallest key-order position among the members.
+    position = rows["key"].rank(method="first").astype(int) - 1
+    assert (out["cluster_id"] == position.groupby(out["cluster_id"]).transform("min")).all()
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    return encode(img, "JPEG", quality=85)
+
+
+def _thumb(img: Image.Image) -> bytes:
+    return hash_image(_jpeg(img))["thumb"]
+
+
+def test_verify_accepts_transformed_copies_and_rejects_other_pictures(demo_root):
+    files = sorted((demo_root / "files").glob("*/*.jpg"))[:6]
+    pictures = [Image.open(f).convert("RGB") for f in files]
+    pictures = [p for p in pictures if min(p.size) > 200][:3]
+    assert len(pictures) == 3
+    base = pictures[0]
+    copies = [
+        transforms.crop(base, 0.1, 0.05, 0.02, 0.12),
+        transforms.add_frame(base, 0.1, "gilt", 1),
+        transforms.colour_grade(transforms.squash(base, 0.88), 1.2, 0.8, 0.4),
+    ]
+    reference = _thumb(base)
+    for copy in copies:
+        assert dedup.verify(reference, _thumb(copy)) >= dedup.DEFAULTS["min_score"]
+    for other in pictures[1:]:
+        assert dedup.verify(reference, _thumb(other)) < dedup.DEFAULTS["min_score"]
+
+
+def test_byte_copies_and_error_rows():
+    a = hash_image(b"not an image")
+    rows = pd.DataFrame([a, a, hash_image(b"other")])
+    rows["key"] = ["b", "a", "c"]
+    out = dedup.cluster(rows)
+    assert list(out["cluster_id"]) == [0, 0, 2]
+    assert list(out["matched_by"]) == ["sha256", "sha256", ""]
+    with pytest.raises(TypeError):
+        dedup.cluster(rows, no_such_option=1)
+
+
+def test_pairs_found_are_symmetric_in_verify(demo_root):
+    files = sorted((demo_root / "files").glob("*/*.jpg"))[:2]
+    a, b = (hash_image(f.read_bytes())["thumb"] for f in files)
+    assert abs(dedup.verify(a, b) - dedup.verify(b, a)) < 1e-6
+
+
+def _pictures(demo_root, count: int) -> list[Image.Image]:
+    truth = pd.read_parquet(demo_root / "ground_truth.parquet")
+    clean = truth[truth["file"].notna() & (truth["defect"] == "")
+                  & (truth["transform"] == "original") & (truth["object_type"] == "painting")]
+    clean = clean.drop_duplicates("artwork_id")
+    pictures = [Image.open(demo_root / f).convert("RGB") for f in clean["file"].iloc[:30]]
+    return [p for p in pictures if min(p.size) > 300][:count]
+
+
+def test_details_are_verified_and_clustered(demo_root):
+    base, *others = _pictures(demo_root, 5)
+    close_up = transforms.detail(base, (0.2, 0.3, 0.72, 0.82))  # 52 % x 52 %, off-centre
+    graded = transforms.colour_grade(close_up, 1.2, 0.8, 0.3)
+    whole, part = _thumb(base), _thumb(graded)
+    assert dedup.verify_detail(whole, part) >= dedup.DEFAULTS["min_score"]
+    for other in others:
+        assert dedup.verify_detail(_thumb(other), part) < dedup.DEFAULTS["min_score"]
+    # Through cluster(): no hash links a detail to its whole; the window search must.
+    images = [base, graded, *others]
+    rows = pd.DataFrame([hash_image(_jpeg(img)) for img in images])
+    rows["key"] = [f"k{i}" for i in range(len(images))]
+    out = dedup.cluster(rows)
+    assert out["cluster_id"].iat[0] == out["cluster_id"].iat[1]
+    assert out["matched_by"].iat[1] == "detail"
+    assert out["cluster_id"].iloc[2:].is_unique and (out["cluster_size"].iloc[2:] == 1).all()
+    assert (dedup.cluster(rows, detail_neighbours=0)["cluster_size"] == 1).all()
+
+
+def _studio_photo(radius_x: int, radius_y: int, centre_x: int, seed: int) -> Image.Image:
+    """A smooth, shaded object on a plain backdrop and plinth, like a museum's sculpture
+    photograph: almost all structure is the shared backdrop edges and the silhouette."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:300, :400].astype(np.float32)
+    img = np.full((300, 400), 120.0, np.float32)
+    img[200:] = 90.0
+    img[200:, 120:280] = 105.0
+    inside = ((xx - centre_x) / radius_x) ** 2 + ((yy - 130) / radius_y) ** 2
+    shade = 170 - 60 * np.clip(inside, 0, 1) + 40 * (xx - centre_x) / radius_x
+    img = np.where(inside <= 1, shade, img) + rng.normal(0, 1.5, img.shape)
+    gray = np.clip(img, 0, 255).astype(np.uint8)
+    return Image.fromarray(np.stack([gray] * 3, -1))
+
+
+def test_shared_backdrop_does_not_make_a_match():
+    first = _thumb(_studio_photo(70, 60, 200, seed=1))
+    for radius_x, radius_y, centre_x in ((55, 70, 190), (80, 45, 215), (60, 60, 170)):
+        other = _thumb(_studio_photo(radius_x, radius_y, centre_x, seed=2))
+        assert dedup.verify(first, other) < dedup.DEFAULTS["min_score"]
+
+
+def test_bad_thumbnail_is_a_clear_error():
+    with pytest.raises(ValueError, match="64x64"):
+        dedup.verify(b"short", bytes(4096))
+
+
+def test_window_descriptors_match_their_boxes():
+    boxes = dedup.window_boxes()
+    thumbs = noise((3, dedup.THUMB_SIDE, dedup.THUMB_SIDE), seed=0, dtype=np.float32)
+    whole, windows = dedup.whole_descriptors(thumbs), dedup.window_descriptors(thumbs)
+    assert whole.shape == (3, 64) and windows.shape == (3, len(boxes), 64)
+    assert np.allclose(np.linalg.norm(windows, axis=-1), 1, atol=1e-4)
+    # The full-size window is the whole image.
+    full = int(np.flatnonzero((boxes == [0, 0, 1, 1]).all(1))[0])
+    assert np.allclose(windows[:, full], whole, atol=1e-5)
+    # Boxes lie inside the image.
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, :2] + boxes[:, 2:] <= 1 + 1e-9).all()
+
+
+def test_single_threaded_blas_restores_the_setting():
+    a = np.ones((50, 50))
+    with dedup.single_threaded_blas():
+        inside = a @ a
+    assert np.array_equal(inside, a @ a)
+
+
+def test_indexed_window_search_finds_what_the_exact_one_finds(clustered):
+    """Beyond `exact_window_search_max` images the window search runs through an inverted
+    file; on the demo collection it must return (almost) the exact search's candidates and
+    the same clusters."""
+    _, rows, exact_clusters = clustered
+    thumbs = [bytes(t) for t in rows["thumb"]]
+    neighbours, similarity = (dedup.DEFAULTS[k] for k in ("detail_neighbours",
+                                                          "detail_min_similarity"))
+    with dedup.single_threaded_blas():
+        exact = dedup._detail_candidates(thumbs, neighbours, similarity, len(thumbs))
+        indexed = dedup._detail_candidates(thumbs, neighbours, similarity, exact_max=0)
+        again = dedup._detail_candidates(thumbs, neighbours, similarity, exact_max=0)
+    assert indexed.equals(again)  # seeded k-means: deterministic
+    assert len(exact) > 100
+    shared = set(exact.itertuples(index=False)) & set(indexed.itertuples(index=False))
+    assert len(shared) >= 0.97 * len(exact)
+    indexed_clusters = dedup.cluster(rows, exact_window_search_max=0)
+    assert (indexed_clusters["cluster_id"] == exact_clusters["cluster_id"]).mean() >= 0.99
+
+
+def test_window_search_without_any_similar_window_is_empty():
+    thumbs = [thumb.tobytes() for thumb in noise((40, 64 * 64), seed=3)]
+    for exact_max in (40, 0):
+        found = dedup._detail_candidates(thumbs, 3, 0.99, exact_max)
+        assert found.empty and list(found.columns) == ["a", "b", "window"]

@@ -1,0 +1,51 @@
+"""Tiny copies of this project for real `dvc repro` runs: a git repository holding the project's
+files with tiny params.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -> Path:
+    """A git repository at `dst` holding this project's files (tracked and untracked, not
+    ignored) with tiny params: 60 demo artworks, the tiny training presets, a 200 px print.
+    `from_scratch` drops the working copy's dvc.lock, metrics and plots; `sections` update
+    params sections (``crawl={"demo_port": 1234}``). `run(cmd, cwd)` runs git."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           check=True, capture_output=True, text=True).stdout.split()
+    for rel in files:
+        if (REPO / rel).is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dst / rel)
+    if from_scratch:
+        (dst / "dvc.lock").unlink(missing_ok=True)
+        for generated in ("metrics", "plots"):
+            shutil.rmtree(dst / generated, ignore_errors=True)
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["demo"].update(artworks=60, oversized_mib=1)
+    params["pack"].update(val_fraction=0.3, resolution=16)  # held-out images even from 20 works
+    params["train_gan"]["preset"] = "tiny"
+    params["train_upscaler"]["preset"] = "tiny"
+    params["render"].update(seeds=[3], inches=1, dpi=200)  # 16 px -> x4 -> x4 -> 200 px
+    params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
+    for section, values in sections.items():
+        params[section].update(values)
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], dst)
+    run(["git", "add", "-A"], dst)
+    run(["git", "commit", "-qm", "init"], dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_project():
+    """``tiny_project(dst, run, from_scratch=False, **sections)``: see `_copy_tiny_project`."""
+    return _copy_tiny_project
