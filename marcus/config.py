@@ -124,25 +124,12 @@ def resolve_preset(stage: str, params: dict, preset_name: str | None = None,
     return config
 
 
-class _AnchorKeepingLoader(yaml.SafeLoader):
-    """A SafeLoader that keeps the document's anchors after composing it."""
-
-    def compose_document(self):
-        self.get_event()  # DocumentStart
-        node = self.compose_node(None, None)
-        self.get_event()  # DocumentEnd
-        self.kept_anchors, self.anchors = self.anchors, {}
-        return node
-
-
 def preset_chain(params_file: str | Path, stage: str, name: str) -> list[str]:
     """``[name, parent, grandparent, ...]``: the presets ``name`` inherits from through YAML
     merge keys (``<<: *other``) in ``params_file``'s ``stage.presets``."""
-    loader = _AnchorKeepingLoader(Path(params_file).read_text(encoding="utf-8"))
-    try:
-        root = loader.get_single_node()
-    finally:
-        loader.dispose()
+    # Composed, not loaded: an alias is the very node its anchor names, so a merge key's value
+    # identifies the preset it points to.
+    root = yaml.compose(Path(params_file).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
 
     def child(node, key):
         for k, v in getattr(node, "value", []) if isinstance(node, yaml.MappingNode) else []:
