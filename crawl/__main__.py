@@ -3,9 +3,12 @@
     python -m crawl SOURCE --out DIR [--api-root URL|demo] [--limit N] [--metadata-only]
                     [--resume] [--params params.yaml] [--stats FILE] [--timings FILE]
 
-SOURCE is one of met, aic, cleveland, nga, commons, urls. ``--api-root demo`` (the default in
-params.yaml) starts the offline demo collection of ``paths.demo`` on ``crawl.demo_port`` and
-crawls that; a real root (e.g. https://api.artic.edu) crawls the live site with the same code.
+SOURCE is one of met, aic, cleveland, nga, commons, urls, wikidata, smithsonian, europeana
+(the sections of ``crawl.sources``). ``--api-root demo`` (the default in params.yaml) starts
+the offline demo collection of ``paths.demo`` on ``crawl.demo_port`` and crawls that; a real
+root (e.g. https://api.artic.edu) crawls the live site with the same code. A source that talks
+to several services (wikidata: the Query Service, the Wikidata API, Commons) sends them all to
+the one root named on the command line.
 The output folder is ``paths.crawl``/SOURCE unless ``--out`` names another.
 
 The ``crawl`` section is checked before any work: an unknown key (in it or in any source's
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                   "(another crawl running? set crawl.demo_port to a free port)", file=sys.stderr)
             return 2
         api_root = server.api_roots[args.source]
+    if args.api_root or server is not None:
+        from crawl.spiders import spiders
+
+        config = spiders()[args.source].with_api_root(config, api_root)
     try:
         stats = crawl(args.source, out, api_root, common, config, limit=args.limit,
                       metadata_only=args.metadata_only, resume=args.resume,

@@ -33,6 +33,10 @@ class ArtworkImage:
     object_type: str | None = None  # painting, drawing, print, photograph, sculpture, other
     object_type_raw: str | None = None
     medium: str | None = None
+    genre: str | None = None  # "portrait", "landscape art": the source's words, several joined by |
+    movement: str | None = None  # "Baroque", "Impressionism", several joined by |
+    same_as: str | None = None  # the same work at other sources, "met:436535|aic:27992"
+    found_via: str | None = None  # how the listing reached it: "Category:A > Category:B"
     raw_record: str | None = None  # the source's record as JSON, for evidence and re-parsing
     # --- what the fetch produced ----------------------------------------------------------------
     status: str = "pending"  # stored, metadata_only, rejected (bad content), failed (fetch)

@@ -95,9 +95,11 @@ class PoliteRetryMiddleware:
         return None
 
     def process_response(self, request, response):
-        if request.meta.get("dont_retry"):
-            return response
         status = response.status
+        # A spider may handle some statuses itself: a query that timed out (500) is asked
+        # again on a smaller partition, never repeated as it was.
+        if request.meta.get("dont_retry") or status in request.meta.get("marcus_final", ()):
+            return response
         bot_wall = (status == 403 and self.retry_403_html
                     and b"html" in response.headers.get(b"Content-Type", b"").lower())
         if status not in RETRY_STATUSES and not bot_wall:

@@ -495,3 +495,54 @@ def object_type_from_commons(categories: object) -> str:
         if any(name == plural or name.endswith(" " + plural) for name in names):
             return object_type
     return "other"
+
+
+# --- genre -------------------------------------------------------------------------------------
+
+# Museums' subject terms (AIC subject_titles, Met tags) that name a painting genre -> the genre
+# as Wikidata labels it, so that one filter word finds a genre at every source.
+_GENRE_TERMS = (
+    ("portrait", re.compile(r"\bportraits?\b|\bportraiture\b")),
+    ("landscape art", re.compile(r"\blandscapes?\b")),
+    ("marine art", re.compile(r"\bseascapes?\b|\bmarines?\b|\bmarine (?:art|painting)")),
+    ("still life", re.compile(r"\bstill[- ]li(?:fe|fes|ves)\b")),
+    ("genre art", re.compile(r"\bgenre (?:scenes?|paintings?|art)\b")),
+    ("religious art", re.compile(r"\breligio(?:n|us)\b|\bsaints?\b|\bbiblical\b")),
+    ("mythological painting", re.compile(r"\bmytholog")),
+    ("history painting", re.compile(r"\bhistory paintings?\b")),
+    ("abstract art", re.compile(r"\babstract(?:ion)?\b")),
+)
+
+
+def genre_from_terms(terms: object) -> str | None:
+    """The painting genres a museum's subject terms name, ``|``-joined; None when none does.
+
+    >>> genre_from_terms(["Portraits", "Men", "oil on canvas"])
+    'portrait'
+    >>> genre_from_terms(["landscapes", "Seascapes"])
+    'landscape art|marine art'
+    """
+    values = terms if isinstance(terms, list | tuple) else [terms]
+    text = " | ".join(_plain_lower(v) for v in values if isinstance(v, str))
+    found = [genre for genre, pattern in _GENRE_TERMS if pattern.search(text)]
+    return "|".join(found) or None
+
+
+def terms_text(terms: object) -> str | None:
+    """A list of terms (AIC style_titles) as ``|``-joined text; None when there is none."""
+    values = terms if isinstance(terms, list | tuple) else [terms]
+    kept = [strip_html(v) for v in values if isinstance(v, str) and strip_html(v)]
+    return "|".join(dict.fromkeys(kept)) or None
+
+
+# --- ids ---------------------------------------------------------------------------------------
+
+
+def europeana_key(record_id: str) -> str:
+    """Europeana's record id ("/2021608/SK_A_1234", Wikidata's P727 without the first slash)
+    as our source_id: no slashes, which could act as a path ("2021608:SK_A_1234").
+
+    >>> europeana_key("/2021608/SK_A_1234"), europeana_key("2021608/SK_A_1234")
+    ('2021608:SK_A_1234', '2021608:SK_A_1234')
+    """
+    return record_id.strip().strip("/").replace("/", ":")

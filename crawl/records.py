@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from crawl.items import ArtworkImage
 from marcus.atomic import atomic_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: genre, movement, same_as, found_via
 
 RECORDS_SCHEMA = pa.schema([
     ("schema_version", pa.int32()),
@@ -36,6 +36,8 @@ RECORDS_SCHEMA = pa.schema([
     ("attribution_qualifier", pa.string()),
     ("date_text", pa.string()), ("date_start", pa.int32()), ("date_end", pa.int32()),
     ("object_type", pa.string()), ("object_type_raw", pa.string()), ("medium", pa.string()),
+    ("genre", pa.string()), ("movement", pa.string()), ("same_as", pa.string()),
+    ("found_via", pa.string()),
     ("raw_record", pa.string()),
     ("status", pa.string()), ("reason", pa.string()), ("error", pa.string()),
     ("http_status", pa.int32()), ("content_type", pa.string()),

@@ -166,6 +166,7 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     known = spiders()
     if source not in known:
         raise ValueError(f"unknown source {source!r}; known: {', '.join(known)}")
+    known[source].check_config(config, api_root)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     store = ContentStore(out / "images", fsync=common["fsync"])

@@ -8,6 +8,7 @@ set in ``curate/stage.py``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from curate.licence import LicenceRules, Verdict, decide
@@ -22,6 +23,7 @@ class FilterConfig:
     aspect_ratio: tuple[float, float] = (0.33, 3.0)  # width / height
     artist_allow: frozenset[str] = field(default_factory=frozenset)  # casefolded; empty = all
     artist_deny: frozenset[str] = field(default_factory=frozenset)
+    genres: tuple[str, ...] = ()  # words of a genre, casefolded; empty = every painting
     licence: LicenceRules = field(default_factory=LicenceRules)
 
     @classmethod
@@ -37,6 +39,7 @@ class FilterConfig:
             aspect_ratio=tuple(float(x) for x in p["aspect_ratio"]),
             artist_allow=frozenset(artist_key(a) for a in p["artist_allow"]),
             artist_deny=frozenset(artist_key(a) for a in p["artist_deny"]),
+            genres=tuple(artist_key(g) for g in p["genres"] if artist_key(g)),
             licence=LicenceRules(current_year=p["current_year"],
                                  min_years_since_death=lic["min_years_since_death"],
                                  undated_min_age_years=lic["undated_min_age_years"]))
@@ -47,6 +50,15 @@ def artist_key(name) -> str:
     if not isinstance(name, str):
         return ""
     return " ".join(name.casefold().split())
+
+
+def genre_matches(genre: str, wanted: tuple[str, ...]) -> bool:
+    """Whether any of the record's genres (``|``-joined) holds one of the ``wanted`` words or
+    phrases as whole words, a plural allowed: "landscape" matches "landscape art" and
+    "Landscapes", "portrait" not "self-portraiture"."""
+    names = [artist_key(g) for g in genre.split("|")]
+    return any(re.search(rf"(?<![\w-]){re.escape(w)}s?(?![\w-])", name)
+               for w in wanted for name in names)
 
 
 def _missing(value) -> bool:
@@ -80,6 +92,12 @@ def failed_rules(row: dict, config: FilterConfig) -> tuple[list[str], Verdict]:
         ratio = width / height if height else float("inf")
         if not config.aspect_ratio[0] <= ratio <= config.aspect_ratio[1]:
             reasons.append(f"aspect_ratio:{ratio:.2f}")
+    if config.genres:
+        genre = row.get("genre")
+        if _missing(genre) or not str(genre).strip():
+            reasons.append("genre:unknown")
+        elif not genre_matches(str(genre), config.genres):
+            reasons.append(f"genre:{genre}")
     artist = artist_key(row.get("artist"))
     if artist in config.artist_deny:
         reasons.append("artist_deny")

@@ -23,13 +23,14 @@ import pyarrow.parquet as pq
 from crawl.records import RECORDS_SCHEMA
 from marcus.atomic import atomic_dir, atomic_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: genre, movement (and the records columns genre, movement, same_as)
 
 CURATION_FIELDS = [
     ("key", pa.string()),  # "source:source_id"
     ("phash", pa.string()), ("hash_error", pa.string()), ("hash_pipeline", pa.string()),
     ("cluster_id", pa.int64()), ("cluster_size", pa.int32()), ("is_canonical", pa.bool_()),
     ("match_distance", pa.int32()), ("matched_by", pa.string()),
+    ("identity", pa.string()),  # the smallest key of the records of one painting
     ("licence_rule", pa.string()), ("curated", pa.bool_()),
     ("reasons", pa.list_(pa.string())),
 ]
@@ -45,9 +46,16 @@ CURATED_SCHEMA = pa.schema([
     ("artist_birth_year", pa.int32()), ("artist_death_year", pa.int32()),
     ("date_text", pa.string()), ("date_start", pa.int32()), ("date_end", pa.int32()),
     ("object_type", pa.string()), ("medium", pa.string()),
+    ("genre", pa.string()), ("movement", pa.string()),
     ("license", pa.string()), ("licence_rule", pa.string()),
     ("page_url", pa.string()), ("image_url", pa.string()),
     ("cluster_id", pa.int64()), ("copies", pa.list_(pa.string())),
+    ("provenance", pa.list_(pa.string())),  # every record of the painting, stored or not
+])
+
+LINKS_SCHEMA = pa.schema([
+    ("schema_version", pa.int32()), ("key", pa.string()), ("linked_key", pa.string()),
+    ("resolved", pa.bool_()), ("state", pa.string()),  # curate/identity.py LINK_STATES
 ])
 
 CLUSTERS_SCHEMA = pa.schema([

@@ -14,6 +14,7 @@ SPEC = {
     "aspect_ratio": list_of(float, length=2),
     "artist_allow": list_of(str),
     "artist_deny": list_of(str),
+    "genres": list_of(str),
     "min_works_per_artist": int,
     "source_priority": list_of(str),
     "dedup": {"max_distance": int},

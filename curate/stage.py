@@ -2,7 +2,8 @@
 
 ``curate`` joins all records with their hashes and then:
 
-1. clusters near-duplicates across sources (``curate/dedup.py``);
+1. clusters near-duplicates across sources (``curate/dedup.py``), joined where a ``same_as``
+   link says two records are one painting (``curate/identity.py``);
 2. checks every rule for every record (``curate/filters.py``, ``curate/licence.py``);
 3. elects one canonical copy per cluster among the copies that pass every rule: the largest
    pixel count, then the source earliest in ``source_priority``, then the smallest key;
@@ -50,6 +51,9 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
         by_source = hashed.groupby("source")["hash_pipeline"].unique().map(sorted).to_dict()
         raise ValueError(f"hash files from different hash pipelines ({by_source}): rehash "
                          "every source with one code version (dvc repro)")
+    for column in ("genre", "movement", "same_as"):  # records schema 1 lacks them
+        if column not in frame:
+            frame[column] = None
     frame["key"] = frame["source"] + ":" + frame["source_id"]
     return frame.sort_values("key", ignore_index=True)
 
@@ -61,6 +65,7 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     ``demo_root``, the metrics score de-duplication against the demo's ground truth when that
     folder holds one."""
     from curate.dedup import cluster
+    from curate.identity import join_linked, link_metrics
 
     filters = FilterConfig.from_params(config)
     records = load_records(crawl_root, hashes_root, sources)
@@ -74,6 +79,8 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     for column in ("cluster_id", "match_distance", "matched_by"):
         records[column] = clusters[column] if column in clusters else None
     records["cluster_id"] = records["cluster_id"].fillna(-1).astype("int64")
+    # ...joined where a same_as link says two records are one painting (curate/identity.py).
+    records, links = join_linked(records)
     records["cluster_size"] = records.groupby("cluster_id")["key"].transform("size")
     records.loc[records["cluster_id"] < 0, "cluster_size"] = 0
 
@@ -112,8 +119,10 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
 
     # 5. Manifests.
     write_manifests(records, crawl_root, out, config["hf_export"])
+    manifests.write(links, manifests.LINKS_SCHEMA, out / "same_as.parquet")
     truth = demo_root / GROUND_TRUTH_FILE if demo_root is not None else None
     metrics = curation_metrics(records, truth)
+    metrics["same_as"] = link_metrics(links)
     if metrics_path:
         write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     if plots_dir:
@@ -132,6 +141,8 @@ def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path,
     copies = in_clusters.groupby("cluster_id")["key"].apply(sorted).to_dict()
     curated["copies"] = [copies.get(c, [k]) if c >= 0 else [k]
                          for c, k in zip(curated["cluster_id"], curated["key"], strict=True)]
+    provenance = records.groupby("identity")["key"].apply(sorted).to_dict()
+    curated["provenance"] = curated["identity"].map(provenance)
     curated["image_path"] = [f"{s}/images/{h[:2]}/{h}" for s, h in
                              zip(curated["source"], curated["sha256"], strict=True)]
     manifests.write(curated, manifests.CURATED_SCHEMA, out / "curated.parquet")

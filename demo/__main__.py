@@ -3,9 +3,10 @@
     python -m demo build [--params params.yaml] [--out DIR] [--seed N] [--artworks N]
     python -m demo serve [--params params.yaml] [--root DIR] [--port 0] [--faults SPEC] [--hostile]
 
-``build`` renders the collection (what the DVC stage ``demo`` runs); ``serve`` answers the five
-museum APIs on loopback until interrupted and prints each source's API root; ``--hostile``
-(or ``demo.hostile: true``) adds the hostile corpus of demo/hostile.py to every source.
+``build`` renders the collection (what the DVC stage ``demo`` runs); ``serve`` answers the
+sources' APIs on loopback until interrupted and prints each source's API root; ``--hostile``
+(or ``demo.hostile: true``) adds the hostile corpus of demo/hostile.py to the six sources it
+covers (not yet Wikidata).
 
 Settings come from the params file's ``demo`` section, checked before any work (an unknown,
 missing or mistyped key is an error naming it); flags override its values. The collection

@@ -30,7 +30,8 @@ import numpy as np
 
 from demo.painter import GENRES, Style
 
-SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
+SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls", "wikidata", "smithsonian",
+           "europeana")
 MUSEUMS = ("met", "aic", "cleveland", "nga")
 OBJECT_TYPES = ("painting", "drawing", "print", "photograph", "sculpture")
 
@@ -187,6 +188,16 @@ def build_catalog(seed: int, n_artworks: int, reference_year: int = 2026,
     artists = _make_artists(rng, max(8, n_artworks // 25), pd_cutoff)
     artworks = _make_artworks(rng, artists, n_artworks)
     copies = _make_copies(rng, artists, artworks, pd_cutoff, defect_share, min_defects)
+    # Later sources come from streams of their own: the other sources' copies stay what they
+    # were before these joined. Wikidata last: its items link the museums' records.
+    copies += _make_smithsonian_records(
+        np.random.Generator(np.random.PCG64([seed, SMITHSONIAN_STREAM])), artists, artworks,
+        pd_cutoff)
+    copies += _make_europeana_records(
+        np.random.Generator(np.random.PCG64([seed, EUROPEANA_STREAM])), artists, artworks,
+        copies, pd_cutoff)
+    copies += _make_wikidata_items(np.random.Generator(np.random.PCG64([seed, WIKIDATA_STREAM])),
+                                   artists, artworks, copies, pd_cutoff)
     return Catalog(seed, reference_year, tuple(artists), tuple(artworks), tuple(copies))
 
 
@@ -352,6 +363,9 @@ def _source_licence(source: str, is_pd: bool) -> str:
         "nga": "CC0" if is_pd else "",
         "commons": "pd" if is_pd else "cc-by-sa-4.0",
         "urls": "Public Domain" if is_pd else "",  # a free-text licence column, often blank
+        "wikidata": "pd" if is_pd else "cc-by-sa-4.0",  # the Commons file's licence template
+        "smithsonian": "CC0" if is_pd else "Usage conditions apply",  # metadata_usage.access
+        "europeana": EUROPEANA_RIGHTS["PDM"] if is_pd else EUROPEANA_RIGHTS["InC"],
     }[source]
 
 
@@ -423,6 +437,176 @@ def _make_copies(rng: np.random.Generator, artists: list[Artist], artworks: list
     return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
                                                                       pd_cutoff))
             for c in copies]
+
+
+SMITHSONIAN_STREAM = 23  # the random stream of the Smithsonian's records
+SMITHSONIAN_SHARE = 0.6  # share of American artists' works the Smithsonian holds
+SMITHSONIAN_OTHERS = 0.04  # ...and of everybody else's (the Freer, Cooper Hewitt, ...)
+EUROPEANA_STREAM = 29
+EUROPEANA_SHARE = 0.2  # share of public-domain paintings aggregated by Europeana
+EUROPEANA_IN_COPYRIGHT_SHARE = 0.1  # ...and of other works, with an "in copyright" statement
+# Europeana's rights statements (edm:rights): only PDM and CC0 say "public domain".
+EUROPEANA_RIGHTS = {"PDM": "http://creativecommons.org/publicdomain/mark/1.0/",
+                    "CC0": "http://creativecommons.org/publicdomain/zero/1.0/",
+                    "CC BY-SA": "http://creativecommons.org/licenses/by-sa/4.0/",
+                    "InC": "http://rightsstatements.org/vocab/InC/1.0/"}
+EUROPEANA_DATASETS = ("2021608", "2048128", "90402", "15508")  # provider datasets
+
+
+def _make_smithsonian_records(rng: np.random.Generator, artists: list[Artist],
+                              artworks: list[Artwork], pd_cutoff: int) -> list[Copy]:
+    """The Smithsonian's records (Open Access): mostly American artists' works, every object type,
+    each a record of its own with its own photograph; CC0 when the Smithsonian says so, and
+    then with a downloadable image."""
+    out: list[Copy] = []
+    for artwork in artworks:
+        artist = artists[artwork.artist_id]
+        share = SMITHSONIAN_SHARE if artist.nationality == "American" else SMITHSONIAN_OTHERS
+        if rng.random() >= share:
+            continue
+        truly_pd = _is_pd_by_dates(artist, artwork, pd_cutoff)
+        flag, distractor = truly_pd, "" if truly_pd else "in_copyright"
+        if rng.random() < 0.05:  # a record marked CC0 whose dates say otherwise, or the reverse
+            flag = not flag
+            distractor = "flag_says_pd" if flag else "flag_says_not_pd"
+        n = len(out) + 1
+        out.append(Copy(
+            copy_id=f"smithsonian-{n:06d}", artwork_id=artwork.artwork_id, source="smithsonian",
+            source_id=f"edanmdm-saam_{1900 + artwork.artwork_id % 120}.{n}", image_id="",
+            is_public_domain_flag=flag, license=_source_licence("smithsonian", flag),
+            transforms=(), file_format="JPEG", jpeg_quality=int(rng.integers(80, 96)),
+            defect="", is_exact_copy_of="", distractor=distractor, expected_reject=(),
+            has_image=flag))  # media under "usage conditions" are not downloadable
+    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
+                                                                      pd_cutoff))
+            for c in out]
+
+
+def _make_europeana_records(rng: np.random.Generator, artists: list[Artist],
+                            artworks: list[Artwork], copies: list[Copy],
+                            pd_cutoff: int) -> list[Copy]:
+    """Europeana's records: an aggregator's copies of paintings held by museums, each under a
+    rights statement (``Copy.license`` is its URI); the image is the provider's, as it is
+    (a byte copy of a museum's) or as the provider photographed it."""
+    home = {}
+    for c in copies:
+        if c.source in MUSEUMS and not c.defect and c.distractor != "tiny":
+            home.setdefault(c.artwork_id, c)
+    out: list[Copy] = []
+    for artwork in artworks:
+        artist = artists[artwork.artist_id]
+        truly_pd = _is_pd_by_dates(artist, artwork, pd_cutoff)
+        share = EUROPEANA_SHARE if truly_pd else EUROPEANA_IN_COPYRIGHT_SHARE
+        if artwork.object_type != "painting" or rng.random() >= share:
+            continue
+        if truly_pd:
+            rights = str(rng.choice(["PDM", "CC0", "CC BY-SA"], p=[0.75, 0.15, 0.1]))
+        else:
+            rights = str(rng.choice(["InC", "PDM"], p=[0.8, 0.2]))  # PDM here: a wrong label
+        flag = rights in ("PDM", "CC0")
+        base = home.get(artwork.artwork_id)
+        exact = base is not None and rng.random() < 0.4
+        dataset = str(rng.choice(EUROPEANA_DATASETS))
+        n = len(out) + 1
+        out.append(Copy(
+            copy_id=f"europeana-{n:06d}", artwork_id=artwork.artwork_id, source="europeana",
+            # Europeana's id is "/dataset/local"; ours drops the leading slash and writes the
+            # other as ":" (a "/" in an id could act as a path): see crawl/spiders/europeana.py.
+            source_id=f"{dataset}:{'SK_A_' if rng.random() < 0.5 else 'obj_'}{1000 + n}",
+            image_id="", is_public_domain_flag=flag, license=EUROPEANA_RIGHTS[rights],
+            transforms=base.transforms if exact else _scan_transforms(rng, detail_ok=False),
+            file_format=base.file_format if exact else "JPEG",
+            jpeg_quality=int(rng.integers(70, 96)), defect="",
+            is_exact_copy_of=(base.is_exact_copy_of or base.copy_id) if exact else "",
+            distractor=("" if truly_pd and flag else "flag_says_pd" if flag
+                        else "flag_says_not_pd" if truly_pd else "in_copyright"),
+            expected_reject=(), has_image=True))
+    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
+                                                                      pd_cutoff))
+            for c in out]
+
+
+WIKIDATA_STREAM = 17  # the random stream of the Wikidata items
+WIKIDATA_SHARE = 0.45  # share of paintings that have an item with an image
+# Where item ids lie: most were created in bulk (a "sum of all paintings" bot run, dense ids,
+# which makes listing queries over that range time out), the rest scattered.
+WIKIDATA_DENSE_IDS = (18_000_000, 18_200_000)
+WIKIDATA_SPARSE_IDS = (20_000_000, 130_000_000)  # above the people and genres the demo serves
+# How the item states its copyright status (P6216), by what the dates say.
+WIKIDATA_PD_STATUS = {"pd": 0.6, "": 0.4}  # "": no statement, the file's licence decides
+WIKIDATA_NOT_PD_STATUS = {"copyrighted": 0.5, "pd_us": 0.3, "": 0.2}
+
+
+def _make_wikidata_items(rng: np.random.Generator, artists: list[Artist],
+                         artworks: list[Artwork], copies: list[Copy],
+                         pd_cutoff: int) -> list[Copy]:
+    """Wikidata items of paintings, each with its P18 file: one record per item.
+
+    An item's file is the Commons copy when there is one (the same bytes), else a museum's
+    photograph uploaded as it is or re-encoded. ``extra`` holds what the item states beyond
+    the artwork: ``status`` (copyright status: "pd", "pd_us", "copyrighted" or ""),
+    ``inception_precision`` (9, or 8 where a decade changes no rule), ``same_as`` (the other
+    museums' records of the work, as ``source:id``) and ``missing_file`` (P18 names a file
+    deleted from Commons).
+    """
+    by_artwork: dict[int, list[Copy]] = {}
+    for c in copies:
+        by_artwork.setdefault(c.artwork_id, []).append(c)
+    used: set = set()
+    items = []
+    for artwork in artworks:
+        if artwork.object_type != "painting" or rng.random() >= WIKIDATA_SHARE:
+            continue
+        artist = artists[artwork.artist_id]
+        truly_pd = _is_pd_by_dates(artist, artwork, pd_cutoff)
+        held = by_artwork[artwork.artwork_id]
+        good = [c for c in held if not c.defect and c.distractor != "tiny"]
+        on_commons = [c for c in good if c.source == "commons"]
+        base = on_commons[0] if on_commons else good[0] if good else None
+        exact = base is not None and (bool(on_commons) or rng.random() < 0.5)
+        table = WIKIDATA_PD_STATUS if truly_pd else WIKIDATA_NOT_PD_STATUS
+        status = str(rng.choice(list(table), p=list(table.values())))
+        file_pd = truly_pd or status == ""  # a wrongly tagged upload, or a PD-US upload
+        if status == "pd_us":
+            file_pd = True  # Commons keeps PD-US files; the item says so, for the US only
+        flag = file_pd and status not in ("copyrighted", "pd_us")
+        distractor = "" if truly_pd else ("flag_says_pd" if flag else "in_copyright")
+        decade = artwork.date_start - artwork.date_start % 10
+        coarse = artwork.date_start == artwork.date_end and rng.random() < 0.3 and _same_rules(
+            artist, artwork, decade, decade + 9, pd_cutoff)
+        missing = rng.random() < 0.02
+        number = (int(rng.integers(*WIKIDATA_DENSE_IDS)) if rng.random() < 0.6
+                  else int(rng.integers(*WIKIDATA_SPARSE_IDS)))
+        while number in used:
+            number += 1
+        used.add(number)
+        items.append(Copy(
+            copy_id=f"wikidata-{len(items) + 1:06d}", artwork_id=artwork.artwork_id,
+            source="wikidata", source_id=f"Q{number}", image_id="", is_public_domain_flag=flag,
+            license=_source_licence("wikidata", file_pd),
+            # An exact copy's bytes are its base's: so are the transforms that made them.
+            transforms=base.transforms if exact else _scan_transforms(rng, detail_ok=False),
+            file_format=base.file_format if exact else "JPEG",
+            jpeg_quality=int(rng.integers(70, 96)), defect="",
+            is_exact_copy_of=(base.is_exact_copy_of or base.copy_id) if exact else "",
+            distractor=distractor,
+            expected_reject=(), has_image=not missing,
+            extra={"status": status, "inception_precision": 8 if coarse else 9,
+                   "same_as": sorted(f"{c.source}:{c.source_id}" for c in held
+                                     if c.source in ("met", "aic", "nga", "europeana"))}))
+    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
+                                                                      pd_cutoff))
+            for c in items]
+
+
+def _same_rules(artist: Artist, artwork: Artwork, first: int, last: int, pd_cutoff: int) -> bool:
+    """Whether dating the work to first..last instead leaves the date window and the licence
+    rule as they were (then a coarser precision on Wikidata changes no expected row)."""
+    wider = dataclasses.replace(artwork, date_start=first, date_end=last)
+    in_window = (artwork.date_start >= 1400 and artwork.date_end <= 1900,
+                 first >= 1400 and last <= 1900)
+    return in_window[0] == in_window[1] and (_is_pd_by_dates(artist, artwork, pd_cutoff)
+                                             == _is_pd_by_dates(artist, wider, pd_cutoff))
 
 
 def _source_id(rng: np.random.Generator, source: str, used: set) -> str:

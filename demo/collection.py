@@ -44,7 +44,7 @@ class DemoCollection:
 
     def source_copies(self, source: str) -> list[Copy]:
         """A source's records in the order its API lists them (by numeric id)."""
-        return sorted(self.catalog.by_source(source), key=lambda c: int(c.source_id))
+        return sorted(self.catalog.by_source(source), key=_listing_order)
 
     def by_source_id(self, source: str, source_id: str) -> Copy | None:
         return self._by_source_id.get((source, source_id))
@@ -128,3 +128,9 @@ def _derive(path: Path, region, size, fmt: str, gray: bool) -> bytes:
         else:
             im.save(buf, "JPEG", quality=90)
         return buf.getvalue()
+
+
+def _listing_order(copy: Copy) -> tuple:
+    """Numeric ids (Q-ids without their Q) as numbers, then text ids as text."""
+    digits = copy.source_id.removeprefix("Q")
+    return (0, int(digits), "") if digits.isdigit() else (1, 0, copy.source_id)

@@ -1,4 +1,4 @@
-"""The demo collection's HTTP server: five museum APIs and a URL list on one loopback port.
+"""The demo collection's HTTP server: eight real APIs and a URL list on one loopback port.
 
 Each source lives under its own path prefix and speaks that site's real format, so a spider
 only needs its API root changed::
@@ -9,6 +9,9 @@ only needs its API root changed::
     https://openaccess-api.clevelandart.org      http://127.0.0.1:PORT/cleveland
     https://github.com/NationalGalleryOfArt/...  http://127.0.0.1:PORT/nga   (CSVs + IIIF)
     https://commons.wikimedia.org                http://127.0.0.1:PORT/commons
+    https://query.wikidata.org (+ www.wikidata.org, commons)  http://127.0.0.1:PORT/wikidata
+    https://api.si.edu/openaccess/api/v1.0 (+ ids.si.edu)    http://127.0.0.1:PORT/smithsonian
+    https://api.europeana.eu (+ the providers' hosts)        http://127.0.0.1:PORT/europeana
     (a CSV of image URLs)                        http://127.0.0.1:PORT/urls/list.csv
 
 Run by hand (port 0 picks a free port)::
@@ -88,9 +91,11 @@ Handler = Callable[[DemoCollection, Request], Response]
 
 
 def _handlers() -> dict[str, Handler]:
-    from demo.apis import aic, cleveland, commons, met, nga, urls
+    from demo.apis import aic, cleveland, commons, europeana, met, nga, smithsonian, urls, wikidata
     return {"met": met.handle, "aic": aic.handle, "cleveland": cleveland.handle,
-            "nga": nga.handle, "commons": commons.handle, "urls": urls.handle}
+            "nga": nga.handle, "commons": commons.handle, "urls": urls.handle,
+            "wikidata": wikidata.handle, "smithsonian": smithsonian.handle,
+            "europeana": europeana.handle}
 
 
 class DemoServer:

@@ -29,6 +29,7 @@ def make_curated(root: Path, count: int = 24) -> Path:
                      "image_path": rel, "width": 64, "height": 48, "cluster_id": i,
                      "artist": f"Painter {i % 3}", "date_start": 1500 + 37 * i,
                      "date_end": 1500 + 37 * i, "object_type": "painting",
+                     "genre": ["portrait", "landscape art", "still life"][i % 3],
                      "licence_rule": "flag:PD + life+70 (died 1600)"})
     manifest = root / "curated.parquet"
     pd.DataFrame(rows).to_parquet(manifest)

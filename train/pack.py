@@ -31,13 +31,14 @@ pack or none, never half of one):
 - ``labels.parquet``: one row per GAN sample, in sample order: ``split``, ``shard``,
   ``index_in_shard``, ``sample_index`` (position in its split), ``key``, ``cluster_id``,
   ``crop`` (number of the crop within its artwork), ``artist_id``, ``period_id``,
-  ``object_type_id``, the crop box ``x0, y0, x1, y1`` in source pixels (after EXIF
+  ``object_type_id``, ``genre_id``, the crop box ``x0, y0, x1, y1`` in source pixels (after EXIF
   orientation), the box ``inner_x0 .. inner_y1`` that the picture covers in the R x R sample
   (all of it, except for letterbox), ``source_width``, ``source_height``, and the label strings
-  ``artist``, ``period``, ``object_type``;
-- ``vocab.json``: ``{"artist": [...], "period": [...], "object_type": [...]}``, each a list whose
-  position is the id (sorted names; a period is the century of ``date_start``,
-  e.g. ``"1600-1699"``; missing values are ``"unknown"``);
+  ``artist``, ``period``, ``object_type``, ``genre`` (the first genre the painting's records
+  state);
+- ``vocab.json``: ``{"artist": [...], "period": [...], "object_type": [...], "genre": [...]}``,
+  each a list whose position is the id (sorted names; a period is the century of
+  ``date_start``, e.g. ``"1600-1699"``; missing values are ``"unknown"``);
 - ``pack.json``: counts per split, resolution, aspect, seed, the params echo (without ``out``
   and ``workers``, which do not change a byte of the pack), every file's sha256, the
   ``fingerprint`` of what GAN training reads, ``native_fingerprint``, ``manifest_sha256``,
@@ -89,7 +90,7 @@ from marcus.errors import UserError, reported
 from marcus.params import load_params
 from train.data import SPLITS, sha256_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the genre label
 ASPECTS = ("centre_crop", "letterbox", "random_crops")
 UNKNOWN = "unknown"
 LANCZOS = Image.Resampling.LANCZOS
@@ -102,7 +103,7 @@ NPY_HEADER_BYTES = 128          # numpy's own header length for any 4-d uint8 sh
 POOL_MIN_IMAGES_PER_WORKER = 4  # below this a process pool costs more than it saves
 
 REQUIRED_COLUMNS = ("key", "image_path", "cluster_id")
-OPTIONAL_COLUMNS = ("copies", "artist", "date_start", "object_type")
+OPTIONAL_COLUMNS = ("copies", "artist", "date_start", "object_type", "genre")
 CURATED_FILE = "curated.parquet"  # the curate stage's training manifest, in paths.curate
 SPEC = {"resolution": int, "aspect": one_of(*ASPECTS), "crops_per_image": int,
         "crop_min_fraction": float, "val_fraction": float, "seed": int, "shard_images": int,
@@ -113,11 +114,12 @@ LABELS_SCHEMA = pa.schema([
     ("split", pa.string()), ("shard", pa.int32()), ("index_in_shard", pa.int32()),
     ("sample_index", pa.int64()), ("key", pa.string()), ("cluster_id", pa.int64()),
     ("crop", pa.int32()), ("artist_id", pa.int32()), ("period_id", pa.int32()),
-    ("object_type_id", pa.int32()),
+    ("object_type_id", pa.int32()), ("genre_id", pa.int32()),
     ("x0", pa.int32()), ("y0", pa.int32()), ("x1", pa.int32()), ("y1", pa.int32()),
     ("inner_x0", pa.int32()), ("inner_y0", pa.int32()), ("inner_x1", pa.int32()),
     ("inner_y1", pa.int32()), ("source_width", pa.int32()), ("source_height", pa.int32()),
     ("artist", pa.string()), ("period", pa.string()), ("object_type", pa.string()),
+    ("genre", pa.string()),
 ])
 NATIVE_SCHEMA = pa.schema([("key", pa.string()), ("png", pa.binary()),
                            ("width", pa.int32()), ("height", pa.int32())])
@@ -571,7 +573,9 @@ def pack(params: dict, paths: dict, out: str | Path | None = None,
                     "inner_y1": inner[3], "source_width": done.width,
                     "source_height": done.height, "artist": _name(row["artist"]),
                     "period": period_label(row["date_start"]),
-                    "object_type": _name(row["object_type"])})
+                    "object_type": _name(row["object_type"]),
+                    "genre": _name(str(row["genre"]).split("|")[0]
+                                   if isinstance(row["genre"], str) else None)})
         for writer in (*gan.values(), *native.values()):
             writer.close()
         if not labels["train"]:
@@ -611,6 +615,7 @@ def write_labels(folder: Path, samples: list[dict]) -> dict[str, list[str]]:
         "artist": sorted({s["artist"] for s in samples}),
         "period": sorted({s["period"] for s in samples}, key=_period_order),
         "object_type": sorted({s["object_type"] for s in samples}),
+        "genre": sorted({s["genre"] for s in samples}),
     }
     for name, names in vocab.items():
         ids = {n: i for i, n in enumerate(names)}

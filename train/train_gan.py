@@ -72,7 +72,8 @@ NOT_IN_FINGERPRINT = {"kimg", "tick_kimg", "snapshot_ticks", "grid_seeds", "grid
 # Part of every checkpoint's fingerprint: bumped when a code change alters what a step
 # computes (2: fused Adam), so that older checkpoints start over instead of being resumed.
 LOOP_VERSION = 2
-LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist": "artist_id"}
+LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist": "artist_id",
+                 "genre": "genre_id"}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 
 import scrapy
 
-from crawl import normalize, reasons
+from crawl import normalize
 from crawl.spiders.base import SourceSpider, as_int
 
 FIELDS = ("id,title,is_public_domain,copyright_notice,date_start,date_end,date_display,"
           "artist_display,artist_title,artwork_type_title,classification_titles,medium_display,"
-          "image_id,thumbnail,api_link")
+          "image_id,thumbnail,api_link,subject_titles,style_titles")
 RESULT_WINDOW = 10_000
 
 
@@ -62,18 +62,8 @@ class AicSpider(SourceSpider):
             if self.state.full:
                 return
             source_id = record.get("id") if isinstance(record, dict) else None
-            if not self.want(source_id, record):
-                continue
-            if (unsafe := self.unsafe_id(source_id, record)) is not None:
-                yield unsafe
-                continue
-            try:
-                item = self.item_from_record(record, iiif_url, website)
-            except (ValueError, TypeError, AttributeError) as exc:
-                yield self.failed_record(source_id, reasons.BAD_RECORD,
-                                         reasons.describe(exc))
-                continue
-            yield self.fetch_image(item)
+            yield from self.listed(source_id, record, lambda r=record: self.item_from_record(
+                r, iiif_url, website))
         if not self.page_read("aic", response, len(self.state.visited) - met_before,
                               len(records)):
             return
@@ -113,4 +103,6 @@ class AicSpider(SourceSpider):
             date_text=record.get("date_display"), date_start=record.get("date_start"),
             date_end=record.get("date_end"),
             object_type=normalize.normalise_object_type(type_raw), object_type_raw=type_raw,
-            medium=record.get("medium_display"))
+            medium=record.get("medium_display"),
+            genre=normalize.genre_from_terms(record.get("subject_titles")),
+            movement=normalize.terms_text(record.get("style_titles")))

@@ -191,6 +191,17 @@ class SourceSpider(scrapy.Spider):
         return {**SOURCE_KEYS, **cls.KEYS}
 
     @classmethod
+    def check_config(cls, config: dict, api_root: str) -> None:
+        """Raise a UserError for what the keys' kinds cannot say is wrong (an id that is no
+        id, a live crawl without its API key); called before any work."""
+
+    @classmethod
+    def with_api_root(cls, config: dict, api_root: str) -> dict:
+        """This source's section once ``--api-root`` (or the demo) named the root: sources
+        that talk to several services (wikidata) point them all at it."""
+        return config
+
+    @classmethod
     def scrapy_settings(cls, config: dict) -> dict:
         """Scrapy settings this source's section decides, on top of crawl/run.py's."""
         return {}
@@ -285,6 +296,22 @@ class SourceSpider(scrapy.Spider):
             item.error = (f"a record of {size:,} characters of JSON (at most "
                           f"{MAX_RAW_RECORD_CHARS:,}): not kept, not fetched")
         return item
+
+    def listed(self, source_id: object, record: object, make_item):
+        """One record met in a listing, as its row or its image request: nothing when
+        ``want()`` says skip it, a rejected row for an unsafe id, a failed row when
+        ``make_item()`` cannot read the record, else ``fetch_image`` of its item."""
+        if not self.want(source_id, record):
+            return
+        if (unsafe := self.unsafe_id(source_id, record)) is not None:
+            yield unsafe
+            return
+        try:
+            item = make_item()
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            yield self.failed_record(source_id, reasons.BAD_RECORD, reasons.describe(exc))
+            return
+        yield self.fetch_image(item)
 
     def unsafe_id(self, source_id: object, raw: object = None) -> ArtworkImage | None:
         """A rejected row for an id that is missing, not a number or text, could be a path or

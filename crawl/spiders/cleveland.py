@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import scrapy
 
-from crawl import normalize, reasons
+from crawl import normalize
 from crawl.spiders.base import SourceSpider, as_int
 from marcus.config import list_of, one_of
 
@@ -64,18 +64,8 @@ class ClevelandSpider(SourceSpider):
             source_id = record.get("id") if isinstance(record, dict) else None
             if source_id in (None, "") and isinstance(record, dict):
                 source_id = record.get("accession_number")
-            if not self.want(source_id, record):
-                continue
-            if (unsafe := self.unsafe_id(source_id, record)) is not None:
-                yield unsafe
-                continue
-            try:
-                item = self.item_from_record(record, str(source_id))
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:
-                yield self.failed_record(source_id, reasons.BAD_RECORD,
-                                         reasons.describe(exc))
-                continue
-            yield self.fetch_image(item)
+            yield from self.listed(source_id, record, lambda r=record, i=source_id:
+                                   self.item_from_record(r, str(i)))
         if not self.page_read("cleveland", response, len(self.state.visited) - met_before,
                               len(records)):
             return

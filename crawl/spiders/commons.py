@@ -1,12 +1,21 @@
-"""Wikimedia Commons: the files of some categories, with licence and metadata from extmetadata.
+"""Wikimedia Commons: the files of category trees, with licence and metadata from extmetadata.
 
     python -m crawl commons --out data/crawl/commons --api-root https://commons.wikimedia.org
 
-Params (``crawl.sources.commons``): ``categories`` (e.g. ``["Category:Paintings"]``, crawled
-one after another), ``max_width`` (``iiurlwidth``: files wider than this are fetched as a
-scaled thumbnail, never as a 100 MB original), ``page_size`` (``gcmlimit``, at most 500),
-``maxlag`` (5, as Wikimedia asks of bots), ``maxlag_retries`` (how often one request may be
-told "lagged" before the category is given up), ``object_types``.
+Params (``crawl.sources.commons``): ``categories`` (e.g. ``["Category:Paintings"]``, the roots),
+``max_depth`` (subcategories followed this many levels down: 0 = the roots' own files),
+``exclude_categories`` (a category whose title holds one of these, case-insensitive, is not
+entered: details, frames, photographs of galleries), ``max_width`` (``iiurlwidth``: files
+wider than this are fetched as a scaled thumbnail, never as a 100 MB original), ``page_size``
+(``gcmlimit``, at most 500), ``maxlag`` (5, as Wikimedia asks of bots), ``maxlag_retries``
+(how often one request may be told "lagged" before the category is given up),
+``object_types``.
+
+Category trees: ``Category:Paintings`` holds almost nothing but subcategories, and the
+category graph has cycles. Categories are visited breadth first, each once (by title), to
+``max_depth``: first a category's files, then its subcategories (``list=categorymembers``,
+``cmtype=subcat``). A file met again under another category is one record all the same; its
+row keeps the path it was first found by (``found_via``).
 
 One ``action=query&generator=categorymembers&prop=imageinfo`` request per batch, continued the
 documented way (mediawiki.org/wiki/API:Continue): the response's ``continue`` object is merged
@@ -25,6 +34,8 @@ upload.wikimedia.org (``concurrency``).
 from __future__ import annotations
 
 import time
+from collections import deque
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import scrapy
@@ -40,22 +51,106 @@ IIPROP = "url|size|mime|sha1|extmetadata"
 LICENCE_KEYS = ("LicenseShortName", "License", "Copyrighted", "Categories")
 
 
+@dataclass(frozen=True)
+class Category:
+    """A category on the way: its title, how deep below a root, and the titles that led here."""
+
+    title: str
+    depth: int
+    path: tuple[str, ...]
+
+    @property
+    def found_via(self) -> str:
+        return " > ".join((*self.path, self.title))
+
+
+def category_title(name: object) -> str | None:
+    """``Category:Name`` with spaces, first letter upper case (as MediaWiki stores titles)."""
+    if not isinstance(name, str) or not name.strip():
+        return None
+    name = name.strip().replace("_", " ")
+    name = name.split(":", 1)[1] if name.lower().startswith("category:") else name
+    name = " ".join(name.split())
+    return f"Category:{name[:1].upper()}{name[1:]}" if name else None
+
+
 class CommonsSpider(SourceSpider):
     source = "commons"
     default_api_root = "https://commons.wikimedia.org"
-    KEYS = {"categories": list_of(str), "max_width": int, "page_size": int, "maxlag": int,
-            "maxlag_retries": int}
+    KEYS = {"categories": list_of(str), "max_depth": int, "exclude_categories": list_of(str),
+            "max_width": int, "page_size": int, "maxlag": int, "maxlag_retries": int}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queue: deque[Category] = deque()
+        self.seen_categories: set[str] = set()
+        self.excluded: list[str] = []  # categories not entered (exclude_categories)
+        for title in self.config["categories"]:
+            self.enqueue(category_title(title), 0, ())
 
     async def start(self):
-        for request in self.next_category(0):
+        for request in self.next_category():
             yield request
 
-    # --- requests ------------------------------------------------------------------------------
+    # --- the category tree ---------------------------------------------------------------------
 
-    def categories(self) -> list[str]:
-        names = self.config["categories"]
-        return [n if n.startswith("Category:") else f"Category:{n}"
-                for n in (str(n).strip() for n in names) if n]
+    def enqueue(self, title: str | None, depth: int, path: tuple[str, ...]) -> None:
+        """Queue a category once, unless it is excluded."""
+        if title is None or title in self.seen_categories:
+            return
+        self.seen_categories.add(title)
+        lowered = title.lower()
+        if any(word.lower() in lowered for word in self.config["exclude_categories"] if word):
+            self.excluded.append(title)
+            return
+        self.queue.append(Category(title, depth, path))
+
+    def next_category(self):
+        """The first request of the next queued category, if any and the limit allows."""
+        if self.queue and not self.state.full:
+            category = self.queue.popleft()
+            yield self.api_request(category, self.base_params(category.title))
+
+    def subcategories_request(self, category: Category, proceed: dict | None = None,
+                              lagged: int = 0) -> scrapy.Request:
+        params = {"action": "query", "list": "categorymembers", "cmtitle": category.title,
+                  "cmtype": "subcat", "cmlimit": str(MAX_LIMIT), "format": "json",
+                  "formatversion": "2", "maxlag": str(self.config["maxlag"]), **(proceed or {})}
+        return scrapy.Request(f"{self.api_root}/w/api.php?{urlencode(params)}",
+                              callback=self.parse_subcategories, errback=self.api_failed,
+                              dont_filter=lagged > 0,
+                              cb_kwargs={"category": category, "params": params},
+                              meta={"marcus_lagged": lagged})
+
+    def category_done(self, category: Category):
+        """A category's files are all listed: its subcategories next, or the next category."""
+        if category.depth < self.config["max_depth"] and not self.state.full:
+            yield self.subcategories_request(category)
+        else:
+            yield from self.next_category()
+
+    def parse_subcategories(self, response, category: Category, params: dict):
+        body = yield from self.api_body(response, category, params)
+        if body is None:
+            return
+        if not self.page_read(f"commons subcategories of {category.title}", response, 1, 0):
+            yield from self.next_category()
+            return
+        query = body.get("query") if isinstance(body.get("query"), dict) else {}
+        members = query.get("categorymembers")
+        for member in members if isinstance(members, list) else []:
+            title = member.get("title") if isinstance(member, dict) else None
+            if isinstance(title, str) and title.startswith("Category:"):
+                self.enqueue(category_title(title), category.depth + 1,
+                             (*category.path, category.title))
+        proceed = body.get("continue")
+        if isinstance(proceed, dict) and proceed and not self.state.full:
+            yield self.subcategories_request(
+                category, {k: str(v) for k, v in proceed.items()})
+        else:
+            yield from self.next_category()
+
+    # --- requests ------------------------------------------------------------------------------
 
     def base_params(self, category: str) -> dict:
         return {"action": "query", "generator": "categorymembers", "gcmtitle": category,
@@ -66,51 +161,53 @@ class CommonsSpider(SourceSpider):
                 "format": "json", "formatversion": "2",
                 "maxlag": str(self.config["maxlag"])}
 
-    def api_request(self, index: int, params: dict, batch: dict | None = None,
+    def api_request(self, category: Category, params: dict, batch: dict | None = None,
                     lagged: int = 0) -> scrapy.Request:
         return scrapy.Request(
             f"{self.api_root}/w/api.php?{urlencode(params)}", callback=self.parse_api,
             errback=self.api_failed, dont_filter=lagged > 0,
-            cb_kwargs={"index": index, "params": params, "batch": batch or new_batch()},
+            cb_kwargs={"category": category, "params": params, "batch": batch or new_batch()},
             meta={"marcus_lagged": lagged})
-
-    def next_category(self, index: int):
-        """The first request of the category at ``index``, if any and the limit allows."""
-        categories = self.categories()
-        if index < len(categories) and not self.state.full:
-            yield self.api_request(index, self.base_params(categories[index]))
 
     def api_failed(self, failure):
         self.listing_failed(failure)
-        yield from self.next_category(failure.request.cb_kwargs["index"] + 1)
+        yield from self.next_category()
 
-    def category_failed(self, response, index: int, error: str):
+    def category_failed(self, response, error: str):
         """A response that ends its category: logged and counted like a failed listing page."""
         self.listing_broken(response.url, error)
-        yield from self.next_category(index + 1)
+        yield from self.next_category()
 
-    # --- responses -----------------------------------------------------------------------------
-
-    def parse_api(self, response, index: int, params: dict, batch: dict):
+    def api_body(self, response, category: Category, params: dict, batch: dict | None = None):
+        """The answer as a JSON object (returned), or the requests to send instead (yielded):
+        the same request later after ``maxlag``, the next category after any other error."""
         try:
             body = parse_json(response)
             if not isinstance(body, dict):
                 raise TypeError(f"the response is a {type(body).__name__}")
         except (ValueError, TypeError) as exc:
-            yield from self.category_failed(response, index, reasons.describe(exc))
-            return
+            yield from self.category_failed(response, reasons.describe(exc))
+            return None
         error = body.get("error")
         if error is not None:
             code = error.get("code") if isinstance(error, dict) else None
             if code == "maxlag":
-                yield from self.lagged(response, index, params, batch, error)
+                yield from self.lagged(response, category, params, batch, error)
             else:
                 info = error.get("info") if isinstance(error, dict) else error
-                yield from self.category_failed(response, index, f"API error {code}: {info}")
-            return
+                yield from self.category_failed(response, f"API error {code}: {info}")
+            return None
         if "query" not in body and "continue" not in body and "batchcomplete" not in body:
-            yield from self.category_failed(response, index, "neither query, continue nor "
+            yield from self.category_failed(response, "neither query, continue nor "
                                             "batchcomplete in the response")
+            return None
+        return body
+
+    # --- responses -----------------------------------------------------------------------------
+
+    def parse_api(self, response, category: Category, params: dict, batch: dict):
+        body = yield from self.api_body(response, category, params, batch)
+        if body is None:
             return
         # No "brought nothing new" rule here: an iicontinue response repeats its batch's
         # pages, and a batch may hold no files at all. A continuation seen before is dropped
@@ -123,8 +220,7 @@ class CommonsSpider(SourceSpider):
         if isinstance(pages, dict):  # formatversion 1: keyed by pageid
             pages = list(pages.values())
         if not isinstance(pages, list):
-            yield from self.category_failed(response, index, f"query.pages is "
-                                            f"{type(pages).__name__}")
+            yield from self.category_failed(response, f"query.pages is {type(pages).__name__}")
             return
         for page in pages:
             if self.state.full:
@@ -143,27 +239,27 @@ class CommonsSpider(SourceSpider):
             batch["done"].add(key)
             batch["waiting"].pop(key, None)
             if self.want(key):
-                yield self.unsafe_id(key) or self.item_or_failure(page)
+                yield self.unsafe_id(key) or self.item_or_failure(page, category)
         proceed = body.get("continue")
         if "batchcomplete" in body or not isinstance(proceed, dict) or not proceed:
-            yield from self.without_info(batch)  # the batch is over: no more info will come
+            yield from self.without_info(batch, category)  # the batch is over: no more info
             batch = new_batch()
         if self.state.full:
             return
         if isinstance(proceed, dict) and proceed:
             base = self.base_params(params["gcmtitle"])
-            yield self.api_request(index, {**base, **{k: str(v) for k, v in proceed.items()}},
-                                   batch)
+            yield self.api_request(category,
+                                   {**base, **{k: str(v) for k, v in proceed.items()}}, batch)
         else:
-            yield from self.next_category(index + 1)
+            yield from self.category_done(category)
 
-    def lagged(self, response, index: int, params: dict, batch: dict, error: dict):
+    def lagged(self, response, category: Category, params: dict, batch: dict | None,
+               error: dict):
         """maxlag: the database replicas lag; ask again later, the same question."""
         tries = response.meta.get("marcus_lagged", 0) + 1
         if tries > self.config["maxlag_retries"]:
-            yield from self.category_failed(response, index,
-                                            f"still lagged after {tries - 1} retries: "
-                                            f"{error.get('info')}")
+            yield from self.category_failed(response, f"still lagged after {tries - 1} "
+                                            f"retries: {error.get('info')}")
             return
         wait = retry_after_seconds(response.headers.get(b"Retry-After"))
         wait = min(DEFAULT_MAXLAG_WAIT_S if wait is None else wait,
@@ -171,11 +267,14 @@ class CommonsSpider(SourceSpider):
         self.crawler.stats.inc_value("marcus/retry/maxlag")
         self.logger.info("maxlag (%s); asking again in %.0f s: %s", error.get("info"), wait,
                          response.url)
-        request = self.api_request(index, params, batch, lagged=tries)
+        if "list" in params:
+            request = self.subcategories_request(category, params, lagged=tries)
+        else:
+            request = self.api_request(category, params, batch, lagged=tries)
         request.meta["marcus_not_before"] = time.monotonic() + wait  # PoliteRetryMiddleware
         yield request
 
-    def without_info(self, batch: dict):
+    def without_info(self, batch: dict, category: Category):
         for key, page in batch["waiting"].items():
             if self.state.full:
                 return
@@ -189,19 +288,20 @@ class CommonsSpider(SourceSpider):
                                  page_url=title and f"{self.api_root}/wiki/"
                                  f"{quote(title.replace(' ', '_'))}",
                                  status="rejected", reason=reasons.NO_IMAGE_URL,
-                                 error="no imageinfo for this file (missing or deleted?)")
+                                 error="no imageinfo for this file (missing or deleted?)",
+                                 found_via=category.found_via)
             yield item
         batch["waiting"].clear()
 
-    def item_or_failure(self, page: dict):
+    def item_or_failure(self, page: dict, category: Category | None = None):
         try:
-            item = self.item_from_page(page)
+            item = self.item_from_page(page, category)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
             return self.failed_record(page["pageid"], reasons.BAD_RECORD,
                                       reasons.describe(exc))
         return self.fetch_image(item)
 
-    def item_from_page(self, page: dict):
+    def item_from_page(self, page: dict, category: Category | None = None):
         info = page["imageinfo"][0]
         if not isinstance(info, dict):
             raise TypeError(f"imageinfo holds {type(info).__name__}, not an object")
@@ -229,7 +329,8 @@ class CommonsSpider(SourceSpider):
             artist=name, attribution_qualifier=qualifier,
             date_text=normalize.strip_html(date_raw), date_start=date_start, date_end=date_end,
             object_type=normalize.object_type_from_commons(categories),
-            object_type_raw=normalize.strip_html(categories))
+            object_type_raw=normalize.strip_html(categories),
+            found_via=category.found_via if category else None)
 
 
 def new_batch() -> dict:

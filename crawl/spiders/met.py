@@ -87,4 +87,7 @@ class MetSpider(SourceSpider):
             attribution_qualifier=qualifier,
             date_text=obj.get("objectDate") or None, date_start=date_start, date_end=date_end,
             object_type=normalize.normalise_object_type(type_raw), object_type_raw=type_raw,
-            medium=obj.get("medium") or None)
+            medium=obj.get("medium") or None,
+            genre=normalize.genre_from_terms([t.get("term") for t in obj.get("tags") or []
+                                              if isinstance(t, dict)]
+                                             if isinstance(obj.get("tags"), list) else None))

@@ -23,6 +23,21 @@ TYPE_NAMES = {
 }
 
 
+# How museums file a painting's genre (AIC subject_titles, Met tags), by the painter's kind.
+SUBJECTS = {"portrait": ("Portraits", "Men"), "landscape": ("Landscapes", "Trees"),
+            "seascape": ("Seascapes", "Boats"), "still_life": ("Still Life", "Fruit"),
+            "geometric": ("Abstraction",)}
+# Movements by the latest year of a work (a crude calendar, enough for a demo).
+MOVEMENTS = ((1600, "Q4692", "Renaissance"), (1720, "Q37853", "Baroque"),
+             (1780, "Q122960", "Rococo"), (1830, "Q14378", "neoclassicism"),
+             (1860, "Q37068", "Romanticism"), (1900, "Q40415", "Impressionism"))
+
+
+def movement_of(artwork: Artwork) -> tuple[str, str] | None:
+    """(Wikidata id, name) of the movement of a work's time, None after 1900."""
+    return next(((q, name) for end, q, name in MOVEMENTS if artwork.date_end <= end), None)
+
+
 def life_dates(artist: Artist) -> str:
     if artist.birth_year is None:
         return ""

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from urllib.parse import urlencode
 
 from demo import hostile, iiif
-from demo.apis import TYPE_NAMES, bio_line, paginate
+from demo.apis import SUBJECTS, TYPE_NAMES, bio_line, movement_of, paginate
 from demo.catalog import Copy
 from demo.collection import DemoCollection
 from demo.server import Request, Response, json_response
@@ -81,6 +82,9 @@ def artwork_record(collection: DemoCollection, copy: Copy, root: str) -> dict:
         "classification_titles": [artwork.medium.lower(), artwork.object_type],
         "style_title": None,
         "term_titles": [artwork.object_type, artwork.kind.replace("_", " ")],
+        "subject_titles": [s.lower() for s in SUBJECTS.get(artwork.kind, ())],
+        "style_titles": [m[1] for m in [movement_of(artwork)] if m and zlib.crc32(
+            copy.source_id.encode()) % 2],
         "image_id": copy.image_id if copy.has_image else None,
         "alt_image_ids": [],
         "source_updated_at": "2026-03-02T18:07:55-06:00",

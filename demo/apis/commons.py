@@ -8,15 +8,20 @@ extmetadata, timestamp), ``iiurlwidth`` and ``iiextmetadatafilter``; ``formatver
 when a batch's image info does not fit one response (finish it before the next generator page).
 Errors come back with HTTP 200 and an ``error`` member. Files live under ``/upload/...``.
 
-Categories: ``Category:Demo collection`` (every file), ``Category:Paintings``,
-``Category:Drawings``, ... (by object type), ``Category:Paintings by {artist}``, and
-``Category:{N}th-century paintings``.
+Categories: ``Category:Demo collection`` (every file, flat), ``Category:Drawings``, ... (by
+object type), and a tree for paintings, as Commons has one: ``Category:Paintings`` holds only
+subcategories (``Paintings by artist`` > ``Paintings by {artist}`` > ``Details of paintings by
+{artist}``; ``Paintings by century`` > ``{N}th-century paintings``; an empty ``Paintings in
+museums (photographs)``), with cycles (one painter's category and every century's lead back
+up). ``list=categorymembers`` (``cmtitle``, ``cmtype``, ``cmlimit``, ``cmcontinue``) lists a
+category's subcategories.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import zlib
 from urllib.parse import quote
 
 from demo import hostile
@@ -57,10 +62,63 @@ def _century(year: int) -> str:
 def categories(collection: DemoCollection, copy: Copy) -> list[str]:
     artwork, artist = collection.artwork(copy), collection.artist(copy)
     plural = _PLURAL[artwork.object_type]
-    cats = ["Demo collection", plural, f"{_century(artwork.date_start)} {plural.lower()}"]
-    if artwork.object_type == "painting":
+    cats = ["Demo collection", f"{_century(artwork.date_start)} {plural.lower()}"]
+    if artwork.object_type != "painting":
+        cats.insert(1, plural)
+    elif any(name == "detail" for name, _ in copy.transforms):
+        cats.append(f"Details of paintings by {artist.name}")
+    else:
         cats.append(f"Paintings by {artist.name}")
     return cats
+
+
+@functools.lru_cache(maxsize=4)
+def _subcategories(collection: DemoCollection) -> dict[str, list[str]]:
+    """Category title -> its subcategories' titles, sorted as categorymembers lists them."""
+    members = _members(collection)
+    by_artist = sorted(c for c in members if c.startswith("Category:Paintings by "))
+    by_century = sorted(c for c in members if c.endswith("-century paintings"))
+    tree = {"Category:Paintings": ["Category:Paintings by artist", "Category:Paintings by century",
+                                   "Category:Paintings in museums (photographs)"],
+            "Category:Paintings by artist": by_artist,
+            "Category:Paintings by century": by_century,
+            "Category:Paintings in museums (photographs)": []}
+    for title in by_artist:
+        details = title.replace("Category:Paintings by", "Category:Details of paintings by")
+        tree[title] = [details] if details in members else []
+    if by_artist:  # a cycle, as Commons has them: back up to the root
+        tree[by_artist[0]].append("Category:Paintings")
+    for title in by_century:
+        tree[title] = ["Category:Paintings by century"]
+    return {title: sorted(subs) for title, subs in tree.items()}
+
+
+def _category_list(collection: DemoCollection, request: Request) -> Response:
+    """``list=categorymembers&cmtype=subcat``: a category's subcategories, continued."""
+    title = request.arg("cmtitle") or ""
+    if not title.startswith("Category:"):
+        return _error(request, "invalidcategory", "The category name you entered is not valid.")
+    limit = _limit(request.arg("cmlimit"))
+    if limit is None:
+        return _error(request, "badinteger", "Invalid value for the limit parameter.")
+    subcats = _subcategories(collection).get(title, []) \
+        if "subcat" in (request.arg("cmtype") or "page|subcat|file").split("|") else []
+    start = 0
+    if request.arg("cmcontinue"):
+        token = request.arg("cmcontinue").split("|")
+        if len(token) != 3 or not token[2].isdigit():
+            return _error(request, "badcontinue", "Invalid continue param. You should pass the "
+                          "original value returned by the previous query.")
+        start = int(token[2])
+    batch = subcats[start: start + limit]
+    body: dict = {"batchcomplete": True, "query": {"categorymembers": [
+        {"pageid": 500_000_000 + zlib.crc32(t.encode()) % 10**8, "ns": 14, "title": t}
+        for t in batch]}}
+    if start + limit < len(subcats):
+        following = subcats[start + limit]
+        body["continue"] = {"cmcontinue": f"subcat|{following.encode().hex()}|"
+                                          f"{start + limit}", "continue": "-||"}
+    return json_response(body)
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,10 +133,16 @@ def _members(collection: DemoCollection) -> dict[str, list[Copy]]:
     return members
 
 
-@functools.lru_cache(maxsize=4)
-def _files_by_quoted_name(collection: DemoCollection) -> dict[str, Copy]:
+@functools.lru_cache(maxsize=8)
+def _files_by_quoted_name(collection: DemoCollection, source: str) -> dict[str, Copy]:
     return {_upload_path(file_name(collection, c))[1]: c
-            for c in collection.catalog.by_source("commons")}
+            for c in collection.catalog.by_source(source) if c.has_image}
+
+
+@functools.lru_cache(maxsize=8)
+def _files_by_title(collection: DemoCollection, source: str) -> dict[str, Copy]:
+    return {f"File:{file_name(collection, c)}": c for c in collection.catalog.by_source(source)
+            if c.has_image}  # a Wikidata item may name a file deleted from Commons
 
 
 @functools.lru_cache(maxsize=4096)
@@ -102,7 +166,7 @@ def _meta(value, source: str = "commons-desc-page", hidden: bool = False) -> dic
 
 def extmetadata(collection: DemoCollection, copy: Copy) -> dict:
     artwork, artist = collection.artwork(copy), collection.artist(copy)
-    pd = copy.is_public_domain_flag
+    pd = copy.license == "pd"  # the file's own licence template
     artist_html = (f'<bdi><a href="https://www.wikidata.org/wiki/Q{900000 + artist.artist_id}" '
                    f'class="extiw" title="d:Q{900000 + artist.artist_id}">{artist.name}</a></bdi>')
     if artwork.attribution_qualifier:
@@ -173,7 +237,7 @@ def imageinfo(collection: DemoCollection, copy: Copy, request: Request, props: s
         info.update({
             "url": f"{upload}/{folder}/{quoted}?{UTM}original",
             "descriptionurl": f"{request.source_root}/wiki/File:{quoted}",
-            "descriptionshorturl": f"{request.source_root}/w/index.php?curid={copy.source_id}"})
+            "descriptionshorturl": f"{request.source_root}/w/index.php?curid={file_page_id(copy)}"})
     if "sha1" in props:
         info["sha1"] = _sha1(collection, copy.copy_id)
     if "mime" in props:
@@ -217,18 +281,24 @@ def _resume(collection: DemoCollection, items: list[Copy], token: str | None) ->
     return None
 
 
-def handle(collection: DemoCollection, request: Request) -> Response:
+def handle(collection: DemoCollection, request: Request, files: str = "commons") -> Response:
+    """``files``: whose copies are the files (Commons itself, or the files of Wikidata items,
+    which the wikidata emulator serves through this same API)."""
     path = request.path
     if path.startswith("/upload/wikipedia/commons/"):
-        return _file(collection, request)
+        return _file(collection, request, files)
     if path != "/w/api.php":
         return error_response(404, "Not Found", as_json=False)
     if request.arg("action") != "query":
         return _error(request, "badvalue",
                       f'Unrecognized value for parameter "action": {request.arg("action")}.')
+    if request.arg("list") == "categorymembers":
+        return _category_list(collection, request)
     v2 = request.arg("formatversion") == "2"
     generator = request.arg("generator")
     cont_key = None
+    normalized: list[dict] = []
+    missing: list[str] = []
     if generator == "categorymembers":
         title = request.arg("gcmtitle") or ""
         if not title.startswith("Category:"):
@@ -247,9 +317,11 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         if len(titles) > MAX_TITLES:
             return _error(request, "toomanyvalues", 'Too many values supplied for parameter '
                           f'"titles". The limit is {MAX_TITLES}.')
-        by_title = {f"File:{file_name(collection, c)}": c
-                    for c in collection.catalog.by_source("commons")}
+        by_title = _files_by_title(collection, files)
+        normalized = [{"from": t, "to": t.replace("_", " ")} for t in titles if "_" in t]
+        titles = [t.replace("_", " ") for t in titles]
         items = [by_title[t] for t in titles if t in by_title]
+        missing = [t for t in titles if t not in by_title]
         limit = len(items) or 1
     else:
         return _error(request, "badvalue", f'Unrecognized value for parameter "generator": '
@@ -283,7 +355,7 @@ def handle(collection: DemoCollection, request: Request) -> Response:
 
     pages = []
     for i, c in enumerate(batch):
-        page = {"pageid": int(c.source_id), "ns": 6, "title": f"File:{file_name(collection, c)}",
+        page = {"pageid": file_page_id(c), "ns": 6, "title": f"File:{file_name(collection, c)}",
                 "imagerepository": "local"}
         if want_info and ii_from <= i < ii_to:
             page["imageinfo"] = [imageinfo(collection, c, request, iiprop, thumb_width,
@@ -309,17 +381,33 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         body["batchcomplete"] = True if v2 else ""
     if continuation:
         body["continue"] = continuation
+    for n, title in enumerate(missing):  # MediaWiki keys missing pages -1, -2, ... (v1)
+        pages.append({"ns": 6, "title": title, "missing": True if v2 else "",
+                      "imagerepository": "", "_key": -1 - n})
     if pages:
-        body["query"] = {"pages": pages if v2 else {str(p["pageid"]): p for p in pages}}
+        body["query"] = {"pages": [{k: v for k, v in p.items() if k != "_key"} for p in pages]
+                         if v2 else {str(p.get("_key", p.get("pageid"))):
+                                     {k: v for k, v in p.items() if k != "_key"}
+                                     for p in pages}}
+        if normalized:
+            body["query"] = {"normalized": normalized, **body["query"]}
     return json_response(body)
 
 
-def _file(collection: DemoCollection, request: Request) -> Response:
+def file_page_id(copy: Copy) -> int:
+    """The file page's id: a Commons record's own id; for a Wikidata item's file, one derived
+    from the item's (above any Commons id of the demo)."""
+    if copy.source == "commons":
+        return int(copy.source_id)
+    return 200_000_000 + int(copy.source_id.lstrip("Q"))
+
+
+def _file(collection: DemoCollection, request: Request, files: str) -> Response:
     rest = request.path[len("/upload/wikipedia/commons/"):]
     thumb = rest.startswith("thumb/")
     parts = rest.split("/")
     quoted = parts[3] if thumb else parts[2] if len(parts) == 3 else None
-    copy = _files_by_quoted_name(collection).get(quoted) if quoted else None
+    copy = _files_by_quoted_name(collection, files).get(quoted) if quoted else None
     if copy is None:
         return error_response(404, "File not found", as_json=False)
     if not thumb:

@@ -11,7 +11,7 @@ carry image URLs.
 from __future__ import annotations
 
 from demo import hostile
-from demo.apis import TYPE_NAMES, image_response
+from demo.apis import SUBJECTS, TYPE_NAMES, image_response
 from demo.catalog import Copy
 from demo.collection import DemoCollection
 from demo.server import Request, Response, error_response, json_response
@@ -125,7 +125,9 @@ def object_record(collection: DemoCollection, copy: Copy, root: str) -> dict:
         "metadataDate": "2026-01-15T04:52:12.32Z",
         "repository": "Metropolitan Museum of Art, New York, NY",
         "objectURL": f"{root}/art/collection/search/{copy.source_id}",
-        "tags": None,
+        "tags": [{"term": term, "AAT_URL": f"http://vocab.getty.edu/page/aat/{300000000 + n}",
+                  "Wikidata_URL": f"https://www.wikidata.org/wiki/Q{1000 + n}"}
+                 for n, term in enumerate(SUBJECTS.get(artwork.kind, ()))] or None,
         "objectWikidata_URL": "",
         "isTimelineWork": False,
         "GalleryNumber": "",

@@ -25,7 +25,8 @@ from demo.server import DemoServer
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
+SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls", "wikidata", "smithsonian",
+           "europeana")
 # What a correct crawl makes of each byte-level defect the demo plants.
 DEFECT_REASON = {"corrupt": "corrupt", "truncated": "truncated",
                  "decompression_bomb": "decompression_bomb", "not_image": "not_image",
@@ -46,6 +47,8 @@ def test_params(tmp_path_factory):
     common["sources"]["nga"]["classifications"] = ["Painting", "Drawing", "Print",
                                                    "Photograph", "Sculpture"]
     common["sources"]["commons"]["categories"] = ["Category:Demo collection"]
+    common["sources"]["smithsonian"]["query"] = "online_media_type:Images"
+    common["sources"]["europeana"]["reusability"] = ""  # in-copyright records listed too
     common["sources"]["aic"]["public_domain_only"] = False
     common["sources"]["cleveland"]["cc0_only"] = False
     path = tmp_path_factory.mktemp("params") / "params.yaml"
@@ -112,6 +115,8 @@ def test_every_copy_ends_as_the_right_row(source, clean_crawls, demo_collection,
         label = f"{row.copy_id} ({row.defect or row.distractor or 'plain'})"
         if not row.is_public_domain_flag and source != "urls":
             assert (row.status, row.reason) == ("metadata_only", "not_public_domain"), label
+        elif not row.has_image:  # a Wikidata item whose file was deleted from Commons
+            assert (row.status, row.reason) == ("rejected", "no_image_url"), label
         elif row.defect:
             assert row.status == "rejected", label
             assert row.reason == DEFECT_REASON[row.defect], label
@@ -131,6 +136,37 @@ def test_original_bytes_are_kept_byte_for_byte(clean_crawls, demo_collection):
     met = truth[(truth["source"] == "met") & truth["file_sha256"].notna()]
     stored = rows[rows["status"] == "stored"].merge(met, on="source_id")
     assert len(stored) and (stored["sha256"] == stored["file_sha256"]).all()
+
+
+def test_wikidata_rows_link_the_museum_records_of_the_same_painting(clean_crawls,
+                                                                  demo_collection):
+    rows = records(clean_crawls["wikidata"]).set_index("source_id")
+    artwork_of = {(c.source, c.source_id): c.artwork_id for c in demo_collection.catalog.copies}
+    linked = 0
+    for copy in demo_collection.catalog.by_source("wikidata"):
+        links = rows.loc[copy.source_id, "same_as"]
+        links = set(links.split("|")) if isinstance(links, str) else set()
+        assert links == set(copy.extra["same_as"]), copy.source_id
+        for link in links:  # each names a record another crawl holds, of the same painting
+            source, _, source_id = link.partition(":")
+            assert source_id in set(records(clean_crawls[source])["source_id"]), link
+            assert artwork_of[(source, source_id)] == copy.artwork_id, link
+            linked += 1
+    assert linked >= 20
+
+
+def test_wikidata_rows_carry_genre_and_the_latest_possible_death_year(clean_crawls,
+                                                                     demo_collection):
+    rows = records(clean_crawls["wikidata"]).set_index("source_id")
+    for copy in demo_collection.catalog.by_source("wikidata"):
+        artwork, artist = demo_collection.artwork(copy), demo_collection.artist(copy)
+        row = rows.loc[copy.source_id]
+        assert row["genre"], copy.source_id
+        assert row["date_start"] <= artwork.date_start <= artwork.date_end <= row["date_end"]
+        if artwork.attribution_qualifier or artist.death_year is None:
+            continue  # an unknown hand, or no known death: no death year for the gate
+        # Stated to the year or day, or to a decade: the latest possible year of it.
+        assert artist.death_year <= row["artist_death_year"] <= artist.death_year // 10 * 10 + 9
 
 
 def test_faults_give_the_same_final_records_as_a_clean_crawl(demo_collection, test_params,

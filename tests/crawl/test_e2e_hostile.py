@@ -65,6 +65,8 @@ def crawls(demo_collection, demo_server, tmp_path_factory):
     # still above every real image of the small collection.
     common.update(backoff_base_s=0.05, backoff_max_s=0.5, progress=False, max_bytes=3 << 20,
                   timeout_s=TIMEOUT_S, retries=1, fsync=False)
+    # One Commons listing: hostile mode appends its batch after each category's last one.
+    common["sources"]["commons"]["categories"] = ["Category:Demo collection"]
     params_path = tmp_path_factory.mktemp("hostile-params") / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
     top = tmp_path_factory.getbasetemp()

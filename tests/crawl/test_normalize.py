@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from crawl.normalize import (
     LICENSES,
     OBJECT_TYPES,
+    europeana_key,
+    genre_from_terms,
     normalise_license,
     normalise_object_type,
     normalise_qualifier,
@@ -21,6 +23,7 @@ from crawl.normalize import (
     parse_year_range,
     split_attribution,
     strip_html,
+    terms_text,
 )
 
 QS = '<div style="display: none;">date QS:P571,{}</div>'
@@ -350,3 +353,23 @@ def test_huge_input_is_handled_quickly():
     assert parse_year_range(huge) == (None, None)  # cut at MAX_TEXT before the year
     assert strip_html("<b>x</b>" * 50_000).startswith("x x")
     assert split_attribution("After " + "a" * 1_000_000)[1] == "after"
+
+
+@pytest.mark.parametrize(("terms", "expected"), [
+    (["Portraits", "Men"], "portrait"), (["portraiture"], "portrait"),
+    (["landscapes", "Trees"], "landscape art"), (["Seascapes", "Boats"], "marine art"),
+    (["Still Life", "Fruit"], "still life"), (["still-lifes"], "still life"),
+    (["Abstraction"], "abstract art"), (["Saints", "Madonna"], "religious art"),
+    (["Landscapes", "Portraits"], "portrait|landscape art"),
+    (["Men", "Women", "oil on canvas"], None), ([], None), (None, None), ([3, {}], None),
+    ("<b>Portraits</b>", "portrait")])
+def test_museum_subject_terms_name_the_genre_as_wikidata_labels_it(terms, expected):
+    assert genre_from_terms(terms) == expected
+
+
+def test_style_terms_are_kept_as_text_and_europeana_ids_lose_their_slashes():
+    assert terms_text(["Impressionism", "Impressionism", "", 7]) == "Impressionism"
+    assert terms_text([]) is None and terms_text("Baroque") == "Baroque"
+    assert europeana_key("/2021608/SK_A_1234") == "2021608:SK_A_1234"
+    assert europeana_key(" 90402/obj_7/ ") == "90402:obj_7"
+

@@ -5,11 +5,12 @@ a column was added.
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from crawl.items import ArtworkImage
-from crawl.records import RECORDS_SCHEMA, Journal, read_records, write_records
+from crawl.records import RECORDS_SCHEMA, SCHEMA_VERSION, Journal, read_records, write_records
 
 
 def test_journal_survives_a_torn_last_line(tmp_path):
@@ -39,7 +40,7 @@ def test_records_parquet_has_the_fixed_schema_and_a_stable_order(tmp_path):
     table = pq.read_table(tmp_path / "r.parquet")
     assert table.schema.equals(RECORDS_SCHEMA)
     assert table.column("source_id").to_pylist() == ["9", "10", "100"]
-    assert set(table.column("schema_version").to_pylist()) == {1}
+    assert set(table.column("schema_version").to_pylist()) == {SCHEMA_VERSION}
     assert list(read_records(tmp_path / "r.parquet")) == [("met", "9"), ("met", "10"),
                                                            ("met", "100")]
     first = (tmp_path / "r.parquet").read_bytes()
@@ -70,3 +71,14 @@ def test_records_written_before_a_column_was_added_still_load(tmp_path):
     pq.write_table(newer, tmp_path / "r.parquet")
     with pytest.raises(ValueError, match="newer than this code"):
         read_records(tmp_path / "r.parquet")
+
+
+def test_a_records_file_of_schema_1_reads_with_genre_movement_and_same_as_empty(tmp_path):
+    old = pa.schema([f for f in RECORDS_SCHEMA
+                     if f.name not in ("genre", "movement", "same_as", "found_via")])
+    row = {f.name: None for f in old} | {"schema_version": 1, "source": "met",
+                                         "source_id": "7", "status": "stored"}
+    pq.write_table(pa.Table.from_pylist([row], schema=old), tmp_path / "records.parquet")
+    (found,) = read_records(tmp_path / "records.parquet").values()
+    assert found["status"] == "stored"
+    assert (found["genre"], found["movement"], found["same_as"]) == (None, None, None)

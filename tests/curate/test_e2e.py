@@ -16,7 +16,8 @@ from curate import manifests
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
+SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls", "wikidata", "smithsonian",
+           "europeana")
 
 
 def cli(*args, cwd):
@@ -95,6 +96,51 @@ def test_metrics_plots_and_disagreements(curated_run):
     disagreements = pd.read_parquet(curated_run / "out" / "licence_disagreements.parquet")
     assert set(disagreements["disagreement"]) <= {"flag_pd_dates_not", "dates_pd_flag_not"}
     assert len(disagreements) > 0
+
+
+def test_same_as_links_join_the_records_of_one_painting_and_each_is_reported(curated_run,
+                                                                            demo_root):
+    import json
+
+    truth = pd.read_parquet(demo_root / "ground_truth.parquet")
+    artwork = dict(zip(truth["source"] + ":" + truth["source_id"], truth["artwork_id"],
+                       strict=True))
+    report = pd.read_parquet(curated_run / "out" / "same_as.parquet")
+    assert len(report) > 0 and set(report["state"]) <= {"agree", "merged", "unstored",
+                                                         "unresolved"}
+    resolved = report[report["resolved"]]
+    assert len(resolved) >= 0.5 * len(report)
+    for link in resolved.itertuples():  # every resolved link joins two records of one work
+        assert artwork[link.key] == artwork[link.linked_key], link
+    records = pd.read_parquet(curated_run / "out" / "records")
+    cluster = dict(zip(records["key"], records["cluster_id"], strict=True))
+    joined = resolved[resolved["state"].isin(["agree", "merged"])]
+    assert len(joined) > 0
+    assert all(cluster[a] == cluster[b] >= 0 for a, b in zip(joined["key"],
+                                                              joined["linked_key"], strict=True))
+    curated = pd.read_parquet(curated_run / "out" / "curated.parquet")
+    for row in curated.itertuples():  # every record of the painting, stored or not
+        assert row.key in row.provenance and set(row.copies) <= set(row.provenance)
+    metrics = json.loads((curated_run / "metrics.json").read_text())
+    assert metrics["same_as"]["links"] == len(report)
+
+
+def test_one_param_keeps_portraits_only(curated_run):
+    work = curated_run
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["curate"]["genres"] = ["portrait"]
+    params["paths"].update(curate=str(work / "portraits"),
+                           curate_metrics=str(work / "portraits.json"),
+                           curate_plots=str(work / "portraits-plots"))
+    (work / "portraits.yaml").write_text(yaml.safe_dump(params))
+    cli("-m", "curate", "--params", "portraits.yaml", "run", cwd=work)
+    everyone = pd.read_parquet(work / "out" / "curated.parquet")
+    portraits = pd.read_parquet(work / "portraits" / "curated.parquet")
+    assert 0 < len(portraits) < len(everyone)
+    assert portraits["genre"].str.contains("portrait").all()
+    # Museum records carry no genre of their own: they take it from the painting's Wikidata
+    # record, through a same_as link or a shared cluster.
+    assert (portraits["source"] != "wikidata").any()
 
 
 def test_hugging_face_export_has_an_image_column(curated_run):

@@ -49,7 +49,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls")
+SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls", "wikidata", "smithsonian",
+           "europeana")
 # One `dvc repro` of the tiny pipeline takes 1-2 minutes on 2 idle cores; far longer on a
 # machine busy with other work (MARCUS_DVC_TIMEOUT_S raises the bound).
 RUN_TIMEOUT_S = int(os.environ.get("MARCUS_DVC_TIMEOUT_S", "1200"))

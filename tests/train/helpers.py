@@ -34,7 +34,7 @@ def row(key: str, rel: str | None, cluster_id: int, **extra) -> dict:
     return {"key": key, "source": key.split(":")[0], "sha256": key, "image_path": rel,
             "width": 0, "height": 0, "cluster_id": cluster_id, "copies": [key],
             "artist": "Anna Painter", "date_start": 1650, "date_end": 1660,
-            "object_type": "painting", **extra}
+            "object_type": "painting", "genre": None, **extra}
 
 
 def write_manifest(root, rows: list[dict]):
@@ -75,7 +75,8 @@ def collection(root, count: int = 10) -> list[dict]:
         rel = save(root, f"src/images/{i:02d}/img{i}", painting(size, seed=i), **icc)
         rows.append(row(f"src:{i:03d}", rel, cluster_id=i, artist=f"Painter {i % 3}",
                         date_start=[1450, 950, None][i % 3],
-                        object_type="panel" if i % 4 == 0 else "painting"))
+                        object_type="panel" if i % 4 == 0 else "painting",
+                        genre=["portrait", "landscape art|portrait", None][i % 3]))
     write_manifest(root, rows)
     return rows
 

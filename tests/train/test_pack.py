@@ -65,12 +65,14 @@ def test_shapes_dtypes_labels_and_summary(tmp_path):
             assert shard.dtype == np.uint8 and shard.shape[1:] == (8, 8, 3)
     labels = pd.read_parquet(out / "labels.parquet")
     assert len(labels) == len(rows) and labels["key"].is_unique
-    assert labels[["artist_id", "period_id", "object_type_id"]].dtypes.eq("int32").all()
+    assert labels[["artist_id", "period_id", "object_type_id", "genre_id"]].dtypes.eq(
+        "int32").all()
     vocab = json.loads((out / "vocab.json").read_text())
     assert vocab["artist"] == ["Painter 0", "Painter 1", "Painter 2"]
     assert vocab["period"] == ["900-999", "1400-1499", "unknown"]   # by century, unknown last
     assert vocab["object_type"] == ["painting", "panel"]
-    for name in ("artist", "period", "object_type"):
+    assert vocab["genre"] == ["landscape art", "portrait", "unknown"]  # a painting's first genre
+    for name in ("artist", "period", "object_type", "genre"):
         assert (labels[name] == [vocab[name][i] for i in labels[f"{name}_id"]]).all()
 
     assert summary["upscaled"] == 1 and summary["skipped"] == []

@@ -47,6 +47,15 @@ def test_training_writes_model_card_log_and_samples(packed):
                                      weights(packed / "plain").values()])).all()
 
 
+def test_one_param_conditions_the_generator_on_genre(packed):
+    done = train(packed, configure(packed, "by-genre", conditioning="genre"))
+    card = json.loads((packed / "by-genre" / "model" / "card.json").read_text())
+    vocab = json.loads((packed / "pack" / "vocab.json").read_text())["genre"]
+    assert card["params"]["conditioning"] == "genre" and len(vocab) >= 2
+    assert weights(packed / "by-genre")["mapping.embed.weight"].shape[1] == len(vocab)
+    assert "tick " in done.stdout
+
+
 def test_same_seed_same_weights_and_resume_equals_uninterrupted(packed):
     once = configure(packed, "once")
     again = configure(packed, "again")

@@ -16,7 +16,7 @@ from hypothesis import given
 from scrapy.http import TextResponse
 
 from crawl import reasons
-from crawl.spiders.commons import CommonsSpider, title_from_file, without_tracking
+from crawl.spiders.commons import Category, CommonsSpider, title_from_file, without_tracking
 from tests.crawl.spiders.helpers import (
     FUZZ,
     items,
@@ -96,7 +96,7 @@ def test_commons_title_falls_back_to_the_file_name(tmp_path):
 
 def test_commons_iicontinue_emits_each_file_once_and_merges_continue(tmp_path):
     spider = make_spider(CommonsSpider, tmp_path, {"categories": ["Paintings"], "page_size": 3})
-    (first,) = list(spider.next_category(0))
+    (first,) = list(spider.next_category())
     query = parse_qs(urlsplit(first.url).query)
     assert query["gcmtitle"] == ["Category:Paintings"] and query["maxlag"] == ["5"]
     assert query["formatversion"] == ["2"] and query["iiprop"] == ["url|size|mime|sha1|extmetadata"]
@@ -123,12 +123,57 @@ def test_commons_iicontinue_emits_each_file_once_and_merges_continue(tmp_path):
     out = list(spider.parse_api(response(third.url, body, third), **third.cb_kwargs))
     assert [(i.source_id, i.status, i.reason) for i in items(out)] == [
         ("4", "rejected", reasons.NO_IMAGE_URL)]
-    assert listing_requests(out) == [] and spider.state.listing_failures == 0
+    (subcategories,) = listing_requests(out)  # the files are done: the subcategories next
+    query = parse_qs(urlsplit(subcategories.url).query)
+    assert (query["list"], query["cmtitle"], query["cmtype"]) == (
+        ["categorymembers"], ["Category:Paintings"], ["subcat"])
+    assert spider.state.listing_failures == 0
+
+
+def answer(spider, request, body):
+    return list(request.callback(response(request.url, body, request), **request.cb_kwargs))
+
+
+def subcats(*titles: str, proceed: str | None = None) -> dict:
+    body = {"batchcomplete": True, "query": {"categorymembers": [
+        {"pageid": 100 + n, "ns": 14, "title": t} for n, t in enumerate(titles)]}}
+    if proceed:
+        body["continue"] = {"cmcontinue": proceed, "continue": "-||"}
+    return body
+
+
+def test_category_trees_are_walked_each_category_once_to_max_depth_minus_exclusions(tmp_path):
+    spider = make_spider(CommonsSpider, tmp_path, {
+        "categories": ["paintings"], "max_depth": 2, "exclude_categories": ["details of"]})
+    (root,) = list(spider.next_category())
+    (listing,) = answer(spider, root, {"batchcomplete": True})  # no files of its own
+    assert parse_qs(urlsplit(listing.url).query)["cmtitle"] == ["Category:Paintings"]
+    # Paged subcategories, one of them excluded, one a cycle back to the root.
+    (more,) = answer(spider, listing, subcats("Category:Paintings by artist",
+                                              "Category:Details of paintings by Jan Steen",
+                                              proceed="subcat|ab|2"))
+    assert parse_qs(urlsplit(more.url).query)["cmcontinue"] == ["subcat|ab|2"]
+    (by_artist,) = answer(spider, more, subcats("Category:Paintings"))
+    assert spider.excluded == ["Category:Details of paintings by Jan Steen"]
+    out = answer(spider, by_artist, {"batchcomplete": True,
+                                     "query": {"pages": [commons_page(1)]}})
+    (first,) = items(out)
+    assert first.found_via == "Category:Paintings > Category:Paintings by artist"
+    (listing,) = listing_requests(out)
+    (steen,) = answer(spider, listing, subcats("Category:Paintings by Jan Steen",
+                                               "Category:Paintings by artist"))
+    out = answer(spider, steen, {"batchcomplete": True,
+                                 "query": {"pages": [commons_page(1), commons_page(2)]}})
+    (second,) = items(out)  # file 1 again, under another category: still one record
+    assert second.source_id == "2" and second.found_via == (
+        "Category:Paintings > Category:Paintings by artist > Category:Paintings by Jan Steen")
+    assert listing_requests(out) == []  # depth 2 reached, nothing queued: the crawl is done
+    assert spider.state.listing_failures == 0
 
 
 def test_commons_maxlag_asks_again_and_other_errors_end_the_category(tmp_path):
     spider = make_spider(CommonsSpider, tmp_path, {"categories": ["Category:A", "Category:B"]})
-    (first,) = list(spider.next_category(0))
+    (first,) = list(spider.next_category())
     lagged = {"error": {"code": "maxlag", "info": "Waiting for 10.64.48.35: 6 seconds lagged",
                         "*": "See the API help"}}
     out = list(spider.parse_api(response(first.url, lagged, first, {"Retry-After": "7"}),
@@ -169,7 +214,8 @@ def test_any_json_in_any_commons_field_ends_as_one_row_that_parquet_holds(tmp_pa
     data = json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
     output = list(spider.parse_api(TextResponse(url, body=data, encoding="utf-8",
                                                 request=scrapy.Request(url)),
-                                   index=0, params={"gcmtitle": "Category:X"},
+                                   category=Category("Category:X", 0, ()),
+                                   params={"gcmtitle": "Category:X"},
                                    batch={"done": set(), "waiting": {}}))
     found = items(output)
     assert len(found) == 1 and len(rows_written(found, tmp_path)) == 1

@@ -69,3 +69,35 @@ def test_commons_errors_arrive_with_status_200(demo_server):
     assert bad.status_code == 200 and list(bad.json()["error"])[:2] == REAL["commons"]["error_keys"]
     empty = get(api, params={**COMMONS_QUERY, "gcmtitle": "Category:No such thing"}).json()
     assert "query" not in empty and "continue" not in empty
+
+
+def test_the_paintings_category_is_a_tree_with_cycles_that_reaches_every_painting(
+        demo_server, demo_collection):
+    api = demo_server.api_roots["commons"] + "/w/api.php"
+    seen, queue, files, cycles = {"Category:Paintings"}, ["Category:Paintings"], set(), 0
+    while queue:
+        title = queue.pop(0)
+        infos, _ = walk_commons(api, {**COMMONS_QUERY, "gcmtitle": title, "formatversion": "2"})
+        files |= set(infos)
+        if title == "Category:Paintings":
+            assert not infos, "the root holds subcategories only, as on Commons"
+        cont = {}
+        while True:  # list=categorymembers, continued with cmcontinue
+            body = get(api, params={"action": "query", "list": "categorymembers",
+                                    "cmtitle": title, "cmtype": "subcat", "cmlimit": "2",
+                                    "format": "json", "formatversion": "2", **cont}).json()
+            for member in body["query"]["categorymembers"]:
+                assert member["ns"] == 14 and member["title"].startswith("Category:")
+                cycles += member["title"] in seen
+                if member["title"] not in seen:
+                    seen.add(member["title"])
+                    queue.append(member["title"])
+            if "continue" not in body:
+                break
+            cont = {"cmcontinue": body["continue"]["cmcontinue"]}
+    paintings = {int(c.source_id) for c in demo_collection.catalog.by_source("commons")
+                 if demo_collection.artwork(c).object_type == "painting"}
+    assert files == paintings and cycles >= 2
+    assert any(t.startswith("Category:Details of paintings by") for t in seen) or not any(
+        name == "detail" for c in demo_collection.catalog.by_source("commons")
+        for name, _ in c.transforms)

@@ -1,0 +1,87 @@
+"""curate.identity: same_as links join clusters, share genre and movement across a painting's
+records, and are reported with what the hashes say of each; curate.filters' genre rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from curate.filters import FilterConfig, failed_rules, genre_matches
+from curate.identity import join_linked, link_metrics, links_of
+
+
+def records(*rows: tuple) -> pd.DataFrame:
+    """(key, cluster_id, same_as, genre) rows as curate has them after clustering."""
+    frame = pd.DataFrame(rows, columns=["key", "cluster_id", "same_as", "genre"])
+    return frame.assign(movement=None, matched_by="")
+
+
+def test_a_link_between_two_clusters_joins_them_under_the_smaller_id():
+    out, report = join_linked(records(
+        ("aic:5", 3, None, None), ("met:7", 8, None, None),
+        ("wikidata:Q1", 3, "met:7|aic:5", "portrait")))
+    assert out["cluster_id"].tolist() == [3, 3, 3]
+    assert out["matched_by"].tolist() == ["", "same_as", ""]
+    assert dict(zip(report["linked_key"], report["state"], strict=True)) == {
+        "met:7": "merged", "aic:5": "agree"}
+
+
+def test_links_chain_through_records_into_one_identity():
+    out, _ = join_linked(records(
+        ("a:1", 1, "b:2", None), ("b:2", 2, "c:3", None), ("c:3", 5, None, None),
+        ("d:4", 4, None, None)))
+    assert out["cluster_id"].tolist() == [1, 1, 1, 4]
+    assert out["identity"].tolist() == ["a:1", "a:1", "a:1", "d:4"]
+
+
+def test_genre_stated_by_one_record_is_shared_by_every_record_of_the_painting():
+    out, _ = join_linked(records(
+        ("met:7", -1, None, None),  # metadata only: no image, still the same painting
+        ("nga:9", 2, None, "landscape"), ("wikidata:Q1", 2, "met:7", "portrait"),
+        ("aic:1", 6, None, None)))
+    genres = out["genre"].tolist()
+    assert genres[:3] == ["landscape|portrait", "landscape", "portrait"]
+    assert pd.isna(genres[3])
+
+
+def test_links_to_unstored_or_missing_records_are_reported_not_merged():
+    out, report = join_linked(records(
+        ("met:7", -1, None, None), ("wikidata:Q1", 2, "met:7|aic:404|nonsense||:x", None)))
+    assert out["cluster_id"].tolist() == [-1, 2]
+    assert report[["linked_key", "resolved", "state"]].values.tolist() == [
+        ["met:7", True, "unstored"], ["aic:404", False, "unresolved"]]
+    assert link_metrics(report) == {"links": 2, "agree": 0, "merged": 0, "unstored": 1,
+                                    "unresolved": 1}
+
+
+def test_a_record_linking_to_itself_or_twice_to_one_record_is_one_link_or_none():
+    links = links_of(records(("met:7", 1, "met:7|aic:5|aic:5", None), ("aic:5", 1, None, None)))
+    assert links[["key", "linked_key"]].values.tolist() == [["met:7", "aic:5"]]
+
+
+def test_no_links_at_all_changes_nothing():
+    given = records(("a:1", 1, None, "portrait"), ("b:2", -1, None, None))
+    out, report = join_linked(given)
+    assert out["cluster_id"].tolist() == [1, -1]
+    assert out["genre"].iloc[0] == "portrait" and pd.isna(out["genre"].iloc[1])
+    assert report.empty and link_metrics(report)["links"] == 0
+
+
+def test_a_genre_filter_matches_whole_words_of_any_stated_genre():
+    assert genre_matches("landscape art", ("landscape",))
+    assert genre_matches("Landscapes", ("landscape",))
+    assert genre_matches("marine art|portrait", ("portrait",))
+    assert genre_matches("still life", ("still life",))
+    assert not genre_matches("self-portraiture", ("portrait",))
+    assert not genre_matches("portrait", ("still life", "landscape"))
+
+
+def test_the_genre_rule_rejects_other_and_unknown_genres_only_when_asked():
+    row = {"status": "stored", "license": "PD", "is_public_domain_flag": True,
+           "artist_death_year": 1650, "date_start": 1640, "date_end": 1640,
+           "object_type": "painting", "width": 800, "height": 600}
+    everyone = FilterConfig()
+    portraits = FilterConfig(genres=("portrait",))
+    assert failed_rules({**row, "genre": None}, everyone)[0] == []
+    assert failed_rules({**row, "genre": "portrait"}, portraits)[0] == []
+    assert failed_rules({**row, "genre": "still life"}, portraits)[0] == ["genre:still life"]
+    assert failed_rules({**row, "genre": None}, portraits)[0] == ["genre:unknown"]

@@ -1,0 +1,214 @@
+"""demo.apis.europeana speaks the Europeana Search API: api2's envelope and items (lists, language
+maps, alphabetical keys) per profile, cursor paging that lists every record once and ends with
+an empty page without nextCursor, rights groups, qf terms, rows capped at 100, the 1,000-result
+window of start paging, keys (header or wskey) and errors in the live API's shape, the
+providers' files and the thumbnail service; and the spider reads what it serves.
+
+Two servers: the shared small demo collection (stored files), and a catalogue-only one of 1000
+artworks (no image bytes) with over 100 Europeana records and "in copyright" statements.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from scrapy.http import TextResponse
+
+from crawl.spiders.europeana import EuropeanaSpider
+from demo.apis.europeana import decode_cursor, encode_cursor, europeana_id
+from demo.catalog import EUROPEANA_RIGHTS
+from tests.crawl.spiders.helpers import items, listing_requests, make_spider
+from tests.demo.apis.helpers import catalogue_server, get, image_size
+
+ENVELOPE = ["apikey", "success", "requestNumber", "itemsCount", "totalResults", "nextCursor",
+            "items"]
+ERROR_KEYS = ["apikey", "success", "error", "message", "code"]
+OPEN = {EUROPEANA_RIGHTS[k] for k in ("PDM", "CC0", "CC BY-SA")}
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory, demo_root):
+    with catalogue_server(tmp_path_factory.mktemp("europeana") / "collection", demo_root) as server:
+        yield server
+
+
+def search_url(server) -> str:
+    return server.api_roots["europeana"] + "/record/v2/search.json"
+
+
+def search(server, wskey="api2demo", **params):
+    return get(search_url(server), params={"wskey": wskey, "query": "*", **params})
+
+
+def walk(server, **params) -> tuple[list[dict], list[dict]]:
+    """Every page of a cursor walk: (items, pages)."""
+    found, pages, cursor = [], [], "*"
+    while True:
+        body = search(server, cursor=cursor, **params).json()
+        pages.append(body)
+        found += body["items"]
+        if "nextCursor" not in body:
+            return found, pages
+        cursor = body["nextCursor"]
+
+
+def test_cursor_paging_lists_every_record_once_and_ends_with_an_empty_page_without_a_cursor(
+        big):
+    copies = big.collection.source_copies("europeana")
+    found, pages = walk(big, rows="30")
+    assert [i["id"] for i in found] == [europeana_id(c) for c in copies]
+    assert [p["itemsCount"] for p in pages[:-1]] == [len(p["items"]) for p in pages[:-1]]
+    assert all(p["totalResults"] == len(copies) for p in pages)
+    assert pages[-1]["items"] == [] and pages[-1]["itemsCount"] == 0  # Solr's last page
+    assert all("nextCursor" in p for p in pages[:-1])
+    assert len(copies) > 100
+
+
+def test_the_envelope_and_items_have_api2s_shape_in_each_profile(demo_server, demo_collection):
+    body = search(demo_server, rows="3", cursor="*", profile="rich").json()
+    assert list(body) == ENVELOPE
+    assert (body["apikey"], body["success"], body["requestNumber"]) == ("api2demo", True, 999)
+    item = body["items"][0]
+    assert list(item) == sorted(item)
+    copy = demo_collection.by_source_id("europeana", item["id"].strip("/").replace("/", ":"))
+    artwork = demo_collection.artwork(copy)
+    assert item["title"] == [artwork.title] and item["type"] == "IMAGE"
+    assert item["rights"] == [copy.license]
+    assert item["year"][0] == str(artwork.date_start)
+    assert item["dcTypeLangAware"]["en"] == ["painting"]
+    assert all(isinstance(item[k], list) for k in (
+        "dataProvider", "provider", "edmIsShownBy", "edmIsShownAt", "edmPreview", "language",
+        "country", "ugc"))
+    guid = urlsplit(item["guid"])
+    assert guid.path.endswith("/item" + item["id"])
+    assert parse_qs(guid.query) == {"utm_source": ["api"], "utm_medium": ["api"],
+                                     "utm_campaign": ["api2demo"]}
+    assert parse_qs(urlsplit(item["link"]).query) == {"wskey": ["api2demo"]}
+    standard = search(demo_server, rows="1").json()["items"][0]
+    minimal = search(demo_server, rows="1", profile="minimal").json()["items"][0]
+    assert "dcTypeLangAware" not in standard and "country" in standard
+    assert "country" not in minimal and "timestamp_created" not in minimal
+    assert set(minimal) < set(standard) < set(item)
+    assert "nextCursor" not in search(demo_server, rows="1").json()  # start paging: none
+
+
+def test_the_providers_file_is_the_original_and_the_preview_a_small_thumbnail(demo_server,
+                                                                              demo_collection):
+    for item in search(demo_server, rows="5").json()["items"]:
+        copy = demo_collection.by_source_id("europeana", item["id"][1:].replace("/", ":"))
+        original = get(item["edmIsShownBy"][0])
+        assert original.status_code == 200
+        assert original.content == demo_collection.original(copy)
+        thumb = get(item["edmPreview"][0])
+        assert thumb.status_code == 200 and thumb.headers["Content-Type"] == "image/jpeg"
+        assert max(image_size(thumb)) <= min(400, max(image_size(original)))
+        assert max(image_size(get(item["edmPreview"][0] + "&size=w200"))) <= 200
+        landing = get(item["guid"])
+        assert landing.status_code == 200 and "text/html" in landing.headers["Content-Type"]
+    root = demo_server.api_roots["europeana"]
+    assert get(root + "/providers/2021608/europeana-999999.jpg").status_code == 404
+    assert get(root + "/thumbnail/v2/url.json?uri=https%3A%2F%2Fexample.org%2Fx.jpg"
+                      "&type=IMAGE").status_code == 404
+
+
+def test_reusability_selects_europeanas_rights_groups(big):
+    copies = big.collection.source_copies("europeana")
+    in_copyright = {europeana_id(c) for c in copies if c.license == EUROPEANA_RIGHTS["InC"]}
+    assert in_copyright, "the 1000-artwork catalogue plants 'in copyright' statements"
+    ids = {name: {i["id"] for i in walk(big, rows="100", reusability=name)[0]}
+           for name in ("open", "permission", "open,permission", "restricted")}
+    assert ids["open"] == {europeana_id(c) for c in copies if c.license in OPEN}
+    assert ids["permission"] == in_copyright
+    assert ids["open,permission"] == {europeana_id(c) for c in copies}
+    assert ids["restricted"] == set()
+    both = {i["id"] for i in walk(big, rows="100", reusability=["open", "permission"])[0]}
+    assert both == ids["open,permission"]
+
+
+def test_qf_terms_select_by_type_and_painting_and_unknown_terms_are_ignored(demo_server,
+                                                                         demo_collection):
+    every = len(demo_collection.source_copies("europeana"))
+    assert search(demo_server, qf=["TYPE:IMAGE", "proxy_dc_type.en:painting"]).json()[
+        "totalResults"] == every
+    assert search(demo_server, qf=['proxy_dc_type.en:"painting"', "COUNTRY:belgium"]).json()[
+        "totalResults"] == every
+    assert search(demo_server, qf="TYPE:SOUND").json()["totalResults"] == 0
+    assert search(demo_server, qf="proxy_dc_type.en:photograph").json()["totalResults"] == 0
+    title = demo_collection.artwork(demo_collection.source_copies("europeana")[0]).title
+    named = search(demo_server, query=title).json()
+    assert named["totalResults"] >= 1
+    assert all(title.lower() in i["title"][0].lower() for i in named["items"])
+
+
+def test_rows_are_capped_at_100_and_start_paging_stops_at_the_first_1000_results(big):
+    assert search(big, rows="500").json()["itemsCount"] == 100
+    assert search(big, start="901", rows="100").status_code == 200
+    refused = search(big, start="902", rows="100")
+    assert refused.status_code == 400 and list(refused.json()) == ERROR_KEYS
+    assert refused.json()["code"] == "400-SL"
+    assert "cursor-based pagination" in refused.json()["error"]
+    assert search(big, start="5000", cursor="*").json()["code"] == "400-SD"
+
+
+def test_a_cursor_that_does_not_decode_or_was_sent_unencoded_is_refused(demo_server):
+    assert decode_cursor(encode_cursor(42)) == 42
+    plus = next(encode_cursor(n) for n in range(1, 2000) if "+" in encode_cursor(n))
+    raw = f"{search_url(demo_server)}?wskey=api2demo&query=*&cursor={plus}"  # "+" unencoded
+    for answer in (requests.get(raw, timeout=10), search(demo_server, cursor="not-a-cursor"),
+                   search(demo_server, cursor="QW9FAQ==")):
+        assert answer.status_code == 400 and answer.json()["code"] == "400-SC"
+    assert search(demo_server, cursor=plus).status_code == 200  # encoded: fine
+
+
+def test_keys_come_in_the_header_or_as_wskey_and_others_are_refused_as_the_live_api_does(
+        demo_server):
+    url = search_url(demo_server)
+    assert get(url, params={"query": "*"}, headers={"X-Api-Key": "api2demo"}).status_code == 200
+    missing = get(url, params={"query": "*"})
+    assert missing.status_code == 401
+    assert missing.json() == {"success": False, "error": "Unauthorized",
+                              "message": "Invalid API key provided!", "code": "invalid_apikey"}
+    wrong = search(demo_server, wskey="not-registered")
+    assert wrong.status_code == 401 and wrong.json()["code"] == "401_key_invalid"
+    assert "not-registered" not in wrong.text
+
+
+@pytest.mark.parametrize("params, status, error", [
+    ({"query": None}, 400, "Required parameter 'query' missing"),
+    ({"query": "  "}, 400, "Empty search query parameter"),
+    ({"rows": "ten"}, 400, "For input string: \"ten\""),
+])
+def test_bad_parameters_are_400s_in_api2s_error_shape(demo_server, params, status, error):
+    query = {"wskey": "api2demo", "query": "*", **params}
+    answer = get(search_url(demo_server), params={k: v for k, v in query.items()
+                                                   if v is not None})
+    assert answer.status_code == status and error in answer.json()["error"]
+    assert answer.json()["success"] is False
+
+
+def test_the_spider_reads_every_record_the_emulator_lists_as_one_item(demo_server,
+                                                                      demo_collection,
+                                                                      tmp_path):
+    """The spider's callbacks on the emulator's own pages (no reactor): each listed copy ends
+    as one item with the copy's licence flag, and the listing ends without a failure."""
+    spider = make_spider(EuropeanaSpider, tmp_path, {"page_size": 4, "reusability": ""},
+                         api_root=demo_server.api_roots["europeana"])
+    found, request = [], spider.page_request("*")
+    while request is not None:
+        answer = requests.get(request.url, timeout=10, headers={
+            k.decode(): v[0].decode() for k, v in request.headers.items()})
+        out = list(request.callback(TextResponse(
+            request.url, status=answer.status_code, body=answer.content, encoding="utf-8",
+            request=request), **request.cb_kwargs))
+        found += items(out)
+        (request,) = listing_requests(out) or [None]
+    assert spider.state.listing_failures == 0
+    copies = {c.source_id: c for c in demo_collection.source_copies("europeana")}
+    assert sorted(i.source_id for i in found) == sorted(copies)
+    for item in found:
+        copy = copies[item.source_id]
+        assert item.is_public_domain_flag == copy.is_public_domain_flag, item.source_id
+        assert item.object_type == "painting" and item.artist and item.title
+        assert item.image_url.endswith(f"/providers/{item.source_id.split(':')[0]}/"
+                                       f"{copy.copy_id}.{copy.extension}")
+        assert "api2demo" not in (item.raw_record or "") and "utm_" not in item.page_url
