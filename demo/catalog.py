@@ -434,9 +434,7 @@ def _make_copies(rng: np.random.Generator, artists: list[Artist], artworks: list
         i = good[int(j)]
         copies[i] = dataclasses.replace(copies[i], defect=defect, distractor=distractor)
 
-    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
-                                                                      pd_cutoff))
-            for c in copies]
+    return _with_expected_rejects(copies, artworks, artists, pd_cutoff)
 
 
 SMITHSONIAN_STREAM = 23  # the random stream of the Smithsonian's records
@@ -477,9 +475,7 @@ def _make_smithsonian_records(rng: np.random.Generator, artists: list[Artist],
             transforms=(), file_format="JPEG", jpeg_quality=int(rng.integers(80, 96)),
             defect="", is_exact_copy_of="", distractor=distractor, expected_reject=(),
             has_image=flag))  # media under "usage conditions" are not downloadable
-    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
-                                                                      pd_cutoff))
-            for c in out]
+    return _with_expected_rejects(out, artworks, artists, pd_cutoff)
 
 
 def _make_europeana_records(rng: np.random.Generator, artists: list[Artist],
@@ -521,9 +517,7 @@ def _make_europeana_records(rng: np.random.Generator, artists: list[Artist],
             distractor=("" if truly_pd and flag else "flag_says_pd" if flag
                         else "flag_says_not_pd" if truly_pd else "in_copyright"),
             expected_reject=(), has_image=True))
-    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
-                                                                      pd_cutoff))
-            for c in out]
+    return _with_expected_rejects(out, artworks, artists, pd_cutoff)
 
 
 WIKIDATA_STREAM = 17  # the random stream of the Wikidata items
@@ -594,9 +588,7 @@ def _make_wikidata_items(rng: np.random.Generator, artists: list[Artist],
             extra={"status": status, "inception_precision": 8 if coarse else 9,
                    "same_as": sorted(f"{c.source}:{c.source_id}" for c in held
                                      if c.source in ("met", "aic", "nga", "europeana"))}))
-    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
-                                                                      pd_cutoff))
-            for c in items]
+    return _with_expected_rejects(items, artworks, artists, pd_cutoff)
 
 
 def _same_rules(artist: Artist, artwork: Artwork, first: int, last: int, pd_cutoff: int) -> bool:
@@ -607,6 +599,13 @@ def _same_rules(artist: Artist, artwork: Artwork, first: int, last: int, pd_cuto
                  first >= 1400 and last <= 1900)
     return in_window[0] == in_window[1] and (_is_pd_by_dates(artist, artwork, pd_cutoff)
                                              == _is_pd_by_dates(artist, wider, pd_cutoff))
+
+
+def _with_expected_rejects(copies: list[Copy], artworks: list[Artwork], artists: list[Artist],
+                           pd_cutoff: int) -> list[Copy]:
+    return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
+                                                                      pd_cutoff))
+            for c in copies]
 
 
 def _source_id(rng: np.random.Generator, source: str, used: set) -> str:

@@ -261,18 +261,9 @@ class CommonsSpider(SourceSpider):
             yield from self.category_failed(response, f"still lagged after {tries - 1} "
                                             f"retries: {error.get('info')}")
             return
-        wait = retry_after_seconds(response.headers.get(b"Retry-After"))
-        wait = min(DEFAULT_MAXLAG_WAIT_S if wait is None else wait,
-                   self.settings.getfloat("MARCUS_RETRY_AFTER_MAX_S", 300.0))
-        self.crawler.stats.inc_value("marcus/retry/maxlag")
-        self.logger.info("maxlag (%s); asking again in %.0f s: %s", error.get("info"), wait,
-                         response.url)
-        if "list" in params:
-            request = self.subcategories_request(category, params, lagged=tries)
-        else:
-            request = self.api_request(category, params, batch, lagged=tries)
-        request.meta["marcus_not_before"] = time.monotonic() + wait  # PoliteRetryMiddleware
-        yield request
+        again = asked_again_after_lag(self, response, tries)
+        self.logger.info("maxlag (%s); asking again: %s", error.get("info"), response.url)
+        yield again
 
     def without_info(self, batch: dict, category: Category):
         for key, page in batch["waiting"].items():
@@ -331,6 +322,18 @@ class CommonsSpider(SourceSpider):
             object_type=normalize.object_type_from_commons(categories),
             object_type_raw=normalize.strip_html(categories),
             found_via=category.found_via if category else None)
+
+
+def asked_again_after_lag(spider, response, tries: int) -> scrapy.Request:
+    """The same request once more, after the ``Retry-After`` of a MediaWiki ``maxlag`` answer
+    (5 s without one, at most crawl.retry_after_max_s): Commons and Wikidata alike."""
+    wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+    wait = min(DEFAULT_MAXLAG_WAIT_S if wait is None else wait,
+               spider.settings.getfloat("MARCUS_RETRY_AFTER_MAX_S", 300.0))
+    spider.crawler.stats.inc_value("marcus/retry/maxlag")
+    return response.request.replace(dont_filter=True, meta={
+        **response.request.meta, "marcus_lagged": tries,
+        "marcus_not_before": time.monotonic() + wait})  # held by PoliteRetryMiddleware
 
 
 def new_batch() -> dict:

@@ -45,14 +45,19 @@ from urllib.parse import quote, urlencode
 import scrapy
 
 from crawl import normalize, reasons, wikibase
-from crawl.middlewares import origins_of, retry_after_seconds
+from crawl.middlewares import origins_of
 from crawl.spiders.base import SourceSpider, failure_reason, parse_json
-from crawl.spiders.commons import IIPROP, LICENCE_KEYS, title_from_file, without_tracking
+from crawl.spiders.commons import (
+    IIPROP,
+    LICENCE_KEYS,
+    asked_again_after_lag,
+    title_from_file,
+    without_tracking,
+)
 from marcus.config import list_of
 from marcus.errors import UserError
 
 IDS_PER_REQUEST = 50  # wbgetentities ids and Commons titles per request, for ordinary clients
-DEFAULT_MAXLAG_WAIT_S = 5.0
 QUERY_WINDOW_S = 60.0  # the Query Service counts each client's query time per minute
 _ENTITY_URI = re.compile(r"^https?://www\.wikidata\.org/entity/(Q[1-9][0-9]{0,11})$")
 TIMEOUT_MARKER = b"TimeoutException"  # java.util.concurrent's, in a 500 or after cut-off JSON
@@ -268,14 +273,7 @@ class WikidataSpider(SourceSpider):
         info = error.get("info") if isinstance(error, dict) else error
         tries = response.meta.get("marcus_lagged", 0) + 1
         if code == "maxlag" and tries <= self.config["maxlag_retries"]:
-            wait = retry_after_seconds(response.headers.get(b"Retry-After"))
-            wait = min(DEFAULT_MAXLAG_WAIT_S if wait is None else wait,
-                       self.settings.getfloat("MARCUS_RETRY_AFTER_MAX_S", 300.0))
-            self.crawler.stats.inc_value("marcus/retry/maxlag")
-            again = response.request.replace(meta={**response.request.meta,
-                                                   "marcus_lagged": tries,
-                                                   "marcus_not_before": time.monotonic() + wait})
-            return None, [again]
+            return None, [asked_again_after_lag(self, response, tries)]
         why = f"API error {code}: {info}"[:300]
         return None, self.fail_batch(batch, reasons.HTTP_ERROR if code == "maxlag"
                                      else reasons.BAD_RECORD, why)
