@@ -15,6 +15,7 @@ class ArtworkImage:
     # --- identity and provenance ----------------------------------------------------------------
     source: str  # "met", "aic", "cleveland", "nga", "commons", "urls"
     source_id: str  # the id in the source's namespace
+    accession_number: str | None = None  # the museum's own object number ("1958.31"), as printed
     page_url: str | None = None  # the human-readable record page
     image_url: str | None = None  # what was (or would be) fetched
     # --- licence: raw evidence and normalised ---------------------------------------------------

@@ -96,9 +96,7 @@ class PoliteRetryMiddleware:
 
     def process_response(self, request, response):
         status = response.status
-        # A spider may handle some statuses itself: a query that timed out (500) is asked
-        # again on a smaller partition, never repeated as it was.
-        if request.meta.get("dont_retry") or status in request.meta.get("marcus_final", ()):
+        if request.meta.get("dont_retry") or self._final(request, response):
             return response
         bot_wall = (status == 403 and self.retry_403_html
                     and b"html" in response.headers.get(b"Content-Type", b"").lower())
@@ -107,6 +105,13 @@ class PoliteRetryMiddleware:
         server_wait = retry_after_seconds(response.headers.get(b"Retry-After"))
         slow_down = status in SLOW_DOWN_STATUSES or bot_wall
         return self._retry(request, f"HTTP {status}", server_wait, slow_down) or response
+
+    def _final(self, request, response) -> bool:
+        """Whether the spider takes this answer as it is (``response_is_final``): a SPARQL
+        query that timed out is asked again on a smaller partition, never repeated as it was,
+        while any other 500 of the same service is retried here like every other."""
+        says = getattr(self.crawler.spider, "response_is_final", None)
+        return bool(says is not None and says(request, response))
 
     def process_exception(self, request, exception):
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions):

@@ -546,3 +546,29 @@ def europeana_key(record_id: str) -> str:
     ('2021608:SK_A_1234', '2021608:SK_A_1234')
     """
     return record_id.strip().strip("/").replace("/", ":")
+
+
+# --- accession numbers -------------------------------------------------------------------------
+
+MAX_ACCESSION_CHARS = 200  # real numbers are short ("1942.9.97", "F1904.61", "MA.316371.019")
+
+
+def accession_text(value: object) -> str | None:
+    """A museum's own object number as it prints it: the text stripped, else None.
+
+    >>> accession_text(" 1942.9.97 "), accession_text("F1904.61")
+    ('1942.9.97', 'F1904.61')
+    >>> accession_text(""), accession_text(["1958.31"]), accession_text(1958.31)
+    (None, None, None)
+
+    The number is kept exactly (no case folding, no dropped punctuation): curate matches it
+    against inventory numbers. A whole number is its digits; anything else that is not text
+    (a list, an object, a float that may have lost digits) or is longer than any real number
+    is no number at all.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**30:
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return text if text and len(text) <= MAX_ACCESSION_CHARS else None

@@ -23,11 +23,11 @@ import pyarrow.parquet as pq
 from crawl.items import ArtworkImage
 from marcus.atomic import atomic_path
 
-SCHEMA_VERSION = 2  # 2: genre, movement, same_as, found_via
+SCHEMA_VERSION = 3  # 2: genre, movement, same_as, found_via; 3: accession_number
 
 RECORDS_SCHEMA = pa.schema([
     ("schema_version", pa.int32()),
-    ("source", pa.string()), ("source_id", pa.string()),
+    ("source", pa.string()), ("source_id", pa.string()), ("accession_number", pa.string()),
     ("page_url", pa.string()), ("image_url", pa.string()),
     ("license", pa.string()), ("license_raw", pa.string()),
     ("is_public_domain_flag", pa.bool_()),

@@ -51,11 +51,24 @@ NATURE_QUALIFIERS = {"Q230768": "attributed to", "Q18603603": "possibly by"}  # 
 # hypothetically
 
 # A museum's own object id on Wikidata -> the source whose records carry that id as source_id
-# (Europeana's "dataset/local" as crawl.normalize.europeana_key writes it). Not linked: the
-# Cleveland Museum of Art (no such property; inventory numbers, P217, with collection
-# Q657415) and the Smithsonian (P4704 holds SAAM's own artwork id, not the Open Access
-# record id).
+# (Europeana's "dataset/local" as crawl.normalize.europeana_key writes it).
 SAME_AS = {"P3634": "met", "P4610": "aic", "P4683": "nga", "P727": "europeana"}
+# Where a museum has no such property, the inventory number (P217) that a collection gives the
+# painting, qualified by that collection (P195), names the record whose accession_number it is:
+# the Cleveland Museum of Art has no id property, and the Smithsonian's P4704 is SAAM's
+# artwork id, not the Open Access record id. The Met, AIC and NGA numbers back up their ids.
+INVENTORY_NUMBER = "P217"
+INVENTORY_COLLECTIONS = {
+    "Q657415": "cleveland", "Q160236": "met", "Q239303": "aic", "Q214867": "nga",
+    # Smithsonian units that hold paintings (one Open Access source):
+    "Q1192305": "smithsonian",  # Smithsonian American Art Museum
+    "Q1967614": "smithsonian",  # National Portrait Gallery
+    "Q1620553": "smithsonian",  # Hirshhorn Museum and Sculpture Garden
+    "Q1075126": "smithsonian",  # Freer Gallery of Art
+    "Q259767": "smithsonian",  # Arthur M. Sackler Gallery
+    "Q105749808": "smithsonian",  # National Museum of Asian Art
+    "Q876537": "smithsonian",  # Renwick Gallery
+}
 
 _TIME = re.compile(r"^([+-])0*([0-9]{1,16})-([0-9]{2})-([0-9]{2})T")
 _QID = re.compile(r"^Q[1-9][0-9]{0,11}$")
@@ -130,6 +143,29 @@ def string_values(entity: object, prop: str) -> list[str]:
         kind, value = snak(statement["mainsnak"])
         if kind == "value" and isinstance(value, str) and value.strip() and value not in out:
             out.append(value.strip())
+    return out
+
+
+def inventory_numbers(entity: object) -> list[tuple[str, str]]:
+    """(collection Q-id, number) of each inventory number statement that names its collection.
+
+    Every statement but the deprecated ones counts: each collection numbers the painting its
+    own way (a painting moved from one museum to another keeps both numbers), so a preferred
+    number of one collection says nothing against the number of another.
+    """
+    claims = entity.get("claims") if isinstance(entity, dict) else None
+    found = claims.get(INVENTORY_NUMBER) if isinstance(claims, dict) else None
+    out: list[tuple[str, str]] = []
+    for statement in found if isinstance(found, list) else []:
+        if not isinstance(statement, dict) or statement.get("rank") == "deprecated":
+            continue
+        kind, number = snak(statement.get("mainsnak"))
+        if kind != "value" or not isinstance(number, str) or not number.strip():
+            continue
+        for kind, collection in qualifier_values(statement, COLLECTION):
+            qid = item_id(collection) if kind == "value" else None
+            if qid and (qid, number.strip()) not in out:
+                out.append((qid, number.strip()))
     return out
 
 

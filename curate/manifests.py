@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from crawl.records import RECORDS_SCHEMA
 from marcus.atomic import atomic_dir, atomic_path
 
-SCHEMA_VERSION = 2  # 2: genre, movement (and the records columns genre, movement, same_as)
+SCHEMA_VERSION = 3  # 2: genre, movement (and the records columns genre, movement, same_as);
+# 3: accession_number, and the resolved_key of a same_as link
 
 CURATION_FIELDS = [
     ("key", pa.string()),  # "source:source_id"
@@ -39,7 +40,8 @@ RECORDS_MANIFEST_SCHEMA = pa.schema(list(RECORDS_SCHEMA) + [pa.field(n, t)
 
 CURATED_SCHEMA = pa.schema([
     ("schema_version", pa.int32()), ("key", pa.string()), ("source", pa.string()),
-    ("source_id", pa.string()), ("sha256", pa.string()), ("image_path", pa.string()),
+    ("source_id", pa.string()), ("accession_number", pa.string()),
+    ("sha256", pa.string()), ("image_path", pa.string()),
     ("width", pa.int32()), ("height", pa.int32()), ("format", pa.string()),
     ("phash", pa.string()), ("title", pa.string()), ("artist", pa.string()),
     ("attribution_qualifier", pa.string()),
@@ -54,7 +56,9 @@ CURATED_SCHEMA = pa.schema([
 ])
 
 LINKS_SCHEMA = pa.schema([
-    ("schema_version", pa.int32()), ("key", pa.string()), ("linked_key", pa.string()),
+    ("schema_version", pa.int32()), ("key", pa.string()),
+    ("linked_key", pa.string()),  # as stated: "met:436535", "cleveland:accession:1958.31"
+    ("resolved_key", pa.string()),  # the record it names; None: none or several
     ("resolved", pa.bool_()), ("state", pa.string()),  # curate/identity.py LINK_STATES
 ])
 

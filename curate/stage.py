@@ -51,7 +51,7 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
         by_source = hashed.groupby("source")["hash_pipeline"].unique().map(sorted).to_dict()
         raise ValueError(f"hash files from different hash pipelines ({by_source}): rehash "
                          "every source with one code version (dvc repro)")
-    for column in ("genre", "movement", "same_as"):  # records schema 1 lacks them
+    for column in ("genre", "movement", "same_as", "accession_number"):  # older schemas lack them
         if column not in frame:
             frame[column] = None
     frame["key"] = frame["source"] + ":" + frame["source_id"]

@@ -5,8 +5,8 @@
 
 ``build`` renders the collection (what the DVC stage ``demo`` runs); ``serve`` answers the
 sources' APIs on loopback until interrupted and prints each source's API root; ``--hostile``
-(or ``demo.hostile: true``) adds the hostile corpus of demo/hostile.py to the six sources it
-covers (not yet Wikidata).
+(or ``demo.hostile: true``) adds the hostile corpus of demo/hostile.py to every source's
+listing, each in that API's format.
 
 Settings come from the params file's ``demo`` section, checked before any work (an unknown,
 missing or mistyped key is an error naming it); flags override its values. The collection

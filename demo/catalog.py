@@ -521,6 +521,9 @@ def _make_europeana_records(rng: np.random.Generator, artists: list[Artist],
 
 
 WIKIDATA_STREAM = 17  # the random stream of the Wikidata items
+# Museums whose records an item names: by object-id property (Met, AIC, NGA, Europeana) or by
+# inventory number with its collection (Cleveland, Smithsonian).
+LINKED_SOURCES = ("met", "aic", "nga", "europeana", "cleveland", "smithsonian")
 WIKIDATA_SHARE = 0.45  # share of paintings that have an item with an image
 # Where item ids lie: most were created in bulk (a "sum of all paintings" bot run, dense ids,
 # which makes listing queries over that range time out), the rest scattered.
@@ -540,7 +543,8 @@ def _make_wikidata_items(rng: np.random.Generator, artists: list[Artist],
     photograph uploaded as it is or re-encoded. ``extra`` holds what the item states beyond
     the artwork: ``status`` (copyright status: "pd", "pd_us", "copyrighted" or ""),
     ``inception_precision`` (9, or 8 where a decade changes no rule), ``same_as`` (the other
-    museums' records of the work, as ``source:id``) and ``missing_file`` (P18 names a file
+    museums' records of the work, as ``source:id``: by their object-id properties, or by
+    inventory number for Cleveland and the Smithsonian) and ``missing_file`` (P18 names a file
     deleted from Commons).
     """
     by_artwork: dict[int, list[Copy]] = {}
@@ -587,7 +591,7 @@ def _make_wikidata_items(rng: np.random.Generator, artists: list[Artist],
             expected_reject=(), has_image=not missing,
             extra={"status": status, "inception_precision": 8 if coarse else 9,
                    "same_as": sorted(f"{c.source}:{c.source_id}" for c in held
-                                     if c.source in ("met", "aic", "nga", "europeana"))}))
+                                     if c.source in LINKED_SOURCES)}))
     return _with_expected_rejects(items, artworks, artists, pd_cutoff)
 
 

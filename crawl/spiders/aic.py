@@ -20,7 +20,7 @@ from crawl.spiders.base import SourceSpider, as_int
 
 FIELDS = ("id,title,is_public_domain,copyright_notice,date_start,date_end,date_display,"
           "artist_display,artist_title,artwork_type_title,classification_titles,medium_display,"
-          "image_id,thumbnail,api_link,subject_titles,style_titles")
+          "image_id,thumbnail,api_link,subject_titles,style_titles,main_reference_number")
 RESULT_WINDOW = 10_000
 
 
@@ -96,6 +96,7 @@ class AicSpider(SourceSpider):
         type_raw = record.get("artwork_type_title")
         return self.new_item(
             record["id"], record,
+            accession_number=normalize.accession_text(record.get("main_reference_number")),
             page_url=f"{website}/artworks/{record['id']}", image_url=image_url,
             license=licence, license_raw=licence_raw, is_public_domain_flag=flag,
             title=record.get("title"), artist=name or record.get("artist_title"),

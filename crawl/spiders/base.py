@@ -605,7 +605,8 @@ def failure_reason(failure) -> tuple[str, str]:
     # DOWNLOAD_MAXSIZE (a gzip bomb) with an IgnoreRequest saying so.
     if (isinstance(exc, DownloadCancelledError) or "max size" in text
             or "download_maxsize" in text):
-        return reasons.TOO_LARGE, message
+        return reasons.TOO_LARGE, (message if str(exc).strip() else
+                                   "the answer is larger than crawl.max_bytes (cancelled)")
     if isinstance(exc, IgnoreRequest) and "redirection" in text:  # RedirectMiddleware's limit
         return reasons.REDIRECT_LOOP, message
     if isinstance(exc, IgnoreRequest):

@@ -107,6 +107,7 @@ class ClevelandSpider(SourceSpider):
         type_raw = _text(record.get("type"))
         return self.new_item(
             source_id, record,
+            accession_number=normalize.accession_text(record.get("accession_number")),
             page_url=_field(record.get("url")),
             image_url=self.image_url(record.get("images")),
             license=licence, license_raw=licence_raw, is_public_domain_flag=flag,

@@ -181,21 +181,12 @@ class CommonsSpider(SourceSpider):
     def api_body(self, response, category: Category, params: dict, batch: dict | None = None):
         """The answer as a JSON object (returned), or the requests to send instead (yielded):
         the same request later after ``maxlag``, the next category after any other error."""
-        try:
-            body = parse_json(response)
-            if not isinstance(body, dict):
-                raise TypeError(f"the response is a {type(body).__name__}")
-        except (ValueError, TypeError) as exc:
-            yield from self.category_failed(response, reasons.describe(exc))
-            return None
-        error = body.get("error")
-        if error is not None:
-            code = error.get("code") if isinstance(error, dict) else None
+        body, code, why = api_answer(response)
+        if body is None:
             if code == "maxlag":
-                yield from self.lagged(response, category, params, batch, error)
+                yield from self.lagged(response, category, params, batch, why)
             else:
-                info = error.get("info") if isinstance(error, dict) else error
-                yield from self.category_failed(response, f"API error {code}: {info}")
+                yield from self.category_failed(response, why)
             return None
         if "query" not in body and "continue" not in body and "batchcomplete" not in body:
             yield from self.category_failed(response, "neither query, continue nor "
@@ -254,15 +245,15 @@ class CommonsSpider(SourceSpider):
             yield from self.category_done(category)
 
     def lagged(self, response, category: Category, params: dict, batch: dict | None,
-               error: dict):
+               why: str):
         """maxlag: the database replicas lag; ask again later, the same question."""
         tries = response.meta.get("marcus_lagged", 0) + 1
         if tries > self.config["maxlag_retries"]:
             yield from self.category_failed(response, f"still lagged after {tries - 1} "
-                                            f"retries: {error.get('info')}")
+                                            f"retries: {why}")
             return
         again = asked_again_after_lag(self, response, tries)
-        self.logger.info("maxlag (%s); asking again: %s", error.get("info"), response.url)
+        self.logger.info("maxlag (%s); asking again: %s", why, response.url)
         yield again
 
     def without_info(self, batch: dict, category: Category):
@@ -322,6 +313,24 @@ class CommonsSpider(SourceSpider):
             object_type=normalize.object_type_from_commons(categories),
             object_type_raw=normalize.strip_html(categories),
             found_via=category.found_via if category else None)
+
+
+def api_answer(response) -> tuple[dict | None, str | None, str]:
+    """(body, error code, why) of a MediaWiki API answer, Commons' and Wikidata's alike: the
+    JSON object when it holds no ``error``; else None with the error's code (``maxlag`` asks
+    for the same request later; None: no JSON object at all) and the reason in words."""
+    try:
+        body = parse_json(response)
+        if not isinstance(body, dict):
+            raise TypeError(f"the response is a {type(body).__name__}")
+    except (ValueError, TypeError) as exc:
+        return None, None, reasons.describe(exc)
+    error = body.get("error")
+    if error is None:
+        return body, None, ""
+    code = error.get("code") if isinstance(error, dict) else None
+    info = error.get("info") if isinstance(error, dict) else error
+    return None, code if isinstance(code, str) else None, f"API error {code}: {info}"[:300]
 
 
 def asked_again_after_lag(spider, response, tries: int) -> scrapy.Request:

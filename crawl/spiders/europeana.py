@@ -42,6 +42,15 @@ and by-sa CC-BY and CC-BY-SA; anything else (rightsstatements.org InC and NoC-*,
 licences, Europeana's rr-* statements) is copyrighted; no rights at all is unknown, and
 statements that disagree are unknown too. ``license_raw`` keeps the list as JSON.
 
+``genre`` is what ``normalize.genre_from_terms`` finds in the English (``en``) and untagged
+(``def``) values of the item's subject fields: ``dcSubjectLangAware`` (dc:subject, with
+``profile=rich``), ``dcTypeLangAware`` (dc:type: providers write "portrait" there as often as
+"painting") and ``edmConceptPrefLabelLangAware`` (the labels of the concepts Europeana linked the
+record to, e.g. {"en": ["Portrait", "Painting"], "de": [...]}). Terms in other languages name no
+genre here. A search item has no style or movement field and no identifier (api2's
+BriefBean/ApiBean/RichBean carry no dc:identifier), so ``movement`` and ``accession_number`` stay
+empty; dc:identifier is only in the full record, and is whatever each provider put there.
+
 The image is the first ``edmIsShownBy``: the provider's own file, on the provider's host. A
 record without one is a ``no_image_url`` row; ``edmPreview`` is Europeana's small thumbnail and
 is never fetched as the painting. With ``allowed_origins`` empty, images may come from the hosts
@@ -92,6 +101,8 @@ RIGHTS = (("creativecommons.org/publicdomain/mark/", "PD"),
           ("creativecommons.org/licenses/by-sa/", "CC-BY-SA"))
 # Language-aware maps ({"en": [...], "def": [...], "nl": [...]}) are read in this order first.
 LANGUAGES = ("en", "def")
+# Fields of a search item whose en/def values may name the genre (see the module docstring).
+SUBJECT_FIELDS = ("dcSubjectLangAware", "dcTypeLangAware", "edmConceptPrefLabelLangAware")
 MAX_VALUES = 50  # values of one field read at most (a list of a million years reads as 50)
 
 
@@ -218,7 +229,9 @@ class EuropeanaSpider(SourceSpider):
             artist=name, artist_birth_year=birth, artist_death_year=death,
             attribution_qualifier=qualifier, date_text=date_text, date_start=date_start,
             date_end=date_end, object_type=object_type,
-            object_type_raw=type_raw or first(texts(record.get("type"))))
+            object_type_raw=type_raw or first(texts(record.get("type"))),
+            genre=normalize.genre_from_terms(
+                [t for f in SUBJECT_FIELDS for t in english(record.get(f))]))
 
     def without_key(self, record: object) -> object:
         """The item without the API key the API wrote into it (``guid``, ``link``)."""
@@ -317,6 +330,14 @@ def texts(value: object) -> list[str]:
     else:
         return []
     return [v.strip() for v in values[:MAX_VALUES] if isinstance(v, str) and v.strip()]
+
+
+def english(value: object) -> list[str]:
+    """The English and untagged values of a language map (``{"en": [...], "def": [...]}``);
+    a plain list or string is untagged; anything else gives nothing."""
+    if isinstance(value, dict):
+        return texts({k: value[k] for k in LANGUAGES if k in value})
+    return texts(value) if isinstance(value, str | list) else []
 
 
 def first(values: list[str]) -> str | None:

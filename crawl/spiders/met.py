@@ -78,6 +78,7 @@ class MetSpider(SourceSpider):
         type_raw = obj.get("classification") or obj.get("objectName") or None
         return self.new_item(
             source_id, obj,
+            accession_number=normalize.accession_text(obj.get("accessionNumber")),
             page_url=obj.get("objectURL") or None,
             image_url=obj.get("primaryImage") or None,
             license=licence, license_raw=licence_raw, is_public_domain_flag=flag,

@@ -11,12 +11,23 @@ big CSV downloads (the real ``objects.csv`` holds about 150,000 rows). Licence: 
 is CC0; an image with ``openaccess=0`` or a ``maxpixels`` cap is fair use only (not public
 domain).
 
-``objects.csv``, ``published_images.csv``, ``objects_constituents.csv`` and ``constituents.csv``
-are fetched one after another; each is read as a stream, by column name (older files lack
-``uuid`` and ``openaccess``), keeping only the columns and the rows that the wanted objects need.
-Records are emitted only once all four have arrived; a failure of any one is a listing failure
-and the run ends incomplete, to be rerun. The files live on GitHub (raw.githubusercontent.com):
-two requests in flight, half a second apart, is gentle; images come from api.nga.gov/iiif.
+``objects.csv``, ``published_images.csv``, ``objects_constituents.csv``, ``constituents.csv``
+and ``objects_terms.csv`` are fetched one after another; each is read as a stream, by column name
+(older files lack ``uuid`` and ``openaccess``), keeping only the columns and the rows that the
+wanted objects need. Records are emitted only once all five have been tried; a failure of any of
+the first four is a listing failure and the run ends incomplete, to be rerun.
+``objects_terms.csv`` only adds genre and movement: when it is missing or unreadable the error
+is logged and the records are emitted without them. The files live on GitHub
+(raw.githubusercontent.com): two requests in flight, half a second apart, is gentle; images come
+from api.nga.gov/iiif.
+
+Fields: ``accession_number`` is objects.csv ``accessionnum`` ("1942.2.1"), as printed.
+``genre`` comes from the object's ``Theme`` terms in objects_terms.csv: the term itself ("fables
+and legends") and its ``visualbrowsertheme``, the theme NGA's site files it under ("religious"),
+mapped onto Wikidata's labels by ``normalize.genre_from_terms``. ``Keyword`` terms ("Lion",
+"Boats", "Head") name what is depicted, not the kind of picture, and are not read.
+``movement`` is the object's ``Style`` terms: ``visualbrowserstyle`` ("Renaissance") where NGA
+normalised it, else the term ("American Impressionist"), as NGA words it.
 """
 
 from __future__ import annotations
@@ -27,21 +38,28 @@ import io
 import scrapy
 
 from crawl import normalize, reasons
-from crawl.spiders.base import SourceSpider
+from crawl.spiders.base import SourceSpider, failure_reason
 from marcus.config import list_of
 
-FILES = ("objects.csv", "published_images.csv", "objects_constituents.csv", "constituents.csv")
-OBJECT_COLUMNS = ("objectid", "title", "displaydate", "beginyear", "endyear", "medium",
-                  "attribution", "classification")
+TERMS_FILE = "objects_terms.csv"
+FILES = ("objects.csv", "published_images.csv", "objects_constituents.csv", "constituents.csv",
+         TERMS_FILE)
+OPTIONAL = {TERMS_FILE}  # without it records lose only genre and movement
+OBJECT_COLUMNS = ("objectid", "accessionnum", "title", "displaydate", "beginyear", "endyear",
+                  "medium", "attribution", "classification")
 IMAGE_COLUMNS = ("uuid", "iiifurl", "width", "height", "maxpixels", "openaccess")
 LINK_COLUMNS = ("constituentid", "displayorder", "prefix", "beginyear", "endyear")
 CONSTITUENT_COLUMNS = ("forwarddisplayname", "preferreddisplayname", "displaydate", "beginyear",
                        "endyear")
+TERM_COLUMNS = ("termtype", "term", "visualbrowsertheme", "visualbrowserstyle")
+TERM_TYPES = ("theme", "style")  # termtype values read: genre and movement
+MAX_TERMS = 50  # terms kept per object (real objects have a handful of themes and styles)
 # Required columns per file: without them a file cannot be joined at all.
 REQUIRED = {"objects.csv": ("objectid", "classification"),
             "published_images.csv": ("depictstmsobjectid", "viewtype"),
             "objects_constituents.csv": ("objectid", "constituentid", "roletype"),
-            "constituents.csv": ("constituentid",)}
+            "constituents.csv": ("constituentid",),
+            TERMS_FILE: ("objectid", "termtype", "term")}
 PAGE_URL = "https://www.nga.gov/collection/art-object-page.{objectid}.html"
 IIIF_ROOT = "https://api.nga.gov/iiif"
 CSV_FIELD_LIMIT = 16 * 2**20  # provenance texts can be long; the csv default is 128 KiB
@@ -61,7 +79,8 @@ class NgaSpider(SourceSpider):
                       self.settings.getfloat("MARCUS_TIMEOUT_S"))
         return scrapy.Request(
             f"{self.api_root}/data/{FILES[index]}", callback=self.parse_csv,
-            errback=self.listing_failed, cb_kwargs={"index": index, "tables": tables},
+            errback=self.optional_file_failed if FILES[index] in OPTIONAL
+            else self.listing_failed, cb_kwargs={"index": index, "tables": tables},
             meta={"download_maxsize": self.config["csv_max_bytes"],
                   "download_timeout": timeout})
 
@@ -75,8 +94,11 @@ class NgaSpider(SourceSpider):
                                  f"{','.join(reader.fieldnames or ())[:200]})")
             self.read_table(name, reader, tables)
         except (csv.Error, UnicodeDecodeError, ValueError) as exc:
-            self.listing_broken(response.url, reasons.describe(exc))
-            return
+            if name not in OPTIONAL:
+                self.listing_broken(response.url, reasons.describe(exc))
+                return
+            tables.pop("terms", None)  # a partial file is not read at all
+            self.optional_file_lost(name, response.url, reasons.describe(exc))
         if index + 1 < len(FILES):
             yield self.csv_request(index + 1, tables)
             return
@@ -114,6 +136,16 @@ class NgaSpider(SourceSpider):
                 if earlier is None or order < earlier["_order"]:
                     links[object_id] = {**{c: row.get(c) for c in LINK_COLUMNS},
                                         "_order": order}
+        elif name == TERMS_FILE:
+            objects, terms = tables["objects"], tables.setdefault("terms", {})
+            for row in reader:
+                object_id = (row.get("objectid") or "").strip()
+                if object_id not in objects or \
+                        (row.get("termtype") or "").strip().lower() not in TERM_TYPES:
+                    continue
+                kept = terms.setdefault(object_id, [])
+                if len(kept) < MAX_TERMS:
+                    kept.append({c: row[c] for c in TERM_COLUMNS if c in row})
         else:
             needed = {(link.get("constituentid") or "").strip()
                       for link in tables.get("links", {}).values()}
@@ -123,9 +155,20 @@ class NgaSpider(SourceSpider):
                 if constituent_id in needed:
                     people[constituent_id] = {c: row.get(c) for c in CONSTITUENT_COLUMNS}
 
+    def optional_file_failed(self, failure):
+        """Errback for objects_terms.csv: logged, and the records go out without its terms."""
+        reason, error = failure_reason(failure)
+        self.optional_file_lost(FILES[failure.request.cb_kwargs["index"]], failure.request.url,
+                                f"{reason}: {error}")
+        yield from self.emit(failure.request.cb_kwargs["tables"])
+
+    def optional_file_lost(self, name: str, url: str, error: str) -> None:
+        self.logger.error("%s unreadable, records carry no genre or movement: %s %s", name,
+                          url[:300], error[:500])
+
     def emit(self, tables: dict):
         images, links = tables.get("images", {}), tables.get("links", {})
-        people = tables.get("constituents", {})
+        people, terms = tables.get("constituents", {}), tables.get("terms", {})
         for object_id, obj in tables["objects"].items():
             if self.state.full:
                 return
@@ -137,7 +180,8 @@ class NgaSpider(SourceSpider):
             link = links.get(object_id) or {}
             person = people.get((link.get("constituentid") or "").strip()) or {}
             try:
-                item = self.item_from_rows(obj, images.get(object_id), link, person)
+                item = self.item_from_rows(obj, images.get(object_id), link, person,
+                                           terms.get(object_id, []))
             except (ValueError, TypeError, AttributeError, KeyError) as exc:
                 yield self.failed_record(object_id, reasons.BAD_RECORD,
                                          reasons.describe(exc))
@@ -159,7 +203,8 @@ class NgaSpider(SourceSpider):
                 width = min(width, max(1, full_width * cap // max(full_width, full_height)))
         return f"{base}/full/{width},/0/default.jpg"
 
-    def item_from_rows(self, obj: dict, image: dict | None, link: dict, person: dict):
+    def item_from_rows(self, obj: dict, image: dict | None, link: dict, person: dict,
+                       terms: list | tuple = ()):
         object_id = obj["objectid"].strip()
         name, qualifier = normalize.split_attribution(obj.get("attribution") or None)
         qualifier = normalize.normalise_qualifier(link.get("prefix")) or qualifier
@@ -178,9 +223,11 @@ class NgaSpider(SourceSpider):
         raw = {"object": obj, "image": {k: v for k, v in (image or {}).items()
                                         if not k.startswith("_")} or None,
                "artist_link": {k: v for k, v in link.items() if not k.startswith("_")} or None,
-               "constituent": person or None}
+               "constituent": person or None, "terms": list(terms) or None}
+        genre, movement = genre_and_movement(terms)
         item = self.new_item(
             object_id, raw,
+            accession_number=normalize.accession_text(obj.get("accessionnum")),
             page_url=PAGE_URL.format(objectid=object_id),
             image_url=self.image_url(image) if image else None,
             license=licence, license_raw=licence_raw, is_public_domain_flag=flag,
@@ -188,10 +235,33 @@ class NgaSpider(SourceSpider):
             artist_birth_year=birth, artist_death_year=death, attribution_qualifier=qualifier,
             date_text=_text(obj.get("displaydate")), date_start=date_start, date_end=date_end,
             object_type=normalize.normalise_object_type(type_raw), object_type_raw=type_raw,
-            medium=_text(obj.get("medium")))
+            medium=_text(obj.get("medium")), genre=genre, movement=movement)
         if image is None:
             item.error = "no primary image in published_images.csv"
         return item
+
+
+def genre_and_movement(terms: list | tuple) -> tuple[str | None, str | None]:
+    """(genre, movement) from an object's objects_terms.csv rows.
+
+    >>> genre_and_movement([{"termtype": "Theme", "term": "fables and legends",
+    ...                      "visualbrowsertheme": "religious"},
+    ...                     {"termtype": "Style", "term": "Renaissance",
+    ...                      "visualbrowserstyle": "Renaissance"}])
+    ('religious art', 'Renaissance')
+    """
+    themes, styles = [], []
+    for row in terms:
+        if not isinstance(row, dict):
+            continue
+        kind = row.get("termtype")
+        kind = kind.strip().lower() if isinstance(kind, str) else ""
+        if kind == "theme":
+            themes += [row.get("term"), row.get("visualbrowsertheme")]
+        elif kind == "style":
+            normalised = _text(row.get("visualbrowserstyle"))
+            styles.append(normalised or row.get("term"))
+    return normalize.genre_from_terms(themes), normalize.terms_text(styles)
 
 
 def csv_rows(body: bytes) -> csv.DictReader:

@@ -24,6 +24,13 @@ The licence is that media's usage; a record with image media but none CC0 is "co
 (the Smithsonian's "Usage conditions apply": metadata only); a record without image media falls
 back to the record's ``metadata_usage.access``. ``license_raw`` keeps both.
 
+``accession_number`` is the freetext ``identifier`` the unit labels as its object's number:
+``Object number`` (SAAM, NMAAHC: "1929.6.75"), else ``ID Number`` (NMAH's per-object
+"MA.316371.019"), ``Catalog Number``, ``Accession Number`` (at NMAH the number of a whole
+accession lot, so the last resort). ``genre`` is what ``normalize.genre_from_terms`` finds in
+``indexedStructured.topic`` (SAAM's subject terms: "Portrait male\\waist length", "Landscapes")
+and ``indexedStructured.object_type``; EDAN has no style field, so ``movement`` stays empty.
+
 Politeness as api.data.gov states it: 1,000 requests an hour per key (rolling; ``DEMO_KEY``: 30 an
 hour and 50 a day per IP), answered beyond that with 429 ``OVER_RATE_LIMIT``. Params ask for one
 request at a time and 3.6 s between two (1,000 an hour); ids.si.edu needs no key but is paced the
@@ -44,6 +51,7 @@ from crawl.spiders.base import SourceSpider, as_int, parse_json
 from marcus.config import optional
 from marcus.errors import UserError
 
+MAX_TOPICS = 100  # topics read per record (SAAM records have a dozen at most)
 MAX_ROWS = 1000  # the search's largest page (the API answers 10 rows to a larger ask)
 SORT = "id"  # a stable order: relevancy may reorder records between two pages of one query
 DEMO_KEY = "DEMO_KEY"  # api.data.gov's key for trying an API out (30 requests an hour)
@@ -58,6 +66,8 @@ CREATOR_LABELS = ("artist", "artist/maker", "painter", "maker", "creator", "crea
                   "photographer", "sculptor", "printmaker", "print maker", "draftsman")
 _DELIVERY = "/deliveryService"
 _MAX = re.compile(r"(^|&)max=[^&]*")
+# freetext.identifier labels of an object's own number, most specific first (compared lower-case).
+IDENTIFIER_LABELS = ("object number", "id number", "catalog number", "accession number")
 QUALIFIER_LABELS = ("attributed to", "workshop of", "studio of", "follower of", "circle of",
                     "school of", "manner of", "style of", "after", "copy after", "possibly by",
                     "probably by", "formerly attributed to")
@@ -191,8 +201,11 @@ class SmithsonianSpider(SourceSpider):
         if not isinstance(title, str) or not title.strip():
             title = _dict(described.get("title")).get("content", title)
         page_url = described.get("record_link") or described.get("guid")
+        topics = [t.get("content") if isinstance(t, dict) else t
+                  for t in _list(indexed.get("topic"))[:MAX_TOPICS]]
         return self.new_item(
             row["id"], row,
+            accession_number=object_number(freetext.get("identifier")),
             page_url=page_url.strip() if isinstance(page_url, str) else page_url,
             image_url=image_url,
             license=licence, license_raw=licence_raw, is_public_domain_flag=flag,
@@ -203,7 +216,9 @@ class SmithsonianSpider(SourceSpider):
             object_type=normalize.normalise_object_type(type_raw), object_type_raw=type_raw,
             medium=labelled(freetext.get("physicalDescription"),
                             ("medium", "media/materials", "materials", "technique"),
-                            first_else=False))
+                            first_else=False),
+            genre=normalize.genre_from_terms(
+                [t for t in topics + types[:MAX_TOPICS] if isinstance(t, str)]))
 
 
 def api_key(config: dict, api_root: str) -> str:
@@ -319,6 +334,20 @@ def life_years(bio: str) -> tuple[int | None, int | None]:
     1910' (SAAM), '3 Dec 1755 - 9 Jul 1828' (NPG), 'ca. 1420-ca. 1505' (Freer)."""
     text = _PLACE_BEFORE_YEAR.sub(lambda m: f"{m[1]} ", bio[:1000])
     return normalize.parse_life_years(_DAY_MONTH.sub("", text))
+
+
+def object_number(entries: object) -> str | None:
+    """The object's own number from freetext ``identifier`` entries (``[{"label": "Object
+    number", "content": "1929.6.75"}]``), by IDENTIFIER_LABELS; None when none is labelled so."""
+    found = {}
+    for entry in _list(entries)[:MAX_TOPICS]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
+            continue
+        label = entry["label"].strip().rstrip(":").strip().lower()
+        number = normalize.accession_text(entry.get("content"))
+        if label in IDENTIFIER_LABELS and number is not None:
+            found.setdefault(label, number)
+    return next((found[label] for label in IDENTIFIER_LABELS if label in found), None)
 
 
 def labelled(entries: object, labels: tuple[str, ...], first_else: bool = True) -> str | None:

@@ -50,6 +50,7 @@ from crawl.spiders.base import SourceSpider, failure_reason, parse_json
 from crawl.spiders.commons import (
     IIPROP,
     LICENCE_KEYS,
+    api_answer,
     asked_again_after_lag,
     title_from_file,
     without_tracking,
@@ -61,6 +62,7 @@ IDS_PER_REQUEST = 50  # wbgetentities ids and Commons titles per request, for or
 QUERY_WINDOW_S = 60.0  # the Query Service counts each client's query time per minute
 _ENTITY_URI = re.compile(r"^https?://www\.wikidata\.org/entity/(Q[1-9][0-9]{0,11})$")
 TIMEOUT_MARKER = b"TimeoutException"  # java.util.concurrent's, in a 500 or after cut-off JSON
+TIMEOUT_TAIL_BYTES = 20_000  # the trace follows the cut-off JSON: look for it in the tail only
 # A Commons imageinfo request names its files in the URL: at most this many characters of
 # them, well inside the URL length Wikimedia's servers accept, whatever the names' length.
 MAX_TITLES_URL_CHARS = 6000
@@ -134,7 +136,7 @@ class WikidataSpider(SourceSpider):
             callback=self.parse_query, errback=self.query_failed,
             headers={"Accept": "application/sparql-results+json"},
             cb_kwargs={"first": first, "end": end},
-            meta={"handle_httpstatus_list": [500], "marcus_final": [500]})
+            meta={"handle_httpstatus_list": [500]})  # a timeout, or retries spent
         request.meta["marcus_not_before"] = self.query_budget_wait()
         return request
 
@@ -165,15 +167,17 @@ class WikidataSpider(SourceSpider):
 
     def parse_query(self, response, first: int, end: int):
         self.query_seconds.append((time.monotonic(), response.meta.get("download_latency", 0.0)))
-        if TIMEOUT_MARKER in response.body[-20000:]:  # a 500, or a 200 cut off mid-result
+        if TIMEOUT_MARKER in response.body[-TIMEOUT_TAIL_BYTES:]:  # a 500, or a 200 cut short
             yield from self.timed_out(response, first, end)
             return
         try:
             body = parse_json(response) if response.status == 200 else None
         except ValueError:
             body = None
-        if body is None:  # a 500 or an unreadable answer that is no timeout: ask again later
-            yield from self.query_failed_again(response, first, end)
+        if body is None:  # a 500 after every retry (crawl/middlewares.py), or no JSON
+            self.listing_broken(response.url, f"HTTP {response.status} from the Query Service"
+                                " with no readable results (after every retry for a 500)")
+            yield from self.next_partition()
             return
         results = body.get("results") if isinstance(body, dict) else None
         rows = results.get("bindings") if isinstance(results, dict) else None
@@ -200,24 +204,10 @@ class WikidataSpider(SourceSpider):
         else:
             yield from self.next_partition()
 
-    def query_failed_again(self, response, first: int, end: int):
-        """A failed query that did not time out (a 500, a maintenance page): the same query
-        again after a backoff, as crawl.retries allows; then a listing failure."""
-        from scrapy.downloadermiddlewares.retry import get_retry_request
-
-        again = get_retry_request(response.request, spider=self, reason=f"HTTP "
-                                  f"{response.status}", max_retry_times=self.settings.getint(
-                                      "MARCUS_RETRIES", 5))
-        if again is None:
-            self.listing_broken(response.url, f"HTTP {response.status} from the Query Service "
-                                "after every retry")
-            yield from self.next_partition()
-            return
-        tries = again.meta.get("retry_times", 1)
-        backoff = min(self.settings.getfloat("MARCUS_BACKOFF_BASE_S", 1.0) * 2 ** (tries - 1),
-                      self.settings.getfloat("MARCUS_BACKOFF_MAX_S", 60.0))
-        again.meta["marcus_not_before"] = time.monotonic() + backoff
-        yield again
+    def response_is_final(self, request, response) -> bool:
+        """A query that timed out is split here, not repeated by the retry middleware."""
+        return (request.callback == self.parse_query
+                and TIMEOUT_MARKER in response.body[-TIMEOUT_TAIL_BYTES:])
 
     def timed_out(self, response, first: int, end: int):
         """A failed query: ask its two halves instead; a partition too small to split fails."""
@@ -257,26 +247,17 @@ class WikidataSpider(SourceSpider):
         """(body, requests or rows instead): the JSON object of an API answer holding the
         object ``expect``; a maxlag error asks again later; any other error, or an answer
         without ``expect``, fails the batch (a rerun asks again)."""
-        try:
-            body = parse_json(response)
-            if not isinstance(body, dict):
-                raise TypeError(f"the response is a {type(body).__name__}")
-        except (ValueError, TypeError) as exc:
-            return None, self.fail_batch(batch, reasons.BAD_RECORD, reasons.describe(exc))
-        error = body.get("error")
-        if error is None:
-            if not isinstance(body.get(expect), dict):
-                return None, self.fail_batch(batch, reasons.BAD_RECORD, f"no {expect!r} "
-                                             "object in the API's answer")
-            return body, []
-        code = error.get("code") if isinstance(error, dict) else None
-        info = error.get("info") if isinstance(error, dict) else error
-        tries = response.meta.get("marcus_lagged", 0) + 1
-        if code == "maxlag" and tries <= self.config["maxlag_retries"]:
-            return None, [asked_again_after_lag(self, response, tries)]
-        why = f"API error {code}: {info}"[:300]
-        return None, self.fail_batch(batch, reasons.HTTP_ERROR if code == "maxlag"
-                                     else reasons.BAD_RECORD, why)
+        body, code, why = api_answer(response)
+        if body is None:
+            tries = response.meta.get("marcus_lagged", 0) + 1
+            if code == "maxlag" and tries <= self.config["maxlag_retries"]:
+                return None, [asked_again_after_lag(self, response, tries)]
+            return None, self.fail_batch(batch, reasons.HTTP_ERROR if code == "maxlag"
+                                         else reasons.BAD_RECORD, why)
+        if not isinstance(body.get(expect), dict):
+            return None, self.fail_batch(batch, reasons.BAD_RECORD, f"no {expect!r} object in "
+                                         "the API's answer")
+        return body, []
 
     def parse_paintings(self, response, batch: Batch, ids: list[str]):
         body, instead = self.api_body(response, batch, "entities")
@@ -412,7 +393,21 @@ class WikidataSpider(SourceSpider):
 
     def batch_failed(self, failure):
         reason, error = failure_reason(failure)
-        yield from self.fail_batch(failure.request.cb_kwargs["batch"], reason, error)
+        request = failure.request
+        batch = request.cb_kwargs["batch"]
+        if reason == reasons.TOO_LARGE and request.callback == self.parse_paintings:
+            # One enormous item makes its whole batch's answer too large: ask the halves, down
+            # to the one item, which stays that large (rejected, as any record over max_bytes).
+            if len(batch.ids) == 1:
+                item = self.failed_record(batch.ids[0], reason, error)
+                item.status = "rejected"
+                yield item
+                return
+            middle = len(batch.ids) // 2
+            for half in (batch.ids[:middle], batch.ids[middle:]):
+                yield self.entities_request(half, self.parse_paintings, Batch(half))
+            return
+        yield from self.fail_batch(batch, reason, error)
 
     def item_or_failure(self, batch: Batch, qid: str, page: dict, gone: bool = False):
         """The painting's item and its image request; ``gone``: Commons has no such file (a
@@ -518,9 +513,14 @@ def valid_title(name: str) -> bool:
 
 
 def same_as_links(entity: dict) -> str | None:
-    """The item's museum object ids as ``source:id`` links, e.g. ``met:436535|aic:27992``."""
+    """The item's museum object ids as ``source:id`` links, e.g. ``met:436535|aic:27992``, then
+    its inventory numbers in the collections we crawl, ``cleveland:accession:1958.31`` (the
+    record with that accession_number; curate/identity.py resolves them)."""
     links = [f"{source}:{normalize.europeana_key(value) if source == 'europeana' else value}"
              for prop, source in wikibase.SAME_AS.items()
              for value in wikibase.string_values(entity, prop)]
-    return "|".join(links) or None
+    links += [f"{wikibase.INVENTORY_COLLECTIONS[collection]}:accession:{number}"
+              for collection, number in wikibase.inventory_numbers(entity)
+              if collection in wikibase.INVENTORY_COLLECTIONS and "|" not in number]
+    return "|".join(dict.fromkeys(links)) or None
 

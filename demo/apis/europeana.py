@@ -25,8 +25,15 @@ totalResults, nextCursor, items``, items with alphabetically ordered keys (``@Js
 (alphabetic=true)``), list-valued fields, language maps ``{"def"|"en"|"nl": [...]}``; errors as
 ``{"apikey", "success": false, "error", "message", "code"}``. Cursor paging is Solr's: a page
 holding records always names a ``nextCursor``; the page after the last record is empty and has
-none. Records of dataset 2048128 name their creator as a linked-data URI (``dcCreator``) with the
-name only in ``edmAgentLabel``, as some aggregators deliver them.
+none (in hostile mode, ``demo/hostile.py``: hostile items after the real ones, then a truncated
+page instead of the empty one). Records of dataset 2048128 name their creator as a linked-data
+URI (``dcCreator``) with the name only in ``edmAgentLabel``, as some aggregators deliver them.
+
+A painting's genre comes as Europeana's semantic enrichment gives it (``profile=standard`` and
+``rich``, api2's ApiBean): ``edmConcept`` (concept URIs), ``edmConceptLabel`` (``[{"def":
+label}]``) and ``edmConceptPrefLabelLangAware`` (``{"en": ["Portrait", "Painting"], "nl":
+["portret", "schilderij"]}``); ``profile=rich`` adds the provider's own ``dcSubjectLangAware`` in
+the provider's language (``{"nl": ["portret"]}``). There is no identifier in a search item.
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ import html
 import re
 from urllib.parse import quote, urlsplit
 
-from demo.apis import attributed_name, image_response
+from demo import hostile
+from demo.apis import attributed_name, image_response, paginate
 from demo.catalog import EUROPEANA_RIGHTS, Copy
 from demo.collection import DemoCollection
 from demo.server import Request, Response, error_response, json_response
@@ -65,6 +73,25 @@ DATASETS = {
               "peinture"),
 }
 LINKED_DATA_CREATORS = "2048128"  # this aggregator's records name creators by URI
+# A painting's genre by its kind: (concept number, English concept label, the word a provider
+# writing in nl, ro, fr or en puts in dc:subject). The English labels name the genre the
+# painting has everywhere else (Wikidata's P136, AIC's subjects); the concept numbers are the
+# demo's own.
+GENRE_CONCEPTS = {
+    "portrait": (190, "Portrait", {"nl": "portret", "ro": "portret", "fr": "portrait",
+                                   "en": "portrait"}),
+    "landscape": (191, "Landscape painting", {"nl": "landschap", "ro": "peisaj",
+                                              "fr": "paysage", "en": "landscape"}),
+    "seascape": (192, "Marine art", {"nl": "zeegezicht", "ro": "marin\u0103", "fr": "marine",
+                                     "en": "seascape"}),
+    "still_life": (193, "Still life", {"nl": "stilleven", "ro": "natur\u0103 static\u0103",
+                                       "fr": "nature morte", "en": "still life"}),
+    "geometric": (194, "Abstract art", {"nl": "abstracte kunst",
+                                        "ro": "art\u0103 abstract\u0103", "fr": "art abstrait",
+                                        "en": "abstract art"}),
+}
+PAINTING_CONCEPT = (47, "Painting")
+CONCEPT_ROOT = "http://data.europeana.eu/concept/"
 CURSOR_MAGIC = b"AoE\x01"
 EPOCH_MS = 1_516_099_965_548  # the first record's creation time, fixed (no clock)
 PAGE_LIMIT = ("It is not possible to paginate beyond the first 1000 search results. Please use "
@@ -155,6 +182,7 @@ def search_item(collection: DemoCollection, copy: Copy, root: str, key: str, pro
         "dcDescription": [f"{artwork.medium}. {artwork.date_text}."],
         "dcDescriptionLangAware": {"en": [f"{artwork.medium}. {artwork.date_text}."]},
         "dcLanguage": [language],
+        "dcLanguageLangAware": {"def": [language]},
         "dcTitleLangAware": {"en": [artwork.title]},
         "edmIsShownAt": [f"{root}/providers/{dataset}/{copy.copy_id}.html"],
         "edmIsShownBy": [shown_by],
@@ -179,6 +207,15 @@ def search_item(collection: DemoCollection, copy: Copy, root: str, key: str, pro
         item.update(dcCreator=[uri], dcCreatorLangAware={"def": [uri]}, edmAgent=[uri],
                     edmAgentLabel=[{"def": artist.name}],
                     edmAgentLabelLangAware={language: [artist.name]})
+    genre = GENRE_CONCEPTS.get(artwork.kind)
+    if profile != "minimal" and genre is not None:  # Europeana's enrichment (ApiBean)
+        number, english, words = genre
+        labels = {"en": [english, PAINTING_CONCEPT[1]]}
+        if language != "en":
+            labels[language] = [words.get(language, english.lower()), painting_word]
+        item.update(edmConcept=[f"{CONCEPT_ROOT}{number}", f"{CONCEPT_ROOT}{PAINTING_CONCEPT[0]}"],
+                    edmConceptLabel=[{"def": v} for values in labels.values() for v in values],
+                    edmConceptPrefLabelLangAware=labels)
     if profile != "minimal":
         item.update(completeness=item["europeanaCompleteness"], country=[country],
                     edmDatasetName=[f"{dataset}_Ag_Demo"],
@@ -191,6 +228,8 @@ def search_item(collection: DemoCollection, copy: Copy, root: str, key: str, pro
         item.update(dcTypeLangAware=types,
                     edmLandingPage=[f"{root}/item/{dataset}/{local}"],
                     organizations=[provider])
+        if genre is not None:  # the provider's own subject, in its own language
+            item["dcSubjectLangAware"] = {language: [genre[2].get(language, genre[1].lower())]}
     return dict(sorted(item.items()))
 
 
@@ -293,6 +332,8 @@ def search(collection: DemoCollection, request: Request) -> Response:
              if _query_matches(collection, c, query)
              and all(_qf_matches(collection, c, t) for t in request.query.get("qf", []))
              and (not reusability or reusability_of(c) in reusability)]
+    if request.hostile:  # hostile items after the real ones, then one truncated page
+        return _hostile_search(collection, request, found, offset, rows, key, profile)
     page = found[offset: offset + rows]
     body = {"apikey": key, "success": True, "requestNumber": REQUEST_NUMBER,
             "itemsCount": len(page), "totalResults": len(found)}
@@ -301,6 +342,28 @@ def search(collection: DemoCollection, request: Request) -> Response:
     body["items"] = [search_item(collection, c, request.source_root, key, profile, offset + i)
                      for i, c in enumerate(page)]
     return json_response(body)
+
+
+def _hostile_search(collection: DemoCollection, request: Request, found: list[Copy],
+                    offset: int, rows: int, key: str, profile: str) -> Response:
+    """The search in hostile mode (demo/hostile.py): whatever the filters say, the hostile
+    items follow the real ones, and the cursor walk's page after the last item (an empty page
+    without ``nextCursor``) is cut off instead."""
+    extra = hostile.europeana_items(collection, request.source_root, key, profile)
+    total = len(found) + len(extra)
+    cursor = request.arg("cursor")
+    if cursor is not None and rows and offset >= total:
+        return hostile.europeana_broken_page(key)
+    page = found[offset: offset + rows]
+    items = [search_item(collection, c, request.source_root, key, profile, offset + i)
+             for i, c in enumerate(page)]
+    items += paginate(extra, offset - len(found), rows - len(items))
+    body = {"apikey": key, "success": True, "requestNumber": REQUEST_NUMBER,
+            "itemsCount": len(items), "totalResults": total}
+    if cursor is not None and items:
+        body["nextCursor"] = encode_cursor(offset + len(items))
+    body["items"] = items
+    return hostile.hostile_json(body)
 
 
 # --- files -------------------------------------------------------------------------------------

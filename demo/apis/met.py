@@ -34,6 +34,11 @@ _OBJECT_NAMES = {"painting": "Painting", "drawing": "Drawing", "print": "Print",
                  "photograph": "Photograph", "sculpture": "Bust"}
 
 
+
+def accession_number(copy: Copy) -> str:
+    n = int(copy.source_id)
+    return f"{1880 + n % 140}.{n // 140}"  # one number per object, as the Met's are
+
 def department_id(collection: DemoCollection, copy: Copy) -> int:
     artwork, artist = collection.artwork(copy), collection.artist(copy)
     if artwork.object_type in ("drawing", "print"):
@@ -64,7 +69,7 @@ def object_record(collection: DemoCollection, copy: Copy, root: str) -> dict:
     return {
         "objectID": int(copy.source_id),
         "isHighlight": False,
-        "accessionNumber": f"{1880 + int(copy.source_id) % 140}.{int(copy.source_id) % 997}",
+        "accessionNumber": accession_number(copy),
         "accessionYear": str(1880 + int(copy.source_id) % 140),
         "isPublicDomain": copy.is_public_domain_flag,
         "primaryImage": f"{image_base}/original/{name}" if has_image else "",

@@ -1,9 +1,17 @@
 """The National Gallery of Art open data (CSV files, CC0) and its IIIF server, emulated.
 
 Routes below the source root: ``/data/objects.csv``, ``/data/published_images.csv``,
-``/data/constituents.csv``, ``/data/objects_constituents.csv`` (the real repository's current
-headers, column for column) and IIIF Image API 2 at ``/iiif/{uuid}/...``. Images that are not
-open access carry ``openaccess=0`` and a ``maxpixels`` cap, which the IIIF server enforces.
+``/data/constituents.csv``, ``/data/objects_constituents.csv``, ``/data/objects_terms.csv`` (the
+real repository's current headers, column for column) and IIIF Image API 2 at
+``/iiif/{uuid}/...``. Images that are not open access carry ``openaccess=0`` and a ``maxpixels``
+cap, which the IIIF server enforces.
+
+``objects_terms.csv`` files each painting as NGA does: a ``Theme`` row (a specific theme as the
+term, the broad theme NGA's site browses by in ``visualbrowsertheme``), ``Keyword`` rows for what
+is depicted (the same words AIC and the Met give the artwork), a ``Style`` row with the movement
+of its time (term and ``visualbrowserstyle``, as NGA writes "Renaissance,,Renaissance") and a
+``School`` row with the painter's nationality. Rows are ordered by termid, then objectid, as in
+the real file.
 """
 
 from __future__ import annotations
@@ -11,9 +19,10 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import zlib
 
 from demo import hostile, iiif
-from demo.apis import TYPE_NAMES, attributed_name, life_dates
+from demo.apis import SUBJECTS, TYPE_NAMES, attributed_name, life_dates, movement_of
 from demo.catalog import Copy
 from demo.collection import DemoCollection
 from demo.server import Request, Response, error_response
@@ -34,6 +43,14 @@ CONSTITUENTS_HEADER = (
     "visualbrowsernationality,constituenttype,wikidataid").split(",")
 OBJECTS_CONSTITUENTS_HEADER = ("objectid,constituentid,displayorder,roletype,role,prefix,suffix,"
                                "displaydate,beginyear,endyear,country,zipcode").split(",")
+OBJECTS_TERMS_HEADER = "termid,objectid,termtype,term,visualbrowsertheme,visualbrowserstyle".split(
+    ",")
+# A painting's Theme row by its kind: (the specific theme, the broad visualbrowsertheme). The
+# real file pairs them the same way ("fantasy" under "animal", "fables and legends" under
+# "religious"); both words name the genre AIC's subject_titles and the Met's tags give it.
+THEMES = {"portrait": ("men", "portrait"), "landscape": ("trees", "landscape"),
+          "seascape": ("boats", "marine"), "still_life": ("fruit", "still life"),
+          "geometric": ("abstraction", "abstraction")}
 
 
 def csv_bytes(header: list[str], rows: list[dict], hostile_text: bool = False) -> bytes:
@@ -45,6 +62,31 @@ def csv_bytes(header: list[str], rows: list[dict], hostile_text: bool = False) -
     return hostile.encode_text(buf.getvalue()) if hostile_text else buf.getvalue().encode("utf-8")
 
 
+def _term_id(termtype: str, term: str) -> int:
+    """A stable termid per distinct term (the real ids are TMS term ids around 2,030,000)."""
+    return 2_030_000 + zlib.crc32(f"{termtype}:{term}".encode()) % 1_000_000
+
+
+def term_rows(collection: DemoCollection, copy: Copy) -> list[dict]:
+    """The objects_terms.csv rows of one object, as NGA files a work of its kind."""
+    artwork, artist = collection.artwork(copy), collection.artist(copy)
+    rows = []
+
+    def add(termtype: str, term: str, theme: str = "", style: str = "") -> None:
+        rows.append({"termid": _term_id(termtype, term), "objectid": copy.source_id,
+                     "termtype": termtype, "term": term, "visualbrowsertheme": theme,
+                     "visualbrowserstyle": style})
+
+    if artwork.kind in THEMES:
+        add("Theme", *THEMES[artwork.kind])
+    for keyword in SUBJECTS.get(artwork.kind, ()):
+        add("Keyword", keyword)
+    if (movement := movement_of(artwork)) is not None:
+        add("Style", movement[1], style=movement[1])
+    add("School", artist.nationality)
+    return rows
+
+
 def _span(year: int) -> str:
     start = year - year % 25 + 1
     return f"{start} to {start + 24}"
@@ -53,7 +95,7 @@ def _span(year: int) -> str:
 @functools.lru_cache(maxsize=8)
 def tables(collection: DemoCollection, root: str, with_hostile: bool = False) -> dict[str, bytes]:
     copies = collection.source_copies("nga")
-    objects, images, links = [], [], []
+    objects, images, links, terms = [], [], [], []
     artist_ids = set()
     for c in copies:
         artwork, artist = collection.artwork(c), collection.artist(c)
@@ -79,6 +121,7 @@ def tables(collection: DemoCollection, root: str, with_hostile: bool = False) ->
                       "prefix": artwork.attribution_qualifier.lower(), "suffix": "",
                       "displaydate": life_dates(artist), "beginyear": artist.birth_year or "",
                       "endyear": artist.death_year or "", "country": "", "zipcode": ""})
+        terms += term_rows(collection, c)
         if not c.has_image:
             continue
         open_access = c.is_public_domain_flag
@@ -112,7 +155,9 @@ def tables(collection: DemoCollection, root: str, with_hostile: bool = False) ->
     return {"objects.csv": csv_bytes(OBJECTS_HEADER, objects, with_hostile),
             "published_images.csv": csv_bytes(IMAGES_HEADER, images, with_hostile),
             "constituents.csv": csv_bytes(CONSTITUENTS_HEADER, constituents),
-            "objects_constituents.csv": csv_bytes(OBJECTS_CONSTITUENTS_HEADER, links)}
+            "objects_constituents.csv": csv_bytes(OBJECTS_CONSTITUENTS_HEADER, links),
+            "objects_terms.csv": csv_bytes(OBJECTS_TERMS_HEADER, sorted(
+                terms, key=lambda r: (r["termid"], int(r["objectid"]))))}
 
 
 def _max_width(collection: DemoCollection, copy: Copy) -> int | None:

@@ -9,15 +9,19 @@ api.data.gov's shape. ``q`` understands the fielded terms crawls use (``object_t
 ``online_media_type:Images``, ``unit_code:SAAM``, ``media_usage:CC0``, ``data_source:"..."``)
 joined with AND, OR and NOT; free words and other fields are ignored. Rows come whole, as in
 the real search: ``descriptiveNonRepeating`` (ids, title, record_link, ``metadata_usage``,
-``online_media``), ``indexedStructured`` (decades, inverted names, object types) and
-``freetext`` (``[{"label", "content"}]`` lists: the artist line in SAAM's "born PLACE YEAR-died
-PLACE YEAR" form, the date as written, the medium). A record the Smithsonian does not release
+``online_media``), ``indexedStructured`` (decades, inverted names, object types, subject
+``topic`` terms) and ``freetext`` (``[{"label", "content"}]`` lists: the artist line in SAAM's
+"born PLACE YEAR-died PLACE YEAR" form, the date as written, the medium, the ``identifier``
+labelled "Object number"). A record the Smithsonian does not release
 as CC0 keeps its image media entry with ``usage.access`` "Usage conditions apply" and no
 ``content``, ``thumbnail`` or ``resources``: nothing to download.
 
 Images, on ids.si.edu in real life and under this prefix here (no key): ``/ids/deliveryService?
 id=IDS_ID[&max=N]`` (the long side scaled down to N; the original without ``max``) and
 ``/ids/download?id=IDS_ID.jpg`` (the original).
+
+In hostile mode (``demo/hostile.py``) the search appends hostile rows after the real ones; their
+images are hostile URLs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import hashlib
 import re
 from urllib.parse import unquote
 
-from demo.apis import attributed_name, image_response, paginate
+from demo import hostile
+from demo.apis import SUBJECTS, attributed_name, image_response, paginate
 from demo.catalog import Copy
 from demo.collection import DemoCollection
 from demo.server import Request, Response, error_response, json_response
@@ -130,13 +135,7 @@ def row(collection: DemoCollection, copy: Copy, root: str) -> dict:
                 "record_link": f"{root}/object/{rid}",
                 "guid": f"http://n2t.net/ark:/65665/vk7{_digest(rid)[:8]}",
             },
-            "indexedStructured": {
-                "date": [f"{d}s" for d in decades],
-                "name": [_inverted(artist.name)],
-                "object_type": [OBJECT_TYPES[artwork.object_type]],
-                "online_media_type": ["Images"],
-                "topic": [artwork.kind.replace("_", " ").title()],
-            },
+            "indexedStructured": _indexed(artwork, artist, decades),
             "freetext": {
                 "date": [{"label": "Date", "content": artwork.date_text}],
                 "name": [{"label": "Artist", "content": artist_line(collection, copy)}],
@@ -160,6 +159,18 @@ def row(collection: DemoCollection, copy: Copy, root: str) -> dict:
         "lastTimeUpdated": stamp,
         "version": "",
     }
+
+
+def _indexed(artwork, artist, decades: range) -> dict:
+    """indexedStructured: decades, the inverted name, types; ``topic`` holds the subject terms
+    (AIC's and the Met's words for the same painting: "Portraits", "Men") and, as EDAN leaves
+    empty fields out, is absent where there are none."""
+    indexed = {"date": [f"{d}s" for d in decades], "name": [_inverted(artist.name)],
+               "object_type": [OBJECT_TYPES[artwork.object_type]],
+               "online_media_type": ["Images"]}
+    if topics := list(SUBJECTS.get(artwork.kind, ())):
+        indexed["topic"] = topics
+    return indexed
 
 
 def _facets(collection: DemoCollection, copy: Copy) -> dict[str, list[str]]:
@@ -248,9 +259,28 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         copies = []  # no archival records in the demo
     groups = _parse_q(request.arg("q") or "")
     found = [c for c in copies if _matches(_facets(collection, c), groups)]
+    if request.hostile:  # hostile rows after the real ones, then one enormous page
+        return _hostile_search(collection, root, found, start, rows)
     return json_response({"status": 200, "responseCode": 1, "response": {
         "rows": [row(collection, c, root) for c in paginate(found, start, rows)],
         "rowCount": len(found), "message": "content found"}})
+
+
+def _hostile_search(collection: DemoCollection, root: str, found: list[Copy], start: int,
+                    rows: int) -> Response:
+    """The search in hostile mode (demo/hostile.py): whatever ``q`` says, the hostile rows
+    follow the real ones; ``rowCount`` claims one row more, and the page after the last row
+    is an enormous one."""
+    extra = hostile.smithsonian_rows(collection, root)
+    total = len(found) + len(extra)
+    if rows and start >= total:
+        return hostile.broken_page(hostile.BY_KEY["listing_enormous"],
+                                   b'{"status": 200, "responseCode": 1, "response": {"rows": [',
+                                   b"]}}")
+    page = [row(collection, c, root) for c in paginate(found, start, rows)]
+    page += paginate(extra, start - len(found), rows - len(page))
+    return hostile.hostile_json({"status": 200, "responseCode": 1, "response": {
+        "rows": page, "rowCount": total + 1, "message": "content found"}})
 
 
 def _image(collection: DemoCollection, request: Request, path: str) -> Response:

@@ -12,6 +12,9 @@ One root answers all three, told apart as the real services are by path and para
 - ``/w/api.php?action=query&titles=File:...&prop=imageinfo`` and ``/upload/...``: the items'
   files, through the Commons emulator (``demo/apis/commons.py``).
 
+In hostile mode (``demo/hostile.py``) the listing also names hostile items (above every real
+one), whose entities, broken wbgetentities answers and files' image infos come from there.
+
 How the real services fail, always on (not only with ``demo.faults``):
 
 - A listing query over more than ``TIMEOUT_ITEMS`` items "runs past 60 s": half of such
@@ -28,12 +31,14 @@ written with the precisions, ranks and attribution qualifiers Wikidata uses.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 import zlib
 
-from demo.apis import MOVEMENTS, commons, movement_of
+from demo import hostile
+from demo.apis import MOVEMENTS, cleveland, commons, met, movement_of, smithsonian
 from demo.catalog import PD_DEATH_MARGIN_YEARS, Artist, Copy
 from demo.collection import DemoCollection
 from demo.server import Request, Response, error_response, json_response
@@ -81,6 +86,9 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         return _sparql(collection, request)
     if request.path == "/w/api.php" and request.arg("action") == "wbgetentities":
         return _entities(collection, request)
+    if request.hostile and request.path == "/w/api.php" and (
+            found := hostile.wikidata_files(collection, request)) is not None:
+        return found
     if request.path == "/w/api.php" or request.path.startswith("/upload/"):
         return commons.handle(collection, request, files="wikidata")
     return error_response(404, "Not Found", as_json=False)
@@ -112,6 +120,8 @@ def _sparql(collection: DemoCollection, request: Request) -> Response:
     rows = [{"item": {"type": "uri", "value": f"{ENTITY}{c.source_id}"},
              "id": {"datatype": "http://www.w3.org/2001/XMLSchema#integer", "type": "literal",
                     "value": str(_number(c))}} for c in items[:limit]]
+    if request.hostile:  # hostile items among the real ones, by id (real ones never time out)
+        rows = hostile.wikidata_bindings(rows, first, end, limit)
     body = {"head": {"vars": ["item", "id"]}, "results": {"bindings": rows}}
     if len(items) > TIMEOUT_ITEMS:  # the real service would still be scanning at 60 s
         trace = f"SPARQL-QUERY: queryStr={query}\n{JAVA_TRACE}"
@@ -130,32 +140,45 @@ def _sparql(collection: DemoCollection, request: Request) -> Response:
 def _entities(collection: DemoCollection, request: Request) -> Response:
     ids = [i for i in (request.arg("ids") or "").split("|") if i]
     if not ids:
-        return _error("param-missing", "The parameter \"ids\" is required.")
+        return _error(request, "param-missing", "The parameter \"ids\" is required.")
     if len(ids) > MAX_IDS:
-        return _error("toomanyvalues", f"Too many values supplied for parameter \"ids\". The "
-                      f"limit is {MAX_IDS}.")
+        return _error(request, "toomanyvalues", f"Too many values supplied for parameter "
+                      f"\"ids\". The limit is {MAX_IDS}.")
     if request.arg("maxlag") and zlib.crc32("|".join(ids).encode()) % 11 == 0 \
             and _first_time(collection, "maxlag " + "|".join(ids)):
         response = json_response({"error": {"code": "maxlag", "info": "Waiting for "
                                             "10.64.48.35: 6 seconds lagged.", "host":
-                                            "10.64.48.35", "lag": 6, "type": "db"},
+                                            "10.64.48.35", "lag": 6, "type": "db",
+                                            "*": _docref(request)},
                                   "servedby": "mw-api-ext.demo"})
         response.headers.update({"Retry-After": "1", "X-Database-Lag": "6"})
         return response
+    if request.hostile and (broken := hostile.wikidata_broken(collection, ids)) is not None:
+        return broken
     languages = (request.arg("languages") or "en").split("|")
     entities = {}
     for qid in ids:
+        if request.hostile and (found := hostile.wikidata_entity(collection, qid)) is not None:
+            entities[qid] = found
+            continue
         entity = _entity(collection, qid, request)
         if entity is None:
             entities[qid] = {"id": qid, "missing": ""}
         else:
             entity["labels"] = {k: v for k, v in entity["labels"].items() if k in languages}
             entities[qid] = entity
-    return json_response({"entities": entities, "success": 1})
+    return (hostile.hostile_json if request.hostile else json_response)(
+        {"entities": entities, "success": 1})
 
 
-def _error(code: str, info: str) -> Response:
-    return json_response({"error": {"code": code, "info": info}, "servedby": "mw-api-ext.demo"})
+def _error(request: Request, code: str, info: str) -> Response:
+    return json_response({"error": {"code": code, "info": info, "*": _docref(request)},
+                          "servedby": "mw-api-ext.demo"})
+
+
+def _docref(request: Request) -> str:
+    """The ``*`` of an error (errorformat=bc): where the API's help is."""
+    return commons.API_NOTE.format(root=request.source_root)
 
 
 def _entity(collection: DemoCollection, qid: str, request: Request) -> dict | None:
@@ -177,10 +200,21 @@ def _labels(text: str, **others: str) -> dict:
             for lang, value in {"en": text, **others}.items()}
 
 
+# The datatypes of the properties the demo states with text or without a value (the API writes
+# the property's datatype on every snak, somevalue and novalue ones too): P18 is a Commons file,
+# the museums' object ids are external identifiers.
+DATATYPES = {"P18": "commonsMedia", "P3634": "external-id", "P4610": "external-id",
+             "P4683": "external-id", "P727": "external-id", "P170": "wikibase-item",
+             "P569": "time", "P570": "time", "P571": "time"}
+
+
 def _snak(prop: str, value=None, kind: str = "value") -> dict:
-    """A snak as Wikibase writes it; ``value``: a Q-id, a string or a time dict."""
-    snak = {"snaktype": kind, "property": prop}
+    """A snak as Wikibase writes it (snaktype, property, hash, datavalue, datatype); ``value``: a
+    Q-id, a string or a time dict."""
+    digest = hashlib.sha1(json.dumps([prop, kind, value], sort_keys=True).encode()).hexdigest()
+    snak = {"snaktype": kind, "property": prop, "hash": digest}
     if kind != "value":
+        snak["datatype"] = DATATYPES.get(prop, "wikibase-item")
         return snak
     if isinstance(value, dict):
         snak["datavalue"], snak["datatype"] = {"value": value, "type": "time"}, "time"
@@ -189,7 +223,8 @@ def _snak(prop: str, value=None, kind: str = "value") -> dict:
                                        "id": value}, "type": "wikibase-entityid"}
         snak["datatype"] = "wikibase-item"
     else:
-        snak["datavalue"], snak["datatype"] = {"value": value, "type": "string"}, "string"
+        snak["datavalue"] = {"value": value, "type": "string"}
+        snak["datatype"] = DATATYPES.get(prop, "string")
     return snak
 
 
@@ -210,6 +245,14 @@ def _time(year: int, precision: int, month: int = 0, day: int = 0) -> dict:
     return {"time": f"+{year:04d}-{month:02d}-{day:02d}T00:00:00Z", "timezone": 0, "before": 0,
             "after": 0, "precision": precision,
             "calendarmodel": "http://www.wikidata.org/entity/Q1985727"}
+
+
+OBJECT_ID_PROPS = {"met": "P3634", "aic": "P4610", "nga": "P4683", "europeana": "P727"}
+# Museums without an id property on Wikidata: (inventory number P217, collection P195).
+INVENTORY_OF = {
+    "cleveland": lambda copy: (cleveland.accession_number(copy), "Q657415"),
+    "smithsonian": lambda copy: (smithsonian.record_id(copy).split("_", 1)[-1], "Q1192305"),
+}
 
 
 def painting_entity(collection: DemoCollection, copy: Copy) -> dict:
@@ -250,10 +293,17 @@ def painting_entity(collection: DemoCollection, copy: Copy) -> dict:
             add("P135", movement[0])
     for link in extra["same_as"]:
         source, _, object_id = link.partition(":")
+        if source in INVENTORY_OF:  # no object-id property: the number the collection gives
+            museum = collection.by_source_id(source, object_id)
+            number, held_by = INVENTORY_OF[source](museum)
+            add("P217", number, qualifiers=[("P195", held_by)])
+            continue
         if source == "europeana":  # P727 holds "dataset/local" (our id writes ":")
             object_id = object_id.replace(":", "/")
-        add({"met": "P3634", "aic": "P4610", "nga": "P4683", "europeana": "P727"}[source],
-            object_id)
+        add(OBJECT_ID_PROPS[source], object_id)
+        if source == "met":  # real Met items state the accession number as well
+            add("P217", met.accession_number(collection.by_source_id("met", object_id)),
+                qualifiers=[("P195", "Q160236")])
     return {"type": "item", "id": qid, "labels": _labels(artwork.title, nl=artwork.title),
             "claims": claims}
 

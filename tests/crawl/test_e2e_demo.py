@@ -142,17 +142,43 @@ def test_wikidata_rows_link_the_museum_records_of_the_same_painting(clean_crawls
                                                                   demo_collection):
     rows = records(clean_crawls["wikidata"]).set_index("source_id")
     artwork_of = {(c.source, c.source_id): c.artwork_id for c in demo_collection.catalog.copies}
-    linked = 0
+    numbered: dict[str, list[str]] = {}  # "cleveland:accession:1958.31" -> the records with it
+    for source in ("met", "cleveland", "smithsonian"):
+        crawled = records(clean_crawls[source]).dropna(subset=["accession_number"])
+        for number, source_id in zip(crawled["accession_number"], crawled["source_id"],
+                                     strict=True):
+            numbered.setdefault(f"{source}:accession:{number}", []).append(
+                f"{source}:{source_id}")
+    linked, by_number = 0, set()
     for copy in demo_collection.catalog.by_source("wikidata"):
         links = rows.loc[copy.source_id, "same_as"]
         links = set(links.split("|")) if isinstance(links, str) else set()
-        assert links == set(copy.extra["same_as"]), copy.source_id
-        for link in links:  # each names a record another crawl holds, of the same painting
+        named = set()
+        for link in links:  # an object id, or an inventory number naming one record
+            if ":accession:" in link:
+                assert len(numbered.get(link, [])) == 1, link
+                named.add(numbered[link][0])
+                by_number.add(link.partition(":")[0])
+            else:
+                named.add(link)
+        assert named == set(copy.extra["same_as"]), copy.source_id
+        for link in named:  # each names a record another crawl holds, of the same painting
             source, _, source_id = link.partition(":")
             assert source_id in set(records(clean_crawls[source])["source_id"]), link
             assert artwork_of[(source, source_id)] == copy.artwork_id, link
             linked += 1
     assert linked >= 20
+    assert {"met", "cleveland"} <= by_number  # and the Smithsonian where the demo links it
+
+
+@pytest.mark.parametrize("source, field", [("met", "accessionNumber"),
+                                           ("aic", "main_reference_number"),
+                                           ("cleveland", "accession_number")])
+def test_museum_rows_carry_the_accession_number_the_museum_prints(clean_crawls, source, field):
+    rows = records(clean_crawls[source]).dropna(subset=["raw_record"])
+    printed = rows["raw_record"].map(lambda raw: json.loads(raw).get(field))
+    assert len(rows) > 0 and printed.notna().all()
+    assert (rows["accession_number"] == printed).all()
 
 
 def test_wikidata_rows_carry_genre_and_the_latest_possible_death_year(clean_crawls,

@@ -17,6 +17,7 @@ from crawl.wikibase import (
     copyright_statuses,
     credits,
     date_span,
+    inventory_numbers,
     item_id,
     label,
     qualifier_of,
@@ -329,3 +330,27 @@ def test_no_entity_makes_the_readers_raise(e):
     assert all(isinstance(c, Credit) for c in credits(e))
     assert status_says(copyright_statuses(e)) in (True, False, None)
     assert label(e, ["en"]) is None or isinstance(label(e, ["en"]), str)
+
+
+# --- inventory numbers ----------------------------------------------------------------------------
+
+
+def test_an_inventory_number_comes_with_each_collection_that_gives_it():
+    found = entity(statement("P217", "1958.31", P195=[item("Q657415")]),
+                   statement("P217", " 40.2 ", P195=[item("Q160236"), item("Q160236")]))
+    assert inventory_numbers(found) == [("Q657415", "1958.31"), ("Q160236", "40.2")]
+
+
+def test_every_collection_keeps_its_number_whatever_the_ranks_but_deprecated_ones_go():
+    # A preferred number of one museum says nothing against another museum's number.
+    found = entity(statement("P217", "A 1", rank="preferred", P195=[item("Q160236")]),
+                   statement("P217", "1958.31", P195=[item("Q657415")]),
+                   statement("P217", "1958.3", rank="deprecated", P195=[item("Q657415")]))
+    assert inventory_numbers(found) == [("Q160236", "A 1"), ("Q657415", "1958.31")]
+
+
+def test_a_number_without_its_collection_or_without_a_value_names_nothing():
+    found = entity(statement("P217", "1958.31"), statement("P217", kind="somevalue",
+                                                           P195=[item("Q657415")]),
+                   statement("P217", "7", P195=["somevalue"]))
+    assert inventory_numbers(found) == []

@@ -50,7 +50,7 @@ def test_links_to_unstored_or_missing_records_are_reported_not_merged():
     assert report[["linked_key", "resolved", "state"]].values.tolist() == [
         ["met:7", True, "unstored"], ["aic:404", False, "unresolved"]]
     assert link_metrics(report) == {"links": 2, "agree": 0, "merged": 0, "unstored": 1,
-                                    "unresolved": 1}
+                                    "unresolved": 1, "ambiguous": 0}
 
 
 def test_a_record_linking_to_itself_or_twice_to_one_record_is_one_link_or_none():
@@ -85,3 +85,43 @@ def test_the_genre_rule_rejects_other_and_unknown_genres_only_when_asked():
     assert failed_rules({**row, "genre": "portrait"}, portraits)[0] == []
     assert failed_rules({**row, "genre": "still life"}, portraits)[0] == ["genre:still life"]
     assert failed_rules({**row, "genre": None}, portraits)[0] == ["genre:unknown"]
+
+
+def numbered(*rows: tuple) -> pd.DataFrame:
+    """(key, cluster_id, same_as, accession_number) rows: records that carry a museum number."""
+    frame = pd.DataFrame(rows, columns=["key", "cluster_id", "same_as", "accession_number"])
+    return frame.assign(source=frame["key"].str.partition(":")[0], genre=None, movement=None,
+                        matched_by="")
+
+
+def test_an_inventory_number_link_names_the_record_that_carries_that_number():
+    out, report = join_linked(numbered(
+        ("cleveland:135382", 4, None, "1958.31"), ("cleveland:99", 7, None, "1958.3.1"),
+        ("wikidata:Q1", 2, "cleveland:accession:1958.31", None)))
+    assert out["cluster_id"].tolist() == [2, 7, 2]
+    assert report[["linked_key", "resolved_key", "state"]].values.tolist() == [
+        ["cleveland:accession:1958.31", "cleveland:135382", "merged"]]
+
+
+def test_inventory_numbers_match_whatever_their_case_and_spaces_but_not_their_punctuation():
+    links = links_of(numbered(
+        ("smithsonian:a", 1, None, "XX 1929.6.75"), ("cleveland:b", 2, None, "1958.3.1"),
+        ("wikidata:Q1", 3, "smithsonian:accession:xx1929.6.75|cleveland:accession:1958.31",
+         None)))
+    assert links["resolved"].tolist() == [True, False]
+    assert links["resolved_key"].iloc[0] == "smithsonian:a"
+
+
+def test_a_number_that_several_records_of_the_source_carry_links_to_none_of_them():
+    out, report = join_linked(numbered(
+        ("smithsonian:saam_1", 1, None, "1970.1"), ("smithsonian:npg_1", 2, None, "1970.1"),
+        ("wikidata:Q1", 3, "smithsonian:accession:1970.1", None)))
+    assert out["cluster_id"].tolist() == [1, 2, 3]
+    assert report["state"].tolist() == ["ambiguous"]
+    assert link_metrics(report)["ambiguous"] == 1
+
+
+def test_a_number_of_another_source_or_of_no_record_is_unresolved():
+    _, report = join_linked(numbered(
+        ("met:1", 1, None, "1958.31"), ("wikidata:Q1", 3, "cleveland:accession:1958.31", None)))
+    assert report["state"].tolist() == ["unresolved"]

@@ -59,7 +59,7 @@ def test_cleveland_record_with_string_years_and_workshop_qualifier(tmp_path):
     assert item.object_type == "painting" and item.medium == "oil on wood"
     assert item.image_url == f"{CDN}/1958.31_print.jpg"
     assert item.page_url == "https://clevelandart.org/art/1958.31"
-    assert json.loads(item.raw_record)["accession_number"] == "1958.31"
+    assert item.accession_number == json.loads(item.raw_record)["accession_number"] == "1958.31"
 
 
 def test_cleveland_image_variant_falls_back_to_web_but_never_to_full(tmp_path):

@@ -1,8 +1,9 @@
 """crawl.spiders.europeana on small real-format Search API answers: the request (filters, rights
 group, rich profile, the key in a header only), cursor paging to the page without a nextCursor,
 a cursor met twice, broken pages and refused keys as listing failures, edm:rights URIs as
-licences, creators, years and object types, the provider's image (never the thumbnail), the
-records' own image hosts, and any JSON in any field of a record ending as one row.
+licences, creators, years and object types, the genre from the English subject, type and concept
+labels (never an accession number: a search item has none), the provider's image (never the
+thumbnail), the records' own image hosts, and any JSON in any field of a record ending as one row.
 
 No network and no reactor: callbacks are called with hand-built responses (the format as in
 demo/FORMATS.md, items as api2 writes them with profile=rich) and their output is inspected.
@@ -24,6 +25,7 @@ from crawl.spiders.europeana import (
     DEMO_KEY,
     EuropeanaSpider,
     checked_reusability,
+    english,
     rights_licence,
 )
 from marcus.errors import UserError
@@ -51,8 +53,15 @@ def record(local: str = "SK_A_1234", **changed) -> dict:
         "completeness": 10, "country": ["Netherlands"], "dataProvider": ["Rijksmuseum"],
         "dcCreator": ["Workshop of Rembrandt van Rijn"],
         "dcCreatorLangAware": {"def": ["Workshop of Rembrandt van Rijn"]},
-        "dcDescription": ["Oil on canvas."], "dcTitleLangAware": {"nl": ["De Nachtwacht"]},
+        "dcDescription": ["Oil on canvas."],
+        "dcSubjectLangAware": {"nl": ["schutterstuk"], "en": ["militia piece", "portrait"]},
+        "dcTitleLangAware": {"nl": ["De Nachtwacht"]},
         "dcTypeLangAware": {"en": ["painting"], "nl": ["schilderij"]},
+        "edmConcept": ["http://data.europeana.eu/concept/190", "http://vocab.getty.edu/aat/"
+                       "300033618"],
+        "edmConceptLabel": [{"def": "Portrait"}, {"def": "Porträt"}, {"def": "portret"}],
+        "edmConceptPrefLabelLangAware": {"en": ["Portrait"], "de": ["Porträt"],
+                                         "nl": ["portret"]},
         "edmIsShownAt": [f"https://www.rijksmuseum.nl/nl/collectie/{local}"],
         "edmIsShownBy": [shown],
         "edmPreview": ["https://api.europeana.eu/thumbnail/v2/url.json?uri=https%3A%2F%2F"
@@ -186,6 +195,40 @@ def test_a_record_becomes_an_item_with_licence_creator_years_type_and_the_provid
     raw = json.loads(item.raw_record)
     assert raw["link"] == "https://api.europeana.eu/record/90402/SK_A_1234.json"
     assert KEY not in item.raw_record
+
+
+def test_a_records_english_subjects_and_concepts_give_the_genre_and_no_accession_number(
+        tmp_path):
+    (item,) = items(answer(first_request(spider_for(tmp_path)), page(record(
+        dcIdentifier=["SK-C-5"]))))  # not a search item field; ignored if it ever came
+    assert (item.genre, item.movement, item.accession_number) == ("portrait", None, None)
+
+
+# The fields as api2 writes them (europeana/corelib ApiBeanImpl, RichBeanImpl: language maps
+# from proxy_dc_subject.*, proxy_dc_type.* and cc_skos_prefLabel.*, keyed en/def/nl/...).
+@pytest.mark.parametrize("fields, genre", [
+    ({"edmConceptPrefLabelLangAware": {"en": ["Landscape painting", "Painting"],
+                                       "fr": ["Peinture de paysage"]}}, "landscape art"),
+    ({"dcSubjectLangAware": {"def": ["Still life"]}}, "still life"),
+    ({"dcTypeLangAware": {"en": ["painting", "portrait"], "nl": ["schilderij"]}}, "portrait"),
+    ({"dcSubjectLangAware": {"en": ["seascape"]},
+      "edmConceptPrefLabelLangAware": {"en": ["Portrait"]}}, "portrait|marine art"),
+    ({"dcSubjectLangAware": {"nl": ["portret", "landschap"], "fr": ["portrait"]},
+      "edmConceptPrefLabelLangAware": {"de": ["Porträt"]}}, None),  # not English: no genre
+    ({"dcSubjectLangAware": {"en": "Portrait"}}, "portrait"),  # a string in place of a list
+    ({"dcSubjectLangAware": {"en": [["Portrait"], 7, None, ""]}}, None),
+    ({"edmConceptPrefLabelLangAware": ["Portrait"]}, "portrait"),  # a list: untagged values
+    ({"edmConceptPrefLabelLangAware": 42, "dcSubjectLangAware": None}, None),
+], ids=["concepts", "def_subject", "type", "two_fields", "not_english", "string", "odd_values",
+        "list", "not_text"])
+def test_the_genre_comes_from_english_or_untagged_subjects_types_and_concept_labels(
+        tmp_path, fields, genre):
+    plain = {k: v for k, v in record().items() if k not in (
+        "dcSubjectLangAware", "edmConceptPrefLabelLangAware", "edmConceptLabel")}
+    plain["dcTypeLangAware"] = {"en": ["painting"]}
+    (item,) = items(answer(first_request(spider_for(tmp_path)), page({**plain, **fields})))
+    assert item.genre == genre and item.status == "pending"
+    assert english({"nl": ["portret"], "def": ["x"], "en": ["y"]}) == ["y", "x"]
 
 
 @pytest.mark.parametrize("rights, licence, flag", [

@@ -1,5 +1,6 @@
 """crawl.spiders.smithsonian on small real-format search answers: SAAM, NPG and Freer artist lines,
-dates as written and as decades, the licence from the image media (CC0, "Usage conditions apply")
+dates as written and as decades, the object number and the subject topics (accession number and
+genre), the licence from the image media (CC0, "Usage conditions apply")
 or the record, IDS URLs asked for a bounded size, start/rows paging to rowCount, broken pages and
 api.data.gov's errors as listing failures, the key (params, $SI_API_KEY, DEMO_KEY on loopback
 only) never in a URL or a log line; and any JSON in any field ends as one row.
@@ -80,6 +81,7 @@ def si_row(number: int = 1, **changes) -> dict:
                                         {"label": "Dimensions", "content": "24 x 38 in."}],
                 "objectType": [{"label": "Type", "content": "Painting"}],
                 "objectRights": [{"label": "Restrictions & Rights", "content": "CC0"}],
+                "identifier": [{"label": "Object number", "content": f"1929.6.{number}"}],
             },
         },
         "hash": "0106b9f4bbe0ea07807a6ab275d6fc83dd90092f",
@@ -124,6 +126,60 @@ def test_a_saam_row_becomes_an_item_with_life_years_and_a_bounded_ids_url(tmp_pa
     assert json.loads(item.raw_record)["url"] == "edanmdm:saam_1929.6.84"
     request = spider.fetch_image(item)
     assert isinstance(request, scrapy.Request) and "X-Api-Key" not in request.headers
+
+
+def test_the_object_number_identifier_becomes_the_accession_number(tmp_path):
+    item = spider_for(tmp_path).item_from_row(si_row(84))
+    assert item.accession_number == "1929.6.84"  # SAAM's "Object number", as printed
+
+
+# freetext.identifier as the units write it, from API answers quoted in a public client's source
+# (jhandy's SmithsonianBrowser DataModel.swift): EDAN's example row edanmdm-nmaahc_2012.36.4ab
+# ("Object number") and an NMAH row with three numbers ("ID Number" MA.316371.019, "catalog
+# number", and the "accession number" of the whole lot).
+NMAH_IDENTIFIERS = [{"label": "ID Number", "content": "MA.316371.019"},
+                    {"label": "catalog number", "content": "316371.019"},
+                    {"label": "accession number", "content": "316371"}]
+
+
+@pytest.mark.parametrize("identifiers, number", [
+    ([{"label": "Object number", "content": "2012.36.4ab"}], "2012.36.4ab"),
+    (NMAH_IDENTIFIERS, "MA.316371.019"),  # the object's own number, not its lot's
+    (NMAH_IDENTIFIERS[2:], "316371"),
+    ([{"label": "Accession Number:", "content": " F1904.61 "}], "F1904.61"),
+    ([{"label": "Object number", "content": ""}, {"label": "Object number", "content": "1.2"}],
+     "1.2"),
+    ([{"label": "Object number", "content": ["1929.6.84"]}], None),  # a list: no number
+    ([{"label": "Other number", "content": "X-1"}, {"content": "1929.6.84"}], None),
+    ("Object number 1929.6.84", None),
+    (None, None),
+], ids=["object_number", "nmah", "accession_only", "label_with_colon", "first_nonempty",
+        "list_content", "unlabelled", "string", "missing"])
+def test_identifier_labels_are_read_most_specific_first_and_odd_values_give_none(
+        tmp_path, identifiers, number):
+    row = si_row()
+    row["content"]["freetext"]["identifier"] = identifiers
+    assert spider_for(tmp_path).item_from_row(row).accession_number == number
+
+
+@pytest.mark.parametrize("topics, genre", [
+    (["Seascapes"], "marine art"),
+    # SAAM's subject terms are hierarchies written with backslashes.
+    (["Occupation\\science\\physicist", "Portrait male\\waist length"], "portrait"),
+    (["Trees", "Landscapes"], "landscape art"),
+    (["Still life\\fruit", "Landscape\\garden"], "landscape art|still life"),
+    ([{"type": "topic", "content": "Religion\\New Testament\\Christ"}], "religious art"),
+    (["Porträt", "Landschaft"], None),  # not English: no genre, and no error
+    ([["Portraits"], 7, None, ""], None),
+    ("Portraits", None),  # a string where EDAN writes a list
+    ([], None),
+], ids=["seascape", "saam_portrait", "landscapes", "two_genres", "older_dict", "german",
+        "odd_values", "string", "empty"])
+def test_indexed_topics_become_the_genre_and_there_is_no_movement(tmp_path, topics, genre):
+    row = si_row()
+    row["content"]["indexedStructured"]["topic"] = topics
+    item = spider_for(tmp_path).item_from_row(row)
+    assert (item.genre, item.movement) == (genre, None)
 
 
 def test_image_media_under_usage_conditions_make_a_copyrighted_metadata_only_row(tmp_path):

@@ -17,6 +17,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import scrapy
 from hypothesis import given
 from hypothesis import strategies as st
 from scrapy.http import TextResponse
@@ -302,6 +303,17 @@ def test_a_painting_becomes_an_item_with_its_creator_dates_status_genre_and_muse
     assert (item.object_type, item.object_type_raw) == ("painting", "Q3305213")
 
 
+def test_inventory_numbers_in_crawled_collections_become_accession_links(tmp_path):
+    # Cleveland (Q657415) has no object-id property: P217 qualified by the collection is the
+    # link; a number at a museum we do not crawl (the Louvre, Q19675) is none.
+    record = painting("Q101", P217=[claim("P217", "1958.31", P195="Q657415"),
+                                   claim("P217", "INV 1234", P195="Q19675"),
+                                   claim("P217", "1929.6.75", P195="Q1192305")])
+    rows, _ = crawl(tmp_path, world(record), [101])
+    assert rows["Q101"].same_as == ("met:437749|aic:27992|nga:46345|cleveland:accession:1958.31"
+                                    "|smithsonian:accession:1929.6.75")
+
+
 def test_workshop_of_a_master_names_him_and_an_anonymous_hand_names_nobody(tmp_path):
     workshop = painting("Q200", P170=[claim("P170", kind="somevalue", P3831="Q4233718",
                                             P1774="Q205863")])
@@ -430,21 +442,54 @@ def test_any_json_in_any_field_of_a_painting_ends_as_one_row_per_painting_that_p
     assert set(rows) == {"Q1", "Q2"} and len(rows_written(list(rows.values()), tmp_path)) == 2
 
 
-def test_a_500_that_is_no_timeout_asks_the_same_query_again_then_fails_the_partition(tmp_path):
+def test_a_500_that_is_no_timeout_is_retried_by_the_middleware_and_a_timeout_is_not(tmp_path):
+    from crawl.middlewares import PoliteRetryMiddleware
+
+    spider = make_spider(WikidataSpider, tmp_path, CONFIG, api_root=QUERY_SERVICE)
+    spider.crawler.spider = spider
+    middleware = PoliteRetryMiddleware(spider.crawler)
+    (query,) = list(spider.next_partition())
+    page = b"<html><body>Down for maintenance</body></html>"
+    again = middleware.process_response(
+        query, TextResponse(query.url, status=500, body=page, request=query))
+    assert isinstance(again, scrapy.Request) and again.url == query.url
+    assert again.meta["retry_times"] == 1 and again.meta["marcus_not_before"] > 0
+    timed_out = TextResponse(query.url, status=500, body=TRACE.encode(), request=query)
+    assert middleware.process_response(query, timed_out) is timed_out  # the spider splits it
+
+
+def test_a_500_left_after_every_retry_fails_the_partition_and_the_next_one_is_asked(tmp_path):
     spider = make_spider(WikidataSpider, tmp_path, CONFIG, api_root=QUERY_SERVICE)
     (query,) = list(spider.next_partition())
     page = b"<html><body>Down for maintenance</body></html>"
     out = list(query.callback(TextResponse(query.url, status=500, body=page, request=query),
                               **query.cb_kwargs))
-    (again,) = out
-    assert again.url == query.url and again.meta["marcus_not_before"] > time.monotonic() - 1
-    again.meta["retry_times"] = 5  # as after crawl.retries tries
-    out = list(again.callback(TextResponse(again.url, status=500, body=page, request=again),
-                              **again.cb_kwargs))
-    (next_partition,) = out  # retries spent: a listing failure, and the next partition
+    (next_partition,) = out  # a listing failure, and the next partition
     assert "FILTER(?id >= 1001 && ?id < 2000)" in parse_qs(urlsplit(next_partition.url).query)[
         "query"][0]
     assert spider.state.listing_failures == 1
+
+
+def test_an_answer_over_max_bytes_is_asked_in_halves_down_to_the_one_item_it_rejects(tmp_path):
+    from scrapy.exceptions import DownloadCancelledError
+    from twisted.python.failure import Failure
+
+    from crawl.spiders.wikidata import Batch
+
+    spider = make_spider(WikidataSpider, tmp_path, CONFIG, api_root=QUERY_SERVICE)
+
+    def too_large(request):
+        failure = Failure(DownloadCancelledError())
+        failure.request = request
+        return list(request.errback(failure))
+
+    three = spider.entities_request(["Q1", "Q2", "Q3"], spider.parse_paintings,
+                                    Batch(["Q1", "Q2", "Q3"]))
+    one, two = too_large(three)
+    assert (one.cb_kwargs["ids"], two.cb_kwargs["ids"]) == (["Q1"], ["Q2", "Q3"])
+    (row,) = too_large(one)  # one item is that large by itself: it stays that large
+    assert (row.source_id, row.status, row.reason) == ("Q1", "rejected", "too_large")
+    assert "max_bytes" in row.error
 
 
 def test_classes_that_are_no_item_ids_are_refused_before_any_work(tmp_path):

@@ -2,7 +2,8 @@
 maps, alphabetical keys) per profile, cursor paging that lists every record once and ends with
 an empty page without nextCursor, rights groups, qf terms, rows capped at 100, the 1,000-result
 window of start paging, keys (header or wskey) and errors in the live API's shape, the
-providers' files and the thumbnail service; and the spider reads what it serves.
+providers' files and the thumbnail service, the concept and subject fields that carry a
+painting's genre; and the spider reads what it serves, genre included.
 
 Two servers: the shared small demo collection (stored files), and a catalogue-only one of 1000
 artworks (no image bytes) with over 100 Europeana records and "in copyright" statements.
@@ -14,8 +15,10 @@ import pytest
 import requests
 from scrapy.http import TextResponse
 
+from crawl.normalize import genre_from_terms
 from crawl.spiders.europeana import EuropeanaSpider
-from demo.apis.europeana import decode_cursor, encode_cursor, europeana_id
+from demo.apis.europeana import DATASETS, decode_cursor, encode_cursor, europeana_id
+from demo.apis.wikidata import GENRES
 from demo.catalog import EUROPEANA_RIGHTS
 from tests.crawl.spiders.helpers import items, listing_requests, make_spider
 from tests.demo.apis.helpers import catalogue_server, get, image_size
@@ -90,6 +93,38 @@ def test_the_envelope_and_items_have_api2s_shape_in_each_profile(demo_server, de
     assert "country" not in minimal and "timestamp_created" not in minimal
     assert set(minimal) < set(standard) < set(item)
     assert "nextCursor" not in search(demo_server, rows="1").json()  # start paging: none
+
+
+def test_concepts_and_subjects_carry_the_genre_in_api2s_shape_per_profile(demo_server,
+                                                                           demo_collection):
+    """ApiBean (standard, rich): edmConcept URIs, edmConceptLabel [{"def": label}] and
+    edmConceptPrefLabelLangAware {lang: [labels]}; RichBean adds dcSubjectLangAware in the
+    provider's language. Their English labels name the genre Wikidata gives the painting."""
+    by_profile = {p: {i["id"]: i for i in walk(demo_server, rows="50", profile=p)[0]}
+                  for p in ("minimal", "standard", "rich")}
+    seen = 0
+    for record_id, item in by_profile["rich"].items():
+        copy = demo_collection.by_source_id("europeana", record_id[1:].replace("/", ":"))
+        kind = demo_collection.artwork(copy).kind
+        language = DATASETS.get(record_id.split("/")[1], ("", "", "", "en"))[3]
+        concept_keys = {"edmConcept", "edmConceptLabel", "edmConceptPrefLabelLangAware"}
+        assert not (concept_keys | {"dcSubjectLangAware"}) & set(by_profile["minimal"][record_id])
+        standard = by_profile["standard"][record_id]
+        assert "dcSubjectLangAware" not in standard
+        if kind not in GENRES:
+            assert not concept_keys & set(item)
+            continue
+        seen += 1
+        assert {k: standard[k] for k in concept_keys} == {k: item[k] for k in concept_keys}
+        labels = item["edmConceptPrefLabelLangAware"]
+        assert list(labels) == list(dict.fromkeys(["en", language])) and all(
+            isinstance(v, list) and all(isinstance(w, str) for w in v) for v in labels.values())
+        assert all(u.startswith("http://data.europeana.eu/concept/") for u in item["edmConcept"])
+        assert item["edmConceptLabel"] == [{"def": w} for v in labels.values() for w in v]
+        assert genre_from_terms(labels["en"]) == GENRES[kind][1]
+        (subject,) = item["dcSubjectLangAware"][language]
+        assert genre_from_terms([subject]) in (None, GENRES[kind][1])  # never another genre
+    assert seen > 0
 
 
 def test_the_providers_file_is_the_original_and_the_preview_a_small_thumbnail(demo_server,
@@ -205,10 +240,75 @@ def test_the_spider_reads_every_record_the_emulator_lists_as_one_item(demo_serve
     assert spider.state.listing_failures == 0
     copies = {c.source_id: c for c in demo_collection.source_copies("europeana")}
     assert sorted(i.source_id for i in found) == sorted(copies)
+    assert {i.genre for i in found} - {None}, "the demo holds paintings of a genre"
     for item in found:
         copy = copies[item.source_id]
         assert item.is_public_domain_flag == copy.is_public_domain_flag, item.source_id
         assert item.object_type == "painting" and item.artist and item.title
+        kind = demo_collection.artwork(copy).kind
+        assert item.genre == (GENRES[kind][1] if kind in GENRES else None), item.source_id
+        assert item.accession_number is None and item.movement is None
         assert item.image_url.endswith(f"/providers/{item.source_id.split(':')[0]}/"
                                        f"{copy.copy_id}.{copy.extension}")
         assert "api2demo" not in (item.raw_record or "") and "utm_" not in item.page_url
+
+
+# --- the real format (tests/fixtures/real_api_formats.json, "europeana") ------------------------
+
+
+def real_europeana() -> dict:
+    from tests.demo.apis.helpers import REAL
+
+    return REAL["europeana"]
+
+
+def of_kind(value, kinds: str) -> bool:
+    types = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+    return any(isinstance(value, types[k]) and (k == "bool" or not isinstance(value, bool))
+               for k in kinds.split("|"))
+
+
+def check_item(item: dict, real: dict) -> None:
+    known = {*real["item_keys_recorded"], *real["item_keys_documented"],
+             *real["item_keys_unverified"]}
+    assert set(item) <= known, set(item) - known
+    for key, kinds in real["item_types"].items():
+        assert key not in item or of_kind(item[key], kinds), (key, item[key])
+    assert item["type"] in real["types"]
+    for key, value in item.items():
+        if key.endswith("LangAware"):  # {"def"|"en"|...: [text, ...]}
+            assert all(isinstance(k, str) and isinstance(v, list)
+                       and all(isinstance(t, str) for t in v) for k, v in value.items()), key
+        elif key in real["label_list_keys"]:  # [{"def": text}, ...]
+            assert all(isinstance(label, dict) and all(isinstance(t, str)
+                                                       for t in label.values())
+                       for label in value), key
+        elif key == "ugc":
+            assert all(isinstance(v, bool) for v in value)
+        elif isinstance(value, list):
+            assert all(isinstance(v, str) for v in value), key
+    for plain, twin in real["lang_aware_twins"].items():
+        assert plain not in item or twin in item, twin
+
+
+@pytest.mark.parametrize("profile", ["minimal", "standard", "rich"])
+def test_search_answers_and_items_have_the_real_format(demo_server, profile):
+    real = real_europeana()
+    body = search(demo_server, rows="20", cursor="*", profile=profile).json()
+    assert list(body) == real["envelope_keys"]
+    assert all(of_kind(body[k], kinds) for k, kinds in real["envelope_types"].items())
+    assert body["itemsCount"] == len(body["items"]) > 0
+    for item in body["items"]:
+        check_item(item, real)
+        if profile != "minimal":  # the recorded answers are of these profiles
+            assert set(real["item_keys_obligatory"]) <= set(item)
+
+
+def test_error_answers_have_the_real_api_error_format(demo_server):
+    real = real_europeana()
+    for answer in (get(search_url(demo_server), params={"query": "*"}),  # no key: 401
+                   search(demo_server, rows="ten"), search(demo_server, cursor="not-a-cursor")):
+        assert answer.status_code in (400, 401)
+        body = answer.json()
+        assert body["success"] is False and set(real["error_keys_required"]) <= set(body)
+        assert list(body) == [k for k in real["error_keys"] if k in body]  # api2's order

@@ -1,15 +1,23 @@
 """demo.apis.smithsonian speaks the Smithsonian Open Access API behind api.data.gov: search rows in
 their real shape, start/rows paging that covers every record once, the fielded terms of q, the key
 (missing or invalid: a 403 in api.data.gov's shape), EDAN's own errors, /content, and the IDS
-image delivery scaled to max, for CC0 media only.
+image delivery scaled to max, for CC0 media only; subject topics and the "Object number" in the
+real shape, which the spider reads back as genre and accession number.
 
 Reference formats: demo/FORMATS.md ("Smithsonian Open Access"), from the API's published
 documentation and recorded real rows.
 """
 
-import pytest
+import json
 
+import pytest
+from scrapy.http import TextResponse
+
+from crawl.spiders.smithsonian import SmithsonianSpider
+from demo.apis import SUBJECTS
 from demo.apis.smithsonian import ids_id, record_id
+from demo.apis.wikidata import GENRES, INVENTORY_OF
+from tests.crawl.spiders.helpers import items, listing_requests, make_spider
 from tests.demo.apis.helpers import get, image_size
 
 KEY = {"api_key": "DEMO_KEY"}
@@ -158,3 +166,120 @@ def test_ids_delivery_scales_to_max_and_serves_cc0_images_only(demo_server, demo
     assert big.content == demo_collection.original(open_copy)  # never scaled up
     assert get(delivery, params={"id": ids_id(closed)}).status_code == 404
     assert get(delivery, params={"id": "SAAM-nothing_1"}).status_code == 404
+
+
+def test_topics_and_the_object_number_come_in_the_real_shape(demo_server, demo_collection):
+    """indexedStructured.topic is a list of subject terms, left out when there are none (EDAN
+    omits empty fields); freetext.identifier is [{"label": "Object number", "content": N}] as
+    in EDAN's documented example row, N being the number Wikidata's P217 gives the work."""
+    root = demo_server.api_roots["smithsonian"]
+    rows = search(root, q="online_media_type:Images", rows="1000")["response"]["rows"]
+    copies = {c.source_id: c for c in demo_collection.source_copies("smithsonian")}
+    with_topic = 0
+    for row in rows:
+        copy = copies[row["id"]]
+        artwork = demo_collection.artwork(copy)
+        indexed, freetext = row["content"]["indexedStructured"], row["content"]["freetext"]
+        subjects = list(SUBJECTS.get(artwork.kind, ()))
+        assert indexed.get("topic") == (subjects or None)
+        assert all(isinstance(t, str) for t in indexed.get("topic", []))
+        with_topic += bool(subjects)
+        number = record_id(copy).split("_", 1)[-1]
+        assert freetext["identifier"] == [{"label": "Object number", "content": number}]
+        assert INVENTORY_OF["smithsonian"](copy)[0] == number
+    assert with_topic > 0
+
+
+def test_the_spider_reads_genre_and_accession_number_from_the_demo_rows(
+        demo_server, demo_collection, tmp_path):
+    """The spider's callbacks on the emulator's search pages (no reactor): each row ends as one
+    item with the painting's genre and the object number the demo prints."""
+    root = demo_server.api_roots["smithsonian"]
+    spider = make_spider(SmithsonianSpider, tmp_path, {"api_key": None, "page_size": 7,
+                                                       "query": "online_media_type:Images"},
+                         api_root=root)
+    found, request = [], spider.page_request(0)
+    while request is not None:
+        answer = get(request.url, headers={  # the spider's own key header (DEMO_KEY here)
+            k.decode(): v[0].decode() for k, v in request.headers.items()})
+        page = TextResponse(request.url, status=answer.status_code, body=answer.content,
+                            encoding="utf-8", request=request)
+        out = list(request.callback(page, **request.cb_kwargs))
+        found += items(out)
+        (request,) = listing_requests(out) or [None]
+    assert spider.state.listing_failures == 0
+    copies = {c.source_id: c for c in demo_collection.source_copies("smithsonian")}
+    assert sorted(i.source_id for i in found) == sorted(copies)
+    for item in found:
+        copy = copies[item.source_id]
+        artwork = demo_collection.artwork(copy)
+        assert item.accession_number == record_id(copy).split("_", 1)[-1]
+        assert item.genre == (GENRES[artwork.kind][1] if artwork.kind in GENRES else None)
+        assert item.movement is None
+        assert json.loads(item.raw_record)["content"]["freetext"]["identifier"]
+    assert {i.genre for i in found} - {None}
+
+
+# --- the real format (tests/fixtures/real_api_formats.json, "smithsonian") ----------------------
+
+
+def real_smithsonian() -> dict:
+    from tests.demo.apis.helpers import REAL
+
+    return REAL["smithsonian"]
+
+
+def of_kind(value, kinds: str) -> bool:
+    types = {"str": str, "int": int, "list": list, "dict": dict}
+    return any(isinstance(value, types[k]) and not isinstance(value, bool)
+               for k in kinds.split("|"))
+
+
+def check_row(row: dict, real: dict, seen: set) -> None:
+    assert list(row) == real["row_keys"]
+    assert all(of_kind(row[k], kinds) for k, kinds in real["row_types"].items()), row["id"]
+    content = row["content"]
+    assert list(content) == real["content_sections"]
+    described = content["descriptiveNonRepeating"]
+    assert set(described) <= set(real["descriptive_non_repeating_keys"])
+    assert list(described["title"]) == real["descriptive_title_keys"]
+    assert list(described["metadata_usage"]) == real["usage_keys"]
+    if "online_media" in described:
+        online = described["online_media"]
+        assert list(online) == real["online_media_keys"]
+        assert online["mediaCount"] == len(online["media"])
+        for media in online["media"]:
+            assert set(real["media_keys_required"]) <= set(media) <= set(
+                real["media_keys_downloadable"])
+            assert list(media["usage"]) == real["usage_keys"]
+            for resource in media.get("resources", []):
+                seen.add("resources")
+                assert set(real["resource_keys_required"]) <= set(resource) <= {
+                    *real["resource_keys_required"], *real["resource_keys_optional"]}
+    indexed = content["indexedStructured"]
+    assert set(indexed) <= set(real["indexed_structured_keys"])
+    assert all(isinstance(values, list) for values in indexed.values())
+    freetext = content["freetext"]
+    assert set(freetext) <= set(real["freetext_keys"])
+    for entries in freetext.values():
+        assert all(list(entry) == real["freetext_entry_keys"] for entry in entries)
+
+
+def test_search_rows_content_and_errors_have_the_real_edan_format(demo_server):
+    real = real_smithsonian()
+    root = demo_server.api_roots["smithsonian"]
+    body = search(root, q="*", rows="100")
+    assert list(body) == real["search_keys"]
+    assert of_kind(body["status"], "int") and of_kind(body["responseCode"], "int")
+    response = body["response"]
+    assert list(response) == real["search_response_keys"]
+    assert of_kind(response["rowCount"], "int") and isinstance(response["message"], str)
+    seen: set = set()
+    for row in response["rows"]:
+        check_row(row, real, seen)
+    assert seen == {"resources"}
+    content = get(f"{root}/content/{response['rows'][0]['id']}", params=KEY).json()
+    assert list(content) == real["content_keys"]
+    check_row(content["response"], real, seen)
+    missing = get(f"{root}/content/edanmdm-nope", params=KEY).json()
+    assert list(missing) == real["error_keys"] and list(missing["response"]) == ["error"]

@@ -24,6 +24,7 @@ ALL = (1, 140_000_000)
 DENSE = (18_000_000, 18_200_000)
 XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 MUSEUM_PROPS = {"met": "P3634", "aic": "P4610", "nga": "P4683", "europeana": "P727"}
+COLLECTIONS = {"Q657415": "cleveland", "Q1192305": "smithsonian", "Q160236": "met"}
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +198,9 @@ def test_what_the_items_state_matches_the_catalogue(request, demo_root, which):
     truth = truth_of(server, demo_root)
     found = all_entities(server, list(truth.index))
     qualifiers_seen = set()
+    numbered = {source: {number(c)[0]: c.source_id
+                         for c in server.collection.source_copies(source)}
+                for source, number in wikidata.INVENTORY_OF.items()}
     for qid, row in truth.iterrows():
         entity, extra = found[qid], server.collection.by_source_id("wikidata", qid).extra
         person = f"Q{wikidata.PERSON_BASE + row['artist_id']}"
@@ -217,10 +221,17 @@ def test_what_the_items_state_matches_the_catalogue(request, demo_root, which):
                                    strict=True)]
         assert status == {"pd": [("Q19652", ["Q60332278"])], "pd_us": [("Q19652", ["Q30"])],
                           "copyrighted": [("Q50423863", [])], "": []}[extra["status"]]
-        museums = sorted(f"{source}:{object_id.replace('/', ':')}"  # P727: "dataset/local"
-                         for source, prop in MUSEUM_PROPS.items()
-                         for object_id in values(entity, prop))
-        assert museums == extra["same_as"]
+        museums = [f"{source}:{object_id.replace('/', ':')}"  # P727: "dataset/local"
+                   for source, prop in MUSEUM_PROPS.items()
+                   for object_id in values(entity, prop)]
+        # Cleveland and the Smithsonian: the inventory number (P217) with its collection (P195)
+        for number_statement in entity["claims"].get("P217", []):
+            number = number_statement["mainsnak"]["datavalue"]["value"]
+            held_by = number_statement["qualifiers"]["P195"][0]["datavalue"]["value"]["id"]
+            source = COLLECTIONS[held_by]
+            if source != "met":  # the Met's numbers back up its P3634 ids
+                museums.append(f"{source}:{numbered[source][number]}")
+        assert sorted(museums) == extra["same_as"]
     if which == "big":
         assert set(wikidata.ATTRIBUTION) | {"", "Attributed to"} == qualifiers_seen
 
@@ -289,3 +300,127 @@ def test_a_persons_best_rank_death_date_is_the_death_year_or_its_decade_never_a_
         seen |= {st["rank"] for st in deaths}
         seen |= {st["mainsnak"]["datavalue"]["value"]["precision"] for st in deaths}
     assert {"unknown", "deprecated", "preferred", 8, 9, 11} <= seen
+
+
+# --- the real formats (tests/fixtures/real_api_formats.json, "wikidata") ------------------------
+
+
+def real_wikidata() -> dict:
+    from tests.demo.apis.helpers import REAL
+
+    return REAL["wikidata"]
+
+
+def of_kind(value, kinds: str) -> bool:
+    """``value`` is one of ``kinds`` ("int|float"), a bool never counting as a number."""
+    types = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+    return any(isinstance(value, types[k]) and (k == "bool" or not isinstance(value, bool))
+               for k in kinds.split("|"))
+
+
+def check_snak(snak: dict, real: dict, seen: set) -> None:
+    kind = snak["snaktype"]
+    assert kind in real["snaktypes"]
+    seen.add(kind)
+    if kind != "value":  # somevalue, novalue: no datavalue, the datatype all the same
+        assert list(snak) == real["no_value_snak_keys"], snak
+    else:
+        assert list(snak) == real["value_snak_keys"], snak
+        datavalue = snak["datavalue"]
+        assert list(datavalue) == real["datavalue_keys"]
+        value = datavalue["value"]
+        if datavalue["type"] == "time":
+            assert list(value) == real["time_value_keys"]
+            assert all(of_kind(value[k], t) for k, t in real["time_value_types"].items())
+            assert value["precision"] in real["time_precisions"]
+            seen.add("time")
+        elif datavalue["type"] == "wikibase-entityid":
+            assert list(value) == real["entityid_value_keys"]
+            assert all(of_kind(value[k], t) for k, t in real["entityid_value_types"].items())
+            seen.add("wikibase-entityid")
+        else:
+            assert datavalue["type"] == "string" and isinstance(value, str)
+    assert isinstance(snak["hash"], str) and snak["hash"]
+    expected = real["property_datatypes"].get(snak["property"])
+    assert expected is None or snak["datatype"] == expected, snak
+
+
+def test_the_listing_query_has_the_real_sparql_json_results_format(demo_server):
+    real = real_wikidata()
+    response = sparql(demo_server, *ALL)
+    assert response.headers["Content-Type"].split(";")[0] == real["sparql_content_type"]
+    body = response.json()
+    assert list(body) == real["sparql_keys"]
+    head = body["head"]
+    assert set(real["sparql_head_keys_required"]) <= set(head) <= {
+        *real["sparql_head_keys_required"], *real["sparql_head_keys_optional"]}
+    assert all(isinstance(v, str) for v in head["vars"])
+    assert list(body["results"]) == real["sparql_results_keys"]
+    terms = real["sparql_term_keys"]
+    assert body["results"]["bindings"]
+    for row in body["results"]["bindings"]:
+        assert set(row) <= set(head["vars"])  # an unbound variable is left out
+        for term in row.values():
+            assert term["type"] in real["sparql_term_types"] and isinstance(term["value"], str)
+            shape = "typed_literal" if "datatype" in term else "lang_literal" \
+                if "xml:lang" in term else term["type"]
+            assert list(term) == terms[shape], term
+
+
+def test_wbgetentities_has_the_real_wikibase_json_format(big):
+    real = real_wikidata()
+    paintings = [f"Q{n}" for n in numbers(big)][:100]
+    people = [f"Q{wikidata.PERSON_BASE + a.artist_id}" for a in big.collection.catalog.artists][:50]
+    seen: set = set()
+    for ids in (paintings[:50], paintings[50:], people, ["Q1"]):
+        response = entities(big, ids, props="labels|claims", languages="en|nl")
+        body = response.json()
+        assert list(body) == real["wbgetentities_keys"]
+        assert body["success"] == real["wbgetentities_success"]
+        assert list(body["entities"]) == ids  # keyed as asked
+        for qid, entity in body["entities"].items():
+            if "missing" in entity:
+                assert list(entity) == real["missing_entity_keys"] and entity["id"] == qid
+                seen.add("missing")
+                continue
+            assert list(entity) == real["entity_keys_for_props_labels_claims"]
+            assert set(entity) <= set(real["entity_keys_all"])
+            assert all(list(label) == real["label_keys"] for label in entity["labels"].values())
+            for prop, statements in entity["claims"].items():
+                for statement in statements:
+                    keys = set(statement)
+                    assert set(real["statement_keys_required"]) <= keys <= {
+                        *real["statement_keys_required"], *real["statement_keys_optional"]}
+                    assert statement["type"] == real["statement_type"]
+                    assert statement["rank"] in real["ranks"]
+                    assert statement["mainsnak"]["property"] == prop
+                    check_snak(statement["mainsnak"], real, seen)
+                    for qualifier, snaks in statement.get("qualifiers", {}).items():
+                        seen.add("qualifiers")
+                        assert all(s["property"] == qualifier for s in snaks)
+                        for snak in snaks:
+                            check_snak(snak, real, seen)
+                    if "qualifiers" in statement:
+                        assert statement["qualifiers-order"] == list(statement["qualifiers"])
+    assert {"value", "somevalue", "time", "wikibase-entityid", "qualifiers", "missing"} <= seen
+
+
+def test_maxlag_and_other_api_errors_have_the_real_error_format(big):
+    real = real_wikidata()
+    ids = [f"Q{n}" for n in numbers(big)]
+    for pair in zip(ids[::2], ids[1::2], strict=False):  # pairs: apart from the lag test's ids
+        response = entities(big, list(pair), maxlag="5")
+        body = response.json()
+        if "error" in body:
+            break
+    else:
+        raise AssertionError("no id pair was lagged")
+    assert response.status_code == 200  # a maxlag error is an answer, not an HTTP error
+    assert list(body) == real["maxlag_keys"] and body["error"]["code"] == "maxlag"
+    assert list(body["error"]) == real["maxlag_error_keys"]
+    assert of_kind(body["error"]["lag"], "int|float") and body["error"]["info"].startswith(
+        "Waiting for ")
+    assert all(header in response.headers for header in real["maxlag_headers"])
+    refused = entities(big, [f"Q{n}" for n in range(1, 52)]).json()
+    assert set(real["api_error_keys_required"]) <= set(refused["error"])
+    assert "servedby" in refused
