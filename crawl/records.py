@@ -5,16 +5,26 @@ line, flushed at once and fsynced about once a second). A kill -9 can only cut t
 short, and ``Journal.load`` ignores such a line. At the end, ``write_records`` turns the latest
 row per record into ``records.parquet``, sorted, so the file is identical whatever order the
 fetches finished in, and whether the crawl was interrupted or not.
+
+Memory stays bounded by the number of records, not by their size: a run keeps of earlier runs
+only what resuming needs (``resume_rows``: status, image URL, validators, the image's facts and
+a digest of the record), and ``finish_records`` writes the final file by streaming rows from the
+journal and the last Parquet, ``ROWS_PER_GROUP`` at a time, never holding them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import pickle
 import re
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -204,19 +214,34 @@ class Journal:
 
     def load(self) -> dict[tuple[str, str], dict]:
         """The latest row per record; a torn last line (from a crash) is skipped."""
-        rows: dict[tuple[str, str], dict] = {}
+        return {record_key(row): row for _, row in self.scan()}
+
+    def scan(self):
+        """(offset, row) of every intact line, in order: a torn last line (from a crash) ends
+        it, a line that is no JSON object with a key is skipped."""
         if not self.path.is_file():
-            return rows
+            return
         with open(self.path, "rb") as f:
+            offset = 0
             for line in f:
                 if not line.endswith(b"\n"):
                     break  # torn write at a crash: everything before it is intact
+                at, offset = offset, offset + len(line)
                 try:
                     row = json.loads(line)
-                except ValueError:
+                    record_key(row)
+                except (ValueError, TypeError, KeyError):
                     continue
-                rows[record_key(row)] = row
-        return rows
+                yield at, row
+
+    def latest_offsets(self) -> dict[tuple[str, str], int]:
+        """Where the latest line of each record starts (``row_at`` reads it back)."""
+        return {record_key(row): at for at, row in self.scan()}
+
+    def row_at(self, offset: int) -> dict:
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            return json.loads(f.readline())
 
     def append(self, row: dict) -> None:
         if self._file is None:
@@ -257,27 +282,134 @@ def read_records(path: str | os.PathLike) -> dict[tuple[str, str], dict]:
     path = Path(path)
     if not path.is_file():
         return {}
-    table = pq.read_table(path)
-    version = table.column("schema_version")[0].as_py() if table.num_rows else SCHEMA_VERSION
-    if version > SCHEMA_VERSION:
-        raise ValueError(f"{path} has records schema {version}, newer than this code's "
-                         f"{SCHEMA_VERSION}: update Marcus or crawl into a new folder")
+    _check_version(pq.ParquetFile(path), path)
     # Columns added since a file was written read as missing (None): a re-crawl refills them.
-    return {record_key(r): {k: r.get(k) for k in _FIELDS} for r in table.to_pylist()}
+    return {record_key(r): {k: r.get(k) for k in _FIELDS}
+            for r in pq.read_table(path).to_pylist()}
 
 
 def write_records(rows: list[dict], path: str | os.PathLike) -> int:
     """Write rows as records.parquet atomically, sorted by (source, source_id)."""
-    # Rows from a journal or Parquet written by older code are conformed again: the final
-    # write must never fail on a value, or every good row of the crawl would be lost with it.
-    rows = sorted((conform_row(r) for r in rows),
-                  key=lambda r: (r["source"], _id_sort_key(r["source_id"])))
-    columns = {name: [r.get(name) for r in rows] for name in _FIELDS}
-    columns = {"schema_version": [SCHEMA_VERSION] * len(rows), **columns}
-    table = pa.Table.from_pydict(columns, schema=RECORDS_SCHEMA)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return len(rows)
+    by_key = {record_key(r): r for r in rows}
+    return finish_records(path, by_key, by_key.get)["records"]
+
+
+ROWS_PER_GROUP = 10_000  # rows conformed, held and written at a time (one Parquet row group)
+SPILL_BATCH_ROWS = 1_000  # rows of the last records.parquet decoded at a time
+
+
+def sort_key(key: tuple[str, str]) -> tuple:
+    """The order of records.parquet: by source, then numeric ids as numbers, others as text."""
+    return key[0], _id_sort_key(key[1])
+
+
+def finish_records(path: str | os.PathLike, keys, row_of) -> dict:
+    """Write the rows of ``keys`` (``row_of(key)`` gives each) as records.parquet, atomically,
+    sorted by ``sort_key``, ``ROWS_PER_GROUP`` rows at a time; returns what they hold:
+    ``records``, ``counts`` (per status), ``reasons`` (per reason), ``stored_bytes``."""
+    summary = {"records": 0, "counts": {}, "reasons": {}, "stored_bytes": 0}
+    ordered = sorted(keys, key=sort_key)
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, RECORDS_SCHEMA) as writer:
+        for start in range(0, max(len(ordered), 1), ROWS_PER_GROUP):
+            # Rows from a journal or Parquet written by older code are conformed again: the
+            # final write must never fail on a value, or every good row would be lost with it.
+            rows = [conform_row(row_of(key)) for key in ordered[start:start + ROWS_PER_GROUP]]
+            columns = {name: [r.get(name) for r in rows] for name in _FIELDS}
+            columns = {"schema_version": [SCHEMA_VERSION] * len(rows), **columns}
+            writer.write_table(pa.Table.from_pydict(columns, schema=RECORDS_SCHEMA),
+                               row_group_size=ROWS_PER_GROUP)
+            for row in rows:
+                _count(summary, row)
+    return summary
+
+
+def _count(summary: dict, row: dict) -> None:
+    summary["records"] += 1
+    counts, by_reason = summary["counts"], summary["reasons"]
+    counts[row["status"]] = counts.get(row["status"], 0) + 1
+    if row["reason"]:
+        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
+    if row["status"] == "stored":
+        summary["stored_bytes"] += row["bytes"] or 0
+
+
+# What a run keeps of an earlier run's row to resume and to reuse a stored image (crawl.spiders
+# .base: CrawlState.finished, SourceSpider.fetch_image, reuse): not the evidence, which stays
+# on disk until finish_records copies it; ``raw_digest`` stands for the record's JSON.
+RESUME_FIELDS = ("status", "image_url", "http_status", "content_type", "etag", "last_modified",
+                 "sha256", "bytes", "width", "height", "format", "reason", "error")
+
+
+def raw_digest(raw: object) -> bytes | None:
+    """A digest of a record's JSON: equal digests, the same record as the source gave it."""
+    if not isinstance(raw, str):
+        return None
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def resume_row(row: dict) -> dict:
+    return {**{name: row.get(name) for name in RESUME_FIELDS},
+            "raw_digest": raw_digest(row.get("raw_record"))}
+
+
+def read_resume_rows(path: str | os.PathLike) -> dict[tuple[str, str], dict]:
+    """``resume_row`` of every row of an existing records.parquet, read a batch at a time."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    source = pq.ParquetFile(path)
+    _check_version(source, path)
+    names = set(source.schema_arrow.names)
+    wanted = [n for n in ("source", "source_id", "raw_record", *RESUME_FIELDS) if n in names]
+    rows = {}
+    for batch in source.iter_batches(batch_size=ROWS_PER_GROUP, columns=wanted):
+        for row in batch.to_pylist():
+            rows[record_key(row)] = resume_row(row)
+    return rows
+
+
+@contextmanager
+def final_rows(records_path: Path, journal: Journal, offsets: dict, keys: set,
+               extra: dict) -> Iterator:
+    """``row_of(key)`` for ``finish_records``, one seek per row: ``extra``'s row, else the
+    journal's latest line (``offsets``), else the last records.parquet's row, which one pass
+    copies to a private spill file (only the rows of ``keys`` that nothing newer replaces) so
+    that no row is held in memory."""
+    with tempfile.TemporaryFile(dir=records_path.parent) as spill, \
+            (open(journal.path, "rb") if offsets else tempfile.TemporaryFile()) as lines:
+        spilled: dict[tuple[str, str], tuple[int, int]] = {}
+        if records_path.is_file():
+            source = pq.ParquetFile(records_path)
+            for batch in source.iter_batches(batch_size=SPILL_BATCH_ROWS):
+                for row in batch.to_pylist():
+                    key = record_key(row)
+                    if key in keys and key not in offsets and key not in extra:
+                        data = pickle.dumps({k: row.get(k) for k in _FIELDS},
+                                            pickle.HIGHEST_PROTOCOL)
+                        spilled[key] = (spill.tell(), len(data))
+                        spill.write(data)
+
+        def row_of(key: tuple[str, str]) -> dict:
+            if key in extra:
+                return extra[key]
+            if key in offsets:
+                lines.seek(offsets[key])
+                return json.loads(lines.readline())
+            at, size = spilled[key]
+            spill.seek(at)
+            return pickle.loads(spill.read(size))  # our own file, written just above
+
+        yield row_of
+
+
+def _check_version(source: pq.ParquetFile, path: Path) -> None:
+    if source.metadata.num_rows == 0:
+        return
+    first = source.read_row_group(0, columns=["schema_version"]).column(0)
+    version = first[0].as_py() if len(first) else SCHEMA_VERSION
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"{path} has records schema {version}, newer than this code's "
+                         f"{SCHEMA_VERSION}: update Marcus or crawl into a new folder")
 
 
 def _id_sort_key(source_id: str) -> tuple[int, int, str]:

@@ -26,7 +26,15 @@ from scrapy.crawler import CrawlerProcess
 
 from crawl import reasons
 from crawl.items import ArtworkImage
-from crawl.records import Journal, item_row, read_records, write_records
+from crawl.records import (
+    Journal,
+    final_rows,
+    finish_records,
+    item_row,
+    read_resume_rows,
+    record_key,
+    resume_row,
+)
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
@@ -172,8 +180,10 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     store = ContentStore(out / "images", fsync=common["fsync"])
     store.remove_partial_writes()  # a killed run may have left half-written temp files
     journal = Journal(out / "journal.jsonl")
-    finished = read_records(out / "records.parquet")  # unchanged until the end of this run
-    previous = {**finished, **journal.load()}  # the journal is newer than the last finished run
+    # What resuming needs of earlier rows (their evidence stays on disk until the final write).
+    finished = read_resume_rows(out / "records.parquet")  # unchanged until the end of this run
+    previous = {**finished,  # the journal is newer than the last finished run
+                **{record_key(row): resume_row(row) for _, row in journal.scan()}}
     state = CrawlState(previous=previous, store=store, resume=resume, limit=limit,
                        metadata_only=metadata_only)
 
@@ -186,41 +196,34 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     process.start()
     elapsed = time.time() - started
 
-    latest = {**finished, **journal.load()}  # now with this run's rows
+    offsets = journal.latest_offsets()  # now with this run's rows
     # A record met in the listing whose request or item some component discarded (the
     # scheduler's duplicate filter, a failing pipeline) ends as a failed row saying so: a
     # rerun would meet the same drop, and the crawl could never finish. After a crawl that
     # ran to its end, any other record without a row was dropped too, by something that
     # said nothing. After an interrupted one (a signal, a kill) they stay unfinished.
     ran_to_end = crawler.stats.get_value("finish_reason") == "finished"
-    for key in state.visited:
-        if key not in latest and (ran_to_end or key in state.dropped):
-            latest[key] = dropped_row(key, state.dropped.get(key))
-    rows = [latest[key] for key in state.visited if key in latest]
-    missing = [key for key in state.visited if key not in latest]
-    write_records(rows, out / "records.parquet")
+    dropped = {key: dropped_row(key, state.dropped.get(key)) for key in state.visited
+               if key not in finished and key not in offsets
+               and (ran_to_end or key in state.dropped)}
+    keys = [key for key in state.visited if key in finished or key in offsets or key in dropped]
+    missing = len(state.visited) - len(keys)
+    with final_rows(out / "records.parquet", journal, offsets, set(keys), dropped) as row_of:
+        written = finish_records(out / "records.parquet", keys, row_of)
     complete = state.listing_failures == 0 and not missing
     if complete:  # everything is in records.parquet now; the journal has done its job
         (out / "journal.jsonl").unlink(missing_ok=True)
 
-    counts: dict = {"records": len(rows)}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    by_reason: dict = {}
-    for row in rows:
-        if row["reason"]:
-            by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
     scrapy_stats = crawler.stats.get_stats()
-    stored_bytes = sum(r["bytes"] or 0 for r in rows if r["status"] == "stored")
     stats = {
         "source": source,
         "complete": complete,
         "listing_failures": state.listing_failures,
         "listing_stops": state.listing_stops,
-        "unfinished_records": len(missing),
-        "counts": counts,
-        "reasons": dict(sorted(by_reason.items())),
-        "stored_mib": round(stored_bytes / 2**20, 2),
+        "unfinished_records": missing,
+        "counts": {"records": written["records"], **written["counts"]},
+        "reasons": dict(sorted(written["reasons"].items())),
+        "stored_mib": round(written["stored_bytes"] / 2**20, 2),
         "run": {
             "seconds": round(elapsed, 1),
             "requests": scrapy_stats.get("downloader/request_count", 0),

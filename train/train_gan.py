@@ -167,7 +167,8 @@ def one_hot_labels(data: PackedImages, conditioning: str) -> torch.Tensor | None
     """[N, c_dim] one-hot labels for every training image, or None when unconditional."""
     if conditioning == "none":
         return None
-    ids = torch.as_tensor(data.labels[LABEL_COLUMNS[conditioning]].to_numpy(), dtype=torch.long)
+    # A copy: pandas may hand out a read-only view, which torch must not share.
+    ids = torch.tensor(data.labels[LABEL_COLUMNS[conditioning]].to_numpy(), dtype=torch.long)
     size = len(data.vocab[conditioning])
     return torch.nn.functional.one_hot(ids, num_classes=size).float()
 

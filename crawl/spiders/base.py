@@ -26,7 +26,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawl import reasons
 from crawl.items import ArtworkImage
 from crawl.middlewares import OffsiteRequest, origins_of
-from crawl.records import DONE_STATUSES, MAX_RAW_RECORD_CHARS, conform, valid_text
+from crawl.records import DONE_STATUSES, MAX_RAW_RECORD_CHARS, conform, raw_digest, valid_text
 from crawl.storage import ContentStore
 from marcus.config import list_of
 
@@ -142,7 +142,7 @@ def unsafe_id_problem(source_id: str) -> str | None:
 class CrawlState:
     """What this run knows before it starts, and which records it has met so far."""
 
-    previous: dict[tuple[str, str], dict]  # latest row per record from earlier runs
+    previous: dict[tuple[str, str], dict]  # crawl.records.resume_row of each earlier record
     store: ContentStore
     resume: bool = False  # trust finished records: do not even refetch their metadata
     limit: int | None = None  # stop after this many records (in listing order)
@@ -374,7 +374,7 @@ class SourceSpider(scrapy.Spider):
                 headers["If-None-Match"] = earlier["etag"]
             if earlier.get("last_modified"):
                 headers["If-Modified-Since"] = earlier["last_modified"]
-            if not headers and earlier["raw_record"] == item.raw_record:
+            if not headers and earlier["raw_digest"] == raw_digest(item.raw_record):
                 reuse(item, earlier)
                 return item
         # dont_filter: two records may share one image URL (both get rows, one blob), and an
