@@ -108,8 +108,8 @@ def exponent(rows: list[dict], key: str) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in points) / sxx, 2)
 
 
-def run(quick: bool = False) -> dict:
-    sizes = (1_000, 3_000, 10_000) if quick else (10_000, 30_000, 100_000, AT)
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
+    sizes = sizes or ((1_000, 3_000, 10_000) if quick else (10_000, 30_000, 100_000, AT))
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(n, Path(tmp)) for n in sizes]
         for row in rows:
