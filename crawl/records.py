@@ -59,6 +59,16 @@ RECORDS_SCHEMA = pa.schema([
 _FIELDS = [f.name for f in dataclasses.fields(ArtworkImage) if f.name != "extra"]
 assert _FIELDS == RECORDS_SCHEMA.names[1:], "items.py and records.py disagree on fields"
 
+# A same_as link names a record by id ("met:436535") or, where a museum is known to Wikidata
+# only by its inventory numbers, by number: "cleveland:accession:1958.31" is the cleveland
+# record whose accession_number is 1958.31 (curate/identity.py resolves both).
+ACCESSION_LINK = "accession:"
+
+
+def accession_link(source: str, number: str) -> str:
+    return f"{source}:{ACCESSION_LINK}{number}"
+
+
 # Terminal states: a record in one of these is not fetched again on --resume.
 DONE_STATUSES = {"stored", "rejected", "metadata_only"}
 
@@ -235,13 +245,8 @@ class Journal:
                 yield at, row
 
     def latest_offsets(self) -> dict[tuple[str, str], int]:
-        """Where the latest line of each record starts (``row_at`` reads it back)."""
+        """Where the latest line of each record starts (``final_rows`` reads it back)."""
         return {record_key(row): at for at, row in self.scan()}
-
-    def row_at(self, offset: int) -> dict:
-        with open(self.path, "rb") as f:
-            f.seek(offset)
-            return json.loads(f.readline())
 
     def append(self, row: dict) -> None:
         if self._file is None:

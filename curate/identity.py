@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from crawl.records import ACCESSION_LINK
+
 LINK_STATES = ("agree", "merged", "unstored", "unresolved", "ambiguous")
 SHARED_COLUMNS = ("genre", "movement")  # stated by some members, true of the painting
-ACCESSION = "accession:"  # a link "source:accession:NUMBER" names a record by its number
 
 
 def accession_fold(number: object) -> str | None:
@@ -55,8 +56,9 @@ def links_of(records: pd.DataFrame) -> pd.DataFrame:
             source, sep, source_id = link.partition(":")
             if not (sep and source and source_id) or link == key:
                 continue
-            if source_id.startswith(ACCESSION):
-                named = by_number.get((source, accession_fold(source_id[len(ACCESSION):])), [])
+            if source_id.startswith(ACCESSION_LINK):
+                number = source_id[len(ACCESSION_LINK):]
+                named = by_number.get((source, accession_fold(number)), [])
             else:
                 named = [link] if link in keys else []
             named = [k for k in named if k != key]

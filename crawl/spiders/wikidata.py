@@ -46,6 +46,7 @@ import scrapy
 
 from crawl import normalize, reasons, wikibase
 from crawl.middlewares import origins_of
+from crawl.records import accession_link
 from crawl.spiders.base import SourceSpider, failure_reason, parse_json
 from crawl.spiders.commons import (
     IIPROP,
@@ -519,7 +520,7 @@ def same_as_links(entity: dict) -> str | None:
     links = [f"{source}:{normalize.europeana_key(value) if source == 'europeana' else value}"
              for prop, source in wikibase.SAME_AS.items()
              for value in wikibase.string_values(entity, prop)]
-    links += [f"{wikibase.INVENTORY_COLLECTIONS[collection]}:accession:{number}"
+    links += [accession_link(wikibase.INVENTORY_COLLECTIONS[collection], number)
               for collection, number in wikibase.inventory_numbers(entity)
               if collection in wikibase.INVENTORY_COLLECTIONS and "|" not in number]
     return "|".join(dict.fromkeys(links)) or None

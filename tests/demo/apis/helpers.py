@@ -18,6 +18,14 @@ REAL = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "real_api_
                   .read_text())
 
 
+def of_kind(value, kinds: str) -> bool:
+    """``value`` is one of the fixture's ``kinds`` ("int|float"), a bool never counting as a
+    number."""
+    types = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+    return any(isinstance(value, types[k]) and (k == "bool" or not isinstance(value, bool))
+               for k in kinds.split("|"))
+
+
 def get(url, **kw):
     response = requests.get(url, timeout=10, **kw)
     return response

@@ -21,7 +21,7 @@ from demo.apis.europeana import DATASETS, decode_cursor, encode_cursor, european
 from demo.apis.wikidata import GENRES
 from demo.catalog import EUROPEANA_RIGHTS
 from tests.crawl.spiders.helpers import items, listing_requests, make_spider
-from tests.demo.apis.helpers import catalogue_server, get, image_size
+from tests.demo.apis.helpers import REAL, catalogue_server, get, image_size, of_kind
 
 ENVELOPE = ["apikey", "success", "requestNumber", "itemsCount", "totalResults", "nextCursor",
             "items"]
@@ -256,18 +256,6 @@ def test_the_spider_reads_every_record_the_emulator_lists_as_one_item(demo_serve
 # --- the real format (tests/fixtures/real_api_formats.json, "europeana") ------------------------
 
 
-def real_europeana() -> dict:
-    from tests.demo.apis.helpers import REAL
-
-    return REAL["europeana"]
-
-
-def of_kind(value, kinds: str) -> bool:
-    types = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
-    return any(isinstance(value, types[k]) and (k == "bool" or not isinstance(value, bool))
-               for k in kinds.split("|"))
-
-
 def check_item(item: dict, real: dict) -> None:
     known = {*real["item_keys_recorded"], *real["item_keys_documented"],
              *real["item_keys_unverified"]}
@@ -293,7 +281,7 @@ def check_item(item: dict, real: dict) -> None:
 
 @pytest.mark.parametrize("profile", ["minimal", "standard", "rich"])
 def test_search_answers_and_items_have_the_real_format(demo_server, profile):
-    real = real_europeana()
+    real = REAL["europeana"]
     body = search(demo_server, rows="20", cursor="*", profile=profile).json()
     assert list(body) == real["envelope_keys"]
     assert all(of_kind(body[k], kinds) for k, kinds in real["envelope_types"].items())
@@ -305,7 +293,7 @@ def test_search_answers_and_items_have_the_real_format(demo_server, profile):
 
 
 def test_error_answers_have_the_real_api_error_format(demo_server):
-    real = real_europeana()
+    real = REAL["europeana"]
     for answer in (get(search_url(demo_server), params={"query": "*"}),  # no key: 401
                    search(demo_server, rows="ten"), search(demo_server, cursor="not-a-cursor")):
         assert answer.status_code in (400, 401)

@@ -18,7 +18,7 @@ from demo.apis import SUBJECTS
 from demo.apis.smithsonian import ids_id, record_id
 from demo.apis.wikidata import GENRES, INVENTORY_OF
 from tests.crawl.spiders.helpers import items, listing_requests, make_spider
-from tests.demo.apis.helpers import get, image_size
+from tests.demo.apis.helpers import REAL, get, image_size, of_kind
 
 KEY = {"api_key": "DEMO_KEY"}
 ROW_KEYS = ["id", "title", "unitCode", "type", "url", "content", "hash", "docSignature",
@@ -223,18 +223,6 @@ def test_the_spider_reads_genre_and_accession_number_from_the_demo_rows(
 # --- the real format (tests/fixtures/real_api_formats.json, "smithsonian") ----------------------
 
 
-def real_smithsonian() -> dict:
-    from tests.demo.apis.helpers import REAL
-
-    return REAL["smithsonian"]
-
-
-def of_kind(value, kinds: str) -> bool:
-    types = {"str": str, "int": int, "list": list, "dict": dict}
-    return any(isinstance(value, types[k]) and not isinstance(value, bool)
-               for k in kinds.split("|"))
-
-
 def check_row(row: dict, real: dict, seen: set) -> None:
     assert list(row) == real["row_keys"]
     assert all(of_kind(row[k], kinds) for k, kinds in real["row_types"].items()), row["id"]
@@ -266,7 +254,7 @@ def check_row(row: dict, real: dict, seen: set) -> None:
 
 
 def test_search_rows_content_and_errors_have_the_real_edan_format(demo_server):
-    real = real_smithsonian()
+    real = REAL["smithsonian"]
     root = demo_server.api_roots["smithsonian"]
     body = search(root, q="*", rows="100")
     assert list(body) == real["search_keys"]

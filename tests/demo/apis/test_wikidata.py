@@ -18,7 +18,7 @@ from crawl import wikibase
 from crawl.spiders.wikidata import QUERY
 from demo.apis import wikidata
 from demo.build import ground_truth
-from tests.demo.apis.helpers import catalogue_server, get, image_size
+from tests.demo.apis.helpers import REAL, catalogue_server, get, image_size, of_kind
 
 ALL = (1, 140_000_000)
 DENSE = (18_000_000, 18_200_000)
@@ -305,19 +305,6 @@ def test_a_persons_best_rank_death_date_is_the_death_year_or_its_decade_never_a_
 # --- the real formats (tests/fixtures/real_api_formats.json, "wikidata") ------------------------
 
 
-def real_wikidata() -> dict:
-    from tests.demo.apis.helpers import REAL
-
-    return REAL["wikidata"]
-
-
-def of_kind(value, kinds: str) -> bool:
-    """``value`` is one of ``kinds`` ("int|float"), a bool never counting as a number."""
-    types = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
-    return any(isinstance(value, types[k]) and (k == "bool" or not isinstance(value, bool))
-               for k in kinds.split("|"))
-
-
 def check_snak(snak: dict, real: dict, seen: set) -> None:
     kind = snak["snaktype"]
     assert kind in real["snaktypes"]
@@ -346,7 +333,7 @@ def check_snak(snak: dict, real: dict, seen: set) -> None:
 
 
 def test_the_listing_query_has_the_real_sparql_json_results_format(demo_server):
-    real = real_wikidata()
+    real = REAL["wikidata"]
     response = sparql(demo_server, *ALL)
     assert response.headers["Content-Type"].split(";")[0] == real["sparql_content_type"]
     body = response.json()
@@ -368,7 +355,7 @@ def test_the_listing_query_has_the_real_sparql_json_results_format(demo_server):
 
 
 def test_wbgetentities_has_the_real_wikibase_json_format(big):
-    real = real_wikidata()
+    real = REAL["wikidata"]
     paintings = [f"Q{n}" for n in numbers(big)][:100]
     people = [f"Q{wikidata.PERSON_BASE + a.artist_id}" for a in big.collection.catalog.artists][:50]
     seen: set = set()
@@ -406,7 +393,7 @@ def test_wbgetentities_has_the_real_wikibase_json_format(big):
 
 
 def test_maxlag_and_other_api_errors_have_the_real_error_format(big):
-    real = real_wikidata()
+    real = REAL["wikidata"]
     ids = [f"Q{n}" for n in numbers(big)]
     for pair in zip(ids[::2], ids[1::2], strict=False):  # pairs: apart from the lag test's ids
         response = entities(big, list(pair), maxlag="5")
