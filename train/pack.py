@@ -16,6 +16,8 @@ of params.yaml, checked before any image is read::
       crop_min_fraction: 0.6       # random_crops only: smallest crop side, share of the short side
       val_fraction: 0.1            # share of artworks (never copies) held out for evaluation
       seed: 1234                   # split and crops: same seed + same manifest = same shards
+      codec: png                   # GAN shard images: png | webp (both lossless) | jpeg (lossy)
+      jpeg_quality: 95             # jpeg only: 1-100 (4:4:4 chroma, no subsampling)
       shard_images: 4096           # images per shard file: few files, DVC-friendly
       native_max_side: 1024        # native copies for the upscaler: long side cap (0 = no cap)
       workers: 0                   # decoding processes; 0 = all cores
@@ -23,7 +25,11 @@ of params.yaml, checked before any image is read::
 What lands in ``out`` (the whole folder is swapped in atomically, so a crash leaves the previous
 pack or none, never half of one):
 
-- ``gan-{split}-{NNNNN}.npy``: uint8 ``[N, R, R, 3]`` (NHWC), ``np.load(mmap_mode="r")``-able;
+- ``gan-{split}-{NNNNN}.zip``: the R x R samples of a split, one encoded image per entry
+  (``{sample_index:08d}.png``, ``.webp`` or ``.jpg``; stored, not deflated, entries in sample
+  order), so any zip tool can list or extract them and a reader can seek to one; a shard closes
+  at ``shard_images`` entries or GAN_SHARD_BYTES, whichever comes first. Encoded, a 1024 px
+  painting is a fraction of its 3 MB of raw pixels (benchmarks/results/pack_codec.json);
 - ``native-{split}-{NNNNN}.parquet``: one row per artwork (``key``, ``png``, ``width``,
   ``height``): the image as RGB PNG, long side capped at ``native_max_side`` (Lanczos), for the
   upscaler to random-crop at native resolution; a shard closes at ``shard_images`` rows or
@@ -72,6 +78,7 @@ import os
 import re
 import sys
 import warnings
+import zipfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -88,9 +95,9 @@ from marcus.atomic import atomic_dir
 from marcus.config import check, one_of
 from marcus.errors import UserError, reported
 from marcus.params import load_params
-from train.data import SPLITS, sha256_file
+from train.data import CODECS, SPLITS, sha256_file
 
-SCHEMA_VERSION = 2  # 2: the genre label
+SCHEMA_VERSION = 3  # 2: the genre label; 3: encoded GAN shards (zip) instead of .npy
 ASPECTS = ("centre_crop", "letterbox", "random_crops")
 UNKNOWN = "unknown"
 LANCZOS = Image.Resampling.LANCZOS
@@ -99,14 +106,17 @@ LANCZOS = Image.Resampling.LANCZOS
 PNG_COMPRESS_LEVEL = 1
 NATIVE_SHARD_BYTES = 256 << 20  # a native shard also closes at this much PNG
 NATIVE_ROW_GROUP = 64           # rows per Parquet row group: readers stream, not slurp
-NPY_HEADER_BYTES = 128          # numpy's own header length for any 4-d uint8 shape we write
+GAN_SHARD_BYTES = 1 << 30       # a GAN shard also closes at this many encoded bytes
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every entry's timestamp: same pixels, same bytes
+EXTENSIONS = {"png": "png", "webp": "webp", "jpeg": "jpg"}
 POOL_MIN_IMAGES_PER_WORKER = 4  # below this a process pool costs more than it saves
 
 REQUIRED_COLUMNS = ("key", "image_path", "cluster_id")
 OPTIONAL_COLUMNS = ("copies", "artist", "date_start", "object_type", "genre")
 CURATED_FILE = "curated.parquet"  # the curate stage's training manifest, in paths.curate
 SPEC = {"resolution": int, "aspect": one_of(*ASPECTS), "crops_per_image": int,
-        "crop_min_fraction": float, "val_fraction": float, "seed": int, "shard_images": int,
+        "crop_min_fraction": float, "val_fraction": float, "seed": int,
+        "codec": one_of(*CODECS), "jpeg_quality": int, "shard_images": int,
         "native_max_side": int, "workers": int}  # the pack section of params.yaml
 NOT_ECHOED = ("out", "workers")  # where the pack goes and how fast: neither changes a byte
 
@@ -140,6 +150,8 @@ class PackConfig:
     crop_min_fraction: float
     val_fraction: float
     seed: int
+    codec: str
+    jpeg_quality: int
     shard_images: int
     native_max_side: int
     workers: int
@@ -150,8 +162,8 @@ class PackConfig:
         mistyped key is a UserError (marcus.config), a value out of range a ValueError naming
         the ``pack.*`` param."""
         check("pack", params, SPEC)
-        ints = {k: params[k] for k in ("resolution", "crops_per_image", "seed", "shard_images",
-                                       "native_max_side", "workers")}
+        ints = {k: params[k] for k in ("resolution", "crops_per_image", "seed", "jpeg_quality",
+                                       "shard_images", "native_max_side", "workers")}
         floats = {k: float(params[k]) for k in ("crop_min_fraction", "val_fraction")}
         r = ints["resolution"]
         if r < 8 or r & (r - 1):
@@ -165,9 +177,11 @@ class PackConfig:
                             ("workers", 0), ("seed", 0)):
             if ints[name] < least:
                 raise ValueError(f"pack.{name} must be >= {least}, got {ints[name]}")
+        if not 1 <= ints["jpeg_quality"] <= 100:
+            raise ValueError(f"pack.jpeg_quality must be in 1..100, got {ints['jpeg_quality']}")
         return cls(curated=Path(paths["curate"]) / CURATED_FILE,
                    images_root=Path(paths["crawl"]), out=Path(out or paths["pack"]),
-                   aspect=params["aspect"], **ints, **floats)
+                   aspect=params["aspect"], codec=params["codec"], **ints, **floats)
 
     def echo(self) -> dict:
         """The params that decide the pack's content, as written to pack.json."""
@@ -264,13 +278,15 @@ class ImageJob:
     crop_min_fraction: float
     seed: int
     native_max_side: int
+    codec: str = "png"
+    jpeg_quality: int = 95
 
 
 @dataclass
 class PackedArtwork:
     key: str
     error: str | None = None
-    samples: np.ndarray | None = None           # [n, R, R, 3] uint8
+    samples: list[bytes] = field(default_factory=list)   # each R x R sample, encoded
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)   # in source pixels
     inner: list[tuple[int, int, int, int]] = field(default_factory=list)   # in the sample
     width: int = 0
@@ -360,6 +376,23 @@ def native_copy(rgb: Image.Image, max_side: int) -> tuple[bytes, int, int]:
     return buffer.getvalue(), rgb.width, rgb.height
 
 
+def encode_sample(pixels, codec: str, jpeg_quality: int = 95) -> bytes:
+    """One R x R sample (uint8 [R, R, 3] or an RGB image) in the GAN shards' codec, with fixed
+    settings: the same pixels always give the same bytes."""
+    img = pixels if isinstance(pixels, Image.Image) else Image.fromarray(
+        np.ascontiguousarray(pixels, dtype=np.uint8), "RGB")
+    buffer = io.BytesIO()
+    if codec == "png":
+        img.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+    elif codec == "webp":   # lossless; method 4 is libwebp's default effort
+        img.save(buffer, format="WEBP", lossless=True, quality=100, method=4, exact=True)
+    elif codec == "jpeg":   # 4:4:4: chroma subsampling smears the fine colour of brushwork
+        img.save(buffer, format="JPEG", quality=jpeg_quality, subsampling=0, optimize=False)
+    else:
+        raise ValueError(f"pack.codec must be one of {', '.join(CODECS)}, got {codec!r}")
+    return buffer.getvalue()
+
+
 def pack_image(job: ImageJob) -> PackedArtwork:
     """Everything the pack needs from one image; a failure comes back as ``error``, never as
     an exception, so one bad file cannot stop the stage."""
@@ -386,7 +419,8 @@ def pack_image(job: ImageJob) -> PackedArtwork:
         samples = [np.asarray(rgb.crop(box).resize((r, r), LANCZOS)) for box in boxes]
         inner = [(0, 0, r, r)] * len(boxes)
     png, native_width, native_height = native_copy(rgb, job.native_max_side)
-    return PackedArtwork(job.key, samples=np.stack(samples).astype(np.uint8, copy=False),
+    encoded = [encode_sample(s, job.codec, job.jpeg_quality) for s in samples]
+    return PackedArtwork(job.key, samples=encoded,
                          boxes=boxes, inner=inner, width=rgb.width, height=rgb.height,
                          native_png=png, native_width=native_width, native_height=native_height)
 
@@ -418,53 +452,44 @@ def pack_images(jobs: list[ImageJob], workers: int) -> Iterator[PackedArtwork]:
 # Shard writers
 
 
-class NpyShardWriter:
-    """``gan-{split}-{NNNNN}.npy`` files written sample by sample: the count of a shard is
-    known only at its end (images may be skipped), so the header is reserved first and
-    filled in on close. The result is byte-identical to ``np.save`` of the same array."""
+class ZipShardWriter:
+    """``gan-{split}-{NNNNN}.zip`` files of encoded samples, entries stored (the codec has
+    compressed already) in sample order with fixed metadata; a shard closes at
+    ``shard_images`` entries or GAN_SHARD_BYTES."""
 
-    def __init__(self, folder: Path, split: str, resolution: int, shard_images: int):
+    def __init__(self, folder: Path, split: str, codec: str, shard_images: int):
         self.folder, self.split = folder, split
-        self.sample_shape = (resolution, resolution, 3)
+        self.extension = EXTENSIONS[codec]
         self.shard_images = shard_images
         self.names: list[str] = []
         self.total = 0
-        self._file = None
-        self._in_shard = 0
+        self._zip: zipfile.ZipFile | None = None
+        self._in_shard = self._shard_bytes = 0
 
-    def append(self, samples: np.ndarray) -> list[tuple[int, int]]:
-        """Write samples; return (shard, index_in_shard) of each."""
+    def append(self, samples: list[bytes]) -> list[tuple[int, int]]:
+        """Write encoded samples; return (shard, index_in_shard) of each."""
         places = []
         for sample in samples:
-            if self._file is None:
-                self.names.append(f"gan-{self.split}-{len(self.names):05d}.npy")
-                self._file = open(self.folder / self.names[-1], "wb")
-                self._file.write(b"\0" * NPY_HEADER_BYTES)
-                self._in_shard = 0
-            self._file.write(np.ascontiguousarray(sample, dtype=np.uint8).tobytes())
+            if self._zip is None:
+                self.names.append(f"gan-{self.split}-{len(self.names):05d}.zip")
+                self._zip = zipfile.ZipFile(self.folder / self.names[-1], "w",
+                                            zipfile.ZIP_STORED)
+                self._in_shard = self._shard_bytes = 0
+            entry = zipfile.ZipInfo(f"{self.total:08d}.{self.extension}", date_time=ZIP_DATE)
+            entry.external_attr = 0o644 << 16   # a plain file, whoever extracts it
+            self._zip.writestr(entry, sample, compress_type=zipfile.ZIP_STORED)
             places.append((len(self.names) - 1, self._in_shard))
             self._in_shard += 1
+            self._shard_bytes += len(sample)
             self.total += 1
-            if self._in_shard == self.shard_images:
-                self._close_shard()
+            if self._in_shard == self.shard_images or self._shard_bytes >= GAN_SHARD_BYTES:
+                self.close()
         return places
 
     def close(self) -> None:
-        if self._file is not None:
-            self._close_shard()
-
-    def _close_shard(self) -> None:
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(header, {
-            "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
-            "shape": (self._in_shard, *self.sample_shape)})
-        if len(header.getvalue()) != NPY_HEADER_BYTES:
-            raise RuntimeError(f"npy header is {len(header.getvalue())} bytes, "
-                               f"expected {NPY_HEADER_BYTES}")
-        self._file.seek(0)
-        self._file.write(header.getvalue())
-        self._file.close()
-        self._file = None
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
 
 
 class NativeShardWriter:
@@ -541,14 +566,14 @@ def pack(params: dict, paths: dict, out: str | Path | None = None,
                      resolution=config.resolution, aspect=config.aspect,
                      crops_per_image=config.crops_per_image,
                      crop_min_fraction=config.crop_min_fraction, seed=config.seed,
-                     native_max_side=config.native_max_side)
+                     native_max_side=config.native_max_side, codec=config.codec,
+                     jpeg_quality=config.jpeg_quality)
             for key, rel in zip(manifest["key"], manifest["image_path"], strict=True)]
     workers = config.workers or os.cpu_count() or 1
     rows = manifest.set_index("key")
 
     with atomic_dir(config.out) as folder:
-        gan = {s: NpyShardWriter(folder, s, config.resolution, config.shard_images)
-               for s in SPLITS}
+        gan = {s: ZipShardWriter(folder, s, config.codec, config.shard_images) for s in SPLITS}
         native = {s: NativeShardWriter(folder, s, config.shard_images) for s in SPLITS}
         labels: dict[str, list[dict]] = {s: [] for s in SPLITS}
         skipped, upscaled = [], 0
@@ -588,6 +613,7 @@ def pack(params: dict, paths: dict, out: str | Path | None = None,
         summary = {
             "schema_version": SCHEMA_VERSION,
             "resolution": config.resolution, "aspect": config.aspect, "seed": config.seed,
+            "codec": config.codec,
             "counts": {s: gan[s].total for s in SPLITS},
             "artworks": {s: native[s].total for s in SPLITS},
             "shards": {s: gan[s].names for s in SPLITS},

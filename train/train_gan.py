@@ -25,8 +25,11 @@ the same weights as an uninterrupted run (bit-exact on CPU), and so does trainin
 raising ``kimg`` resumes instead of starting over.
 
 Several processes: torchrun's environment switches data parallelism on (gloo on CPU, NCCL on
-CUDA); every rank builds identical networks from the seed, draws its own batches and noise, and
-gradients are averaged before each optimiser step (see train/distributed.py).
+CUDA); every rank builds identical networks from the seed, reads its own slice of each step's
+real images and draws its own noise, and gradients are averaged before each optimiser step (see
+train/distributed.py). Real images come from train/stream.py: epochs of a seeded permutation,
+decoded ahead by ``data_workers`` DataLoader processes; the tick line's ``data`` is the share of
+the tick spent waiting for them (0 % means the data never held training up).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import copy
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +68,16 @@ from train.live import Ticker, open_live
 from train.losses import StyleGAN2Loss
 from train.memory import available_memory_bytes, peak_memory_mib
 from train.networks import GENERATOR, Discriminator, Generator
+from train.stream import real_batches
 
 # Keys of a preset that change only logging or duration, not the result of a step: a resumed
 # run may differ in these and still continue from a checkpoint.
 NOT_IN_FINGERPRINT = {"kimg", "tick_kimg", "snapshot_ticks", "grid_seeds", "grid_columns",
-                      "metric_images"}
+                      "metric_images", "data_workers", "prefetch_batches"}
 # Part of every checkpoint's fingerprint: bumped when a code change alters what a step
-# computes (2: fused Adam), so that older checkpoints start over instead of being resumed.
-LOOP_VERSION = 2
+# computes (2: fused Adam; 3: real images in epochs of a seeded permutation, train/stream.py),
+# so that older checkpoints start over instead of being resumed.
+LOOP_VERSION = 3
 LABEL_COLUMNS = {"period": "period_id", "object_type": "object_type_id", "artist": "artist_id",
                  "genre": "genre_id"}
 
@@ -89,7 +95,7 @@ PRESET_SPEC = {
     "ema_rampup": float, "augment": one_of("ada", "none"), "augment_p": float,
     "ada_target": float, "ada_interval": int, "ada_kimg": float,
     "conditioning": one_of("none", *LABEL_COLUMNS), "grid_seeds": list_of(int),
-    "grid_columns": int, "metric_images": int,
+    "grid_columns": int, "metric_images": int, "data_workers": int, "prefetch_batches": int,
 }
 SECTION_SPEC = {"seed": int, "device": one_of("auto", "cpu", "cuda"), "launcher": str,
                 "threads": int, "preset": str, "presets": each(PRESET_SPEC)}
@@ -117,6 +123,9 @@ def check_inputs(pack_dir: Path, config: dict, device: torch.device) -> None:
     if wanted != resolution:
         raise UserError(f"train_gan: preset {config['preset']!r} trains at {wanted} px but the "
                         f"pack is {resolution} px: run `dvc exp run -S pack.resolution={wanted}`")
+    if config["data_workers"] < 0 or config["prefetch_batches"] < 1:
+        raise UserError(f"train_gan: data_workers must be >= 0 and prefetch_batches >= 1, got "
+                        f"{config['data_workers']} and {config['prefetch_batches']}")
     if info["counts"].get("train", 0) == 0:
         raise UserError(f"train_gan: the packed training split in {pack_dir} is empty "
                         "(is the curated manifest empty? see metrics/curate.json)")
@@ -173,9 +182,12 @@ def one_hot_labels(data: PackedImages, conditioning: str) -> torch.Tensor | None
     return torch.nn.functional.one_hot(ids, num_classes=size).float()
 
 
-def to_model_range(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
+def to_model_range(images_uint8: np.ndarray | torch.Tensor,
+                   device: torch.device) -> torch.Tensor:
     """[B, H, W, 3] uint8 -> [B, 3, H, W] float in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device)
+    x = images_uint8 if isinstance(images_uint8, torch.Tensor) else \
+        torch.from_numpy(np.ascontiguousarray(images_uint8))
+    x = x.to(device, non_blocking=True)
     return x.permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
@@ -312,9 +324,17 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
             print(f"start: swd {swd_start:.2f}", flush=True)
     swd_last = None if checkpoint is None else checkpoint.get("swd_last")
 
+    # This rank's real images from where the run stands: an exact resume reads what an
+    # uninterrupted run would have read next.
+    reals = real_batches(data, params["seed"], batch_size, batch_gpu, dist.rank,
+                         dist.world_size, start_nimg=cur_nimg, workers=config["data_workers"],
+                         prefetch_batches=config["prefetch_batches"],
+                         pin_memory=dist.device.type == "cuda")
     total_nimg = int(config["kimg"] * 1000)
     ticker = Ticker()
+    data_wait = 0.0  # seconds of this tick spent waiting for real images
     sec_per_kimg: list[float] = []  # per tick of this run: timings, not a metric
+    wait_shares: list[float] = []   # ...and the share of each tick spent waiting for data
     tick_start_nimg = cur_nimg
     stats: dict[str, list[float]] = {}
     while cur_nimg < total_nimg:
@@ -333,8 +353,10 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
 
         opt_D.zero_grad(set_to_none=True)
         for _ in range(accumulate):
-            index = torch.randint(len(data), (batch_gpu,))
-            real = to_model_range(data.batch(index.numpy()), dist.device)
+            waited = time.perf_counter()
+            images, index = next(reals)
+            data_wait += time.perf_counter() - waited
+            real = to_model_range(images, dist.device)
             real_c = None if labels is None else labels[index].to(dist.device)
             z = torch.randn([batch_gpu, G.z_dim], device=dist.device)
             c = None if labels is None else labels[torch.randint(len(labels), (batch_gpu,))]
@@ -370,6 +392,8 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
             continue
         tick += 1
         seconds = ticker.lap()
+        wait_share, data_wait = data_wait / max(seconds, 1e-9), 0.0
+        wait_shares.append(wait_share)
         tick_kimg = (cur_nimg - tick_start_nimg) / 1000
         sec_per_kimg.append(seconds / max(tick_kimg, 1e-9))
         tick_start_nimg = cur_nimg
@@ -382,7 +406,8 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
             print(f"tick {tick:<4d} kimg {cur_nimg / 1000:<8.2f} "
                   f"s/kimg {sec_per_kimg[-1]:<7.1f} "
                   + " ".join(f"{k} {v:<7.4f}" for k, v in sorted(means.items()))
-                  + f" augment {ada.p:.3f} mem {memory:.0f} MiB{quality}", flush=True)
+                  + f" augment {ada.p:.3f} data {wait_share:.0%} mem {memory:.0f} MiB"
+                  + quality, flush=True)
             for k, v in means.items():
                 live.log_metric(f"loss/{k}", v)
             if value is not None:
@@ -416,7 +441,8 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
     if dist.is_main:
         live.end()
         write_timings(timings_path, {"seconds": result["seconds"], "ticks_this_run": len(
-            sec_per_kimg), "sec_per_kimg_mean": round(float(np.mean(sec_per_kimg or [0])), 2)})
+            sec_per_kimg), "sec_per_kimg_mean": round(float(np.mean(sec_per_kimg or [0])), 2),
+            "data_wait_share_mean": round(float(np.mean(wait_shares or [0])), 4)})
         card = model_files.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
                                       result, data_fingerprint=data_fingerprint)
         model_files.write_model_folder(paths["gan"], card, GENERATOR, G_ema, G_ema.init_kwargs)

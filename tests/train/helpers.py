@@ -47,8 +47,9 @@ def write_manifest(root, rows: list[dict]):
 def settings(root, **changes) -> dict:
     """A ``pack`` params section for the collection under ``root``."""
     return {"resolution": 8, "aspect": "centre_crop", "crops_per_image": 4,
-            "crop_min_fraction": 0.6, "val_fraction": 0.3, "seed": 1234, "shard_images": 4096,
-            "native_max_side": 1024, "workers": 1, **changes}
+            "crop_min_fraction": 0.6, "val_fraction": 0.3, "seed": 1234, "codec": "png",
+            "jpeg_quality": 95, "shard_images": 4096, "native_max_side": 1024, "workers": 1,
+            **changes}
 
 
 def paths_for(root, **changes) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -61,8 +62,13 @@ def test_shapes_dtypes_labels_and_summary(tmp_path):
     assert counts["train"] + counts["val"] == len(rows) and counts["train"] > 0
     for split in ("train", "val"):
         for name in summary["shards"][split]:
-            shard = np.load(out / name, mmap_mode="r")
-            assert shard.dtype == np.uint8 and shard.shape[1:] == (8, 8, 3)
+            with zipfile.ZipFile(out / name) as shard:
+                entries = shard.infolist()
+                assert all(e.compress_type == zipfile.ZIP_STORED for e in entries)
+                for entry in entries:
+                    image = Image.open(io.BytesIO(shard.read(entry)))
+                    assert (image.format, image.mode, image.size) == ("PNG", "RGB", (8, 8))
+    assert summary["codec"] == "png"
     labels = pd.read_parquet(out / "labels.parquet")
     assert len(labels) == len(rows) and labels["key"].is_unique
     assert labels[["artist_id", "period_id", "object_type_id", "genre_id"]].dtypes.eq(
