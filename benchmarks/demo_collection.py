@@ -3,6 +3,12 @@
 Target (issue 2): building and serving a 2,000-artwork collection must not dominate `dvc repro`.
 Serving is measured with 4 keep-alive clients fetching JSON records and original images over
 loopback, which is what the crawl stage does.
+
+``scaled`` builds the same collection as a scaled demo (issue 18: ``demo.size_scale`` 0.5,
+``demo.painter`` fast), in the same run, and both builds are extrapolated linearly to 100,000
+artworks (build time and disk; the catalogue itself grows linearly too).
+
+    python -m benchmarks demo_collection       # about 3 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -34,6 +40,15 @@ def _fetch_all(urls: list[str], clients: int) -> tuple[float, int]:
     return time.perf_counter() - started, total_bytes
 
 
+SCALED = {"size_scale": 0.5, "painter": "fast"}  # a scaled demo's settings (issue 18)
+
+
+def at_100k(artworks: int, seconds: float, mib: float) -> dict:
+    factor = 100_000 / artworks
+    return {"build_hours": round(seconds * factor / 3600, 2),
+            "stored_gib": round(mib * factor / 1024, 1)}
+
+
 def run(quick: bool = False) -> dict:
     artworks = 200 if quick else 2000
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,8 +64,19 @@ def run(quick: bool = False) -> dict:
             images = [met.object_record(server.collection, c, server.api_roots["met"])
                       ["primaryImage"] for c in copies]
             image_s, image_bytes = _fetch_all(images, clients=4)
+        scaled_root = Path(tmp) / "scaled"
+        started = time.perf_counter()
+        scaled, _timings = build_collection(scaled_root, seed=1234, artworks=artworks,
+                                            oversized_mib=4, **SCALED)
+        scaled_s = time.perf_counter() - started
     return {
         "artworks": artworks,
+        "at_100k": at_100k(artworks, build_s, summary["stored_mib"]),
+        "scaled": {**SCALED, "stored_files": scaled["stored_files"],
+                   "stored_mib": scaled["stored_mib"], "build_seconds": round(scaled_s, 1),
+                   "build_artworks_per_s": round(artworks / scaled_s, 1),
+                   "build_speedup": round(build_s / scaled_s, 2),
+                   "at_100k": at_100k(artworks, scaled_s, scaled["stored_mib"])},
         "copies": summary["copies"],
         "stored_files": summary["stored_files"],
         "stored_mib": summary["stored_mib"],

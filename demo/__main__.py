@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             reference_year=params["reference_year"],
             defect_share=params["defect_share"],
             oversized_mib=params["oversized_mib"],
-            workers=workers or None)  # 0: all cores
+            workers=workers or None,  # 0: all cores
+            size_scale=float(params["size_scale"]), painter=params["painter"])
         text = json.dumps(summary, indent=2)
         print(text)
         if args.metrics:

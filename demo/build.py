@@ -40,6 +40,7 @@ from marcus.atomic import atomic_dir, write_text
 
 FORMAT_VERSION = 1
 FRAME_STYLES = ("mat", "gilt", "black")
+PAINTERS = ("full", "fast")  # demo.painter: see painter.paint
 
 GROUND_TRUTH_SCHEMA = pa.schema([
     ("copy_id", pa.string()), ("source", pa.string()), ("source_id", pa.string()),
@@ -116,7 +117,7 @@ def defect_bytes(defect: str, good: bytes, seed: int) -> bytes:
 
 
 def render_artwork(catalog_args: tuple, artwork_id: int, copy_ids: list[str],
-                   out_dir: str) -> list[dict]:
+                   out_dir: str, fast: bool = False) -> list[dict]:
     """Paint one master and derive every copy of it; returns one file row per stored file."""
     catalog = _worker_catalog(catalog_args)
     artwork = catalog.artwork(artwork_id)
@@ -130,12 +131,12 @@ def render_artwork(catalog_args: tuple, artwork_id: int, copy_ids: list[str],
         if copy.is_exact_copy_of:
             data = stored[copy.is_exact_copy_of]
         elif copy.distractor == "tiny":
-            size = expected_size(artwork, copy)
-            data = encode(_paint(artwork, artist.style, size), copy.file_format,
+            size = expected_size(artwork, copy, catalog.size_scale)
+            data = encode(_paint(artwork, artist.style, size, fast), copy.file_format,
                           copy.jpeg_quality)
         else:
             if master is None:
-                master = _paint(artwork, artist.style, (artwork.width, artwork.height))
+                master = _paint(artwork, artist.style, (artwork.width, artwork.height), fast)
             img = apply_transforms(master, copy)
             data = encode(img, copy.file_format, copy.jpeg_quality)
         stored[copy_id] = data  # exact mirrors repeat these (good) bytes
@@ -157,8 +158,8 @@ def render_artwork(catalog_args: tuple, artwork_id: int, copy_ids: list[str],
     return rows
 
 
-def _paint(artwork: Artwork, style, size: tuple[int, int]) -> Image.Image:
-    return paint(artwork.kind, style, artwork.composition_seed, size, artwork.variant)
+def _paint(artwork: Artwork, style, size: tuple[int, int], fast: bool) -> Image.Image:
+    return paint(artwork.kind, style, artwork.composition_seed, size, artwork.variant, fast)
 
 
 _CATALOG_CACHE: dict[tuple, Catalog] = {}
@@ -168,7 +169,9 @@ def _worker_catalog(args: tuple) -> Catalog:
     # Each worker rebuilds the (cheap, deterministic) catalogue once instead of unpickling it
     # for every task.
     if args not in _CATALOG_CACHE:
-        _CATALOG_CACHE[args] = build_catalog(*args)
+        seed, artworks, reference_year, defect_share, size_scale = args
+        _CATALOG_CACHE[args] = build_catalog(seed, artworks, reference_year, defect_share,
+                                             size_scale=size_scale)
     return _CATALOG_CACHE[args]
 
 
@@ -177,12 +180,17 @@ def _worker_catalog(args: tuple) -> Catalog:
 
 def build_collection(out: str | os.PathLike, seed: int, artworks: int, reference_year: int = 2026,
                      defect_share: float = 0.004, oversized_mib: int = 80,
-                     workers: int | None = None) -> tuple[dict, dict]:
+                     workers: int | None = None, size_scale: float = 1.0,
+                     painter: str = "full") -> tuple[dict, dict]:
     """Build the collection into ``out`` (replaced atomically); returns its summary metrics
-    and the build's timings."""
+    and the build's timings. ``size_scale`` and ``painter="fast"`` make a scaled demo cheap
+    (see build_catalog and painter.paint)."""
+    if painter not in PAINTERS:
+        raise ValueError(f"demo.painter must be one of {', '.join(PAINTERS)}, got {painter!r}")
     started = time.perf_counter()
-    catalog_args = (seed, artworks, reference_year, defect_share)
-    catalog = build_catalog(*catalog_args)
+    catalog_args = (seed, artworks, reference_year, defect_share, size_scale)
+    catalog = _worker_catalog(catalog_args)
+    fast = painter == "fast"
     by_artwork: dict[int, list[str]] = defaultdict(list)
     for c in catalog.copies:
         by_artwork[c.artwork_id].append(c.copy_id)
@@ -193,11 +201,11 @@ def build_collection(out: str | os.PathLike, seed: int, artworks: int, reference
         rows: list[dict] = []
         if workers == 1:
             for a in order:
-                rows += render_artwork(catalog_args, a, by_artwork[a], str(tmp))
+                rows += render_artwork(catalog_args, a, by_artwork[a], str(tmp), fast)
         else:
             with ProcessPoolExecutor(workers) as pool:
-                futures = [pool.submit(render_artwork, catalog_args, a, by_artwork[a], str(tmp))
-                           for a in order]
+                futures = [pool.submit(render_artwork, catalog_args, a, by_artwork[a], str(tmp),
+                                       fast) for a in order]
                 for f in futures:
                     rows += f.result()
         files = pd.DataFrame(rows).sort_values("copy_id", ignore_index=True)
@@ -206,7 +214,7 @@ def build_collection(out: str | os.PathLike, seed: int, artworks: int, reference
         pq.write_table(truth, tmp / GROUND_TRUTH_FILE)
         info = {"format_version": FORMAT_VERSION, "seed": seed, "artworks": artworks,
                 "reference_year": reference_year, "defect_share": defect_share,
-                "oversized_mib": oversized_mib}
+                "oversized_mib": oversized_mib, "size_scale": size_scale, "painter": painter}
         write_text(tmp / "collection.json", json.dumps(info, indent=2) + "\n")
     summary = describe(catalog)
     summary["stored_files"] = len(files)

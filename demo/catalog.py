@@ -37,6 +37,7 @@ OBJECT_TYPES = ("painting", "drawing", "print", "photograph", "sculpture")
 
 # Byte-level defects a crawler must turn into reject rows (never crash, never store as an image).
 DEFECTS = ("corrupt", "truncated", "decompression_bomb", "not_image", "html_error", "oversized")
+TINY_LONG_SIDE = 150  # px: the "tiny" trap, under the resolution rule whatever its aspect
 
 # Attribution qualifiers as museums write them; "after"/"follower of" usually mean a later hand.
 QUALIFIERS = ("Workshop of", "Follower of", "After", "Attributed to", "Circle of", "Possibly by")
@@ -119,6 +120,7 @@ class Catalog:
     artists: tuple[Artist, ...]
     artworks: tuple[Artwork, ...]
     copies: tuple[Copy, ...]
+    size_scale: float = 1.0  # every pixel size times this (build_catalog)
 
     def artist(self, artist_id: int) -> Artist:
         return self.artists[artist_id]
@@ -179,10 +181,18 @@ _ASPECT = {"landscape": (1.15, 1.7), "seascape": (1.3, 2.4), "portrait": (0.62, 
 
 
 def build_catalog(seed: int, n_artworks: int, reference_year: int = 2026,
-                  defect_share: float = 0.004, min_defects: int = 1) -> Catalog:
-    """Describe a collection of ``n_artworks`` artworks (copies come on top of that)."""
+                  defect_share: float = 0.004, min_defects: int = 1,
+                  size_scale: float = 1.0) -> Catalog:
+    """Describe a collection of ``n_artworks`` artworks (copies come on top of that).
+
+    ``size_scale`` multiplies every painting's pixel size (the tiny trap's too) and changes
+    nothing else: the same artworks, copies, transforms and traps, smaller. A scaled demo must
+    scale the curate stage's size rules alike (``min_short_side_px`` by ``size_scale``,
+    ``min_pixels`` by its square) for ``expected_reject`` to hold."""
     if n_artworks < 10:
         raise ValueError(f"demo collection needs at least 10 artworks, got {n_artworks}")
+    if not 0.05 <= size_scale <= 1:
+        raise ValueError(f"demo.size_scale must be in [0.05, 1], got {size_scale}")
     rng = np.random.Generator(np.random.PCG64(seed))
     pd_cutoff = reference_year - PD_DEATH_MARGIN_YEARS  # artists dead in or before it are PD
     artists = _make_artists(rng, max(8, n_artworks // 25), pd_cutoff)
@@ -198,7 +208,12 @@ def build_catalog(seed: int, n_artworks: int, reference_year: int = 2026,
         copies, pd_cutoff)
     copies += _make_wikidata_items(np.random.Generator(np.random.PCG64([seed, WIKIDATA_STREAM])),
                                    artists, artworks, copies, pd_cutoff)
-    return Catalog(seed, reference_year, tuple(artists), tuple(artworks), tuple(copies))
+    # Scaled last, so that every random draw above is the same as at full size.
+    artworks = [dataclasses.replace(a, width=max(1, round(a.width * size_scale)),
+                                    height=max(1, round(a.height * size_scale)))
+                for a in artworks] if size_scale != 1 else artworks
+    return Catalog(seed, reference_year, tuple(artists), tuple(artworks), tuple(copies),
+                   size_scale)
 
 
 def _make_artists(rng: np.random.Generator, n: int, pd_cutoff: int) -> list[Artist]:
@@ -641,10 +656,11 @@ def _is_good_record(copy: Copy, artworks: list[Artwork], artists: list[Artist],
     return copy.source != "urls" and not _expected_reject(copy, artworks, artists, pd_cutoff)
 
 
-def expected_size(artwork: Artwork, copy: Copy) -> tuple[int, int]:
-    """Pixel size of a copy's original file (before any server-side IIIF scaling)."""
+def expected_size(artwork: Artwork, copy: Copy, size_scale: float = 1.0) -> tuple[int, int]:
+    """Pixel size of a copy's original file (before any server-side IIIF scaling) in a
+    catalogue of ``size_scale``."""
     if copy.distractor == "tiny":
-        scale = 150 / max(artwork.width, artwork.height)
+        scale = TINY_LONG_SIDE * size_scale / max(artwork.width, artwork.height)
         return max(1, round(artwork.width * scale)), max(1, round(artwork.height * scale))
     w, h = artwork.width, artwork.height
     for name, params in copy.transforms:

@@ -31,7 +31,8 @@ class DemoCollection:
         self.info = json.loads(info_path.read_text())
         self.catalog: Catalog = build_catalog(self.info["seed"], self.info["artworks"],
                                               self.info["reference_year"],
-                                              self.info["defect_share"])
+                                              self.info["defect_share"],
+                                              size_scale=self.info.get("size_scale", 1.0))
         files = pd.read_parquet(self.root / "files.parquet")
         self._files = {row.copy_id: row for row in files.itertuples(index=False)}
         self.copies = {c.copy_id: c for c in self.catalog.copies}

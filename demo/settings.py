@@ -8,6 +8,7 @@ stage finds the ground truth with it, without loading the demo's builder or serv
 SPEC = {
     "seed": int, "artworks": int, "reference_year": int, "defect_share": float,
     "oversized_mib": int, "workers": int, "faults": str, "hostile": bool,
+    "size_scale": float, "painter": str,
 }
 
 # One row per copy (demo/build.py writes it in the collection folder, ``paths.demo``);

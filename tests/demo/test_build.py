@@ -33,6 +33,29 @@ def test_same_params_give_identical_files_whatever_the_worker_count(tmp_path):
     assert (a / "ground_truth.parquet").read_bytes() == (b / "ground_truth.parquet").read_bytes()
 
 
+@pytest.mark.e2e  # two builds of the collection
+def test_a_scaled_fast_build_has_the_same_records_in_smaller_files(tmp_path):
+    from demo.collection import DemoCollection
+
+    build_collection(tmp_path / "full", seed=5, artworks=20, oversized_mib=1, workers=1)
+    build_collection(tmp_path / "small", seed=5, artworks=20, oversized_mib=1, workers=1,
+                     size_scale=0.5, painter="fast")
+    full, small = (pd.read_parquet(tmp_path / n / "ground_truth.parquet")
+                   for n in ("full", "small"))
+    files = ["file", "file_sha256", "file_bytes", "width", "height"]
+    pd.testing.assert_frame_equal(full.drop(columns=files), small.drop(columns=files))
+    info = json.loads((tmp_path / "small" / "collection.json").read_text())
+    assert (info["size_scale"], info["painter"]) == (0.5, "fast")
+    served = DemoCollection(tmp_path / "small")        # the server rebuilds the same catalogue
+    good = small[(small["defect"] == "") & small["file"].notna()]
+    assert len(good) and (good["file_bytes"].sum() < 0.5 * full.loc[good.index, "file_bytes"].sum())
+    for row in good.itertuples():
+        copy = served.copies[row.copy_id]
+        assert (row.width, row.height) == expected_size(served.artwork(copy), copy, 0.5)
+    with pytest.raises(ValueError, match="painter"):
+        build_collection(tmp_path / "bad", seed=5, artworks=20, painter="quick")
+
+
 def test_rebuild_replaces_the_folder_atomically(tmp_path):
     out = tmp_path / "demo"
     build_collection(out, seed=1, artworks=12, oversized_mib=1)

@@ -82,3 +82,20 @@ def test_the_met_withholds_images_of_non_pd_objects(catalog):
     for c in catalog.copies:
         if c.source == "met":
             assert c.has_image == c.is_public_domain_flag
+
+
+def test_a_scaled_catalogue_is_the_same_collection_smaller():
+    import dataclasses
+
+    from demo.catalog import TINY_LONG_SIDE, expected_size
+
+    full, half = build_catalog(11, 200), build_catalog(11, 200, size_scale=0.5)
+    assert half.copies == full.copies and half.artists == full.artists
+    for a, b in zip(full.artworks, half.artworks, strict=True):
+        assert dataclasses.replace(b, width=a.width, height=a.height) == a
+        assert abs(max(b.width, b.height) - max(a.width, a.height) / 2) <= 1
+    tiny = next(c for c in half.copies if c.distractor == "tiny")
+    artwork = half.artworks[tiny.artwork_id]
+    assert max(expected_size(artwork, tiny, 0.5)) == TINY_LONG_SIDE // 2
+    with pytest.raises(ValueError, match="size_scale"):
+        build_catalog(11, 200, size_scale=0)
