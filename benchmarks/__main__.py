@@ -14,18 +14,25 @@ from marcus.atomic import write_text
 RESULTS = Path(__file__).parent / "results"
 ALL = ("demo_collection", "crawl_throughput", "crawl_memory", "crawl_robots", "curate_hashing",
        "pair_search", "dedup_quality", "dvc_store", "train_throughput", "eval_metrics",
-       "upscaler_render", "detail_search", "dvc_scale", "records_scale", "pack_codec")
+       "upscaler_render", "detail_search", "dvc_scale", "records_scale", "pack_codec",
+       "scale")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", default=list(ALL), help=f"any of {', '.join(ALL)}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--sizes", help="comma-separated sizes, for the benchmarks that grow "
+                                        "(dvc_scale, scale): e.g. 3000,10000,30000,100000")
     args = parser.parse_args()
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.time()
-        result = module.run(quick=args.quick)
+        if args.sizes:
+            sizes = tuple(int(n) for n in args.sizes.split(","))
+            result = module.run(quick=args.quick, sizes=sizes)
+        else:
+            result = module.run(quick=args.quick)
         result["_machine"] = {"cpus": __import__("os").cpu_count(),
                               "python": platform.python_version(),
                               "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started))}

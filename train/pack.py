@@ -384,7 +384,7 @@ def encode_sample(pixels, codec: str, jpeg_quality: int = 95) -> bytes:
     buffer = io.BytesIO()
     if codec == "png":
         img.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
-    elif codec == "webp":   # lossless; method 4 is libwebp's default effort
+    elif codec == "webp":   # lossless: quality is then libwebp's effort (100: smallest, slowest)
         img.save(buffer, format="WEBP", lossless=True, quality=100, method=4, exact=True)
     elif codec == "jpeg":   # 4:4:4: chroma subsampling smears the fine colour of brushwork
         img.save(buffer, format="JPEG", quality=jpeg_quality, subsampling=0, optimize=False)

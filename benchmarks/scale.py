@@ -1,0 +1,304 @@
+"""Every stage before training as the collection grows, measured as curves (issue 18, item 2).
+
+For each size N the benchmark copies this project into a git repository of its own, sets a
+scaled demo of N artworks (``demo.size_scale`` 0.5, ``demo.painter`` fast; curate's size rules
+scaled alike, so the ground truth's rejects hold) and runs the pipeline stage by stage, in
+order, as ``dvc repro --single-item STAGE``: demo, the nine crawls, the nine hash stages,
+curate, pack. Per stage it records what the user waits for and what the machine must have:
+
+- ``wall_s`` and ``cpu_s`` (user + system of every process of the stage, DVC's own hashing
+  and caching of the outputs included);
+- ``peak_rss_mib``: the largest resident set of any one of its processes;
+- ``disk_mib``: the stage's outputs (the DVC cache holds one more copy of each, by link or
+  copy depending on the cache type).
+
+The nine crawls and nine hash stages are summed into ``crawl`` and ``hash`` (their peak is the
+largest of any one). Training stages are left out on purpose: their cost is set by ``kimg``
+and the preset, not by the collection's size (``python -m benchmarks train_throughput``).
+
+Each cost's growth exponent is fitted on log-log against the number of crawled records, and
+every cost is given at 10k, 100k, 300k and 1M records: measured where a run had that many
+(within 10 %), else extrapolated from the largest run along the fitted exponent and marked so.
+The curves are drawn to ``benchmarks/results/scale.png`` and the table is written to
+``benchmarks/results/scale.md``, which the README includes between its ``scale table`` markers.
+
+    python -m benchmarks scale               # N = 1k, 3k, 10k artworks: about an hour on 2 cores
+    python -m benchmarks scale --sizes 3000,10000,30000,100000   # larger: many hours
+    python -m benchmarks scale --quick       # N = 300, 1,000: a smoke run
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from PIL import Image, ImageDraw
+
+from benchmarks.dvc_scale import exponent
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results"
+README = REPO / "README.md"
+SCALED_DEMO = {"size_scale": 0.5, "painter": "fast"}
+GROUPS = ("demo", "crawl", "hash", "curate", "pack")
+COSTS = ("wall_s", "cpu_s", "peak_rss_mib", "disk_mib")
+AT_RECORDS = (10_000, 100_000, 300_000, 1_000_000)
+MEASURED_WITHIN = 0.1  # a run this close to a column's record count counts as measured there
+TABLE_MARKERS = ("<!-- scale table: written by python -m benchmarks scale -->",
+                 "<!-- end of scale table -->")
+
+
+# ----------------------------------------------------------------------------------------------
+# One size
+
+
+def scaled_project(root: Path, artworks: int) -> Path:
+    """This project's files (tracked and untracked, not ignored) in a fresh git repository at
+    ``root``, without the lock and metrics, with a scaled demo of ``artworks`` artworks."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           check=True, capture_output=True, text=True).stdout.split()
+    for rel in files:
+        if (REPO / rel).is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, root / rel)
+    (root / "dvc.lock").unlink(missing_ok=True)
+    for generated in ("metrics", "plots"):
+        shutil.rmtree(root / generated, ignore_errors=True)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["demo"].update(artworks=artworks, **SCALED_DEMO)
+    params["crawl"]["demo_port"] = free_port()  # never the port of the user's own crawls
+    scale = SCALED_DEMO["size_scale"]
+    params["curate"]["min_short_side_px"] = round(params["curate"]["min_short_side_px"] * scale)
+    params["curate"]["min_pixels"] = round(params["curate"]["min_pixels"] * scale ** 2)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost",
+                     "commit", "-qm", "scaled"]):
+        subprocess.run(command, cwd=root, check=True, capture_output=True)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stage_names(project: Path) -> list[str]:
+    """The stages before training, in pipeline order."""
+    listed = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"],
+                            cwd=project, check=True, capture_output=True, text=True).stdout
+    names = listed.split()
+    return [n for group in GROUPS for n in names
+            if n == group or n.startswith(f"{group}@")]
+
+
+def run_stage(project: Path, stage: str) -> dict:
+    """``dvc repro --single-item stage`` with its wall time and its processes' rusage."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+                            cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # wait4's rusage covers the process and every descendant it waited for (Linux).
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    error = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"dvc repro {stage} failed in {project}:\n{error[-3000:]}")
+    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+
+
+def output_mib(project: Path, stage: str) -> float:
+    paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]
+    group, _, source = stage.partition("@")
+    target = {"demo": Path(paths["demo"]), "crawl": Path(paths["crawl"]) / source,
+              "hash": Path(paths["hashes"]) / f"{source}.parquet",
+              "curate": Path(paths["curate"]), "pack": Path(paths["pack"])}[group]
+    target = project / target
+    if target.is_file():
+        return round(target.stat().st_size / 2**20, 2)
+    return round(sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20, 2)
+
+
+def measure(artworks: int, root: Path) -> dict:
+    project = scaled_project(root / f"n{artworks}", artworks)
+    stages = {}
+    for stage in stage_names(project):
+        stages[stage] = {**run_stage(project, stage), "disk_mib": output_mib(project, stage)}
+        print(f"  {artworks} artworks: {stage} {stages[stage]}", flush=True)
+    curate = json.loads((project / "metrics" / "curate.json").read_text())
+    row = {"artworks": artworks, "records": curate["records"], "stored": curate["stored"],
+           "curated": curate["curated"], "stages": stages, "groups": {}}
+    for group in GROUPS:
+        members = [v for k, v in stages.items() if k.partition("@")[0] == group]
+        row["groups"][group] = {
+            "wall_s": round(sum(m["wall_s"] for m in members), 2),
+            "cpu_s": round(sum(m["cpu_s"] for m in members), 2),
+            "peak_rss_mib": max(m["peak_rss_mib"] for m in members),
+            "disk_mib": round(sum(m["disk_mib"] for m in members), 2)}
+    shutil.rmtree(project, ignore_errors=True)
+    return row
+
+
+# ----------------------------------------------------------------------------------------------
+# Curves, extrapolation, the table and the plot
+
+
+def fitted(rows: list[dict]) -> dict:
+    """Per group and cost: the exponent against records, and the cost at each AT_RECORDS."""
+    out = {}
+    largest = rows[-1]
+    for group in GROUPS:
+        out[group] = {}
+        for cost in COSTS:
+            points = [{"files": r["records"], cost: r["groups"][group][cost]} for r in rows]
+            slope = exponent(points, cost)
+            at = {}
+            for records in AT_RECORDS:
+                near = [r for r in rows
+                        if abs(r["records"] - records) <= MEASURED_WITHIN * records]
+                if near:
+                    at[str(records)] = {"value": near[0]["groups"][group][cost], "measured": True}
+                elif slope is not None:
+                    value = largest["groups"][group][cost] * \
+                        (records / largest["records"]) ** slope
+                    at[str(records)] = {"value": round(value, 1), "measured": False}
+            out[group][cost] = {"exponent": slope, "at_records": at}
+    return out
+
+
+def _format(cost: str, value: float) -> str:
+    if cost in ("wall_s", "cpu_s"):
+        return f"{value / 3600:.1f} h" if value >= 5400 else \
+            f"{value / 60:.0f} min" if value >= 90 else f"{value:.0f} s"
+    return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
+
+
+def table(result: dict) -> str:
+    """The README's table: each stage's wall time, peak RSS and disk per column of records;
+    extrapolated values in italics."""
+    heads = " | ".join(f"{n:,} records" for n in AT_RECORDS)
+    lines = [f"| stage | cost | exponent | {heads} |",
+             "| --- | --- | --- |" + " --- |" * len(AT_RECORDS)]
+    for group in GROUPS:
+        for cost, label in (("wall_s", "wall time"), ("peak_rss_mib", "peak RSS"),
+                            ("disk_mib", "disk")):
+            fit = result["fit"][group][cost]
+            cells = []
+            for records in AT_RECORDS:
+                entry = fit["at_records"].get(str(records))
+                if entry is None:
+                    cells.append("")
+                else:
+                    text = _format(cost, entry["value"])
+                    cells.append(text if entry["measured"] else f"*{text}*")
+            slope = "" if fit["exponent"] is None else f"{fit['exponent']:.2f}"
+            lines.append(f"| `{group}` | {label} | {slope} | " + " | ".join(cells) + " |")
+    sizes = ", ".join(f"{r['artworks']:,} artworks ({r['records']:,} records, "
+                      f"{r['curated']:,} curated)" for r in result["runs"])
+    lines.append("")
+    lines.append(f"Measured on {result['machine']} at {sizes}; *italics*: extrapolated along the "
+                 "fitted exponent (cost proportional to records^exponent) from the largest run.")
+    return "\n".join(lines) + "\n"
+
+
+COLOURS = {"demo": (120, 120, 120), "crawl": (70, 110, 160), "hash": (200, 130, 40),
+           "curate": (60, 150, 80), "pack": (170, 60, 60)}
+
+
+def plot(result: dict, path: Path) -> None:
+    """Four log-log panels (wall, CPU, peak RSS, disk against records), one line per stage,
+    the measured points joined and the extrapolation to 1M records dashed."""
+    panel_w, panel_h, margin = 420, 300, 56
+    img = Image.new("RGB", (2 * panel_w, 2 * panel_h + 30), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((10, 8), "Marcus: each stage's cost against crawled records (log-log; dashed: "
+              "extrapolated)", fill="black")
+    x_min, x_max = math.log10(min(r["records"] for r in result["runs"])), math.log10(1e6)
+    for index, cost in enumerate(COSTS):
+        ox, oy = (index % 2) * panel_w, 30 + (index // 2) * panel_h
+        series = {}
+        for group in GROUPS:
+            measured = [(r["records"], r["groups"][group][cost]) for r in result["runs"]]
+            end = result["fit"][group][cost]["at_records"].get(str(AT_RECORDS[-1]))
+            series[group] = (measured, None if end is None else (AT_RECORDS[-1], end["value"]))
+        values = [v for m, e in series.values() for _, v in m + ([e] if e else []) if v > 0]
+        if not values:
+            continue
+        y_min, y_max = math.log10(min(values)), math.log10(max(values))
+        y_span = (y_max - y_min) or 1.0
+        left, top = ox + margin, oy + 24
+        width, height = panel_w - margin - 16, panel_h - 24 - 40
+
+        def at(x, y, left=left, top=top, width=width, height=height, y_min=y_min,
+               y_span=y_span):
+            return (left + width * (math.log10(x) - x_min) / (x_max - x_min),
+                    top + height * (1 - (math.log10(max(y, 1e-9)) - y_min) / y_span))
+
+        draw.rectangle([left, top, left + width, top + height], outline=(170, 170, 170))
+        draw.text((ox + 10, oy + 6), cost, fill="black")
+        draw.text((ox + 4, top - 4), f"{10 ** y_max:.3g}", fill="black")
+        draw.text((ox + 4, top + height - 8), f"{10 ** y_min:.3g}", fill="black")
+        draw.text((left, top + height + 4), f"{10 ** x_min:,.0f}", fill="black")
+        draw.text((left + width - 110, top + height + 4), "1,000,000 records", fill="black")
+        for row, group in enumerate(GROUPS):
+            measured, end = series[group]
+            colour = COLOURS[group]
+            points = [at(x, y) for x, y in measured if y > 0]
+            if len(points) > 1:
+                draw.line(points, fill=colour, width=2)
+            for px, py in points:
+                draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
+            if end and points and end[1] > 0:
+                _dashed(draw, points[-1], at(*end), colour)
+            draw.text((left + 6, top + 6 + 12 * row), group, fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format="PNG")
+
+
+def _dashed(draw: ImageDraw.ImageDraw, start, end, colour, dash: float = 6) -> None:
+    length = math.dist(start, end)
+    steps = max(1, int(length // dash))
+    for i in range(0, steps, 2):
+        a, b = i / steps, min(1, (i + 1) / steps)
+        draw.line([(start[0] + (end[0] - start[0]) * a, start[1] + (end[1] - start[1]) * a),
+                   (start[0] + (end[0] - start[0]) * b, start[1] + (end[1] - start[1]) * b)],
+                  fill=colour, width=1)
+
+
+def update_readme(markdown: str, readme: Path = README) -> None:
+    """Put the table between the README's markers (left alone when the markers are absent)."""
+    text = readme.read_text(encoding="utf-8")
+    begin, end = TABLE_MARKERS
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        readme.write_text(pattern.sub(lambda _: f"{begin}\n{markdown}{end}", text),
+                          encoding="utf-8")
+
+
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
+    sizes = sizes or ((300, 1_000) if quick else (1_000, 3_000, 10_000))
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [measure(n, Path(tmp)) for n in sizes]
+    result = {"scaled_demo": SCALED_DEMO, "runs": runs,
+              "machine": f"{os.cpu_count()} cores", "fit": {}}
+    result["fit"] = fitted(runs)
+    suffix = "-quick" if quick else ""
+    plot(result, RESULTS / f"scale{suffix}.png")
+    markdown = table(result)
+    (RESULTS / f"scale{suffix}.md").write_text(markdown, encoding="utf-8")
+    if not quick:
+        update_readme(markdown)
+    return result

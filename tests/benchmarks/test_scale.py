@@ -1,0 +1,42 @@
+"""benchmarks/scale.py's arithmetic: exponents fitted on records, costs at the table's columns
+measured where a run had that many records and extrapolated (and marked so) elsewhere, and the
+README's table replaced between its markers only.
+"""
+
+from __future__ import annotations
+
+from benchmarks.scale import GROUPS, TABLE_MARKERS, fitted, table, update_readme
+
+
+def runs(records: list[int], cost_of) -> list[dict]:
+    return [{"artworks": r // 2, "records": r, "stored": r, "curated": r // 3,
+             "groups": {g: {"wall_s": cost_of(r), "cpu_s": cost_of(r), "peak_rss_mib": 100.0,
+                            "disk_mib": r / 100} for g in GROUPS}} for r in records]
+
+
+def test_costs_are_measured_where_run_and_extrapolated_along_the_exponent_elsewhere():
+    fit = fitted(runs([10_000, 40_000], lambda r: (r / 1000) ** 2))   # quadratic wall time
+    wall = fit["curate"]["wall_s"]
+    assert wall["exponent"] == 2.0
+    assert wall["at_records"]["10000"] == {"value": 100.0, "measured": True}
+    assert wall["at_records"]["100000"] == {"value": 10_000.0, "measured": False}
+    assert fit["pack"]["peak_rss_mib"]["exponent"] == 0.0                # flat memory
+    assert fit["pack"]["disk_mib"]["at_records"]["1000000"]["value"] == 10_000.0
+
+
+def test_the_table_marks_extrapolations_and_the_readme_keeps_the_rest(tmp_path):
+    result = {"runs": runs([10_000, 30_000], lambda r: r / 100), "machine": "2 cores"}
+    result["fit"] = fitted(result["runs"])
+    markdown = table(result)
+    assert "| `curate` | wall time | 1.00 | 2 min | *17 min* | *50 min* | *2.8 h* |" in markdown
+    readme = tmp_path / "README.md"
+    begin, end = TABLE_MARKERS
+    readme.write_text(f"before\n{begin}\nold\n{end}\nafter\n")
+    update_readme(markdown, readme)
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
+    assert markdown in text
+    untouched = tmp_path / "OTHER.md"
+    untouched.write_text("no markers\n")
+    update_readme(markdown, untouched)
+    assert untouched.read_text() == "no markers\n"
