@@ -18,7 +18,9 @@ and the preset, not by the collection's size (``python -m benchmarks train_throu
 
 Each cost's growth exponent is fitted on log-log against the number of crawled records, and
 every cost is given at 10k, 100k, 300k and 1M records: measured where a run had that many
-(within 10 %), else extrapolated from the largest run along the fitted exponent and marked so.
+(within 10 %), else extrapolated from the largest run along the fitted exponent and marked so,
+but only from three sizes or more reaching 10,000 records: below that, fixed per-stage costs
+dominate and the exponents say nothing about large collections (the README table is then left).
 The curves are drawn to ``benchmarks/results/scale.png`` and the table is written to
 ``benchmarks/results/scale.md``, which the README includes between its ``scale table`` markers.
 
@@ -54,6 +56,10 @@ GROUPS = ("demo", "crawl", "hash", "curate", "pack")
 COSTS = ("wall_s", "cpu_s", "peak_rss_mib", "disk_mib")
 AT_RECORDS = (10_000, 100_000, 300_000, 1_000_000)
 MEASURED_WITHIN = 0.1  # a run this close to a column's record count counts as measured there
+# Below these, fixed costs (a DVC invocation, a Scrapy start, about 5 s per stage) dominate and
+# the fitted exponents say nothing about large collections: no extrapolation, no README table.
+MIN_RUNS_TO_EXTRAPOLATE = 3
+MIN_RECORDS_TO_EXTRAPOLATE = 10_000
 TABLE_MARKERS = ("<!-- scale table: written by python -m benchmarks scale -->",
                  "<!-- end of scale table -->")
 
@@ -156,10 +162,17 @@ def measure(artworks: int, root: Path) -> dict:
 # Curves, extrapolation, the table and the plot
 
 
+def can_extrapolate(rows: list[dict]) -> bool:
+    return len(rows) >= MIN_RUNS_TO_EXTRAPOLATE and \
+        rows[-1]["records"] >= MIN_RECORDS_TO_EXTRAPOLATE
+
+
 def fitted(rows: list[dict]) -> dict:
-    """Per group and cost: the exponent against records, and the cost at each AT_RECORDS."""
+    """Per group and cost: the exponent against records, and the cost at each AT_RECORDS
+    (measured ones only, unless ``can_extrapolate``)."""
     out = {}
     largest = rows[-1]
+    extrapolate = can_extrapolate(rows)
     for group in GROUPS:
         out[group] = {}
         for cost in COSTS:
@@ -171,7 +184,7 @@ def fitted(rows: list[dict]) -> dict:
                         if abs(r["records"] - records) <= MEASURED_WITHIN * records]
                 if near:
                     at[str(records)] = {"value": near[0]["groups"][group][cost], "measured": True}
-                elif slope is not None:
+                elif slope is not None and extrapolate:
                     value = largest["groups"][group][cost] * \
                         (records / largest["records"]) ** slope
                     at[str(records)] = {"value": round(value, 1), "measured": False}
@@ -181,8 +194,9 @@ def fitted(rows: list[dict]) -> dict:
 
 def _format(cost: str, value: float) -> str:
     if cost in ("wall_s", "cpu_s"):
+        minutes = value / 60
         return f"{value / 3600:.1f} h" if value >= 5400 else \
-            f"{value / 60:.0f} min" if value >= 90 else f"{value:.0f} s"
+            f"{minutes:.{0 if minutes >= 10 else 1}f} min" if value >= 90 else f"{value:.0f} s"
     return f"{value / 1024:.1f} GiB" if value >= 1024 else f"{value:.0f} MiB"
 
 
@@ -299,6 +313,7 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
     plot(result, RESULTS / f"scale{suffix}.png")
     markdown = table(result)
     (RESULTS / f"scale{suffix}.md").write_text(markdown, encoding="utf-8")
-    if not quick:
+    result["extrapolated"] = can_extrapolate(runs)
+    if not quick and result["extrapolated"]:
         update_readme(markdown)
     return result

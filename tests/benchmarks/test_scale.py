@@ -15,7 +15,7 @@ def runs(records: list[int], cost_of) -> list[dict]:
 
 
 def test_costs_are_measured_where_run_and_extrapolated_along_the_exponent_elsewhere():
-    fit = fitted(runs([10_000, 40_000], lambda r: (r / 1000) ** 2))   # quadratic wall time
+    fit = fitted(runs([10_000, 20_000, 40_000], lambda r: (r / 1000) ** 2))   # quadratic
     wall = fit["curate"]["wall_s"]
     assert wall["exponent"] == 2.0
     assert wall["at_records"]["10000"] == {"value": 100.0, "measured": True}
@@ -25,10 +25,10 @@ def test_costs_are_measured_where_run_and_extrapolated_along_the_exponent_elsewh
 
 
 def test_the_table_marks_extrapolations_and_the_readme_keeps_the_rest(tmp_path):
-    result = {"runs": runs([10_000, 30_000], lambda r: r / 100), "machine": "2 cores"}
+    result = {"runs": runs([3_000, 10_000, 30_000], lambda r: r / 100), "machine": "2 cores"}
     result["fit"] = fitted(result["runs"])
     markdown = table(result)
-    assert "| `curate` | wall time | 1.00 | 2 min | *17 min* | *50 min* | *2.8 h* |" in markdown
+    assert "| `curate` | wall time | 1.00 | 1.7 min | *17 min* | *50 min* | *2.8 h* |" in markdown
     readme = tmp_path / "README.md"
     begin, end = TABLE_MARKERS
     readme.write_text(f"before\n{begin}\nold\n{end}\nafter\n")
@@ -40,3 +40,11 @@ def test_the_table_marks_extrapolations_and_the_readme_keeps_the_rest(tmp_path):
     untouched.write_text("no markers\n")
     update_readme(markdown, untouched)
     assert untouched.read_text() == "no markers\n"
+
+
+def test_small_runs_give_exponents_but_no_extrapolation():
+    small = fitted(runs([1_000, 3_000, 5_000], lambda r: r / 100))       # under 10k records
+    assert small["crawl"]["wall_s"]["exponent"] == 1.0
+    assert small["crawl"]["wall_s"]["at_records"] == {}
+    two = fitted(runs([10_000, 30_000], lambda r: r / 100))              # two runs only
+    assert list(two["crawl"]["wall_s"]["at_records"]) == ["10000"]
