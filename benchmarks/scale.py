@@ -36,7 +36,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,8 +46,8 @@ import yaml
 from PIL import Image, ImageDraw
 
 from benchmarks.dvc_scale import exponent
+from benchmarks.project_copy import REPO, copy_project, free_port
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
 README = REPO / "README.md"
 SCALED_DEMO = {"size_scale": 0.5, "painter": "fast"}
@@ -71,15 +70,7 @@ TABLE_MARKERS = ("<!-- scale table: written by python -m benchmarks scale -->",
 def scaled_project(root: Path, artworks: int) -> Path:
     """This project's files (tracked and untracked, not ignored) in a fresh git repository at
     ``root``, without the lock and metrics, with a scaled demo of ``artworks`` artworks."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           check=True, capture_output=True, text=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, root / rel)
-    (root / "dvc.lock").unlink(missing_ok=True)
-    for generated in ("metrics", "plots"):
-        shutil.rmtree(root / generated, ignore_errors=True)
+    copy_project(root, from_scratch=True)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["demo"].update(artworks=artworks, **SCALED_DEMO)
     params["crawl"]["demo_port"] = free_port()  # never the port of the user's own crawls
@@ -92,12 +83,6 @@ def scaled_project(root: Path, artworks: int) -> Path:
                      "commit", "-qm", "scaled"]):
         subprocess.run(command, cwd=root, check=True, capture_output=True)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def stage_names(project: Path) -> list[str]:

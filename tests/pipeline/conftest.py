@@ -4,14 +4,12 @@ files with tiny params.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from benchmarks.project_copy import copy_project
 
 
 def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -> Path:
@@ -19,16 +17,7 @@ def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -
     ignored) with tiny params: 60 demo artworks, the tiny training presets, a 200 px print.
     `from_scratch` drops the working copy's dvc.lock, metrics and plots; `sections` update
     params sections (``crawl={"demo_port": 1234}``). `run(cmd, cwd)` runs git."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
-                           check=True, capture_output=True, text=True).stdout.split()
-    for rel in files:
-        if (REPO / rel).is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dst / rel)
-    if from_scratch:
-        (dst / "dvc.lock").unlink(missing_ok=True)
-        for generated in ("metrics", "plots"):
-            shutil.rmtree(dst / generated, ignore_errors=True)
+    copy_project(dst, from_scratch)
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["demo"].update(artworks=60, oversized_mib=1)
     params["pack"].update(val_fraction=0.3, resolution=16)  # held-out images even from 20 works

@@ -33,7 +33,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,8 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 import yaml
+
+from benchmarks.project_copy import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -81,12 +82,6 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           timeout=RUN_TIMEOUT_S)
     assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stages_run(output: str) -> list[str]:
