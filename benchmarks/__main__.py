@@ -15,7 +15,7 @@ RESULTS = Path(__file__).parent / "results"
 ALL = ("demo_collection", "crawl_throughput", "crawl_memory", "crawl_robots", "curate_hashing",
        "pair_search", "dedup_quality", "dvc_store", "train_throughput", "eval_metrics",
        "upscaler_render", "detail_search", "dvc_scale", "records_scale", "pack_codec",
-       "scale")
+       "scale", "curate_scale")
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", default=list(ALL), help=f"any of {', '.join(ALL)}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--sizes", help="comma-separated sizes, for the benchmarks that grow "
-                                        "(dvc_scale, scale): e.g. 3000,10000,30000,100000")
+                                        "(dvc_scale, scale, curate_scale): e.g. 3000,10000,30000")
     args = parser.parse_args()
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")

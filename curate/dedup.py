@@ -68,6 +68,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,7 @@ WINDOW_STRIDE_PX = 4
 LARGEST_DETAIL = 0.65  # a window larger than this fraction is checked as a crop, not a detail
 COARSE_MIN_SCORE = 0.3  # best 16x16 correlation below which a pair is rejected early
 IVF_PROBES = 8  # window search beyond `exact_window_search_max`: inverted-file lists probed
+MIN_PAIRS_FOR_POOL = 64  # candidate pairs to verify that repay starting a process pool
 
 
 # ----------------------------------------------------------------------------------------------
@@ -125,6 +128,42 @@ def single_threaded_blas():
     finally:
         if setter:
             setter(previous)
+
+
+def _single_threaded_worker() -> None:
+    """A pool process's BLAS on one thread for good (the pool itself is the parallelism)."""
+    function = _openblas_set_threads_local()
+    if function is not None:
+        function(1)
+
+
+def _pool(workers: int | None, worth_it: bool, initializer=None, initargs: tuple = ()
+          ) -> contextlib.AbstractContextManager:
+    """A process pool of ``workers`` (None or 0: all cores), or a null context (work in this
+    process) for one worker or when the work is too little (``worth_it`` false) to repay
+    starting processes. Results never depend on which: every piece of work is computed
+    alone and the results are gathered in order."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or not worth_it:
+        return contextlib.nullcontext(None)
+    return ProcessPoolExecutor(workers, initializer=_start_worker,
+                               initargs=(initializer, initargs))
+
+
+def _start_worker(initializer, initargs: tuple) -> None:
+    _single_threaded_worker()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _imap(pool: ProcessPoolExecutor | None, function, items: list, chunksize: int = 16):
+    """``function`` over ``items``, results in order, in ``pool`` or here."""
+    return map(function, items) if pool is None else pool.map(function, items,
+                                                                chunksize=chunksize)
+
+
+def _map(pool: ProcessPoolExecutor | None, function, items: list, chunksize: int = 16) -> list:
+    return list(_imap(pool, function, items, chunksize))
 
 
 def _equalised(thumb: bytes) -> np.ndarray:
@@ -408,29 +447,41 @@ def window_descriptors(equalised: np.ndarray) -> np.ndarray:
 
 
 def _detail_candidates(thumbs: list, neighbours: int, min_similarity: float,
-                       exact_max: int = 4096) -> pd.DataFrame:
+                       exact_max: int = 4096, workers: int | None = 1) -> pd.DataFrame:
     """(whole, detail, window) triples: for each image seen as a detail, the ``neighbours``
     images having a window most like it (cosine of the coarse descriptors, at least
     ``min_similarity``), best first. Exact up to ``exact_max`` images, through the inverted
-    file `_window_hits_indexed` beyond."""
+    file `_window_hits_indexed` beyond (in ``workers`` processes)."""
     present = [i for i, t in enumerate(thumbs) if t is not None]
     empty = pd.DataFrame({"a": [], "b": [], "window": []}, dtype=np.int64)
     if neighbours <= 0 or len(present) < 2:
         return empty
-    search = _window_hits_exact if len(present) <= exact_max else _window_hits_indexed
-    whole_pos, detail_pos, window, similarity = search([thumbs[i] for i in present],
-                                                       min_similarity)
+    chosen = [thumbs[i] for i in present]
+    if len(present) <= exact_max:
+        hits = _window_hits_exact(chosen, min_similarity)
+    else:
+        hits = _window_hits_indexed(chosen, min_similarity, workers=workers,
+                                    neighbours=neighbours)
+    whole_pos, detail_pos, window, _ = _best_wholes(*hits, min(neighbours, len(present) - 1))
     if not len(whole_pos):
         return empty
-    # Per detail image (query order), its best `neighbours` wholes; ties to the earlier image.
-    order = np.lexsort((whole_pos, -similarity, detail_pos))
-    detail_pos, whole_pos, window = detail_pos[order], whole_pos[order], window[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(detail_pos)) + 1]
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    keep = rank < min(neighbours, len(present) - 1)
     present = np.asarray(present, dtype=np.int64)
-    return pd.DataFrame({"a": present[whole_pos[keep]], "b": present[detail_pos[keep]],
-                         "window": window[keep]}, dtype=np.int64)
+    return pd.DataFrame({"a": present[whole_pos], "b": present[detail_pos],
+                         "window": window}, dtype=np.int64)
+
+
+def _best_wholes(whole: np.ndarray, detail: np.ndarray, window: np.ndarray,
+                 similarity: np.ndarray, keep: int) -> tuple:
+    """Per detail image (in image order), its ``keep`` most similar wholes, best first; ties
+    to the earlier whole. The order is total, so the best of a union of hit sets are the
+    best of the best of each: the window search reduces each block's hits with it as it
+    goes, and memory holds ``keep`` hits per image, not every hit."""
+    order = np.lexsort((whole, -similarity, detail))
+    whole, detail, window, similarity = (v[order] for v in (whole, detail, window, similarity))
+    starts = np.r_[0, np.flatnonzero(np.diff(detail)) + 1]
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    mine = rank < keep
+    return whole[mine], detail[mine], window[mine], similarity[mine]
 
 
 def _best_per_pair(whole: np.ndarray, detail: np.ndarray, window: np.ndarray,
@@ -482,7 +533,8 @@ def _spherical_kmeans(x: np.ndarray, k: int, iterations: int = 8, chunk: int = 1
 
 
 def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
-                         probes: int = IVF_PROBES) -> tuple:
+                         probes: int = IVF_PROBES, workers: int | None = 1,
+                         neighbours: int | None = None) -> tuple:
     """`_window_hits_exact` through an inverted file, for large collections: the whole
     descriptors are grouped into ~sqrt(probes * N) lists by cosine k-means, each whole joins
     its ``probes`` nearest lists, and each window is compared only with the wholes in the one
@@ -490,7 +542,8 @@ def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
     N^2 * windows; windows are built a block at a time, so memory stays O(N). Approximate: a
     pair is missed when the window's nearest list is not among the whole's ``probes``
     nearest (``python -m benchmarks detail_search`` measures recall against the exact
-    search)."""
+    search). The blocks are searched in ``workers`` processes, each holding the index. With
+    ``neighbours``, only each detail's ``neighbours`` best hits are kept (`_best_wholes`)."""
     n, chunk = len(thumbs), 16384
     whole = np.concatenate([whole_descriptors(np.stack([_equalised(t) for t in
                                                         thumbs[s: s + block]]))
@@ -506,35 +559,64 @@ def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
     by_list = np.argsort(joined, kind="stable")
     members = by_list // probes  # whole positions, grouped by list
     bounds = np.searchsorted(joined[by_list], np.arange(lists + 1))
-    found = []
-    for start in range(0, n, block):
-        windows = window_descriptors(np.stack([_equalised(t) for t in
-                                               thumbs[start: start + block]]))
-        per_image = windows.shape[1]
-        queries = windows.reshape(-1, windows.shape[-1])
-        nearest = np.concatenate([(queries[s: s + chunk] @ centroids.T).argmax(1)
-                                  for s in range(0, len(queries), chunk)])
-        order = np.argsort(nearest, kind="stable")
-        cuts = np.searchsorted(nearest[order], np.arange(lists + 1))
-        hits = []
-        for index in np.flatnonzero(np.diff(cuts)):
-            wholes = members[bounds[index]: bounds[index + 1]]
-            if not len(wholes):
-                continue
-            asking = order[cuts[index]: cuts[index + 1]]
-            sims = queries[asking] @ whole[wholes].T
-            flat = np.flatnonzero(sims >= min_similarity)
-            if len(flat):
-                q, w = np.divmod(flat, len(wholes))
-                hits.append((start + asking[q] // per_image, wholes[w], asking[q] % per_image,
-                             sims[q, w]))
-        if hits:
-            image, detail, window, sim = (np.concatenate(p) for p in zip(*hits, strict=True))
-            mine = image != detail  # not itself
-            found.append(_best_per_pair(image[mine], detail[mine], window[mine], sim[mine]))
-    if not found:
-        return tuple(np.zeros(0, dt) for dt in (np.int64, np.int64, np.int64, np.float32))
-    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+    index = (whole, centroids, members, bounds, min_similarity, neighbours)
+    blocks = [(start, thumbs[start: start + block]) for start in range(0, n, block)]
+    found = tuple(np.zeros(0, dt) for dt in (np.int64, np.int64, np.int64, np.float32))
+    with _pool(workers, len(blocks) > 1, _hold_index, index) as pool:
+        if pool is None:
+            _hold_index(*index)
+        try:
+            for hits in _imap(pool, _search_block, blocks, chunksize=1):
+                if hits is not None:
+                    found = tuple(np.concatenate(p) for p in zip(found, hits, strict=True))
+                    if neighbours is not None:
+                        found = _best_wholes(*found, neighbours)
+        finally:
+            _INDEX.clear()
+    return found
+
+
+_INDEX: dict = {}  # the inverted file of `_window_hits_indexed`, in the process searching it
+
+
+def _hold_index(whole: np.ndarray, centroids: np.ndarray, members: np.ndarray,
+                bounds: np.ndarray, min_similarity: float, neighbours: int | None) -> None:
+    _INDEX.update(whole=whole, centroids=centroids, members=members, bounds=bounds,
+                  min_similarity=min_similarity, neighbours=neighbours)
+
+
+def _search_block(task: tuple) -> tuple | None:
+    """The window hits of one block of images (`start`, their thumbnails) in `_INDEX`: per
+    (whole, detail) pair its best window, or None."""
+    start, thumbs = task
+    whole, centroids, members, bounds = (_INDEX[k] for k in ("whole", "centroids", "members",
+                                                             "bounds"))
+    lists, chunk = len(centroids), 16384
+    windows = window_descriptors(np.stack([_equalised(t) for t in thumbs]))
+    per_image = windows.shape[1]
+    queries = windows.reshape(-1, windows.shape[-1])
+    nearest = np.concatenate([(queries[s: s + chunk] @ centroids.T).argmax(1)
+                              for s in range(0, len(queries), chunk)])
+    order = np.argsort(nearest, kind="stable")
+    cuts = np.searchsorted(nearest[order], np.arange(lists + 1))
+    hits = []
+    for index in np.flatnonzero(np.diff(cuts)):
+        wholes = members[bounds[index]: bounds[index + 1]]
+        if not len(wholes):
+            continue
+        asking = order[cuts[index]: cuts[index + 1]]
+        sims = queries[asking] @ whole[wholes].T
+        flat = np.flatnonzero(sims >= _INDEX["min_similarity"])
+        if len(flat):
+            q, w = np.divmod(flat, len(wholes))
+            hits.append((start + asking[q] // per_image, wholes[w], asking[q] % per_image,
+                         sims[q, w]))
+    if not hits:
+        return None
+    image, detail, window, sim = (np.concatenate(p) for p in zip(*hits, strict=True))
+    mine = image != detail  # not itself
+    best = _best_per_pair(image[mine], detail[mine], window[mine], sim[mine])
+    return best if _INDEX["neighbours"] is None else _best_wholes(*best, _INDEX["neighbours"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -548,47 +630,87 @@ def _find(parent: np.ndarray, x: int) -> int:
     return x
 
 
+def _score(task: tuple) -> float:
+    """One verification: ("crop", A, B, min_scale, min_overlap) for `verify`, ("detail",
+    whole, detail, detail_scale, hint) for `verify_detail`."""
+    kind, a, b, *args = task
+    return verify(a, b, *args) if kind == "crop" else verify_detail(a, b, *args)
+
+
 def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: int,
-                    opts: dict) -> list:
+                    opts: dict, workers: int | None = 1, phases=None) -> list:
     """(a, b, distance, score, via) for the candidate pairs that pass verification. `done`:
-    pairs (a < b) already decided (byte copies) or tried with `verify`."""
-    edges, accepted = [], set(done)
+    pairs (a < b) already decided (byte copies) or tried with `verify`. Verifications run in
+    ``workers`` processes; which pairs are tried and in what order is decided here, in one
+    process, so the edges are the same for any number of workers. `phases`: see `cluster`."""
+    crop_args = (opts["min_scale"], opts["min_overlap"])
+    edges, accepted, tried = [], set(done), []
     if len(rows) > 1:
         candidates = _hash_candidates(rows, max_distance, opts["extra_distance"])
         for a, b, dist, via in candidates.itertuples(index=False):
             if (a, b) in done or thumbs[a] is None or thumbs[b] is None:
                 continue
             done.add((a, b))
-            score = verify(thumbs[a], thumbs[b], opts["min_scale"], opts["min_overlap"])
+            tried.append((a, b, dist, via))
+        with _pool(workers, len(tried) >= MIN_PAIRS_FOR_POOL) as pool:
+            scores = _map(pool, _score, [("crop", thumbs[a], thumbs[b], *crop_args)
+                                         for a, b, _, _ in tried])
+        for (a, b, dist, via), score in zip(tried, scores, strict=True):
             if score >= opts["min_score"]:
                 accepted.add((a, b))
                 edges.append((a, b, int(dist), score, via))
+    if phases:
+        phases.done("dedup: hash candidates verified", pairs=len(tried))
 
     details = _detail_candidates(thumbs, opts["detail_neighbours"],
-                                 opts["detail_min_similarity"], opts["exact_window_search_max"])
+                                 opts["detail_min_similarity"], opts["exact_window_search_max"],
+                                 workers)
+    if phases:
+        phases.done("dedup: window search", candidates=len(details))
     boxes = window_boxes()
-    tried = set()  # (whole, detail): a detail test is one-way, B inside A
-    for whole, detail, window in details.itertuples(index=False):
-        pair = (min(whole, detail), max(whole, detail))
-        if pair in accepted or (whole, detail) in tried:
-            continue
-        tried.add((whole, detail))
-        if boxes[window][2] > LARGEST_DETAIL:  # a crop or frame that no hash caught
-            if pair in done:
-                continue  # verify() is symmetric: one try per pair
-            done.add(pair)
-            score, via = verify(thumbs[whole], thumbs[detail], opts["min_scale"],
-                                opts["min_overlap"]), "window"
-        else:
-            score, via = verify_detail(thumbs[whole], thumbs[detail], opts["detail_scale"],
-                                       hint=tuple(boxes[window])), "detail"
-        if score >= opts["min_score"]:
-            accepted.add(pair)
-            edges.append((pair[0], pair[1], -1, score, via))
+
+    def walk(tasks: dict | None) -> list:
+        """The window candidates in order, each tried unless its pair is already accepted
+        (B inside A is one-way; `verify` is symmetric: one try per pair). With ``tasks`` None
+        it lists what to score, deciding acceptance from the hash candidates alone (a superset
+        of what is needed); with the scores, it accepts in order."""
+        found, tried, seen_done, wanted = [], set(), set(done), []
+        is_accepted = set(accepted)
+        for whole, detail, window in details.itertuples(index=False):
+            pair = (min(whole, detail), max(whole, detail))
+            if pair in is_accepted or (whole, detail) in tried:
+                continue
+            tried.add((whole, detail))
+            if boxes[window][2] > LARGEST_DETAIL:  # a crop or frame that no hash caught
+                if pair in seen_done:
+                    continue
+                seen_done.add(pair)
+                task, via = ("crop", whole, detail), "window"
+            else:
+                task, via = ("detail", whole, detail, window), "detail"
+            if tasks is None:
+                wanted.append(task)
+                continue
+            score = tasks[task]
+            if score >= opts["min_score"]:
+                is_accepted.add(pair)
+                found.append((pair[0], pair[1], -1, score, via))
+        return wanted if tasks is None else found
+
+    wanted = walk(None)
+    with _pool(workers, len(wanted) >= MIN_PAIRS_FOR_POOL) as pool:
+        scores = _map(pool, _score, [
+            ("crop", thumbs[t[1]], thumbs[t[2]], *crop_args) if t[0] == "crop" else
+            ("detail", thumbs[t[1]], thumbs[t[2]], opts["detail_scale"], tuple(boxes[t[3]]))
+            for t in wanted])
+    edges += walk(dict(zip(wanted, scores, strict=True)))
+    if phases:
+        phases.done("dedup: window candidates verified", pairs=len(wanted))
     return edges
 
 
-def cluster(rows: pd.DataFrame, max_distance: int = 10, **tuning) -> pd.DataFrame:
+def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = None,
+            phases=None, **tuning) -> pd.DataFrame:
     """Cluster near-duplicate images. See the module docstring for the method.
 
     Returns a frame on ``rows.index`` with ``cluster_id`` (smallest position in ``key`` order
@@ -596,7 +718,9 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, **tuning) -> pd.DataFram
     verified pair, -1 when none; 0 for byte copies; -1 too for a detail, found without a
     hash), ``match_score`` (that pair's robust gradient agreement, NaN when none) and
     ``matched_by`` ("sha256", "phash", "frame_or_centre", "detail" or "").
-    Tuning keys: see ``DEFAULTS``.
+    Verification and the window search run in ``workers`` processes (None: all cores); the
+    clusters are the same for any number. ``phases``: an object whose ``done(name)`` is
+    called at the end of each step (``curate.stage.Phases``). Tuning keys: see ``DEFAULTS``.
     """
     unknown = set(tuning) - set(DEFAULTS)
     if unknown:
@@ -619,7 +743,7 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, **tuning) -> pd.DataFram
     thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
     thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
     with single_threaded_blas():
-        edges += _verified_edges(rows, thumbs, done, max_distance, opts)
+        edges += _verified_edges(rows, thumbs, done, max_distance, opts, workers, phases)
     parent = np.arange(n)
     best_distance = np.full(n, -1)
     best_score = np.full(n, np.nan)

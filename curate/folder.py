@@ -34,7 +34,8 @@ def dedup_folder(folder: Path, out: Path, max_distance: int = 10,
     readable = rows[rows["error"].isna() & rows["phash"].notna()] if len(rows) else rows
     rows["cluster_id"] = -1
     if len(readable):
-        found = cluster(readable.reset_index(drop=True), max_distance=max_distance)
+        found = cluster(readable.reset_index(drop=True), max_distance=max_distance,
+                        workers=workers)
         rows.loc[readable.index, "cluster_id"] = found["cluster_id"].to_numpy()
     rows["pixels"] = rows["width"].fillna(0) * rows["height"].fillna(0) if len(rows) else 0
     rows["is_canonical"] = False

@@ -4,6 +4,9 @@ Run it as ``python -m curate hash SOURCE`` (what ``dvc repro hash@SOURCE`` does)
 its own stage, apart from ``curate``, so that varying curation params
 (``dvc exp run -S curate.date_window=[1500,1800]``) or the de-duplication code never rehashes:
 this module imports only :mod:`curate.hashing`, and the stage lists just those two as code.
+
+Memory stays flat in the number of images: rows are hashed and written a row group
+(``ROWS_PER_GROUP``) at a time, with a fixed schema (``HASHES_SCHEMA``).
 """
 
 from __future__ import annotations
@@ -17,16 +20,27 @@ import pyarrow.parquet as pq
 from curate.hashing import HASH_PIPELINE, hash_files
 from marcus.atomic import atomic_path
 
+HASHES_SCHEMA = pa.schema([
+    ("sha256", pa.string()), ("phash", pa.string()), ("phash_trim", pa.string()),
+    ("phash_centre", pa.string()), ("trim", pa.list_(pa.float64())), ("thumb", pa.binary()),
+    ("width", pa.int64()), ("height", pa.int64()), ("format", pa.string()),
+    ("mode", pa.string()), ("error", pa.string()), ("hash_pipeline", pa.string()),
+])
+# Rows hashed (by a process pool per group), held and written at a time; a row is ~4.5 KB.
+ROWS_PER_GROUP = 4096
+
 
 def hash_source(crawl_dir: Path, out: Path, workers: int | None = None) -> int:
     """Hash each distinct stored image of one source's crawl into ``out`` (Parquet)."""
     records = pd.read_parquet(crawl_dir / "records.parquet", columns=["status", "sha256"])
     shas = sorted(set(records.loc[records["status"] == "stored", "sha256"]))
-    paths = [crawl_dir / "images" / s[:2] / s for s in shas]
-    rows = hash_files(paths, workers=workers)
-    frame = pd.DataFrame(rows)
-    frame["sha256"] = shas  # the stored name; a mismatch below would mean a corrupted store
-    frame["hash_pipeline"] = HASH_PIPELINE
-    with atomic_path(out) as tmp:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    return len(frame)
+    del records
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, HASHES_SCHEMA) as writer:
+        for start in range(0, len(shas), ROWS_PER_GROUP):
+            group = shas[start: start + ROWS_PER_GROUP]
+            rows = hash_files([crawl_dir / "images" / s[:2] / s for s in group], workers)
+            for row, sha in zip(rows, group, strict=True):
+                # The stored name; a mismatch would mean a corrupted store.
+                row.update(sha256=sha, hash_pipeline=HASH_PIPELINE)
+            writer.write_table(pa.Table.from_pylist(rows, schema=HASHES_SCHEMA))
+    return len(shas)

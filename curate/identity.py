@@ -118,6 +118,8 @@ def join_linked(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         stated = records.dropna(subset=[column]).groupby("identity")[column].agg(
             lambda values: "|".join(sorted({v for text in values for v in text.split("|")})))
         missing = records[column].isna()
+        if stated.empty:  # no record states it (a crawl of sources without the field)
+            continue
         records.loc[missing, column] = records.loc[missing, "identity"].map(stated)
 
     report = links.assign(state=[_state(row, cluster_of) for row in links.itertuples()])

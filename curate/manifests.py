@@ -6,7 +6,8 @@
 - ``curated.parquet``: the training set, with licence evidence and provenance;
 - ``rejects.parquet``: each record not in the training set, with every rule it failed;
 - ``licence_disagreements.parquet``: records whose flag and dates disagree, for review;
-- ``hf/train.parquet``: the curated set with image bytes, for Hugging Face ``datasets``.
+- ``hf/train-{i:05d}-of-{n:05d}.parquet``: the curated set with image bytes, for Hugging Face
+  ``datasets``, in shards of at most ``HF_SHARD_BYTES`` of images.
 
 All carry ``schema_version``; columns are documented in the README.
 """
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 
 from crawl.records import RECORDS_SCHEMA
 from marcus.atomic import atomic_dir, atomic_path
+from marcus.errors import UserError
 
 SCHEMA_VERSION = 3  # 2: genre, movement (and the records columns genre, movement, same_as);
 # 3: accession_number, and the resolved_key of a same_as link
@@ -105,35 +107,106 @@ def write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
 
 
 def write_partitioned(frame: pd.DataFrame, schema: pa.Schema, folder: Path,
-                      partition: str = "source") -> None:
-    """Hive-partitioned copy (``folder/source=met/part-0.parquet``), swapped in atomically."""
+                      partition: str = "source", columns_of=None) -> None:
+    """Hive-partitioned copy (``folder/source=met/part-0.parquet``), swapped in atomically.
+    ``columns_of(value, part)``, if given, returns arrays for columns of the schema that the
+    frame does not hold (read from elsewhere one partition at a time)."""
     with atomic_dir(folder) as tmp:
         for value, part in frame.groupby(partition, sort=True):
             target = tmp / f"{partition}={value}"
             target.mkdir()
-            # The value lives in the folder name; a column of the same name would clash.
             table = to_table(part, schema)
+            for name, array in (columns_of(value, part) if columns_of else {}).items():
+                index = schema.get_field_index(name)
+                table = table.set_column(index, schema.field(index), array)
+            # The value lives in the folder name; a column of the same name would clash.
             pq.write_table(table.drop_columns([partition]), target / "part-0.parquet")
 
 
-def write_hf_export(curated: pd.DataFrame, root: Path, folder: Path) -> None:
-    """A Parquet that Hugging Face ``datasets`` loads with an Image column (bytes and path)."""
+HF_SHARD_BYTES = 500 * 10**6  # image bytes per shard, at most; the Hub advises a few hundred MB
+HF_ROW_GROUP_ROWS = 100  # rows per row group, at most: one group's images are in memory at a time
+HF_ROW_GROUP_BYTES = 64 * 2**20  # ...and image bytes per row group, at most (or one larger image)
+_HF_IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def write_hf_export(curated: pd.DataFrame, root: Path, folder: Path, *,
+                    shard_bytes: int = HF_SHARD_BYTES,
+                    row_group_rows: int = HF_ROW_GROUP_ROWS,
+                    row_group_bytes: int = HF_ROW_GROUP_BYTES) -> None:
+    """Parquet shards ``train-00000-of-0000N.parquet`` that Hugging Face ``datasets`` loads with
+    an Image column (bytes and path), swapped in as one folder.
+
+    Shards are cut in row order by image bytes (at most ``shard_bytes``, or one larger image),
+    from the files' sizes before any is read, so every name is final; only one row group (at
+    most ``row_group_rows`` images and ``row_group_bytes``: museum originals reach 100 MB) is
+    in memory at a time. An empty set writes one empty shard.
+    """
+    root = Path(root)
+    paths = curated["image_path"].tolist()
+    sources = curated["source"].tolist()
+    sizes = [_image_size(root, p, s) for p, s in zip(paths, sources, strict=True)]
+    shards = _bounds(sizes, shard_bytes)
+    schema = _hf_schema()
+    with atomic_dir(folder) as tmp:
+        for i, (start, stop) in enumerate(shards):
+            name = f"train-{i:05d}-of-{len(shards):05d}.parquet"
+            with pq.ParquetWriter(tmp / name, schema) as writer:
+                for lo, hi in _bounds(sizes[start:stop], row_group_bytes, row_group_rows):
+                    lo, hi = start + lo, start + hi
+                    images = [{"bytes": _read_image(root, p, s), "path": p}
+                              for p, s in zip(paths[lo:hi], sources[lo:hi], strict=True)]
+                    table = to_table(curated.iloc[lo:hi], CURATED_SCHEMA).append_column(
+                        pa.field("image", _HF_IMAGE_TYPE), pa.array(images, _HF_IMAGE_TYPE))
+                    del images
+                    writer.write_table(table, row_group_size=max(1, hi - lo))
+                    del table
+
+
+def _bounds(sizes: list[int], budget: int, max_rows: int | None = None
+            ) -> list[tuple[int, int]]:
+    """``(start, stop)`` row ranges: a range closes before the image that would take it over
+    ``budget`` bytes or ``max_rows`` rows; each holds at least one image, and no images make
+    one empty range."""
+    bounds, start, total = [], 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and (total + size > budget or (max_rows and i - start >= max_rows)):
+            bounds.append((start, i))
+            start, total = i, 0
+        total += size
+    bounds.append((start, len(sizes)))
+    return bounds
+
+
+def _hf_schema() -> pa.Schema:
+    """The curated columns plus ``image``, with the features ``datasets`` reads."""
     import json
 
-    rows = curated.assign(image=[{"bytes": (root / p).read_bytes(), "path": p}
-                                 for p in curated["image_path"]])
-    table = to_table(rows, CURATED_SCHEMA)
-    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    table = table.append_column(pa.field("image", image_type),
-                                pa.array(rows["image"].tolist(), type=image_type))
     features = {f.name: {"dtype": _hf_dtype(f.type), "_type": "Value"} for f in CURATED_SCHEMA
                 if not pa.types.is_list(f.type)}
     features["copies"] = {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"}
     features["image"] = {"_type": "Image"}
     meta = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    with atomic_dir(folder) as tmp:
-        pq.write_table(table, tmp / "train.parquet")
+    return CURATED_SCHEMA.append(pa.field("image", _HF_IMAGE_TYPE)).with_metadata(meta)
+
+
+def _image_size(root: Path, path: str, source: str) -> int:
+    try:
+        return (root / path).stat().st_size
+    except OSError as exc:
+        raise _damaged_store(root / path, source, exc) from exc
+
+
+def _read_image(root: Path, path: str, source: str) -> bytes:
+    try:
+        return (root / path).read_bytes()
+    except OSError as exc:
+        raise _damaged_store(root / path, source, exc) from exc
+
+
+def _damaged_store(path: Path, source: str, exc: OSError) -> UserError:
+    return UserError(f"{path}: a curated image is missing or unreadable "
+                     f"({exc.strerror or exc}): the content store of {source} is damaged; "
+                     f"re-run its crawl: `dvc repro crawl@{source}`")
 
 
 def _hf_dtype(t: pa.DataType) -> str:

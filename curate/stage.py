@@ -15,16 +15,29 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curate import manifests
 from curate.filters import FilterConfig, artist_key, failed_rules
 from demo.settings import GROUND_TRUTH_FILE
 from marcus.atomic import write_text
+
+# What the rules of curate/filters.py read of a record.
+RULE_COLUMNS = ("status", "reason", "hash_error", "license", "is_public_domain_flag",
+                "artist_death_year", "date_start", "date_end", "attribution_qualifier",
+                "object_type", "width", "height", "genre", "artist")
+
+
+HAMMING_PLOT_IMAGES = 50_000  # images whose pairs plots/curate/hamming.csv counts, at most
 
 
 def image_path(crawl_root: Path, source: str, sha256: str) -> Path:
@@ -35,11 +48,63 @@ def image_path(crawl_root: Path, source: str, sha256: str) -> Path:
 # Stage curate
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM where there is /proc: ``ru_maxrss`` also
+    counts the peak of the process that started this one (Linux keeps it across exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes there, KiB here
+
+
+class Phases:
+    """Wall seconds and peak RSS at the end of each step of a run, printed to stderr as it
+    goes: at a million records curate runs for an hour, and its user should see where.
+    ``python -m benchmarks curate_scale`` reads ``rows``."""
+
+    def __init__(self, echo: bool = True):
+        self.rows: list[dict] = []
+        self.echo = echo
+        self._last = time.perf_counter()
+
+    def done(self, name: str, **counts: int) -> None:
+        """The step ``name`` ended now; ``counts``: how much it did (e.g. ``pairs=...``)."""
+        now = time.perf_counter()
+        peak_mib = peak_rss_mib()
+        self.rows.append({"phase": name, "wall_s": round(now - self._last, 2),
+                          "peak_rss_mib": round(peak_mib), **counts})
+        self._last = now
+        if self.echo:
+            did = "".join(f", {v:,} {k}" for k, v in counts.items())
+            print(f"curate: {name} in {self.rows[-1]['wall_s']:.1f} s{did}, "
+                  f"peak RSS {peak_mib:,.0f} MiB", file=sys.stderr, flush=True)
+
+
+# Columns that curate never reads, left on disk until the records manifest copies them
+# (``raw_records``): the raw record alone is about 2 KB, 2 GB at a million records.
+LEFT_ON_DISK = ("raw_record",)  # of records.parquet
+HASH_COLUMNS_LEFT_ON_DISK = ("thumb",)  # of the hashes: read for clustering only (`thumbs`)
+
+
+def _columns_but(path: Path, left: tuple[str, ...]) -> list[str]:
+    return [name for name in pq.read_schema(path).names if name not in left]
+
+
 def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.DataFrame:
+    """Every record of ``sources`` with its image's hashes, sorted by ``key``; without the
+    columns ``LEFT_ON_DISK`` and ``HASH_COLUMNS_LEFT_ON_DISK``."""
     frames = []
     for source in sources:
-        records = pd.read_parquet(crawl_root / source / "records.parquet")
-        hashes = pd.read_parquet(hashes_root / f"{source}.parquet")
+        path = crawl_root / source / "records.parquet"
+        hashes_path = hashes_root / f"{source}.parquet"
+        records = pd.read_parquet(path, columns=_columns_but(path, LEFT_ON_DISK))
+        hashes = pd.read_parquet(hashes_path,
+                                 columns=_columns_but(hashes_path, HASH_COLUMNS_LEFT_ON_DISK))
         hashes = hashes.rename(columns={"error": "hash_error", "width": "hash_width",
                                         "height": "hash_height", "format": "hash_format"})
         frames.append(records.merge(hashes.drop_duplicates("sha256"), on="sha256", how="left"))
@@ -58,23 +123,54 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
     return frame.sort_values("key", ignore_index=True)
 
 
+def thumbs(hashes_root: Path, sources: list[str], shas: pd.Series) -> list[bytes | None]:
+    """The 64 px thumbnail of each image (by sha256) from the hash files of ``sources``."""
+    wanted = set(shas)
+    found: dict[str, bytes] = {}
+    for source in sources:
+        file = pq.ParquetFile(hashes_root / f"{source}.parquet")
+        for batch in file.iter_batches(65536, columns=["sha256", "thumb"]):
+            for sha, thumb in zip(batch["sha256"].to_pylist(), batch["thumb"].to_pylist(),
+                                  strict=True):
+                if sha in wanted:
+                    found.setdefault(sha, thumb)
+    return [found.get(sha) for sha in shas]
+
+
+def raw_records(crawl_root: Path, source: str, part: pd.DataFrame) -> dict[str, pa.Array]:
+    """The ``LEFT_ON_DISK`` columns of one source's records (``part``, in its order), read
+    back from its crawl for the records manifest."""
+    path = crawl_root / source / "records.parquet"
+    names = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=["source_id", *(n for n in LEFT_ON_DISK if n in names)])
+    position = pd.Series(np.arange(len(table)), index=table["source_id"].to_pandas())
+    rows = pa.array(position.loc[part["source_id"]].to_numpy())
+    return {name: table[name].take(rows).combine_chunks() if name in names
+            else pa.nulls(len(part), pa.string()) for name in LEFT_ON_DISK}
+
+
 def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path, out: Path,
            metrics_path: Path | None = None, plots_dir: Path | None = None,
-           demo_root: Path | None = None) -> dict:
+           demo_root: Path | None = None, phases: Phases | None = None) -> dict:
     """Curate the crawls of ``sources`` per ``config`` (the checked ``curate`` section); with
     ``demo_root``, the metrics score de-duplication against the demo's ground truth when that
-    folder holds one."""
+    folder holds one. ``phases`` times each step (default: printed to stderr)."""
     from curate.dedup import cluster
     from curate.identity import join_linked, link_metrics
 
+    phases = phases or Phases()
     filters = FilterConfig.from_params(config)
     records = load_records(crawl_root, hashes_root, sources)
+    phases.done("load records and hashes", records=len(records))
 
     # 1. Near-duplicate clusters among the stored, readable images.
     hashed = records[(records["status"] == "stored") & records["phash"].notna()
                      & records["hash_error"].isna()]
-    clusters = cluster(hashed.reset_index(drop=True),
-                       max_distance=config["dedup"]["max_distance"])
+    rows = hashed.reset_index(drop=True)
+    rows["thumb"] = thumbs(hashes_root, sources, rows["sha256"])
+    clusters = cluster(rows, max_distance=config["dedup"]["max_distance"],
+                       workers=config["workers"] or None, phases=phases)
+    del rows
     clusters.index = hashed.index
     for column in ("cluster_id", "match_distance", "matched_by"):
         records[column] = clusters[column] if column in clusters else None
@@ -83,12 +179,17 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     records, links = join_linked(records)
     records["cluster_size"] = records.groupby("cluster_id")["key"].transform("size")
     records.loc[records["cluster_id"] < 0, "cluster_size"] = 0
+    phases.done("clusters joined by same_as links")
 
     # 2. Every rule for every record.
-    outcome = [failed_rules(row, filters) for row in records.to_dict("records")]
+    # One row dict at a time (a dict per record at once would be gigabytes at 1M records).
+    columns = [c for c in RULE_COLUMNS if c in records]
+    outcome = [failed_rules(dict(zip(columns, values, strict=True)), filters)
+               for values in zip(*(records[c] for c in columns), strict=True)]
     records["reasons"] = [r for r, _ in outcome]
     records["licence_rule"] = [verdict.rule for _, verdict in outcome]
     records["disagreement"] = [verdict.disagreement for _, verdict in outcome]
+    phases.done("rules")
 
     # 3. One canonical copy per cluster, among the copies that pass every rule.
     priority = {s: i for i, s in enumerate(config["source_priority"] or sources)}
@@ -97,15 +198,14 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     passing = records[[not r for r in records["reasons"]]]
     order = passing.assign(prio=passing["source"].map(priority).fillna(len(priority))) \
         .sort_values(["pixels", "prio", "key"], ascending=[False, True, True])
-    canonical_of: dict[int, str] = {}
-    for index, row in order.iterrows():
-        if row["cluster_id"] < 0:
-            records.at[index, "is_canonical"] = True
-        elif row["cluster_id"] not in canonical_of:
-            canonical_of[row["cluster_id"]] = row["key"]
-            records.at[index, "is_canonical"] = True
-        else:
-            records.at[index, "reasons"] = [f"duplicate_of:{canonical_of[row['cluster_id']]}"]
+    alone = order["cluster_id"] < 0
+    first = order[~alone].drop_duplicates("cluster_id")  # the best passing copy per cluster
+    records.loc[order.index[alone], "is_canonical"] = True
+    records.loc[first.index, "is_canonical"] = True
+    others = order[~alone].drop(index=first.index)
+    canonical_key = others["cluster_id"].map(first.set_index("cluster_id")["key"])
+    records.loc[others.index, "reasons"] = pd.Series(
+        [[f"duplicate_of:{key}"] for key in canonical_key], index=others.index, dtype=object)
 
     # 4. Artists with too few works left.
     minimum = config["min_works_per_artist"]
@@ -116,10 +216,12 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
             if counts[artist_key(records.at[index, "artist"])] < minimum:
                 records.at[index, "reasons"] = [f"artist_min_works:<{minimum}"]
     records["curated"] = records["reasons"].map(len).eq(0)
+    phases.done("canonical copies")
 
     # 5. Manifests.
     write_manifests(records, crawl_root, out, config["hf_export"])
     manifests.write(links, manifests.LINKS_SCHEMA, out / "same_as.parquet")
+    phases.done("manifests")
     truth = demo_root / GROUND_TRUTH_FILE if demo_root is not None else None
     metrics = curation_metrics(records, truth)
     metrics["same_as"] = link_metrics(links)
@@ -127,13 +229,16 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
         write_text(metrics_path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     if plots_dir:
         write_plots(records, hashed, plots_dir, config["dedup"]["max_distance"])
+    phases.done("metrics and plots")
     return metrics
 
 
 def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path,
                     hf_export: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    manifests.write_partitioned(records, manifests.RECORDS_MANIFEST_SCHEMA, out / "records")
+    manifests.write_partitioned(records, manifests.RECORDS_MANIFEST_SCHEMA, out / "records",
+                                columns_of=lambda source, part: raw_records(crawl_root, source,
+                                                                            part))
     in_clusters = records[records["cluster_id"] >= 0]
     manifests.write(in_clusters, manifests.CLUSTERS_SCHEMA, out / "clusters.parquet")
 
@@ -245,6 +350,10 @@ def write_plots(records: pd.DataFrame, hashed: pd.DataFrame, folder: Path,
 
     folder.mkdir(parents=True, exist_ok=True)
     values = np.array([int(h, 16) for h in hashed["phash"]], dtype=np.uint64)
+    # Pairs within twice the threshold grow as N^2 (0.2 % of all pairs of unrelated images
+    # lie within 20 bits): beyond HAMMING_PLOT_IMAGES, a fixed evenly spaced sample of them.
+    if len(values) > HAMMING_PLOT_IMAGES:
+        values = values[np.linspace(0, len(values) - 1, HAMMING_PLOT_IMAGES).astype(np.int64)]
     _, _, dist = near_pairs(values, min(2 * max_distance, 24))
     hist = np.bincount(dist.astype(np.int64), minlength=min(2 * max_distance, 24) + 1)
     write_text(folder / "hamming.csv", "distance,pairs\n" + "".join(

@@ -25,7 +25,7 @@ def clustered(demo_root):
     truth = truth[truth["file"].notna() & (truth["defect"] == "")].reset_index(drop=True)
     rows = pd.DataFrame(hash_files([demo_root / f for f in truth["file"]], workers=2))
     rows["key"] = truth["copy_id"]
-    return truth, rows, dedup.cluster(rows)
+    return truth, rows, dedup.cluster(rows, workers=2)
 
 
 def test_known_copies_are_merged(clustered):
@@ -221,6 +221,22 @@ def test_indexed_window_search_finds_what_the_exact_one_finds(clustered):
     assert len(shared) >= 0.97 * len(exact)
     indexed_clusters = dedup.cluster(rows, exact_window_search_max=0)
     assert (indexed_clusters["cluster_id"] == exact_clusters["cluster_id"]).mean() >= 0.99
+
+
+def test_clusters_and_evidence_are_the_same_in_one_process_or_several(clustered):
+    _, rows, in_two = clustered  # verified in a pool of two processes
+    pd.testing.assert_frame_equal(dedup.cluster(rows, workers=1), in_two)
+
+
+def test_the_indexed_window_search_finds_the_same_in_one_process_or_several(clustered):
+    _, rows, _ = clustered
+    thumbs = [bytes(t) for t in rows["thumb"]]
+    with dedup.single_threaded_blas():  # as in `cluster`, and in every pool process
+        alone, pooled = (dedup._window_hits_indexed(thumbs, 0.9, block=128, workers=workers)
+                         for workers in (1, 2))
+    assert len(alone[0]) > 100
+    for mine, theirs in zip(alone, pooled, strict=True):
+        assert np.array_equal(mine, theirs)
 
 
 def test_window_search_without_any_similar_window_is_empty():

@@ -63,6 +63,18 @@ def test_manifests_have_their_schemas_and_round_trip(curated_run):
         assert (curated_run / "crawl" / path).is_file()
 
 
+def test_the_records_manifest_copies_each_record_s_raw_record_from_its_crawl(curated_run):
+    # curate leaves raw records on disk and reads them back a source at a time for this copy.
+    records = pd.read_parquet(curated_run / "out" / "records")
+    for source in ("met", "wikidata"):
+        crawl = pd.read_parquet(curated_run / "crawl" / source / "records.parquet",
+                                columns=["source_id", "raw_record"])
+        mine = records[records["source"].astype(str) == source]
+        assert len(mine) == len(crawl) and mine["raw_record"].notna().any()
+        assert dict(zip(mine["source_id"], mine["raw_record"], strict=True)) == \
+            dict(zip(crawl["source_id"], crawl["raw_record"], strict=True))
+
+
 def test_curated_set_holds_no_trap_and_most_good_artworks_once(curated_run, demo_root):
     curated = pd.read_parquet(curated_run / "out" / "curated.parquet")
     truth = pd.read_parquet(demo_root / "ground_truth.parquet")
@@ -149,7 +161,7 @@ def test_one_param_keeps_portraits_only(curated_run):
 
 
 def test_hugging_face_export_has_an_image_column(curated_run):
-    table = pq.read_table(curated_run / "out" / "hf" / "train.parquet")
+    table = pq.read_table(curated_run / "out" / "hf" / "train-00000-of-00001.parquet")
     image = table.column("image").to_pylist()[0]
     assert image["bytes"][:2] in (b"\xff\xd8", b"\x89P") and image["path"]
     assert b'"_type": "Image"' in table.schema.metadata[b"huggingface"]
@@ -161,7 +173,7 @@ def test_hugging_face_datasets_loads_the_export(curated_run, tmp_path, monkeypat
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # its cache, not the user's
     datasets = pytest.importorskip("datasets", reason="dev dependency: pip install -e .[dev]")
-    export = curated_run / "out" / "hf" / "train.parquet"
+    export = curated_run / "out" / "hf" / "train-*.parquet"
     ds = datasets.load_dataset("parquet", data_files={"train": str(export)}, split="train",
                                cache_dir=str(tmp_path / "hf-cache"))
     curated = pd.read_parquet(curated_run / "out" / "curated.parquet")

@@ -189,3 +189,33 @@ def test_hash_files_keeps_order(tmp_path):
     assert [r["phash"] for r in rows[:40]] == [hash_image(p.read_bytes())["phash"]
                                                 for p in paths[:40]]
     assert rows[-1]["error"]
+
+
+def test_the_hash_stage_writes_a_row_group_at_a_time_with_one_schema_bad_files_included(
+        tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from curate import hash_stage
+
+    crawl = tmp_path / "crawl"
+    shas = []
+    for i, data in enumerate([encode(painting((80, 60), i), "JPEG") for i in range(4)]
+                             + [b"\xff\xd8 not a jpeg"]):
+        sha = f"{i:02x}" + "0" * 62
+        (crawl / "images" / sha[:2]).mkdir(parents=True, exist_ok=True)
+        (crawl / "images" / sha[:2] / sha).write_bytes(data)
+        shas.append(sha)
+    pd.DataFrame({"status": ["stored"] * 5 + ["rejected"], "sha256": shas + [None]}
+                 ).to_parquet(crawl / "records.parquet")
+    monkeypatch.setattr(hash_stage, "ROWS_PER_GROUP", 2)
+    out = tmp_path / "hashes.parquet"
+    assert hash_stage.hash_source(crawl, out, workers=1) == 5
+    file = pq.ParquetFile(out)
+    assert file.schema_arrow == hash_stage.HASHES_SCHEMA
+    assert [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)] == [2, 2, 1]
+    rows = file.read().to_pandas()
+    assert rows["sha256"].tolist() == shas
+    assert (rows["hash_pipeline"] == hashing.HASH_PIPELINE).all()
+    assert rows["error"].iloc[:4].isna().all() and rows["error"].iloc[4]
+    assert rows["thumb"].iloc[:4].map(len).eq(64 * 64).all() and pd.isna(rows["phash"].iloc[4])

@@ -4,6 +4,7 @@ records, and are reported with what the hashes say of each; curate.filters' genr
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
 from curate.filters import FilterConfig, failed_rules, genre_matches
 from curate.identity import join_linked, link_metrics, links_of
@@ -64,6 +65,19 @@ def test_no_links_at_all_changes_nothing():
     assert out["cluster_id"].tolist() == [1, -1]
     assert out["genre"].iloc[0] == "portrait" and pd.isna(out["genre"].iloc[1])
     assert report.empty and link_metrics(report)["links"] == 0
+
+
+def test_a_crawl_in_which_no_record_states_a_genre_or_movement_is_joined_as_it_is():
+    # As read from Parquet (an all-null string column, e.g. a crawl of Cleveland alone,
+    # whose API has no genre): filling the column must not try to write a float into it.
+    table = pa.table({"key": ["a:1", "b:2"], "cluster_id": [1, 1],
+                      "same_as": pa.array([None, None], pa.string()),
+                      "genre": pa.array([None, None], pa.string()),
+                      "movement": pa.array([None, None], pa.string()), "matched_by": ["", ""]})
+    out, report = join_linked(table.to_pandas())
+    assert out["cluster_id"].tolist() == [1, 1]
+    assert out["genre"].isna().all() and out["movement"].isna().all()
+    assert report.empty
 
 
 def test_a_genre_filter_matches_whole_words_of_any_stated_genre():
