@@ -42,6 +42,7 @@ from benchmarks.detail_search import _fields, _render
 from benchmarks.dvc_scale import exponent
 from crawl.records import RECORDS_SCHEMA, SCHEMA_VERSION
 from curate.hashing import HASH_PIPELINE, THUMB_SIDE, _dct_rows
+from curate.stage import image_path
 
 SOURCES = ("met", "aic", "cleveland", "nga", "smithsonian", "wikidata", "europeana", "commons")
 PAINTING_SHARE = 0.5  # of records: stored paintings (copies included)
@@ -57,7 +58,8 @@ CHILD = r'''
 import json, resource, sys, time
 from pathlib import Path
 from curate.settings import SPEC
-from curate.stage import Phases, curate, peak_rss_mib
+from curate.stage import Phases, curate
+from marcus.timings import peak_rss_mib
 from marcus.config import check
 from marcus.params import load_params
 
@@ -215,7 +217,7 @@ def write_crawls(root: Path, records: int, seed: int = 0) -> dict:
             if sha[i] in seen:
                 continue
             seen.add(sha[i])
-            path = folder / "images" / sha[i][:2] / sha[i]
+            path = image_path(root / "crawl", name, sha[i])
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(thumbs[i].tobytes())
             hashed.append({"sha256": sha[i], "phash": phash[i], "phash_trim": phash[i],

@@ -130,13 +130,6 @@ def single_threaded_blas():
             setter(previous)
 
 
-def _single_threaded_worker() -> None:
-    """A pool process's BLAS on one thread for good (the pool itself is the parallelism)."""
-    function = _openblas_set_threads_local()
-    if function is not None:
-        function(1)
-
-
 def _pool(workers: int | None, worth_it: bool, initializer=None, initargs: tuple = ()
           ) -> contextlib.AbstractContextManager:
     """A process pool of ``workers`` (None or 0: all cores), or a null context (work in this
@@ -151,7 +144,11 @@ def _pool(workers: int | None, worth_it: bool, initializer=None, initargs: tuple
 
 
 def _start_worker(initializer, initargs: tuple) -> None:
-    _single_threaded_worker()
+    """A pool process: its BLAS on one thread for good (the pool is the parallelism), then
+    ``initializer``."""
+    set_threads = _openblas_set_threads_local()
+    if set_threads is not None:
+        set_threads(1)
     if initializer is not None:
         initializer(*initargs)
 
@@ -674,13 +671,13 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
         (B inside A is one-way; `verify` is symmetric: one try per pair). With ``tasks`` None
         it lists what to score, deciding acceptance from the hash candidates alone (a superset
         of what is needed); with the scores, it accepts in order."""
-        found, tried, seen_done, wanted = [], set(), set(done), []
+        found, seen, seen_done, wanted = [], set(), set(done), []
         is_accepted = set(accepted)
         for whole, detail, window in details.itertuples(index=False):
             pair = (min(whole, detail), max(whole, detail))
-            if pair in is_accepted or (whole, detail) in tried:
+            if pair in is_accepted or (whole, detail) in seen:
                 continue
-            tried.add((whole, detail))
+            seen.add((whole, detail))
             if boxes[window][2] > LARGEST_DETAIL:  # a crop or frame that no hash caught
                 if pair in seen_done:
                     continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from curate import manifests
 from curate.filters import FilterConfig, artist_key, failed_rules
 from demo.settings import GROUND_TRUTH_FILE
 from marcus.atomic import write_text
+from marcus.timings import peak_rss_mib
 
 # What the rules of curate/filters.py read of a record.
 RULE_COLUMNS = ("status", "reason", "hash_error", "license", "is_public_domain_flag",
@@ -46,20 +46,6 @@ def image_path(crawl_root: Path, source: str, sha256: str) -> Path:
 
 # ----------------------------------------------------------------------------------------------
 # Stage curate
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory. VmHWM where there is /proc: ``ru_maxrss`` also
-    counts the peak of the process that started this one (Linux keeps it across exec)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes there, KiB here
 
 
 class Phases:
