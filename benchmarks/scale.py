@@ -94,11 +94,20 @@ def stage_names(project: Path) -> list[str]:
             if n == group or n.startswith(f"{group}@")]
 
 
+def venv_env() -> dict:
+    """This environment with this interpreter's folder first on PATH: the stages' commands
+    call ``python``, which must be the one that runs the benchmark (the venv's), whatever
+    the caller's shell has."""
+    return {**os.environ,
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
+
+
 def run_stage(project: Path, stage: str) -> dict:
     """``dvc repro --single-item stage`` with its wall time and its processes' rusage."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
-                            cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=venv_env())
     # wait4's rusage covers the process and every descendant it waited for (Linux).
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
