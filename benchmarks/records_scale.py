@@ -1,23 +1,26 @@
 """What a crawl's bookkeeping costs as its records grow towards 1,000,000 (issue 18, item 6).
 
 Every crawl run starts by reading what earlier runs finished (``records.parquet`` and the
-journal, for resume) and ends by writing ``records.parquet`` from all of it. This times those
-steps two ways, side by side, each in a fresh process per size, on records of a realistic size
-(a raw record of about 2 KB of JSON, as a museum's API record is; Wikidata entities are larger):
+journal, for resume), meets each record of its listings once (is it new, was it finished, was
+its image stored before under that URL?) and ends by writing ``records.parquet`` from all of
+it. This times those steps two ways, side by side, each in a fresh process per size, on records
+of a realistic size (a raw record of about 2 KB of JSON, as a museum's API record is; Wikidata
+entities are larger):
 
-- ``in_memory``: every earlier row whole in a dict (``read_records``, ``Journal.load``) and the
-  final write from a list of them all: what crawl/run.py did before issue 18;
-- ``streaming``: what crawl/run.py does now: only ``resume_row``s in memory
-  (``read_resume_rows``; the journal's rows slimmed as they are read), and the final write
-  streamed from the journal and a spill of the last Parquet (``final_rows``,
-  ``finish_records``), ``ROWS_PER_GROUP`` rows at a time.
+- ``in_memory``: every earlier row whole in a dict (``read_records``, ``Journal.load``), the
+  records met in a set, and the final write from the dict: what crawl/run.py did before
+  issue 18;
+- ``ledger``: what crawl/run.py does now: all of that in ``crawl.ledger.Ledger``'s SQLite file
+  beside the crawl, and the final write streamed from it and the journal,
+  ``ROWS_PER_GROUP`` rows at a time.
 
-For each: ``load_s`` (the start of a run), ``write_s`` (its end) and ``peak_rss_mib`` (the
-process's VmHWM). The journal holds a tenth of the records again (a resumed crawl's newer rows).
-Sizes: 10k, 30k, 100k, 300k, 1M records (``--quick``: 3k, 10k, 30k). Exponents are fitted on
-log-log over the sizes (1.0: linear), and the ratios streaming / in_memory are at the largest.
+For each: ``load_s`` (the start of a run), ``meet_s`` (the per-record lookups of a run that
+meets every record again), ``write_s`` (its end) and ``peak_rss_mib`` (the process's VmHWM).
+The journal holds a tenth of the records again (a resumed crawl's newer rows). Sizes: 10k, 30k,
+100k, 300k, 1M records (``--quick``: 3k, 10k, 30k). Exponents are fitted on log-log over the
+sizes (1.0: linear; 0: flat), and the ratios ledger / in_memory are at the largest.
 
-    python -m benchmarks records_scale        # about 15 minutes and 6 GB of disk on 2 cores
+    python -m benchmarks records_scale        # about 20 minutes and 8 GB of disk on 2 cores
 """
 
 from __future__ import annotations
@@ -37,30 +40,49 @@ CHILD = r'''
 import json, sys, time
 from pathlib import Path
 from crawl import records
+from crawl.ledger import Ledger
 
 folder, way = Path(sys.argv[1]), sys.argv[2]
 parquet, journal = folder / "records.parquet", records.Journal(folder / "journal.jsonl")
 started = time.perf_counter()
 if way == "in_memory":
     latest = {**records.read_records(parquet), **journal.load()}
+    stored_by_url = {r["image_url"]: r for r in latest.values() if r["status"] == "stored"}
     loaded = time.perf_counter()
-    keys = list(latest)
-    records.finish_records(folder / "out.parquet", keys, latest.get)
+    met = set()
+    for i in range(int(sys.argv[3])):  # what a spider asks of each record it meets
+        key = ("met", str(i))
+        met.add(key)
+        row = latest.get(key)
+        stored_by_url.get(row["image_url"])
+    lookups = time.perf_counter()
+    keys = sorted(met, key=records.sort_key)
+    records.finish_records(folder / "out.parquet", (latest[k] for k in keys))
+    count = len(keys)
 else:
-    previous = {**records.read_resume_rows(parquet),
-                **{records.record_key(r): records.resume_row(r) for _, r in journal.scan()}}
-    loaded = time.perf_counter()
-    offsets = journal.latest_offsets()
-    keys = list(previous)
-    with records.final_rows(parquet, journal, offsets, set(keys), {}) as row_of:
-        records.finish_records(folder / "out.parquet", keys, row_of)
+    with Ledger.beside(folder) as ledger:
+        ledger.load_earlier(parquet, journal)
+        loaded = time.perf_counter()
+        for i in range(int(sys.argv[3])):
+            key = ("met", str(i))
+            ledger.meet(key)
+            row = ledger.earlier(key)
+            ledger.stored_at(row["image_url"])
+        lookups = time.perf_counter()
+        ledger.note_journal(journal)
+        for key, _why in ledger.without_row():
+            raise AssertionError(f"{key} has no row")
+        ledger.spill(parquet)
+        count = records.finish_records(folder / "out.parquet",
+                                       ledger.final_rows(journal))["records"]
 done = time.perf_counter()
 peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status")
                 if line.startswith("VmHWM:"))
-print(json.dumps({"records": len(keys), "load_s": round(loaded - started, 2),
-                  "write_s": round(done - loaded, 2), "peak_rss_mib": round(peak_kib / 1024)}))
+print(json.dumps({"records": count, "load_s": round(loaded - started, 2),
+                  "meet_s": round(lookups - loaded, 2), "write_s": round(done - lookups, 2),
+                  "peak_rss_mib": round(peak_kib / 1024)}))
 '''
-WAYS = ("in_memory", "streaming")
+WAYS = ("in_memory", "ledger")
 
 
 def row(i: int) -> dict:
@@ -96,7 +118,8 @@ def measure(records: int, root: Path) -> dict:
     on_disk = prepare(folder, records)
     out = {"records": records, "input_mib": round(on_disk / 2**20)}
     for way in WAYS:
-        result = subprocess.run([sys.executable, "-c", CHILD, str(folder), way], check=True,
+        result = subprocess.run([sys.executable, "-c", CHILD, str(folder), way, str(records)],
+                                check=True,
                                 capture_output=True, text=True,
                                 cwd=Path(__file__).resolve().parents[1]).stdout
         found = json.loads(result.strip().splitlines()[-1])
@@ -113,7 +136,7 @@ def run(quick: bool = False) -> dict:
         for n in sizes:
             rows.append(measure(n, Path(tmp)))
             print(rows[-1], flush=True)
-    keys = ("load_s", "write_s", "peak_rss_mib")
+    keys = ("load_s", "meet_s", "write_s", "peak_rss_mib")
     largest = rows[-1]
     return {
         "raw_record_chars": RAW_RECORD_CHARS, "journal_share": JOURNAL_SHARE, "sizes": rows,
@@ -123,7 +146,7 @@ def run(quick: bool = False) -> dict:
         "peak_rss_mib_per_1k_records": {
             way: round(largest[way]["peak_rss_mib"] * 1000 / largest["records"], 1)
             for way in WAYS},
-        "ratio_streaming_to_in_memory": {
-            key: round(largest["streaming"][key] / max(largest["in_memory"][key], 1e-9), 2)
+        "ratio_ledger_to_in_memory": {
+            key: round(largest["ledger"][key] / max(largest["in_memory"][key], 1e-9), 2)
             for key in keys},
     }

@@ -6,25 +6,23 @@ short, and ``Journal.load`` ignores such a line. At the end, ``write_records`` t
 row per record into ``records.parquet``, sorted, so the file is identical whatever order the
 fetches finished in, and whether the crawl was interrupted or not.
 
-Memory stays bounded by the number of records, not by their size: a run keeps of earlier runs
-only what resuming needs (``resume_rows``: status, image URL, validators, the image's facts and
-a digest of the record), and ``finish_records`` writes the final file by streaming rows from the
-journal and the last Parquet, ``ROWS_PER_GROUP`` at a time, never holding them all.
+What a run needs of its records while it crawls and to write that file (``resume_row`` of
+every earlier row, the records met, where each final row lies) is kept on disk by
+``crawl.ledger.Ledger``, and ``finish_records`` writes the rows it hands over
+``ROWS_PER_GROUP`` at a time: memory stays flat however many records a source has.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import os
-import pickle
 import re
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -56,8 +54,8 @@ RECORDS_SCHEMA = pa.schema([
     ("width", pa.int32()), ("height", pa.int32()), ("format", pa.string()),
 ])
 
-_FIELDS = [f.name for f in dataclasses.fields(ArtworkImage) if f.name != "extra"]
-assert _FIELDS == RECORDS_SCHEMA.names[1:], "items.py and records.py disagree on fields"
+FIELDS = [f.name for f in dataclasses.fields(ArtworkImage) if f.name != "extra"]
+assert FIELDS == RECORDS_SCHEMA.names[1:], "items.py and records.py disagree on fields"
 
 # A same_as link names a record by id ("met:436535") or, where a museum is known to Wikidata
 # only by its inventory numbers, by number: "cleveland:accession:1958.31" is the cleveland
@@ -188,7 +186,7 @@ def conform_row(row: dict) -> dict:
     and left empty. ``source`` and ``source_id`` are keys: always text.
     """
     out, notes = {}, list(row.get("notes") or ())
-    for name in _FIELDS:
+    for name in FIELDS:
         value = row.get(name)
         if name in _KEYS:
             out[name] = valid_text(value if isinstance(value, str) else str(value))
@@ -204,7 +202,7 @@ def conform_row(row: dict) -> dict:
 
 def item_row(item: ArtworkImage) -> dict:
     """The journal and Parquet row of an item: every value conformed to RECORDS_SCHEMA."""
-    row = {name: getattr(item, name) for name in _FIELDS}
+    row = {name: getattr(item, name) for name in FIELDS}
     return conform_row({**row, "notes": item.extra.get("notes")})
 
 
@@ -243,10 +241,6 @@ class Journal:
                 except (ValueError, TypeError, KeyError):
                     continue
                 yield at, row
-
-    def latest_offsets(self) -> dict[tuple[str, str], int]:
-        """Where the latest line of each record starts (``final_rows`` reads it back)."""
-        return {record_key(row): at for at, row in self.scan()}
 
     def append(self, row: dict) -> None:
         if self._file is None:
@@ -287,16 +281,16 @@ def read_records(path: str | os.PathLike) -> dict[tuple[str, str], dict]:
     path = Path(path)
     if not path.is_file():
         return {}
-    _check_version(pq.ParquetFile(path), path)
+    check_version(pq.ParquetFile(path), path)
     # Columns added since a file was written read as missing (None): a re-crawl refills them.
-    return {record_key(r): {k: r.get(k) for k in _FIELDS}
+    return {record_key(r): {k: r.get(k) for k in FIELDS}
             for r in pq.read_table(path).to_pylist()}
 
 
 def write_records(rows: list[dict], path: str | os.PathLike) -> int:
     """Write rows as records.parquet atomically, sorted by (source, source_id)."""
     by_key = {record_key(r): r for r in rows}
-    return finish_records(path, by_key, by_key.get)["records"]
+    return finish_records(path, (by_key[k] for k in sorted(by_key, key=sort_key)))["records"]
 
 
 ROWS_PER_GROUP = 10_000  # rows conformed, held and written at a time (one Parquet row group)
@@ -308,23 +302,27 @@ def sort_key(key: tuple[str, str]) -> tuple:
     return key[0], _id_sort_key(key[1])
 
 
-def finish_records(path: str | os.PathLike, keys, row_of) -> dict:
-    """Write the rows of ``keys`` (``row_of(key)`` gives each) as records.parquet, atomically,
-    sorted by ``sort_key``, ``ROWS_PER_GROUP`` rows at a time; returns what they hold:
-    ``records``, ``counts`` (per status), ``reasons`` (per reason), ``stored_bytes``."""
+def finish_records(path: str | os.PathLike, rows: Iterable[dict]) -> dict:
+    """Write ``rows``, which come in ``sort_key`` order, as records.parquet, atomically,
+    ``ROWS_PER_GROUP`` rows at a time; returns what they hold: ``records``, ``counts`` (per
+    status), ``reasons`` (per reason), ``stored_bytes``."""
     summary = {"records": 0, "counts": {}, "reasons": {}, "stored_bytes": 0}
-    ordered = sorted(keys, key=sort_key)
+    rows = iter(rows)
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, RECORDS_SCHEMA) as writer:
-        for start in range(0, max(len(ordered), 1), ROWS_PER_GROUP):
+        while True:
             # Rows from a journal or Parquet written by older code are conformed again: the
             # final write must never fail on a value, or every good row would be lost with it.
-            rows = [conform_row(row_of(key)) for key in ordered[start:start + ROWS_PER_GROUP]]
-            columns = {name: [r.get(name) for r in rows] for name in _FIELDS}
-            columns = {"schema_version": [SCHEMA_VERSION] * len(rows), **columns}
+            group = [conform_row(row) for row in itertools.islice(rows, ROWS_PER_GROUP)]
+            if not group and summary["records"]:
+                break
+            columns = {name: [r.get(name) for r in group] for name in FIELDS}
+            columns = {"schema_version": [SCHEMA_VERSION] * len(group), **columns}
             writer.write_table(pa.Table.from_pydict(columns, schema=RECORDS_SCHEMA),
                                row_group_size=ROWS_PER_GROUP)
-            for row in rows:
+            for row in group:
                 _count(summary, row)
+            if not group:
+                break  # no rows at all: the file still has its schema
     return summary
 
 
@@ -357,57 +355,7 @@ def resume_row(row: dict) -> dict:
             "raw_digest": raw_digest(row.get("raw_record"))}
 
 
-def read_resume_rows(path: str | os.PathLike) -> dict[tuple[str, str], dict]:
-    """``resume_row`` of every row of an existing records.parquet, read a batch at a time."""
-    path = Path(path)
-    if not path.is_file():
-        return {}
-    source = pq.ParquetFile(path)
-    _check_version(source, path)
-    names = set(source.schema_arrow.names)
-    wanted = [n for n in ("source", "source_id", "raw_record", *RESUME_FIELDS) if n in names]
-    rows = {}
-    for batch in source.iter_batches(batch_size=ROWS_PER_GROUP, columns=wanted):
-        for row in batch.to_pylist():
-            rows[record_key(row)] = resume_row(row)
-    return rows
-
-
-@contextmanager
-def final_rows(records_path: Path, journal: Journal, offsets: dict, keys: set,
-               extra: dict) -> Iterator:
-    """``row_of(key)`` for ``finish_records``, one seek per row: ``extra``'s row, else the
-    journal's latest line (``offsets``), else the last records.parquet's row, which one pass
-    copies to a private spill file (only the rows of ``keys`` that nothing newer replaces) so
-    that no row is held in memory."""
-    with tempfile.TemporaryFile(dir=records_path.parent) as spill, \
-            (open(journal.path, "rb") if offsets else tempfile.TemporaryFile()) as lines:
-        spilled: dict[tuple[str, str], tuple[int, int]] = {}
-        if records_path.is_file():
-            source = pq.ParquetFile(records_path)
-            for batch in source.iter_batches(batch_size=SPILL_BATCH_ROWS):
-                for row in batch.to_pylist():
-                    key = record_key(row)
-                    if key in keys and key not in offsets and key not in extra:
-                        data = pickle.dumps({k: row.get(k) for k in _FIELDS},
-                                            pickle.HIGHEST_PROTOCOL)
-                        spilled[key] = (spill.tell(), len(data))
-                        spill.write(data)
-
-        def row_of(key: tuple[str, str]) -> dict:
-            if key in extra:
-                return extra[key]
-            if key in offsets:
-                lines.seek(offsets[key])
-                return json.loads(lines.readline())
-            at, size = spilled[key]
-            spill.seek(at)
-            return pickle.loads(spill.read(size))  # our own file, written just above
-
-        yield row_of
-
-
-def _check_version(source: pq.ParquetFile, path: Path) -> None:
+def check_version(source: pq.ParquetFile, path: Path) -> None:
     if source.metadata.num_rows == 0:
         return
     first = source.read_row_group(0, columns=["schema_version"]).column(0)

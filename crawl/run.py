@@ -5,6 +5,7 @@
     out/images/ab/<sha256>   original bytes (crawl/storage.py)
     out/records.parquet      one row per record met in this run's listing (crawl/records.py)
     out/journal.jsonl        only while a crawl is unfinished: what a rerun resumes from
+    out/.ledger-*.sqlite     only while a crawl runs: its bookkeeping on disk (crawl/ledger.py)
 
 Politeness comes from params: each source's ``delay_s`` and ``concurrency`` are that site's
 stated policy. Against a loopback API root (the demo collection) they are lifted when
@@ -26,15 +27,8 @@ from scrapy.crawler import CrawlerProcess
 
 from crawl import reasons
 from crawl.items import ArtworkImage
-from crawl.records import (
-    Journal,
-    final_rows,
-    finish_records,
-    item_row,
-    read_resume_rows,
-    record_key,
-    resume_row,
-)
+from crawl.ledger import Ledger
+from crawl.records import Journal, finish_records, item_row
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
 from marcus.atomic import write_text
@@ -180,36 +174,34 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     store = ContentStore(out / "images", fsync=common["fsync"])
     store.remove_partial_writes()  # a killed run may have left half-written temp files
     journal = Journal(out / "journal.jsonl")
-    # What resuming needs of earlier rows (their evidence stays on disk until the final write).
-    finished = read_resume_rows(out / "records.parquet")  # unchanged until the end of this run
-    previous = {**finished,  # the journal is newer than the last finished run
-                **{record_key(row): resume_row(row) for _, row in journal.scan()}}
-    state = CrawlState(previous=previous, store=store, resume=resume, limit=limit,
-                       metadata_only=metadata_only)
+    with Ledger.beside(out) as ledger:  # what earlier runs finished; the journal is newer
+        ledger.load_earlier(out / "records.parquet", journal)
+        state = CrawlState(ledger=ledger, store=store, resume=resume, limit=limit,
+                           metadata_only=metadata_only)
+        started = time.time()
+        settings = scrapy_settings(source, common, config, out, api_root)
+        settings["LOG_INSTALL_ROOT_HANDLER"] = False  # keep our own logging set-up
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(known[source])
+        process.crawl(crawler, api_root=api_root, config=config, state=state)
+        process.start()
+        elapsed = time.time() - started
 
-    started = time.time()
-    settings = scrapy_settings(source, common, config, out, api_root)
-    settings["LOG_INSTALL_ROOT_HANDLER"] = False  # keep our own logging set-up
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(known[source])
-    process.crawl(crawler, api_root=api_root, config=config, state=state)
-    process.start()
-    elapsed = time.time() - started
-
-    offsets = journal.latest_offsets()  # now with this run's rows
-    # A record met in the listing whose request or item some component discarded (the
-    # scheduler's duplicate filter, a failing pipeline) ends as a failed row saying so: a
-    # rerun would meet the same drop, and the crawl could never finish. After a crawl that
-    # ran to its end, any other record without a row was dropped too, by something that
-    # said nothing. After an interrupted one (a signal, a kill) they stay unfinished.
-    ran_to_end = crawler.stats.get_value("finish_reason") == "finished"
-    dropped = {key: dropped_row(key, state.dropped.get(key)) for key in state.visited
-               if key not in finished and key not in offsets
-               and (ran_to_end or key in state.dropped)}
-    keys = [key for key in state.visited if key in finished or key in offsets or key in dropped]
-    missing = len(state.visited) - len(keys)
-    with final_rows(out / "records.parquet", journal, offsets, set(keys), dropped) as row_of:
-        written = finish_records(out / "records.parquet", keys, row_of)
+        ledger.note_journal(journal)  # now with this run's rows
+        # A record met in the listing whose request or item some component discarded (the
+        # scheduler's duplicate filter, a failing pipeline) ends as a failed row saying so: a
+        # rerun would meet the same drop, and the crawl could never finish. After a crawl
+        # that ran to its end, any other record without a row was dropped too, by something
+        # that said nothing. After an interrupted one (a signal, a kill) they stay unfinished.
+        ran_to_end = crawler.stats.get_value("finish_reason") == "finished"
+        missing = 0
+        for key, why in ledger.without_row():
+            if ran_to_end or why is not None:
+                ledger.set_final(key, dropped_row(key, why))
+            else:
+                missing += 1
+        ledger.spill(out / "records.parquet")  # the rows it keeps, before it is replaced
+        written = finish_records(out / "records.parquet", ledger.final_rows(journal))
     complete = state.listing_failures == 0 and not missing
     if complete:  # everything is in records.parquet now; the journal has done its job
         (out / "journal.jsonl").unlink(missing_ok=True)

@@ -57,14 +57,14 @@ class AicSpider(SourceSpider):
             else None
         iiif_url, website = iiif_url or "https://www.artic.edu/iiif/2", website or \
             "https://www.artic.edu"
-        met_before = len(self.state.visited)
+        met_before = self.state.met
         for record in records:
             if self.state.full:
                 return
             source_id = record.get("id") if isinstance(record, dict) else None
             yield from self.listed(source_id, record, lambda r=record: self.item_from_record(
                 r, iiif_url, website))
-        if not self.page_read("aic", response, len(self.state.visited) - met_before,
+        if not self.page_read("aic", response, self.state.met - met_before,
                               len(records)):
             return
         pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}

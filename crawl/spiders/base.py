@@ -25,6 +25,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawl import reasons
 from crawl.items import ArtworkImage
+from crawl.ledger import Ledger
 from crawl.middlewares import OffsiteRequest, origins_of
 from crawl.records import DONE_STATUSES, MAX_RAW_RECORD_CHARS, conform, raw_digest, valid_text
 from crawl.storage import ContentStore
@@ -142,37 +143,30 @@ def unsafe_id_problem(source_id: str) -> str | None:
 class CrawlState:
     """What this run knows before it starts, and which records it has met so far."""
 
-    previous: dict[tuple[str, str], dict]  # crawl.records.resume_row of each earlier record
+    ledger: Ledger  # what earlier runs finished and which records this run met, on disk
     store: ContentStore
     resume: bool = False  # trust finished records: do not even refetch their metadata
     limit: int | None = None  # stop after this many records (in listing order)
     metadata_only: bool = False
-    visited: list[tuple[str, str]] = field(default_factory=list)
     listing_failures: int = 0
     listing_stops: list[str] = field(default_factory=list)  # why a listing ended early
-    dropped: dict[tuple[str, str], str] = field(default_factory=dict)  # key -> what dropped it
     pages: Counter = field(default_factory=Counter)  # listing pages read, per listing
-    _visited_set: set = field(default_factory=set)
 
-    def __post_init__(self):
-        # Images already stored, by URL, for incremental re-crawls.
-        self.stored_by_url = {row["image_url"]: row for row in self.previous.values()
-                              if row["status"] == "stored" and row["image_url"]}
+    @property
+    def met(self) -> int:
+        """How many records this run has met in its listings."""
+        return self.ledger.met
 
     @property
     def full(self) -> bool:
-        return self.limit is not None and len(self.visited) >= self.limit
+        return self.limit is not None and self.met >= self.limit
 
     def visit(self, key: tuple[str, str]) -> bool:
         """Count a record met in the listing; False when the limit is reached or seen before."""
-        if key in self._visited_set or self.full:
-            return False
-        self._visited_set.add(key)
-        self.visited.append(key)
-        return True
+        return not self.full and self.ledger.meet(key)
 
     def finished(self, key: tuple[str, str]) -> bool:
-        row = self.previous.get(key)
+        row = self.ledger.earlier(key)
         return self.resume and row is not None and row["status"] in DONE_STATUSES and (
             row["status"] != "stored" or self.store.has(row["sha256"]))
 
@@ -228,14 +222,14 @@ class SourceSpider(scrapy.Spider):
         """The scheduler refused a request (its duplicate filter): say what that cost."""
         key = self._record_key_of(request)
         if key is not None:
-            self.state.dropped.setdefault(key, f"request for {request.url[:200]} dropped by "
-                                          "the scheduler (a duplicate of an earlier one)")
+            self.state.ledger.note_dropped(key, f"request for {request.url[:200]} dropped by "
+                                                "the scheduler (a duplicate of an earlier one)")
         else:  # a listing page already read: a next link pointing back
             self.listing_stopped(f"next page {request.url[:300]} was already read")
 
     def _item_error(self, item, response=None, spider=None, failure=None):
         if isinstance(item, ArtworkImage):
-            self.state.dropped.setdefault(
+            self.state.ledger.note_dropped(
                 (self.source, record_id(item.source_id)[0]),
                 f"an item pipeline failed: {reasons.describe(failure.value)}"
                 if failure is not None else "an item pipeline failed")
@@ -367,7 +361,7 @@ class SourceSpider(scrapy.Spider):
         # the same (museums re-photograph works and reuse file names). With validators from
         # the earlier response, ask the server (a 304 costs no body); without them, reuse
         # only when the source still describes the record exactly as then.
-        earlier = self.state.stored_by_url.get(item.image_url)
+        earlier = self.state.ledger.stored_at(item.image_url)
         headers = {}
         if earlier is not None and self.state.store.has(earlier["sha256"]):
             if earlier.get("etag"):

@@ -57,7 +57,7 @@ class ClevelandSpider(SourceSpider):
         if not isinstance(records, list):
             self.listing_broken(response.url, f"data is a {type(records).__name__}")
             return
-        met_before = len(self.state.visited)
+        met_before = self.state.met
         for record in records:
             if self.state.full:
                 return
@@ -66,7 +66,7 @@ class ClevelandSpider(SourceSpider):
                 source_id = record.get("accession_number")
             yield from self.listed(source_id, record, lambda r=record, i=source_id:
                                    self.item_from_record(r, str(i)))
-        if not self.page_read("cleveland", response, len(self.state.visited) - met_before,
+        if not self.page_read("cleveland", response, self.state.met - met_before,
                               len(records)):
             return
         info = body.get("info") if isinstance(body.get("info"), dict) else {}

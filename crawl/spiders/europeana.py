@@ -161,12 +161,12 @@ class EuropeanaSpider(SourceSpider):
         if not isinstance(records, list):
             self.listing_broken(response.url, f"items is {type(records).__name__}, not a list")
             return
-        met_before = len(self.state.visited)
+        met_before = self.state.met
         for record in records:
             if self.state.full:
                 return
             yield from self.record_rows(record)
-        if not self.page_read(LISTING, response, len(self.state.visited) - met_before,
+        if not self.page_read(LISTING, response, self.state.met - met_before,
                               len(records)):
             return
         following = body.get("nextCursor")

@@ -122,13 +122,13 @@ class SmithsonianSpider(SourceSpider):
             self.listing_broken(response.url, f"response.rows is {type(records).__name__}, "
                                 "not a list")
             return
-        met_before = len(self.state.visited)
+        met_before = self.state.met
         for record in records:
             if self.state.full:
                 return
             source_id = record.get("id") if isinstance(record, dict) else None
             yield from self.listed(source_id, record, lambda r=record: self.item_from_row(r))
-        if not self.page_read("smithsonian", response, len(self.state.visited) - met_before,
+        if not self.page_read("smithsonian", response, self.state.met - met_before,
                               len(records)):
             return
         if self.state.full:

@@ -194,13 +194,13 @@ class WikidataSpider(SourceSpider):
             yield from self.next_partition()
             return
         found = sorted(set((n, q) for q, n in ids))  # an item twice: two classes or images
-        met_before = len(self.state.visited)
+        met_before = self.state.met
         yield from self.detail_batches([q for _, q in found if self.want(q)])
         if self.state.full:  # --limit reached: no more listing
             return
         listing = f"wikidata Q{first}..Q{end - 1}"
         if len(rows) >= self.config["page_size"] and self.page_read(
-                listing, response, len(self.state.visited) - met_before, len(found)):
+                listing, response, self.state.met - met_before, len(found)):
             yield self.query_request(found[-1][0] + 1, end)  # the page after the last id
         else:
             yield from self.next_partition()

@@ -95,37 +95,6 @@ def stored(source_id: str, title: str = "t", **fields) -> dict:
                                  sha256="0" * 64, bytes=10, **fields))
 
 
-def test_a_resumed_run_keeps_only_what_resuming_needs_of_earlier_rows(tmp_path):
-    from crawl.records import RESUME_FIELDS, raw_digest, read_resume_rows
-
-    write_records([stored("1", image_url="https://x/1.jpg", etag='"e"')], tmp_path / "r.parquet")
-    (row,) = read_resume_rows(tmp_path / "r.parquet").values()
-    assert set(row) == {*RESUME_FIELDS, "raw_digest"}  # no title, no raw record
-    assert (row["etag"], row["image_url"]) == ('"e"', "https://x/1.jpg")
-    assert row["raw_digest"] == raw_digest('{"id": "1"}') != raw_digest('{"id": "2"}')
-    assert read_resume_rows(tmp_path / "missing.parquet") == {}
-
-
-def test_the_final_rows_are_the_newest_of_each_record_and_only_the_ones_asked_for(tmp_path):
-    from crawl.records import final_rows, finish_records
-
-    path = tmp_path / "records.parquet"
-    write_records([stored("1", "old 1"), stored("2", "old 2"), stored("3", "old 3")], path)
-    journal = Journal(tmp_path / "journal.jsonl")
-    journal.append(stored("2", "first try"))
-    journal.append(stored("2", "journal 2"))
-    journal.append(stored("4", "journal 4"))
-    journal.close()
-    dropped = {("met", "5"): {**stored("5", "dropped 5"), "status": "failed"}}
-    keys = [("met", k) for k in ("5", "4", "2", "1")]  # 3 not met this run: left out
-    with final_rows(path, journal, journal.latest_offsets(), set(keys), dropped) as row_of:
-        summary = finish_records(path, keys, row_of)
-    table = pq.read_table(path)
-    assert table.column("title").to_pylist() == ["old 1", "journal 2", "journal 4", "dropped 5"]
-    assert summary == {"records": 4, "counts": {"stored": 3, "failed": 1}, "reasons": {},
-                       "stored_bytes": 30}
-
-
 def test_records_are_written_a_row_group_at_a_time_in_one_order(tmp_path, monkeypatch):
     from crawl import records
 

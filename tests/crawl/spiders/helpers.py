@@ -14,6 +14,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from crawl.items import ArtworkImage
+from crawl.ledger import Ledger
 from crawl.records import read_records, write_records
 from crawl.spiders.base import CrawlState
 from crawl.storage import ContentStore
@@ -27,7 +28,7 @@ def make_spider(cls, tmp_path, config: dict, api_root: str | None = None, limit=
     """A spider of ``cls`` whose config is the committed params.yaml section of its source
     with the test's ``config`` on top (spiders read every key of their section)."""
     config = {**PARAMS["crawl"]["sources"][cls.source], **config}
-    state = CrawlState(previous={}, store=ContentStore(tmp_path / "images"), limit=limit)
+    state = CrawlState(ledger=Ledger(), store=ContentStore(tmp_path / "images"), limit=limit)
     crawler = get_crawler(cls, SETTINGS)
     return cls.from_crawler(crawler, api_root=api_root, config=config, state=state)
 

@@ -132,7 +132,7 @@ def test_cursor_paging_follows_each_next_cursor_and_ends_on_the_page_without_one
     assert [i.source_id for i in items(out)] == ["90402:SK_A_3"]
     assert listing_requests(answer(third, page())) == []  # empty, no nextCursor: the end
     assert spider.state.listing_failures == 0 and spider.state.listing_stops == []
-    assert len(spider.state.visited) == 3
+    assert spider.state.met == 3
 
 
 def test_a_cursor_followed_before_stops_the_listing_instead_of_looping(tmp_path):
@@ -373,7 +373,7 @@ def test_any_json_in_any_field_of_a_record_ends_as_one_row_that_parquet_holds(
     out = answer(first_request(spider), body)
     found = items(out)
     ids = {i.source_id for i in found}
-    assert len(found) == len(ids) == len(spider.state.visited) <= 2
+    assert len(found) == len(ids) == spider.state.met <= 2
     assert "90402:first" in ids
     assert len(rows_written(found, tmp_path)) == len(found)
     assert spider.state.listing_failures <= 1  # only a nextCursor that is no text

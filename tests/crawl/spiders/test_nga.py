@@ -122,7 +122,7 @@ def test_nga_join_by_column_name_with_old_and_new_headers(tmp_path, old):
                                                "iiif_width": 1686}, api_root=NGA)
     by_id = {i.source_id: i for i in items(crawl_nga(spider, nga_tables(old)))}
     assert set(by_id) == {"1138", "3000"}  # the drawing is not even visited
-    assert ("nga", "2000") not in spider.state.visited
+    assert not spider.state.ledger.was_met(("nga", "2000"))
     greco = by_id["1138"]
     assert (greco.artist, greco.attribution_qualifier) == ("El Greco", "workshop of")
     assert (greco.artist_birth_year, greco.artist_death_year) == (1541, 1614)
