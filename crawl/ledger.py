@@ -22,6 +22,7 @@ runs).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -64,7 +65,7 @@ CREATE TABLE records (
     journal_at  INTEGER,  -- offset of the newest journal line (filled by note_journal)
     met         INTEGER,  -- met in this run's listings (1), else NULL
     why_dropped TEXT,     -- what discarded this run's request or item, if something said so
-    final       BLOB,     -- pickled final row, when neither the journal nor nothing holds it
+    final       BLOB,     -- pickled row to write when the journal has none: dropped or spilled
     UNIQUE (source, source_id)
 );
 CREATE INDEX by_stored_url ON records (stored_url) WHERE stored_url IS NOT NULL;
@@ -73,6 +74,17 @@ CREATE INDEX by_stored_url ON records (stored_url) WHERE stored_url IS NOT NULL;
 
 def _text(value: str) -> bytes:
     return value.encode("utf-8", "surrogatepass")
+
+
+def _params(key: Key) -> tuple[bytes, bytes]:
+    """``key`` as the ``source = ? AND source_id = ?`` parameters."""
+    return _text(key[0]), _text(key[1])
+
+
+def _batches(items: Iterable, size: int = ROWS_PER_GROUP) -> Iterator[list]:
+    items = iter(items)
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 def _key_of(row: dict) -> Key | None:
@@ -139,13 +151,8 @@ class Ledger:
             wanted = [n for n in RESUME_COLUMNS if n in names]
             for batch in source.iter_batches(batch_size=ROWS_PER_GROUP, columns=wanted):
                 self._note_earlier(batch.to_pylist(), in_parquet=True)
-        batch = []
-        for _, row in journal.scan():
-            batch.append(row)
-            if len(batch) >= ROWS_PER_GROUP:
-                self._note_earlier(batch, in_parquet=False)
-                batch = []
-        self._note_earlier(batch, in_parquet=False)
+        for batch in _batches(row for _, row in journal.scan()):
+            self._note_earlier(batch, in_parquet=False)
         return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def _note_earlier(self, rows: Iterable[dict], in_parquet: bool) -> None:
@@ -157,7 +164,7 @@ class Ledger:
             earlier = resume_row(row)
             url = earlier["image_url"]
             stored = earlier["status"] == "stored" and isinstance(url, str) and url
-            values.append((_text(key[0]), _text(key[1]), *_sort_columns(key),
+            values.append((*_params(key), *_sort_columns(key),
                            pickle.dumps(earlier, pickle.HIGHEST_PROTOCOL),
                            _text(url) if stored else None, int(in_parquet)))
         # An upsert keeps a record's first place (its rowid): stored_at's "the latest earlier
@@ -173,7 +180,7 @@ class Ledger:
 
     def meet(self, key: Key) -> bool:
         """Note a record met in a listing; False when this run met it before."""
-        params = (_text(key[0]), _text(key[1]))
+        params = _params(key)
         found = self._db.execute("SELECT met FROM records WHERE source = ? AND source_id = ?",
                                  params).fetchone()
         if found is None:
@@ -195,14 +202,14 @@ class Ledger:
 
     def was_met(self, key: Key) -> bool:
         found = self._db.execute("SELECT met FROM records WHERE source = ? AND source_id = ?",
-                                 (_text(key[0]), _text(key[1]))).fetchone()
+                                 _params(key)).fetchone()
         return found is not None and found[0] is not None
 
     def earlier(self, key: Key) -> dict | None:
         """The ``resume_row`` of the newest earlier row of ``key``, or None."""
         found = self._db.execute(
             "SELECT earlier FROM records WHERE source = ? AND source_id = ?",
-            (_text(key[0]), _text(key[1]))).fetchone()
+            _params(key)).fetchone()
         return None if found is None or found[0] is None else pickle.loads(found[0])
 
     def stored_at(self, image_url: str) -> dict | None:
@@ -216,25 +223,16 @@ class Ledger:
         """What discarded a record's request or item (the first reason given is kept)."""
         self._db.execute(
             "UPDATE records SET why_dropped = ? WHERE source = ? AND source_id = ? "
-            "AND why_dropped IS NULL", (why, _text(key[0]), _text(key[1])))
+            "AND why_dropped IS NULL", (why, *_params(key)))
 
     # --- after the crawl: the final rows -------------------------------------------------------
 
     def note_journal(self, journal: Journal) -> None:
         """Where the newest line of each record starts in the journal, this run's included."""
-        batch = []
-        for at, row in journal.scan():
-            key = _key_of(row)
-            if key is not None:
-                batch.append((at, _text(key[0]), _text(key[1])))
-            if len(batch) >= ROWS_PER_GROUP:
-                self._note_offsets(batch)
-                batch = []
-        self._note_offsets(batch)
-
-    def _note_offsets(self, batch: list) -> None:
-        self._db.executemany(
-            "UPDATE records SET journal_at = ? WHERE source = ? AND source_id = ?", batch)
+        lines = ((at, _key_of(row)) for at, row in journal.scan())
+        for batch in _batches((at, *_params(key)) for at, key in lines if key is not None):
+            self._db.executemany(
+                "UPDATE records SET journal_at = ? WHERE source = ? AND source_id = ?", batch)
 
     def without_row(self) -> Iterator[tuple[Key, str | None]]:
         """Records met by this run that neither the journal nor the last records.parquet
@@ -256,8 +254,7 @@ class Ledger:
     def set_final(self, key: Key, row: dict) -> None:
         """The final row of a record that has none elsewhere (a dropped one)."""
         self._db.execute("UPDATE records SET final = ? WHERE source = ? AND source_id = ?",
-                         (pickle.dumps(row, pickle.HIGHEST_PROTOCOL),
-                          _text(key[0]), _text(key[1])))
+                         (pickle.dumps(row, pickle.HIGHEST_PROTOCOL), *_params(key)))
 
     def spill(self, records_path: str | os.PathLike) -> None:
         """Copy the rows of the last records.parquet that this run's final file keeps (met,
@@ -273,16 +270,10 @@ class Ledger:
                 key = _key_of(row)
                 if key is not None:
                     values.append((pickle.dumps({k: row.get(k) for k in FIELDS},
-                                                pickle.HIGHEST_PROTOCOL),
-                                   _text(key[0]), _text(key[1])))
+                                                pickle.HIGHEST_PROTOCOL), *_params(key)))
             self._db.executemany(
                 "UPDATE records SET final = ? WHERE source = ? AND source_id = ? "
                 "AND met IS NOT NULL AND journal_at IS NULL AND final IS NULL", values)
-
-    def final_count(self) -> int:
-        return self._db.execute(
-            "SELECT count(*) FROM records WHERE met IS NOT NULL "
-            "AND (journal_at IS NOT NULL OR final IS NOT NULL)").fetchone()[0]
 
     def final_rows(self, journal: Journal) -> Iterator[dict]:
         """The final row of every record met that has one, in the order of records.parquet:

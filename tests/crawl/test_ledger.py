@@ -119,13 +119,15 @@ def test_records_met_without_any_row_are_listed_page_by_page(tmp_path, monkeypat
     with Ledger() as ledger:
         for i in range(5):
             ledger.meet(("met", str(i)))
-        ledger.note_journal(Journal(tmp_path / "none"))
+        nothing = Journal(tmp_path / "none")
+        ledger.note_journal(nothing)
         seen = []
         for key, _why in ledger.without_row():  # final rows set while paging
             seen.append(key)
             ledger.set_final(key, {**stored(key[1]), "status": "failed"})
         assert seen == met("0", "1", "2", "3", "4")
-        assert ledger.final_count() == 5
+        assert [row["source_id"] for row in ledger.final_rows(nothing)] == [str(i)
+                                                                             for i in range(5)]
 
 
 @settings(max_examples=40, deadline=None)
