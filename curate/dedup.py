@@ -18,7 +18,10 @@ candidates* from *deciding*:
    - Pairs within ``max_distance`` on ``phash``, and within ``extra_distance`` between *any* of
      an image's three hashes (whole image, inside its detected frame/border, central 70 % of
      that): a crop's whole-image hash is near the original's centre hash, a missed frame's
-     centre hash near the original's whole hash. Exact search, ``curate.pairs.near_pairs``.
+     centre hash near the original's whole hash. Exact search (``curate.pairs``) keeping each
+     image's ``hash_neighbours`` nearest: paintings' hashes crowd (dark portraits, an
+     artist's series), so the pairs within a radius grow as N^2 while an image's true copies
+     stay a few.
    - Windows, for details and for crops or frames that no hash caught: each thumbnail is cut
      into strided square windows of 44-62 % (detail) and 75-100 % (crop, frame) per axis, and
      each window and each whole thumbnail is reduced to an 8x8 rank-equalised, zero-mean,
@@ -50,7 +53,8 @@ candidates* from *deciding*:
 
 Cost (2-core dev box, busy): ``verify`` ~8 ms and ``verify_detail`` ~11 ms per pair (the old
 exhaustive 32x32 search: 30-90 ms); 37 s to cluster 1,290 files (was 93 s). The hash
-candidates scale with ``near_pairs``. The window search is exact brute force up to
+candidates are at most ``hash_neighbours`` per image, so their verification is linear in
+N. The window search is exact brute force up to
 ``exact_window_search_max`` images (4,096: O(N^2) comparisons of ~330 windows, 7 s for 1,000
 images); larger collections search it through an inverted file over the whole-image
 descriptors (cosine k-means into ~sqrt(8N) lists, each whole in its 8 nearest lists, each
@@ -80,6 +84,7 @@ from curate.hashing import THUMB_SIDE
 HASH_COLUMNS = ("phash", "phash_trim", "phash_centre")
 DEFAULTS = {
     "extra_distance": 12,  # Hamming radius for the frame/centre hash candidates
+    "hash_neighbours": 8,  # hash candidates kept per image, nearest first
     "min_score": 0.35,  # robust gradient agreement needed to accept a candidate pair
     "min_overlap": 0.6,  # shared extent per axis, as a fraction of both images
     "min_scale": 0.7,  # relative scale per axis searched: [min_scale, 1 / min_scale]
@@ -364,14 +369,20 @@ def _hash_array(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return ints, np.flatnonzero(ok)
 
 
-def _hash_candidates(rows: pd.DataFrame, max_distance: int, extra_distance: int) -> pd.DataFrame:
-    from curate.pairs import near_pairs  # imported late: optional for callers of verify()
+def _hash_candidates(rows: pd.DataFrame, max_distance: int, extra_distance: int,
+                     neighbours: int, rank: np.ndarray) -> pd.DataFrame:
+    """Candidate pairs (a < b, positions in ``rows``) from the hashes, with their closest
+    distance and what gave it ("phash" on ties): within ``max_distance`` on phash, and within
+    ``extra_distance`` between any of an image's three hashes. Only each image's
+    ``neighbours`` nearest are kept (ties: plain phash evidence first, then ``rank``), so the
+    pairs grow with the images, not with the square of a crowded hash region."""
+    from curate.pairs import near_neighbours  # imported late: optional for callers of verify()
 
     found = []
-    ints, pos = _hash_array(rows["phash"])
-    if len(ints) > 1:
-        i, j, d = near_pairs(ints, max_distance)
-        found.append(pd.DataFrame({"a": pos[i], "b": pos[j], "dist": d, "via": "phash"}))
+    if max_distance > extra_distance:  # else the search over all hashes holds these pairs
+        ints, pos = _hash_array(rows["phash"])
+        a, b, d, _ = near_neighbours(ints, max_distance, neighbours, groups=pos, order=rank)
+        found.append(pd.DataFrame({"a": a, "b": b, "dist": d, "via": "phash"}))
     # All three hash types in one index, so that a crop's whole-image hash can meet the
     # original's centre hash, and a missed frame's centre hash the original's whole hash.
     arrays, owners, kinds = [], [], []
@@ -383,17 +394,13 @@ def _hash_candidates(rows: pd.DataFrame, max_distance: int, extra_distance: int)
             kinds.append(np.full(len(pos), kind))
     if arrays:
         ints, owner, kind = map(np.concatenate, (arrays, owners, kinds))
-        i, j, d = near_pairs(ints, extra_distance)
-        keep = owner[i] != owner[j]
-        a, b = owner[i][keep], owner[j][keep]
-        via = np.array(["phash", "frame_or_centre"])[
-            ((kind[i][keep] != 0) | (kind[j][keep] != 0)).astype(int)]
-        found.append(pd.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b),
-                                   "dist": d[keep], "via": via}))
+        a, b, d, tied = near_neighbours(ints, extra_distance, neighbours, groups=owner,
+                                        order=rank, tie=kind != 0)
+        found.append(pd.DataFrame({"a": a, "b": b, "dist": d,
+                                   "via": np.where(tied, "frame_or_centre", "phash")}))
     if not found:
         return pd.DataFrame({"a": [], "b": [], "dist": [], "via": []})
     pairs = pd.concat(found, ignore_index=True)
-    pairs["a"], pairs["b"] = np.minimum(pairs.a, pairs.b), np.maximum(pairs.a, pairs.b)
     # One row per pair: the closest hash distance, preferring plain phash evidence on ties.
     pairs["order"] = (pairs.via != "phash").astype(int)
     pairs = pairs.sort_values(["a", "b", "dist", "order"], kind="stable")
@@ -635,15 +642,17 @@ def _score(task: tuple) -> float:
 
 
 def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: int,
-                    opts: dict, workers: int | None = 1, phases=None) -> list:
+                    opts: dict, rank: np.ndarray, workers: int | None = 1, phases=None) -> list:
     """(a, b, distance, score, via) for the candidate pairs that pass verification. `done`:
-    pairs (a < b) already decided (byte copies) or tried with `verify`. Verifications run in
+    pairs (a < b) already decided (byte copies) or tried with `verify`. `rank`: each row's
+    position in ``key`` order, which breaks ties between candidates. Verifications run in
     ``workers`` processes; which pairs are tried and in what order is decided here, in one
     process, so the edges are the same for any number of workers. `phases`: see `cluster`."""
     crop_args = (opts["min_scale"], opts["min_overlap"])
     edges, accepted, tried = [], set(done), []
     if len(rows) > 1:
-        candidates = _hash_candidates(rows, max_distance, opts["extra_distance"])
+        candidates = _hash_candidates(rows, max_distance, opts["extra_distance"],
+                                      opts["hash_neighbours"], rank)
         for a, b, dist, via in candidates.itertuples(index=False):
             if (a, b) in done or thumbs[a] is None or thumbs[b] is None:
                 continue
@@ -740,7 +749,7 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
     thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
     with single_threaded_blas():
-        edges += _verified_edges(rows, thumbs, done, max_distance, opts, workers, phases)
+        edges += _verified_edges(rows, thumbs, done, max_distance, opts, rank, workers, phases)
     parent = np.arange(n)
     best_distance = np.full(n, -1)
     best_score = np.full(n, np.nan)

@@ -385,7 +385,10 @@ def _position_ranges(n: int, workers: int) -> list[tuple[int, int]]:
 
 
 def _run_tasks(indexes: list[_ChunkIndex], max_distance: int, workers: int,
-               max_pairs: int) -> list[Pairs]:
+               max_pairs: int, reduce=None) -> list[Pairs]:
+    """The pairs of every (chunk, position range) task, in task order; with ``reduce``, each
+    task's pairs are handed to it as they come (under a lock) instead, ``max_pairs`` then
+    bounding one task's pairs rather than the total, and nothing is returned."""
     n = indexes[0].order.size
     tasks = [(index, start, stop) for index in indexes
              for start, stop in _position_ranges(n, workers)]
@@ -400,13 +403,19 @@ def _run_tasks(indexes: list[_ChunkIndex], max_distance: int, workers: int,
                     return
                 task_number = state["next"]
                 state["next"] += 1
-                cap = max_pairs - state["total"]
+                cap = max_pairs if reduce is not None else max_pairs - state["total"]
             index, start, stop = tasks[task_number]
             first, second, distance, count = _scan_positions(
                 index.sorted_hashes, index.sorted_keys, index.order, index.offsets,
                 index.probe_masks, start, stop, max_distance, index.earlier_masks,
                 index.earlier_radii, cap)
             with lock:
+                if reduce is not None:
+                    if count > cap:
+                        state["error"] = _too_many_pairs(count, max_pairs)
+                        return
+                    reduce(first, second, distance)
+                    continue
                 state["total"] += count
                 if count > cap or state["total"] > max_pairs:
                     state["error"] = _too_many_pairs(state["total"], max_pairs)
@@ -468,3 +477,116 @@ def near_pairs(hashes, max_distance: int, workers: int | None = None, *,
     # Threads finish in any order; sort by (i, j) for a deterministic result.
     order = np.argsort(first * np.int64(n) + second, kind="stable")
     return first[order], second[order], distance[order]
+
+
+# ---------------------------------------------------------------------------------------------
+# The nearest few per group, in memory bounded by the groups rather than by the pairs
+# ---------------------------------------------------------------------------------------------
+
+_NO_KEY = np.iinfo(np.int16).max
+
+
+class _Nearest:
+    """Each group's ``keep`` nearest other groups, fed the pairs of hash items a part at a time.
+
+    A group's entries are ranked by (distance, tie flag, ``order`` of the other group), a total
+    order, and one group pair keeps its smallest (distance, tie); so the best of a union of
+    parts is the best of the best of each part, and the result does not depend on the order in
+    which the threads hand their parts over. Memory: ``keep`` entries per group plus one part.
+    """
+
+    def __init__(self, groups: np.ndarray, keep: int, order: np.ndarray, tie: np.ndarray):
+        self.groups, self.keep, self.order, self.tie = groups, keep, order, tie
+        self.other = np.full((order.size, keep), -1, np.int64)
+        self.key = np.full((order.size, keep), _NO_KEY, np.int16)  # 2 * distance + tie
+
+    def add(self, first: np.ndarray, second: np.ndarray, distance: np.ndarray) -> None:
+        group_a, group_b = self.groups[first], self.groups[second]
+        apart = group_a != group_b
+        key = distance.astype(np.int16) * 2 + (self.tie[first] | self.tie[second])
+        me = np.concatenate([group_a[apart], group_b[apart]])
+        if not me.size:
+            return
+        other = np.concatenate([group_b[apart], group_a[apart]])
+        key = np.concatenate([key[apart], key[apart]])
+        touched = np.unique(me)
+        held = self.other[touched] >= 0
+        me = np.concatenate([me, np.repeat(touched, self.keep)[held.ravel()]])
+        other = np.concatenate([other, self.other[touched][held]])
+        key = np.concatenate([key, self.key[touched][held]])
+        # One entry per (group, other group): its smallest key.
+        by_pair = np.lexsort((key, other, me))
+        me, other, key = me[by_pair], other[by_pair], key[by_pair]
+        first_of_pair = np.r_[True, (me[1:] != me[:-1]) | (other[1:] != other[:-1])]
+        me, other, key = me[first_of_pair], other[first_of_pair], key[first_of_pair]
+        # Then each group's best `keep`.
+        ranked = np.lexsort((self.order[other], key, me))
+        me, other, key = me[ranked], other[ranked], key[ranked]
+        starts = np.r_[0, np.flatnonzero(me[1:] != me[:-1]) + 1]
+        rank = np.arange(me.size) - np.repeat(starts, np.diff(np.r_[starts, me.size]))
+        mine = rank < self.keep
+        self.other[touched], self.key[touched] = -1, _NO_KEY
+        self.other[me[mine], rank[mine]] = other[mine]
+        self.key[me[mine], rank[mine]] = key[mine]
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        me = np.repeat(np.arange(self.order.size, dtype=np.int64), self.keep)
+        other, key = self.other.ravel(), self.key.ravel()
+        held = other >= 0
+        a = np.minimum(me[held], other[held])
+        b = np.maximum(me[held], other[held])
+        key = key[held]
+        by_pair = np.lexsort((b, a))  # a pair held at both ends has one key (its smallest)
+        a, b, key = a[by_pair], b[by_pair], key[by_pair]
+        once = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])][: a.size]
+        a, b, key = a[once], b[once], key[once]
+        return a, b, (key // 2).astype(np.int8), (key % 2).astype(bool)
+
+
+def near_neighbours(hashes, max_distance: int, keep: int, *, groups=None, order=None, tie=None,
+                    workers: int | None = None, max_pairs: int = DEFAULT_MAX_PAIRS
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs of ``near_pairs``, but only each group's ``keep`` nearest: memory and output
+    grow with the number of groups, never with the number of near pairs (which grows as N^2
+    when many hashes crowd together, as real paintings' hashes do).
+
+    groups: the group of each hash (default: each hash its own), so that one image's several
+    hashes count as one; pairs inside a group are dropped and a group pair is as near as its
+    nearest two hashes. order: a distinct int per group that breaks ties, its length the
+    number of groups G, groups being 0..G-1 (default: the group number). tie: a bool per
+    hash; a pair involving a flagged hash ranks after an unflagged pair at the same distance.
+    max_pairs bounds one search task's pairs.
+    Returns (a, b, distance, tied): each group pair (a < b) in the ``keep`` nearest of a or b,
+    sorted by (a, b), with its smallest distance and whether that distance needed a flagged
+    hash. The same for any number of workers.
+    """
+    hashes = _check_arguments(hashes, max_distance)
+    if isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or keep < 1:
+        raise ValueError(f"keep must be an int >= 1, got {keep!r}")
+    n = hashes.size
+    groups = np.arange(n, dtype=np.int64) if groups is None else np.asarray(groups, np.int64)
+    if groups.shape != (n,) or (n and groups.min() < 0):
+        raise ValueError("groups must be one int >= 0 per hash")
+    if order is None:
+        order = np.arange(int(groups.max()) + 1 if n else 0, dtype=np.int64)
+    order = np.asarray(order, np.int64)
+    if order.ndim != 1 or np.unique(order).size != order.size:
+        raise ValueError("order must be one distinct int per group")
+    if n and groups.max() >= order.size:
+        raise ValueError(f"groups must be below the number of groups, len(order) = {order.size}")
+    tie = np.zeros(n, bool) if tie is None else np.asarray(tie, bool)
+    if tie.shape != (n,):
+        raise ValueError("tie must be one bool per hash")
+    nearest = _Nearest(groups, int(keep), order, tie)
+    if n >= 2:
+        if numba is None:
+            warnings.warn("numba is not installed: near_neighbours falls back to the O(N^2) numpy "
+                          "brute force", RuntimeWarning, stacklevel=2)
+            nearest.add(*brute_force_pairs(hashes, max_distance, max_pairs=max_pairs))
+        else:
+            workers = _default_workers() if workers is None else int(workers)
+            if workers < 1:
+                raise ValueError(f"workers must be >= 1, got {workers}")
+            indexes = _build_indexes(hashes, choose_plan(n, max_distance))
+            _run_tasks(indexes, max_distance, workers, max_pairs, reduce=nearest.add)
+    return nearest.pairs()

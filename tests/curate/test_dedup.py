@@ -244,3 +244,23 @@ def test_window_search_without_any_similar_window_is_empty():
     for exact_max in (40, 0):
         found = dedup._detail_candidates(thumbs, 3, 0.99, exact_max)
         assert found.empty and list(found.columns) == ["a", "b", "window"]
+
+
+def test_hash_candidates_are_each_images_nearest_few_however_crowded_the_hashes():
+    """Hashes in a crowd (only 12 of 64 bits vary) are all within the radii of each other: the
+    pairs within a radius grow as N^2, the candidates only as N, and every image keeps its
+    own nearest."""
+    rng = np.random.default_rng(5)
+    count, keep = 600, 4
+    mask = sum(1 << int(bit) for bit in rng.choice(64, 12, replace=False))
+    values = {column: [f"{int(v) & mask:016x}" for v in rng.integers(0, 2**63, count)]
+              for column in dedup.HASH_COLUMNS}
+    rows = pd.DataFrame(values)
+    candidates = dedup._hash_candidates(rows, 10, 12, keep, np.arange(count))
+    phash = np.array([int(v, 16) for v in values["phash"]], dtype=np.uint64)
+    within_radius = int((np.bitwise_count(phash[:, None] ^ phash[None, :]) <= 10).sum()
+                        - count) // 2
+    assert within_radius > 50 * count
+    assert len(candidates) <= keep * count
+    assert set(candidates["a"]) | set(candidates["b"]) == set(range(count))
+    assert (candidates["a"] < candidates["b"]).all() and not candidates.duplicated(["a", "b"]).any()

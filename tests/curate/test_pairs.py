@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from curate import pairs
-from curate.pairs import brute_force_pairs, choose_plan, near_pairs
+from curate.pairs import brute_force_pairs, choose_plan, near_neighbours, near_pairs
 
 UINT64_MAX = np.iinfo(np.uint64).max
 
@@ -162,3 +162,58 @@ def test_without_numba_falls_back_with_a_warning(monkeypatch):
     with pytest.warns(RuntimeWarning, match="numba"):
         found = near_pairs(hashes, 8)
     assert_same_pairs(found, brute_force_pairs(hashes, 8))
+
+
+# -- near_neighbours: each group's few nearest ------------------------------------------------
+
+
+def nearest_by_brute_force(hashes, max_distance, keep, groups, order, tie) -> set:
+    """(a, b, 2 * distance + tied) for every group pair in the `keep` nearest of a or b."""
+    best: dict[tuple[int, int], int] = {}
+    for x, y, distance in zip(*brute_force_pairs(hashes, max_distance), strict=True):
+        a, b = int(groups[x]), int(groups[y])
+        if a != b:
+            pair = (min(a, b), max(a, b))
+            best[pair] = min(best.get(pair, 99), int(distance) * 2 + int(tie[x] | tie[y]))
+    ranked: dict[int, list] = {}
+    for (a, b), key in best.items():
+        ranked.setdefault(a, []).append((key, order[b], b))
+        ranked.setdefault(b, []).append((key, order[a], a))
+    return {(min(a, b), max(a, b), key) for a, entries in ranked.items()
+            for key, _, b in sorted(entries)[:keep]}
+
+
+@pytest.mark.parametrize("keep", [1, 3, 8])
+def test_near_neighbours_keeps_each_groups_nearest_whatever_the_workers(keep):
+    hashes = planted_hashes(2000, seed=3)
+    rng = np.random.default_rng(keep)
+    groups = np.unique(rng.integers(0, 800, hashes.size), return_inverse=True)[1]
+    order = rng.permutation(groups.max() + 1)
+    tie = rng.random(hashes.size) < 0.5
+    expected = nearest_by_brute_force(hashes, 10, keep, groups, order, tie)
+    for workers in (1, 2, 3):
+        a, b, distance, tied = near_neighbours(hashes, 10, keep, groups=groups, order=order,
+                                               tie=tie, workers=workers)
+        assert np.all(a < b) and np.all(np.diff(a * (groups.max() + 1) + b) > 0)  # sorted, once
+        assert set(zip(a.tolist(), b.tolist(), (distance.astype(int) * 2 + tied).tolist(),
+                       strict=True)) == expected
+
+
+def test_near_neighbours_output_stays_bounded_where_near_pairs_grows_as_the_square():
+    crowded = low_entropy_hashes(4000, seed=8)
+    everything = near_pairs(crowded, 8)[0].size
+    a, _, _, _ = near_neighbours(crowded, 8, 4)
+    assert everything > 100 * crowded.size  # the crowd: a quadratic number of near pairs
+    assert a.size <= 4 * crowded.size  # kept: at most `keep` per hash
+
+
+def test_near_neighbours_refuses_bad_groups_order_and_keep():
+    hashes = random_hashes(10, 0)
+    with pytest.raises(ValueError, match="keep"):
+        near_neighbours(hashes, 4, 0)
+    with pytest.raises(ValueError, match="groups"):
+        near_neighbours(hashes, 4, 2, groups=np.arange(9))
+    with pytest.raises(ValueError, match="order"):
+        near_neighbours(hashes, 4, 2, order=np.zeros(10))
+    with pytest.raises(ValueError, match="below the number of groups"):
+        near_neighbours(hashes, 4, 2, order=np.arange(5))
