@@ -153,9 +153,9 @@ def measure(images: int, layout: str, root: Path) -> dict:
             "push_s": round(push, 1), "pull_s": round(pull, 1)}
 
 
-def exponent(rows: list[dict], key: str) -> float | None:
-    """Least-squares slope of log(cost) on log(images): 1.0 is linear growth."""
-    points = [(math.log(r["images"]), math.log(r[key])) for r in rows if r[key] > 0]
+def exponent(rows: list[dict], key: str, size: str = "files") -> float | None:
+    """Least-squares slope of log(row[key]) on log(row[size]): 1.0 is linear growth."""
+    points = [(math.log(r[size]), math.log(r[key])) for r in rows if r[key] > 0]
     if len(points) < 2:
         return None
     mx = sum(x for x, _ in points) / len(points)
@@ -170,13 +170,13 @@ def curve(rows: list[dict]) -> dict:
     largest = rows[-1]
     at_300k = {}
     for key in keys:
-        slope = exponent(rows, key)
+        slope = exponent(rows, key, size="images")
         if largest["images"] == AT:
             at_300k[key] = {"seconds": largest[key], "measured": True}
         elif slope is not None:
             at_300k[key] = {"seconds": round(largest[key] * (AT / largest["images"]) ** slope,
                                              1), "measured": False}
-    return {"sizes": rows, "exponents": {key: exponent(rows, key) for key in keys},
+    return {"sizes": rows, "exponents": {key: exponent(rows, key, size="images") for key in keys},
             "at_300k": at_300k,
             "target_ratio": {key: round(at_300k[key]["seconds"] / limit, 2)
                              for key, limit in TARGETS_S.items() if key in at_300k}}
