@@ -10,7 +10,8 @@ curate, pack. Per stage it records what the user waits for and what the machine 
   and caching of the outputs included);
 - ``peak_rss_mib``: the largest resident set of any one of its processes;
 - ``disk_mib``: the stage's outputs (the DVC cache holds one more copy of each, by link or
-  copy depending on the cache type).
+  copy depending on the cache type);
+- ``steps``, where the stage prints them (curate does): each step's seconds and counts.
 
 The nine crawls and nine hash stages are summed into ``crawl`` and ``hash`` (their peak is the
 largest of any one). Training stages are left out on purpose: their cost is set by ``kimg``
@@ -102,22 +103,46 @@ def venv_env() -> dict:
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
 
 
+STEP_LINE = re.compile(r"^\w+: (?P<step>.+?) in (?P<seconds>[\d.]+) s(?:, (?P<rest>.*))?$")
+
+
+def steps(stderr: str) -> dict:
+    """The steps a stage printed as ``stage: STEP in S s, COUNT NAME, ...`` (curate's
+    ``Phases``): per step its seconds and counts, so a curve that bends can be traced to one."""
+    found = {}
+    for line in stderr.splitlines():
+        match = STEP_LINE.match(line.strip())
+        if match:
+            counts = {}
+            for part in (match["rest"] or "").split(", "):
+                number, _, name = part.partition(" ")
+                if name and number.replace(",", "").isdigit():
+                    counts[name] = int(number.replace(",", ""))
+            found[match["step"]] = {"wall_s": float(match["seconds"]), **counts}
+    return found
+
+
 def run_stage(project: Path, stage: str) -> dict:
-    """``dvc repro --single-item stage`` with its wall time and its processes' rusage."""
+    """``dvc repro --single-item stage`` with its wall time, its processes' rusage and the
+    steps it printed. Its stderr goes to a file: a pipe read only at the end would fill and
+    stall a long crawl's progress lines."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
-                            cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=venv_env())
-    # wait4's rusage covers the process and every descendant it waited for (Linux).
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    error = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
+    with tempfile.TemporaryFile("w+b") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+                                cwd=project, stdout=subprocess.DEVNULL, stderr=stderr,
+                                env=venv_env())
+        # wait4's rusage covers the process and every descendant it waited for (Linux).
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        stderr.seek(0)
+        error = stderr.read().decode(errors="replace")
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"dvc repro {stage} failed in {project}:\n{error[-3000:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+    row = {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+           "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+    printed = steps(error)
+    return {**row, "steps": printed} if printed else row
 
 
 def output_mib(project: Path, stage: str) -> float:

@@ -5,7 +5,7 @@ README's table replaced between its markers only.
 
 from __future__ import annotations
 
-from benchmarks.scale import GROUPS, TABLE_MARKERS, fitted, table, update_readme
+from benchmarks.scale import GROUPS, TABLE_MARKERS, fitted, steps, table, update_readme
 
 
 def runs(records: list[int], cost_of) -> list[dict]:
@@ -48,3 +48,15 @@ def test_small_runs_give_exponents_but_no_extrapolation():
     assert small["crawl"]["wall_s"]["at_records"] == {}
     two = fitted(runs([10_000, 30_000], lambda r: r / 100))              # two runs only
     assert list(two["crawl"]["wall_s"]["at_records"]) == ["10000"]
+
+
+def test_the_steps_a_stage_prints_are_kept_with_their_seconds_and_counts():
+    printed = ("curate: load records and hashes in 0.4 s, 16,155 records, peak RSS 318 MiB\n"
+               "0 items [00:00, ? items/s]\n"
+               "curate: dedup: hash candidates verified in 179.5 s, 73,190 pairs, "
+               "peak RSS 620 MiB\n"
+               "curate: rules in 0.3 s, peak RSS 621 MiB\n")
+    assert steps(printed) == {
+        "load records and hashes": {"wall_s": 0.4, "records": 16155},
+        "dedup: hash candidates verified": {"wall_s": 179.5, "pairs": 73190},
+        "rules": {"wall_s": 0.3}}
