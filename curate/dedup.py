@@ -69,9 +69,11 @@ lost). Verification is linear in the candidates, a few per image.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import functools
+import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -158,13 +160,29 @@ def _start_worker(initializer, initargs: tuple) -> None:
         initializer(*initargs)
 
 
-def _imap(pool: ProcessPoolExecutor | None, function, items: list, chunksize: int = 16):
-    """``function`` over ``items``, results in order, in ``pool`` or here."""
-    return map(function, items) if pool is None else pool.map(function, items,
-                                                                chunksize=chunksize)
+def _apply(function, chunk: list) -> list:
+    return [function(item) for item in chunk]
 
 
-def _map(pool: ProcessPoolExecutor | None, function, items: list, chunksize: int = 16) -> list:
+def _imap(pool: ProcessPoolExecutor | None, function, items, chunksize: int = 16):
+    """``function`` over the iterable ``items``, results in order, in ``pool`` or here. Chunks
+    are handed to the pool a few per core ahead of the results taken, not all at once as
+    ``Executor.map`` does: a million tasks would otherwise hold a million task tuples and
+    their futures in memory (about 220 MiB a million)."""
+    if pool is None:
+        yield from map(function, items)
+        return
+    ahead = 4 * (os.cpu_count() or 1)
+    items, pending = iter(items), collections.deque()
+    while chunk := list(itertools.islice(items, chunksize)):
+        pending.append(pool.submit(_apply, function, chunk))
+        if len(pending) >= ahead:
+            yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
+
+
+def _map(pool: ProcessPoolExecutor | None, function, items, chunksize: int = 16) -> list:
     return list(_imap(pool, function, items, chunksize))
 
 
@@ -659,8 +677,8 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
             done.add((a, b))
             tried.append((a, b, dist, via))
         with _pool(workers, len(tried) >= MIN_PAIRS_FOR_POOL) as pool:
-            scores = _map(pool, _score, [("crop", thumbs[a], thumbs[b], *crop_args)
-                                         for a, b, _, _ in tried])
+            scores = _map(pool, _score, (("crop", thumbs[a], thumbs[b], *crop_args)
+                                         for a, b, _, _ in tried))
         for (a, b, dist, via), score in zip(tried, scores, strict=True):
             if score >= opts["min_score"]:
                 accepted.add((a, b))
@@ -705,10 +723,10 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
 
     wanted = walk(None)
     with _pool(workers, len(wanted) >= MIN_PAIRS_FOR_POOL) as pool:
-        scores = _map(pool, _score, [
+        scores = _map(pool, _score, (
             ("crop", thumbs[t[1]], thumbs[t[2]], *crop_args) if t[0] == "crop" else
             ("detail", thumbs[t[1]], thumbs[t[2]], opts["detail_scale"], tuple(boxes[t[3]]))
-            for t in wanted])
+            for t in wanted))
     edges += walk(dict(zip(wanted, scores, strict=True)))
     if phases:
         phases.done("dedup: window candidates verified", pairs=len(wanted))
