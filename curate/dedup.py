@@ -168,7 +168,7 @@ def _imap(pool: ProcessPoolExecutor | None, function, items, chunksize: int = 16
     """``function`` over the iterable ``items``, results in order, in ``pool`` or here. Chunks
     are handed to the pool a few per core ahead of the results taken, not all at once as
     ``Executor.map`` does: a million tasks would otherwise hold a million task tuples and
-    their futures in memory (about 220 MiB a million)."""
+    their futures in memory at once."""
     if pool is None:
         yield from map(function, items)
         return
