@@ -14,7 +14,7 @@ moved objects) can hash closer than two scans of one work. So the method separat
 candidates* from *deciding*:
 
 1. Candidates, generous on purpose.
-   - Exact byte copies (sha256).
+   - Exact byte copies (sha256); only the first of each enters the searches below.
    - Pairs within ``max_distance`` on ``phash``, and within ``extra_distance`` between *any* of
      an image's three hashes (whole image, inside its detected frame/border, central 70 % of
      that): a crop's whole-image hash is near the original's centre hash, a missed frame's
@@ -380,25 +380,28 @@ def verify_detail(thumb_whole: bytes, thumb_detail: bytes,
 # Candidates
 
 
-def _hash_array(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """uint64 hashes of the rows that have one, and those rows' positions."""
-    ok = values.notna().to_numpy()
+def _hash_array(values: pd.Series, searched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 hashes of the ``searched`` rows that have one, and those rows' positions."""
+    ok = values.notna().to_numpy() & searched
     ints = np.array([int(v, 16) for v in values[ok]], dtype=np.uint64)
     return ints, np.flatnonzero(ok)
 
 
 def _hash_candidates(rows: pd.DataFrame, max_distance: int, extra_distance: int,
-                     neighbours: int, rank: np.ndarray) -> pd.DataFrame:
-    """Candidate pairs (a < b, positions in ``rows``) from the hashes, with their closest
-    distance and what gave it ("phash" on ties): within ``max_distance`` on phash, and within
-    ``extra_distance`` between any of an image's three hashes. Only each image's
-    ``neighbours`` nearest are kept (ties: plain phash evidence first, then ``rank``), so the
-    pairs grow with the images, not with the square of a crowded hash region."""
+                     neighbours: int, rank: np.ndarray, searched: np.ndarray | None = None
+                     ) -> pd.DataFrame:
+    """Candidate pairs (a < b, positions in ``rows``) among the ``searched`` rows (default:
+    all) from the hashes, with their closest distance and what gave it ("phash" on ties):
+    within ``max_distance`` on phash, and within ``extra_distance`` between any of an image's
+    three hashes. Only each image's ``neighbours`` nearest are kept (ties: plain phash
+    evidence first, then ``rank``), so the pairs grow with the images, not with the square of
+    a crowded hash region."""
+    searched = np.ones(len(rows), bool) if searched is None else np.asarray(searched, bool)
     from curate.pairs import near_neighbours  # imported late: optional for callers of verify()
 
     found = []
     if max_distance > extra_distance:  # else the search over all hashes holds these pairs
-        ints, pos = _hash_array(rows["phash"])
+        ints, pos = _hash_array(rows["phash"], searched)
         a, b, d, _ = near_neighbours(ints, max_distance, neighbours, groups=pos, order=rank)
         found.append(pd.DataFrame({"a": a, "b": b, "dist": d, "via": "phash"}))
     # All three hash types in one index, so that a crop's whole-image hash can meet the
@@ -406,7 +409,7 @@ def _hash_candidates(rows: pd.DataFrame, max_distance: int, extra_distance: int,
     arrays, owners, kinds = [], [], []
     for kind, column in enumerate(HASH_COLUMNS):
         if column in rows:
-            ints, pos = _hash_array(rows[column])
+            ints, pos = _hash_array(rows[column], searched)
             arrays.append(ints)
             owners.append(pos)
             kinds.append(np.full(len(pos), kind))
@@ -670,7 +673,8 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
     edges, accepted, tried = [], set(done), []
     if len(rows) > 1:
         candidates = _hash_candidates(rows, max_distance, opts["extra_distance"],
-                                      opts["hash_neighbours"], rank)
+                                      opts["hash_neighbours"], rank,
+                                      np.array([t is not None for t in thumbs], bool))
         for a, b, dist, via in candidates.itertuples(index=False):
             if (a, b) in done or thumbs[a] is None or thumbs[b] is None:
                 continue
@@ -766,6 +770,11 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
 
     thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
     thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
+    # Byte copies are joined above; only the first of each takes part in the searches, else
+    # a file served by many sources would fill its own and its copies' few nearest with
+    # each other and crowd out the other copies of the painting.
+    for _, b, *_ in edges:
+        thumbs[b] = None
     with single_threaded_blas():
         edges += _verified_edges(rows, thumbs, done, max_distance, opts, rank, workers, phases)
     parent = np.arange(n)

@@ -285,3 +285,20 @@ def test_the_pool_is_fed_a_few_chunks_ahead_and_gives_results_in_order():
         rest = list(results)
     assert [first, *rest] == list(range(5000))
     assert ahead <= 4 * 4 * (os.cpu_count() or 1) + 4
+
+
+def test_byte_copies_of_two_versions_do_not_crowd_each_other_out_of_the_candidates():
+    """A painting served as one file by five sources and as another (a trimmed copy, its
+    hash 6 bits away) by five more: however few candidates each image keeps, a file's byte
+    copies must not fill its list (at distance 0), and the ten records are one cluster."""
+    from tests.images import painting
+
+    picture = painting((320, 256), seed=11)
+    museum = hash_image(encode(picture, "JPEG", quality=92))
+    mirror = hash_image(encode(picture.crop((8, 6, 312, 250)), "JPEG", quality=80))
+    other = [hash_image(encode(painting((320, 256), seed=s), "JPEG")) for s in (21, 22, 23)]
+    rows = pd.DataFrame([museum] * 5 + [mirror] * 5 + other)
+    rows["key"] = [f"k{i:02d}" for i in range(len(rows))]
+    out = dedup.cluster(rows, workers=1, hash_neighbours=1, detail_neighbours=1)
+    assert out["cluster_id"].iloc[:10].nunique() == 1
+    assert out["cluster_id"].iloc[10:].nunique() == 3 and out["cluster_size"].iloc[10:].eq(1).all()
