@@ -676,7 +676,7 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
                                       opts["hash_neighbours"], rank,
                                       np.array([t is not None for t in thumbs], bool))
         for a, b, dist, via in candidates.itertuples(index=False):
-            if (a, b) in done or thumbs[a] is None or thumbs[b] is None:
+            if (a, b) in done:  # (only rows with a thumbnail were searched)
                 continue
             done.add((a, b))
             tried.append((a, b, dist, via))
@@ -759,6 +759,8 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     rank = np.empty(n, np.int64)
     rank[np.argsort(keys, kind="stable")] = np.arange(n)
 
+    thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
+    thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
     edges = []  # (a, b, distance, score, via)
     sha = rows["sha256"].to_numpy()
     if n:
@@ -766,15 +768,13 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
         for members in by_sha.groups.values():
             members = sorted(members, key=lambda m: rank[m])
             edges += [(members[0], m, 0, 1.0, "sha256") for m in members[1:]]
+            # Only the first byte copy takes part in the searches, else a file served by many
+            # sources would fill its own and its copies' few nearest with each other and
+            # crowd out the other copies of the painting.
+            for m in members[1:]:
+                thumbs[m] = None
     done = {(min(a, b), max(a, b)) for a, b, *_ in edges}
 
-    thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
-    thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
-    # Byte copies are joined above; only the first of each takes part in the searches, else
-    # a file served by many sources would fill its own and its copies' few nearest with
-    # each other and crowd out the other copies of the painting.
-    for _, b, *_ in edges:
-        thumbs[b] = None
     with single_threaded_blas():
         edges += _verified_edges(rows, thumbs, done, max_distance, opts, rank, workers, phases)
     parent = np.arange(n)

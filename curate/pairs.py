@@ -442,6 +442,13 @@ def _default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _checked_workers(workers: int | None) -> int:
+    workers = _default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return workers
+
+
 def near_pairs(hashes, max_distance: int, workers: int | None = None, *,
                max_pairs: int = DEFAULT_MAX_PAIRS, chunks: int | None = None) -> Pairs:
     """All pairs (i, j), i < j, with popcount(hashes[i] ^ hashes[j]) <= max_distance. Exact.
@@ -463,9 +470,7 @@ def near_pairs(hashes, max_distance: int, workers: int | None = None, *,
                       "force, which takes minutes from ~100,000 hashes", RuntimeWarning,
                       stacklevel=2)
         return brute_force_pairs(hashes, max_distance, max_pairs=max_pairs)
-    workers = _default_workers() if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = _checked_workers(workers)
     plan = choose_plan(n, max_distance, chunks)
     indexes = _build_indexes(hashes, plan)
     parts = _run_tasks(indexes, max_distance, workers, max_pairs)
@@ -584,9 +589,7 @@ def near_neighbours(hashes, max_distance: int, keep: int, *, groups=None, order=
                           "brute force", RuntimeWarning, stacklevel=2)
             nearest.add(*brute_force_pairs(hashes, max_distance, max_pairs=max_pairs))
         else:
-            workers = _default_workers() if workers is None else int(workers)
-            if workers < 1:
-                raise ValueError(f"workers must be >= 1, got {workers}")
             indexes = _build_indexes(hashes, choose_plan(n, max_distance))
-            _run_tasks(indexes, max_distance, workers, max_pairs, reduce=nearest.add)
+            _run_tasks(indexes, max_distance, _checked_workers(workers), max_pairs,
+                       reduce=nearest.add)
     return nearest.pairs()
