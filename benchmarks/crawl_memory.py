@@ -31,6 +31,7 @@ import yaml
 from PIL import Image
 
 from benchmarks.crawl_throughput import serve_folder
+from crawl.blobs import StoreIndex
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "benchmarks" / "out" / "crawl_memory"
@@ -77,7 +78,7 @@ def crawl_peak(names: list[str], port: int, work: Path, max_rss_mb: int) -> dict
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError((work / "stderr.txt").read_text()[-2000:])
-    return {"max_rss_mb": max_rss_mb, "stored": len(list((out / "images").glob("*/*"))),
+    return {"max_rss_mb": max_rss_mb, "stored": len(StoreIndex(out / "images")),
             "wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_rss_mib": json.loads((work / "timings.json").read_text())["peak_rss_mib"]}
 

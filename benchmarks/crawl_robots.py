@@ -38,6 +38,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.crawl_throughput import make_images, serve_folder
+from crawl.blobs import StoreIndex
 
 REPO = Path(__file__).resolve().parents[1]
 UA = "MarcusBot/0.1 (open-access paintings dataset; someone@example.org) Scrapy"
@@ -151,7 +152,7 @@ def crawl_once(work: Path, port: int, wrapper: Path | None) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(stderr.decode()[-2000:])
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "stored": len(list((out / "images").glob("*/*")))}
+            "stored": len(StoreIndex(out / "images"))}
 
 
 def measure_crawls(large: bytes, images: int, repeats: int) -> dict:

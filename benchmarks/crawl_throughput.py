@@ -31,6 +31,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from crawl.blobs import StoreIndex
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -100,7 +102,7 @@ def crawl_folder(folder: Path, work: Path, fsync: bool = True) -> dict:
     server.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(stderr.decode()[-2000:])
-    stored = len(list((out / "images").glob("*/*")))
+    stored = len(StoreIndex(out / "images"))
     return {"images": len(names), "stored": stored, "wall_s": round(wall, 2),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mib": peak["rss_mib"],
             "rss_after_first_items_mib": peak["first_rss_mib"]}

@@ -41,8 +41,8 @@ import pyarrow.parquet as pq
 from benchmarks.detail_search import _fields, _render
 from benchmarks.dvc_scale import exponent
 from crawl.records import RECORDS_SCHEMA, SCHEMA_VERSION
+from crawl.storage import ContentStore
 from curate.hashing import HASH_PIPELINE, THUMB_SIDE, _dct_rows
-from curate.stage import image_path
 
 SOURCES = ("met", "aic", "cleveland", "nga", "smithsonian", "wikidata", "europeana", "commons")
 PAINTING_SHARE = 0.5  # of records: stored paintings (copies included)
@@ -213,18 +213,18 @@ def write_crawls(root: Path, records: int, seed: int = 0) -> dict:
         table = pa.Table.from_pylist(rows, schema=RECORDS_SCHEMA)
         pq.write_table(table, folder / "records.parquet")
         hashed, seen = [], set()
+        store = ContentStore(folder / "images", fsync=False)
         for i in mine[stored[mine]]:
             if sha[i] in seen:
                 continue
             seen.add(sha[i])
-            path = image_path(root / "crawl", name, sha[i])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(thumbs[i].tobytes())
+            store.put(thumbs[i].tobytes(), sha[i])
             hashed.append({"sha256": sha[i], "phash": phash[i], "phash_trim": phash[i],
                            "phash_centre": centre[i], "trim": [0.0, 0.0, 0.0, 0.0],
                            "thumb": thumbs[i].tobytes(), "width": int(width[i]),
                            "height": int(height[i]), "format": "JPEG", "mode": "RGB",
                            "error": None, "hash_pipeline": HASH_PIPELINE})
+        store.close()
         (root / "hashes").mkdir(exist_ok=True)
         pq.write_table(pa.Table.from_pylist(hashed), root / "hashes" / f"{name}.parquet")
     return {"records": records, "artworks": artworks, "stored": int(stored.sum()),

@@ -7,11 +7,11 @@ Each crawl stage's output is its content store, tracked as one directory output 
 repo of its own, with a stage whose command stands in for the crawl (it adds the images the
 store lacks, up to ``images`` in params.yaml), in one of two layouts:
 
-- ``loose``: one file per image, ``images/ab/<sha256>`` (today's crawl store);
-- ``packed``: the images' bytes appended to pack files of ``IMAGES_PER_PACK`` images each (a
-  1 GiB pack holds about 340 paintings of 3 MB), with an index of (sha256, pack, offset, size)
-  records beside each pack. A run never appends to an earlier run's pack (DVC may have linked
-  it into its cache), so a resumed crawl adds packs and never changes one.
+- ``loose``: one file per image, ``images/ab/<sha256>`` (the crawl's store before packs);
+- ``packed``: the crawl's own store (crawl/storage.py), its packs closed at ``IMAGES_PER_PACK``
+  images each (a 1 GiB pack holds about 340 paintings of 3 MB), each with its index of 52-byte
+  records. A run never appends to an earlier run's pack (DVC may have linked it into its
+  cache), so a resumed crawl adds packs and never changes one.
 
 and times what a user waits for:
 
@@ -42,16 +42,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.project_copy import REPO
+from crawl.blobs import StoreIndex
+
 FILE_BYTES = 4096
 IMAGES_PER_PACK = 340  # a 1 GiB pack of 3 MB paintings
-INDEX_RECORD_BYTES = 52  # sha256, then pack number (uint32), offset and size (uint64)
 RESUMED_FILES = 1000  # images a resumed crawl adds
 TARGETS_S = {"noop_repro_s": 10.0, "resumed_repro_s": 300.0}  # at 300k images (issue 18)
 AT = 300_000
 LAYOUTS = ("loose", "packed")
 
 FILL = '''
-import hashlib, struct, sys, time, pathlib
+import hashlib, sys, time, pathlib
 layout, store, want = sys.argv[1], pathlib.Path(sys.argv[2]), int(sys.argv[3])
 started = time.perf_counter()
 store.mkdir(exist_ok=True)
@@ -68,25 +70,14 @@ if layout == "loose":
         sha, data = image(i)
         (store / sha[:2]).mkdir(exist_ok=True)
         (store / sha[:2] / sha).write_bytes(data)
-else:
-    indexes = sorted(store.glob("*.index"))
-    have = sum(p.stat().st_size for p in indexes) // INDEX_RECORD_BYTES
-    pack = len(indexes)  # this run's packs are new ones
-    for start in range(have, want, IMAGES_PER_PACK):
-        name, offset = f"pack-{pack:06d}", 0
-        blob, index = open(store / f"{name}.bin", "wb"), open(store / f"{name}.index", "wb")
-        for i in range(start, min(want, start + IMAGES_PER_PACK)):
-            sha, data = image(i)
-            blob.write(data)
-            index.write(bytes.fromhex(sha) + struct.pack("<IQQ", pack, offset, len(data)))
-            offset += len(data)
-        blob.close()
-        index.close()
-        pack += 1
+else:  # the crawl's own store, its packs closed at IMAGES_PER_PACK images
+    from crawl.storage import ContentStore
+    with ContentStore(store, fsync=False, pack_bytes=IMAGES_PER_PACK * FILE_BYTES) as packs:
+        for i in range(len(packs.index), want):
+            packs.put(image(i)[1])
 pathlib.Path("fill_s").write_text(str(time.perf_counter() - started))
 '''
-for _name, _value in (("FILE_BYTES", FILE_BYTES), ("IMAGES_PER_PACK", IMAGES_PER_PACK),
-                      ("INDEX_RECORD_BYTES", INDEX_RECORD_BYTES)):
+for _name, _value in (("FILE_BYTES", FILE_BYTES), ("IMAGES_PER_PACK", IMAGES_PER_PACK)):
     FILL = FILL.replace(_name, str(_value))
 
 DVC_YAML = """stages:
@@ -109,8 +100,10 @@ DVC_YAML = """stages:
 
 def _dvc(args: list[str], cwd: Path) -> float:
     started = time.perf_counter()
+    # PYTHONPATH: the stand-in crawl imports this project's content store.
     subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=True,
-                   capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+                   capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1",
+                                             "PYTHONPATH": str(REPO)})
     return time.perf_counter() - started
 
 
@@ -126,7 +119,7 @@ def _repro(repo: Path, images: int) -> tuple[float, float]:
 def stored_images(store: Path, layout: str) -> int:
     if layout == "loose":
         return sum(1 for _ in store.glob("*/*"))
-    return sum(p.stat().st_size for p in store.glob("*.index")) // INDEX_RECORD_BYTES
+    return len(StoreIndex(store))
 
 
 def measure(images: int, layout: str, root: Path) -> dict:

@@ -28,8 +28,7 @@ from crawl.storage import ContentStore
 class StoreImagePipeline:
     def __init__(self, crawler):
         settings = crawler.settings
-        self.store = ContentStore(settings["MARCUS_STORE_DIR"],
-                                  fsync=settings.getbool("MARCUS_FSYNC", True))
+        self.crawler = crawler
         self.max_pixels = settings.getint("MARCUS_MAX_PIXELS")
         budget = decode_budget(settings.getint("MARCUS_MAX_RSS_MB", 0),
                                settings.getint("CONCURRENT_REQUESTS"),
@@ -39,6 +38,11 @@ class StoreImagePipeline:
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
+
+    @property
+    def store(self) -> ContentStore:
+        """The run's one store (crawl/run.py), which the spider's resume checks read too."""
+        return self.crawler.spider.state.store
 
     async def process_item(self, item):
         adapter = ItemAdapter(item)

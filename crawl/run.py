@@ -2,7 +2,7 @@
 
 ``crawl(...)`` is what ``python -m crawl`` calls. Layout of ``out``::
 
-    out/images/ab/<sha256>   original bytes (crawl/storage.py)
+    out/images/pack-*.pack   original bytes, with an index per pack (crawl/storage.py)
     out/records.parquet      one row per record met in this run's listing (crawl/records.py)
     out/journal.jsonl        only while a crawl is unfinished: what a rerun resumes from
     out/.ledger-*.sqlite     only while a crawl runs: its bookkeeping on disk (crawl/ledger.py)
@@ -123,9 +123,7 @@ def scrapy_settings(source: str, common: dict, config: dict, out: Path, api_root
         },
         "ITEM_PIPELINES": {"crawl.pipelines.StoreImagePipeline": 100,
                            "crawl.pipelines.JournalPipeline": 900},
-        "MARCUS_STORE_DIR": str(out / "images"),
         "MARCUS_JOURNAL": str(out / "journal.jsonl"),
-        "MARCUS_FSYNC": common["fsync"],
         "MARCUS_MAX_PIXELS": int(common["max_pixels"]),
         "MARCUS_MAX_BYTES": int(common["max_bytes"]),
         "MARCUS_TIMEOUT_S": float(common["timeout_s"]),
@@ -172,7 +170,6 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     store = ContentStore(out / "images", fsync=common["fsync"])
-    store.remove_partial_writes()  # a killed run may have left half-written temp files
     journal = Journal(out / "journal.jsonl")
     with Ledger.beside(out) as ledger:  # what earlier runs finished; the journal is newer
         ledger.load_earlier(out / "records.parquet", journal)
@@ -184,7 +181,8 @@ def crawl(source: str, out: str | Path, api_root: str, common: dict, config: dic
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(known[source])
         process.crawl(crawler, api_root=api_root, config=config, state=state)
-        process.start()
+        with store:
+            process.start()
         elapsed = time.time() - started
 
         ledger.note_journal(journal)  # now with this run's rows

@@ -3,7 +3,8 @@
 Run it as ``python -m curate hash SOURCE`` (what ``dvc repro hash@SOURCE`` does). Hashing is
 its own stage, apart from ``curate``, so that varying curation params
 (``dvc exp run -S curate.date_window=[1500,1800]``) or the de-duplication code never rehashes:
-this module imports only :mod:`curate.hashing`, and the stage lists just those two as code.
+this module imports only :mod:`curate.hashing` and the store's reader (:mod:`crawl.blobs`), and
+the stage lists just those as code.
 
 Memory stays flat in the number of images: rows are hashed and written a row group
 (``ROWS_PER_GROUP``) at a time, with a fixed schema (``HASHES_SCHEMA``).
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crawl.blobs import StoreIndex
 from curate.hashing import HASH_PIPELINE, hash_files
 from marcus.atomic import atomic_path
 
@@ -35,10 +37,14 @@ def hash_source(crawl_dir: Path, out: Path, workers: int | None = None) -> int:
     records = pd.read_parquet(crawl_dir / "records.parquet", columns=["status", "sha256"])
     shas = sorted(set(records.loc[records["status"] == "stored", "sha256"]))
     del records
+    store = StoreIndex(crawl_dir / "images")
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, HASHES_SCHEMA) as writer:
         for start in range(0, len(shas), ROWS_PER_GROUP):
             group = shas[start: start + ROWS_PER_GROUP]
-            rows = hash_files([crawl_dir / "images" / s[:2] / s for s in group], workers)
+            # An image the store lacks is hashed from the name it would have as a loose file,
+            # which does not exist: its row says FileNotFoundError and curate rejects it.
+            rows = hash_files([store.locate(s) or store.root / s[:2] / s for s in group],
+                              workers)
             for row, sha in zip(rows, group, strict=True):
                 # The stored name; a mismatch would mean a corrupted store.
                 row.update(sha256=sha, hash_pipeline=HASH_PIPELINE)

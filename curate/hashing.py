@@ -295,10 +295,13 @@ def hash_image(data: bytes) -> dict:
     return row
 
 
-def _hash_path(path) -> dict:
+def _hash_file(file) -> dict:
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        if hasattr(file, "read"):
+            data = file.read()
+        else:
+            with open(file, "rb") as f:
+                data = f.read()
     except OSError as exc:
         row = dict.fromkeys(ROW_FIELDS)
         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
@@ -306,12 +309,14 @@ def _hash_path(path) -> dict:
     return hash_image(data)
 
 
-def hash_files(paths: list, workers: int | None = None, chunksize: int = 16) -> list[dict]:
-    """`hash_image` over files in a process pool; rows come back in the order of `paths`.
-    ``workers=1`` hashes in this process (no pool), which is what a benchmark per core wants."""
-    paths = [os.fspath(p) for p in paths]
+def hash_files(files: list, workers: int | None = None, chunksize: int = 16) -> list[dict]:
+    """`hash_image` over files (paths, or picklable objects whose ``read()`` gives the bytes: a
+    content store's ``crawl.blobs.Blob``) in a process pool; rows come back in the order of
+    ``files``. ``workers=1`` hashes in this process (no pool), which is what a benchmark per
+    core wants."""
+    files = [f if hasattr(f, "read") else os.fspath(f) for f in files]
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(paths) < 2 * chunksize:
-        return [_hash_path(p) for p in paths]
+    if workers == 1 or len(files) < 2 * chunksize:
+        return [_hash_file(f) for f in files]
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(_hash_path, paths, chunksize=chunksize))
+        return list(pool.map(_hash_file, files, chunksize=chunksize))

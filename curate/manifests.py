@@ -21,12 +21,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crawl.blobs import Blob, CrawlStores
 from crawl.records import RECORDS_SCHEMA
 from marcus.atomic import atomic_dir, atomic_path
 from marcus.errors import UserError
 
-SCHEMA_VERSION = 3  # 2: genre, movement (and the records columns genre, movement, same_as);
-# 3: accession_number, and the resolved_key of a same_as link
+SCHEMA_VERSION = 4  # 2: genre, movement (and the records columns genre, movement, same_as);
+# 3: accession_number, and the resolved_key of a same_as link; 4: no image_path (the content
+# store keeps images in packs, found by source and sha256: crawl/blobs.py)
 
 CURATION_FIELDS = [
     ("key", pa.string()),  # "source:source_id"
@@ -43,7 +45,7 @@ RECORDS_MANIFEST_SCHEMA = pa.schema(list(RECORDS_SCHEMA) + [pa.field(n, t)
 CURATED_SCHEMA = pa.schema([
     ("schema_version", pa.int32()), ("key", pa.string()), ("source", pa.string()),
     ("source_id", pa.string()), ("accession_number", pa.string()),
-    ("sha256", pa.string()), ("image_path", pa.string()),
+    ("sha256", pa.string()),  # with source, where the image is: crawl.blobs.CrawlStores
     ("width", pa.int32()), ("height", pa.int32()), ("format", pa.string()),
     ("phash", pa.string()), ("title", pa.string()), ("artist", pa.string()),
     ("attribution_qualifier", pa.string()),
@@ -141,10 +143,13 @@ def write_hf_export(curated: pd.DataFrame, root: Path, folder: Path, *,
     most ``row_group_rows`` images and ``row_group_bytes``: museum originals reach 100 MB) is
     in memory at a time. An empty set writes one empty shard.
     """
-    root = Path(root)
-    paths = curated["image_path"].tolist()
+    stores = CrawlStores(root)
+    blobs = [_blob(stores, s, h) for s, h in
+             zip(curated["source"], curated["sha256"], strict=True)]
+    names = [f"{s}/{h}.{(f or 'bin').lower()}" for s, h, f in
+             zip(curated["source"], curated["sha256"], curated["format"], strict=True)]
     sources = curated["source"].tolist()
-    sizes = [_image_size(root, p, s) for p, s in zip(paths, sources, strict=True)]
+    sizes = [blob.size for blob in blobs]
     shards = _bounds(sizes, shard_bytes)
     schema = _hf_schema()
     with atomic_dir(folder) as tmp:
@@ -153,8 +158,8 @@ def write_hf_export(curated: pd.DataFrame, root: Path, folder: Path, *,
             with pq.ParquetWriter(tmp / name, schema) as writer:
                 for lo, hi in _bounds(sizes[start:stop], row_group_bytes, row_group_rows):
                     lo, hi = start + lo, start + hi
-                    images = [{"bytes": _read_image(root, p, s), "path": p}
-                              for p, s in zip(paths[lo:hi], sources[lo:hi], strict=True)]
+                    images = [{"bytes": _read_image(b, s), "path": n} for b, s, n in
+                              zip(blobs[lo:hi], sources[lo:hi], names[lo:hi], strict=True)]
                     table = to_table(curated.iloc[lo:hi], CURATED_SCHEMA).append_column(
                         pa.field("image", _HF_IMAGE_TYPE), pa.array(images, _HF_IMAGE_TYPE))
                     del images
@@ -189,24 +194,26 @@ def _hf_schema() -> pa.Schema:
     return CURATED_SCHEMA.append(pa.field("image", _HF_IMAGE_TYPE)).with_metadata(meta)
 
 
-def _image_size(root: Path, path: str, source: str) -> int:
+def _blob(stores: CrawlStores, source: str, sha256: str) -> Blob:
+    """Where a curated image lies; looked up for every row before any shard is written."""
+    blob = stores.locate(source, sha256)
+    if blob is None:
+        raise _damaged_store(stores.crawl_root / source / "images", source,
+                             f"it holds no image {sha256}")
+    return blob
+
+
+def _read_image(blob: Blob, source: str) -> bytes:
     try:
-        return (root / path).stat().st_size
+        return blob.read()
     except OSError as exc:
-        raise _damaged_store(root / path, source, exc) from exc
+        raise _damaged_store(Path(blob.path), source, exc.strerror or str(exc)) from exc
 
 
-def _read_image(root: Path, path: str, source: str) -> bytes:
-    try:
-        return (root / path).read_bytes()
-    except OSError as exc:
-        raise _damaged_store(root / path, source, exc) from exc
-
-
-def _damaged_store(path: Path, source: str, exc: OSError) -> UserError:
-    return UserError(f"{path}: a curated image is missing or unreadable "
-                     f"({exc.strerror or exc}): the content store of {source} is damaged; "
-                     f"re-run its crawl: `dvc repro crawl@{source}`")
+def _damaged_store(path: Path, source: str, why: str) -> UserError:
+    return UserError(f"{path}: a curated image is missing or unreadable ({why}): the content "
+                     f"store of {source} is damaged; re-run its crawl: "
+                     f"`dvc repro crawl@{source}`")
 
 
 def _hf_dtype(t: pa.DataType) -> str:

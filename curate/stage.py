@@ -40,10 +40,6 @@ RULE_COLUMNS = ("status", "reason", "hash_error", "license", "is_public_domain_f
 HAMMING_PLOT_IMAGES = 50_000  # images whose pairs plots/curate/hamming.csv counts, at most
 
 
-def image_path(crawl_root: Path, source: str, sha256: str) -> Path:
-    return crawl_root / source / "images" / sha256[:2] / sha256
-
-
 # ----------------------------------------------------------------------------------------------
 # Stage curate
 
@@ -234,8 +230,6 @@ def write_manifests(records: pd.DataFrame, crawl_root: Path, out: Path,
                          for c, k in zip(curated["cluster_id"], curated["key"], strict=True)]
     provenance = records.groupby("identity")["key"].apply(sorted).to_dict()
     curated["provenance"] = curated["identity"].map(provenance)
-    curated["image_path"] = [f"{s}/images/{h[:2]}/{h}" for s, h in
-                             zip(curated["source"], curated["sha256"], strict=True)]
     manifests.write(curated, manifests.CURATED_SCHEMA, out / "curated.parquet")
     manifests.write(records[~records["curated"]], manifests.REJECTS_SCHEMA,
                     out / "rejects.parquet")

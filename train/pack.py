@@ -5,9 +5,10 @@ Run it as the DVC stage ``pack`` (``dvc repro pack``), or by hand::
     python -m train.pack                                   # params.yaml, section pack
     python -m train.pack --params other.yaml --out /tmp/pack
 
-It reads ``curated.parquet`` in ``paths.curate`` (image paths in it are relative to
-``paths.crawl``) and writes ``paths.pack``. Everything else comes from the ``pack`` section
-of params.yaml, checked before any image is read::
+It reads ``curated.parquet`` in ``paths.curate`` and each image's original bytes from the
+content stores under ``paths.crawl`` (by source and sha256), and writes ``paths.pack``.
+Everything else comes from the ``pack`` section of params.yaml, checked before any image is
+read::
 
     pack:
       resolution: 32               # GAN training side in px, a power of two >= 8
@@ -91,6 +92,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from crawl.blobs import HEX, Blob, CrawlStores
 from marcus.atomic import atomic_dir
 from marcus.config import check, one_of
 from marcus.errors import UserError, reported
@@ -111,8 +113,11 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every entry's timestamp: same pixels, same b
 EXTENSIONS = {"png": "png", "webp": "webp", "jpeg": "jpg"}
 POOL_MIN_IMAGES_PER_WORKER = 4  # below this a process pool costs more than it saves
 
-REQUIRED_COLUMNS = ("key", "image_path", "cluster_id")
-OPTIONAL_COLUMNS = ("copies", "artist", "date_start", "object_type", "genre")
+REQUIRED_COLUMNS = ("key", "cluster_id")
+# An image is found by source and sha256 in the crawl's content stores (curated.parquet), or
+# read from its own file, image_path (a manifest of loose files).
+IMAGE_COLUMNS = ("source", "sha256", "image_path")
+OPTIONAL_COLUMNS = ("copies", "artist", "date_start", "object_type", "genre", *IMAGE_COLUMNS)
 CURATED_FILE = "curated.parquet"  # the curate stage's training manifest, in paths.curate
 SPEC = {"resolution": int, "aspect": one_of(*ASPECTS), "crops_per_image": int,
         "crop_min_fraction": float, "val_fraction": float, "seed": int,
@@ -203,6 +208,8 @@ def read_manifest(path: Path) -> pd.DataFrame:
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"paths.curate: {path} is not a readable Parquet file ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if "image_path" not in present:
+        missing += [c for c in ("source", "sha256") if c not in present]
     if missing:
         raise ValueError(f"paths.curate: {path} lacks the column(s) {', '.join(missing)}")
     columns = [*REQUIRED_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in present)]
@@ -280,6 +287,8 @@ class ImageJob:
     native_max_side: int
     codec: str = "png"
     jpeg_quality: int = 95
+    offset: int = 0            # where the image's bytes start in ``path``
+    size: int | None = None    # how many bytes; None: the whole file
 
 
 @dataclass
@@ -296,7 +305,7 @@ class PackedArtwork:
     native_height: int = 0
 
 
-def open_rgb(path: str) -> Image.Image:
+def open_rgb(path) -> Image.Image:
     """A fully decoded RGB image, EXIF orientation applied; raises on anything unusable."""
     with warnings.catch_warnings():
         # Pillow only warns between MAX_IMAGE_PIXELS and twice that; both are bombs to us,
@@ -397,11 +406,16 @@ def pack_image(job: ImageJob) -> PackedArtwork:
     """Everything the pack needs from one image; a failure comes back as ``error``, never as
     an exception, so one bad file cannot stop the stage."""
     if not job.path:
-        return PackedArtwork(job.key, error="no_image_path")
+        return PackedArtwork(job.key, error="no_image")  # no file, and not in the store
     if not os.path.isfile(job.path):
         return PackedArtwork(job.key, error="missing_file")
     try:
-        rgb = open_rgb(job.path)
+        data = job.path if job.size is None else io.BytesIO(
+            Blob(job.path, job.offset, job.size).read())
+    except OSError as exc:
+        return PackedArtwork(job.key, error=f"unreadable_file: {_clean(exc)}")
+    try:
+        rgb = open_rgb(data)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return PackedArtwork(job.key, error=f"decompression_bomb: {_clean(exc)}")
     except UnidentifiedImageError:
@@ -539,6 +553,22 @@ class NativeShardWriter:
         self._group = []
 
 
+def image_places(manifest: pd.DataFrame, crawl_root: Path
+                 ) -> list[tuple[str | None, int, int | None]]:
+    """Where each row's image lies: (file, offset, size), size None for the whole file; the
+    file None when the row names no image or the store lacks it."""
+    stores, places = CrawlStores(crawl_root), []
+    for rel, source, sha256 in zip(manifest["image_path"], manifest["source"],
+                                   manifest["sha256"], strict=True):
+        if isinstance(rel, str):
+            places.append((str(crawl_root / rel), 0, None))
+            continue
+        blob = (stores.locate(source, sha256) if isinstance(source, str)
+                and isinstance(sha256, str) and HEX.fullmatch(sha256) else None)
+        places.append((blob.path, blob.offset, blob.size) if blob else (None, 0, None))
+    return places
+
+
 # ----------------------------------------------------------------------------------------------
 # The stage
 
@@ -555,20 +585,22 @@ def pack(params: dict, paths: dict, out: str | Path | None = None,
     manifest = read_manifest(config.curated)
     if not config.images_root.is_dir():
         raise FileNotFoundError(f"paths.crawl: no folder {config.images_root} "
-                                "(image_path in the manifest is relative to it)")
+                                "(the curated images' content stores are in it)")
     manifest["split"] = assign_splits(manifest, config.seed, config.val_fraction)
     if not (manifest["split"] == "train").any():
         raise ValueError(f"pack: the train split is empty ({len(manifest)} artworks, "
                          f"pack.val_fraction={config.val_fraction}): lower val_fraction or "
                          "curate more artworks")
 
-    jobs = [ImageJob(key=key, path=str(config.images_root / rel) if isinstance(rel, str) else None,
+    jobs = [ImageJob(key=key, path=path, offset=offset, size=size,
                      resolution=config.resolution, aspect=config.aspect,
                      crops_per_image=config.crops_per_image,
                      crop_min_fraction=config.crop_min_fraction, seed=config.seed,
                      native_max_side=config.native_max_side, codec=config.codec,
                      jpeg_quality=config.jpeg_quality)
-            for key, rel in zip(manifest["key"], manifest["image_path"], strict=True)]
+            for key, (path, offset, size) in zip(manifest["key"],
+                                                 image_places(manifest, config.images_root),
+                                                 strict=True)]
     workers = config.workers or os.cpu_count() or 1
     rows = manifest.set_index("key")
 

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from crawl.blobs import read_blobs
 from crawl.records import RECORDS_SCHEMA
 from demo.server import DemoServer
 
@@ -79,7 +80,7 @@ def records(out: Path, server_url: str | None = None) -> pd.DataFrame:
 
 
 def stored_blobs(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (out / "images").glob("*/*")}
+    return read_blobs(out / "images")
 
 
 @pytest.fixture(scope="module")

@@ -10,27 +10,29 @@ import io
 import json
 import random
 import re
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from crawl.blobs import CrawlStores
+from crawl.storage import ContentStore
 from curate.manifests import CURATED_SCHEMA, write_hf_export
 from marcus.errors import UserError
 
 
 def curated_frame(root, images: list[bytes], source: str = "met") -> pd.DataFrame:
-    """Curated rows over ``images``, each stored as the crawl stores it: by its sha256."""
+    """Curated rows over ``images``, stored as the crawl stores them, a pack for each (so that
+    a test can break one)."""
+    with ContentStore(root / source / "images", pack_bytes=1) as store:
+        shas = [store.put(data)[0] for data in images]
     rows = []
-    for i, data in enumerate(images):
-        sha = hashlib.sha256(data).hexdigest()
-        path = f"{source}/images/{sha[:2]}/{sha}"
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
+    for i, sha in enumerate(shas):
         key = f"{source}:{i}"
         rows.append({"key": key, "source": source, "source_id": str(i), "sha256": sha,
-                     "image_path": path, "width": 8 + i, "height": 6, "format": "PNG",
+                     "width": 8 + i, "height": 6, "format": "PNG",
                      "title": f"Painting {i}", "artist": "Jan Vermeer", "date_start": 1660,
                      "date_end": 1670, "license": "PD", "licence_rule": "life+70",
                      "cluster_id": i, "copies": [key], "provenance": [key]})
@@ -73,7 +75,8 @@ def test_images_are_split_into_shards_named_i_of_n_by_their_byte_budget(tmp_path
     # Every curated row once, in order, with its own image.
     rows = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
     assert rows["key"].tolist() == curated["key"].tolist()
-    assert [image["path"] for image in rows["image"]] == curated["image_path"].tolist()
+    assert [image["path"] for image in rows["image"]] == [
+        f"met/{sha}.png" for sha in curated["sha256"]]
     assert [hashlib.sha256(image["bytes"]).hexdigest() for image in rows["image"]] == \
         curated["sha256"].tolist()
     assert set(folder.iterdir()) == set(shards(folder))  # nothing else in the folder
@@ -128,7 +131,7 @@ def test_a_missing_image_is_a_user_error_naming_it_and_leaves_the_older_export(t
     write_hf_export(curated, root, out / "hf", row_group_rows=1)
     older = {p.name: p.read_bytes() for p in shards(out / "hf")}
 
-    missing = root / curated["image_path"].iloc[2]
+    missing = Path(CrawlStores(root).locate("met", curated["sha256"].iloc[2]).path)
     missing.unlink()
     with pytest.raises(UserError, match="dvc repro crawl@met") as raised:
         write_hf_export(curated, root, out / "hf", row_group_rows=1)
@@ -142,16 +145,16 @@ def test_a_missing_image_is_a_user_error_naming_it_and_leaves_the_older_export(t
     assert not (out / "fresh").exists()
 
 
-def test_an_unreadable_image_is_a_user_error_found_after_other_row_groups_are_written(tmp_path):
+def test_an_image_its_store_has_lost_is_a_user_error_before_any_shard_is_written(tmp_path):
     root, out = tmp_path / "crawl", tmp_path / "out"
     curated = curated_frame(root, pngs(3))
-    unreadable = root / curated["image_path"].iloc[2]
-    unreadable.unlink()
-    unreadable.mkdir()  # its size is known, but reading it fails
+    cut = Path(CrawlStores(root).locate("met", curated["sha256"].iloc[2]).path)
+    cut.write_bytes(b"")  # its index record now points past the end: a torn end, not read
     with pytest.raises(UserError, match="dvc repro crawl@met") as raised:
         write_hf_export(curated, root, out / "hf", row_group_rows=1)
-    assert str(unreadable) in str(raised.value)
-    assert list(out.iterdir()) == []
+    assert f"holds no image {curated['sha256'].iloc[2]}" in str(raised.value)
+    assert str(cut.parent) in str(raised.value)
+    assert not out.exists()
 
 
 def test_the_hugging_face_metadata_is_on_every_shard(tmp_path):

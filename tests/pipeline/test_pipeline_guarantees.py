@@ -7,9 +7,10 @@ port (the port is part of every record's URLs) and run one after another.
 
 1. Reproducible: two clones built from scratch end with the same dvc.lock hash for every out
    (manifests, shards, weights, prints, and the metrics: they hold results only, timings go
-   to the git-ignored timings/ folder), so `dvc metrics diff` is empty. `dvc exp run -S
-   curate.min_short_side_px=...` reruns exactly curate and the stages after it (no demo,
-   crawl or hash stage).
+   to the git-ignored timings/ folder), so `dvc metrics diff` is empty; a crawl's folder holds
+   the same records and images, though its packs follow the order responses arrived in.
+   `dvc exp run -S curate.min_short_side_px=...` reruns exactly curate and the stages after
+   it (no demo, crawl or hash stage).
 2. Crash anywhere: `dvc repro` is SIGKILLed (its whole process group) while the command of
    each stage in kills() runs, at a seeded random moment; each kill is followed by a plain
    `dvc repro`, which goes on to the next kill. A last `dvc repro` must end with the outs of the
@@ -29,6 +30,7 @@ the kills above rely on for DVC ``persist`` outs, is tested in tests/marcus/test
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -47,8 +49,10 @@ import pytest
 import yaml
 
 from benchmarks.project_copy import free_port
+from crawl.blobs import read_blobs
 
 REPO = Path(__file__).resolve().parents[2]
+CRAWL_OUTS = "data/crawl/"  # the tiny project's paths.crawl: compared by content
 BIN = Path(sys.executable).parent
 SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls", "wikidata", "smithsonian",
            "europeana")
@@ -200,12 +204,39 @@ def file_difference(a: Path, b: Path) -> str | None:
     return "bytes differ"
 
 
+def crawl_difference(ours: Path, theirs: Path) -> str | None:
+    """None when two crawl folders hold the same: the same files outside the content store,
+    byte for byte, and the same images in it, each whole under its sha256. Which pack an image
+    lies in, and where, follows the order responses arrived in and the runs that stored them."""
+    def content(folder: Path) -> tuple[dict, dict]:
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+                 if p.is_file() and p.relative_to(folder).parts[0] != "images"}
+        images = read_blobs(folder / "images")
+        bad = [sha for sha, data in images.items() if hashlib.sha256(data).hexdigest() != sha]
+        assert not bad, f"{folder}: images not whole: {bad[:3]}"
+        return files, images
+    (files, images), (their_files, their_images) = content(ours), content(theirs)
+    if files.keys() != their_files.keys():
+        return f"files {sorted(files.keys() ^ their_files.keys())}"
+    if images.keys() != their_images.keys():
+        return f"images {sorted(images.keys() ^ their_images.keys())[:5]}"
+    changed = [name for name in files if files[name] != their_files[name]]
+    return f"files differ: {changed}" if changed else None
+
+
 def out_differences(ours: Path, theirs: Path) -> list[str]:
-    """Every out of ``ours`` whose md5 in dvc.lock differs from ``theirs``."""
+    """Every out of ``ours`` that differs from ``theirs``: by its md5 in dvc.lock, a crawl's
+    folder by what it holds (crawl_difference)."""
     mine, other = lock_outs(ours), lock_outs(theirs)
     assert mine.keys() == other.keys(), (sorted(mine.keys() ^ other.keys()))
-    return [f"{path}: md5 {mine[path]} != {other[path]}" for path in sorted(mine)
-            if mine[path] != other[path]]
+    problems = []
+    for path in sorted(mine):
+        if path.startswith(CRAWL_OUTS):
+            why = crawl_difference(ours / path, theirs / path)
+            problems += [f"{path}: {why}"] if why else []
+        elif mine[path] != other[path]:
+            problems.append(f"{path}: md5 {mine[path]} != {other[path]}")
+    return problems
 
 
 def metrics_differences(ours: Path, theirs: Path) -> list[str]:
@@ -236,8 +267,8 @@ def test_two_clones_from_scratch_give_identical_outputs(template, reference):
     ref_md5, twin_md5 = lock_outs(ref), lock_outs(twin)
     identical = {path for path in ref_md5 if ref_md5[path] == twin_md5[path]}
     # Manifests, hashes, shards, checkpoints and prints, byte for byte.
-    assert {"data/demo", "data/crawl/met", "data/hashes/met.parquet", "data/curate",
-            "data/pack", "data/train_gan", "data/train_upscaler", "data/prints"} <= identical
+    assert {"data/demo", "data/hashes/met.parquet", "data/curate", "data/pack",
+            "data/train_gan", "data/train_upscaler", "data/prints"} <= identical
     print(f"outs with equal md5: {len(identical)} of {len(ref_md5)}; equal but for timing: "
           f"{sorted(set(ref_md5) - identical)}")
 
@@ -466,8 +497,10 @@ def test_every_fault_mode_at_once_gives_the_fault_free_curated_manifest(template
     expected = pd.read_parquet(ref / "data/curate/curated.parquet")
     assert len(expected) > 10
     pd.testing.assert_frame_equal(curated, expected)
-    # ...and, stronger, the crawls, hashes and manifests byte for byte.
+    # ...and, stronger, the crawls' records and images, hashes and manifests byte for byte.
+    for source in SOURCES:
+        path = f"{CRAWL_OUTS}{source}"
+        assert not crawl_difference(faulty / path, ref / path), path
     mine, theirs = lock_outs(faulty), lock_outs(ref)
-    for path in (*(f"data/crawl/{s}" for s in SOURCES),
-                 *(f"data/hashes/{s}.parquet" for s in SOURCES), "data/curate"):
+    for path in (*(f"data/hashes/{s}.parquet" for s in SOURCES), "data/curate"):
         assert mine[path] == theirs[path], path

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from crawl.storage import ContentStore
 from marcus.errors import UserError
 from tests.images import encode, painting
 from tests.projects import PARAMS
@@ -275,10 +276,32 @@ def test_unreadable_images_are_skipped_with_a_reason(tmp_path):
     assert set(reasons) == {"z:text", "z:cut", "z:gone", "z:nopath"}
     assert reasons["z:text"].startswith("not_an_image")
     assert reasons["z:cut"].startswith("decode_error") and "truncated" in reasons["z:cut"]
-    assert reasons["z:gone"] == "missing_file" and reasons["z:nopath"] == "no_image_path"
+    assert reasons["z:gone"] == "missing_file" and reasons["z:nopath"] == "no_image"
     assert summary["counts"]["train"] + summary["counts"]["val"] == 6
     labels = pd.read_parquet(tmp_path / "pack" / "labels.parquet")
     assert not labels["key"].str.startswith("z:").any()
+
+
+def test_images_in_content_store_packs_pack_as_the_same_images_as_loose_files(tmp_path):
+    rows = collection(tmp_path / "loose", count=6)
+    loose = pack(*stage(tmp_path / "loose"))
+    packed_root = tmp_path / "packed"
+    store_root = packed_root / "crawl" / "src" / "images"
+    with ContentStore(store_root) as store:  # one pack for all
+        shas = [store.put((tmp_path / "loose" / "crawl" / r["image_path"]).read_bytes())[0]
+                for r in rows]
+    lost = ContentStore(store_root).put(encode(painting((30, 20), seed=99), "PNG"))[0]
+    (store_root / "pack-000002.pack").write_bytes(b"cut")  # that run's pack, cut short
+    packed_rows = [{**r, "image_path": None, "sha256": sha}
+                   for r, sha in zip(rows, shas, strict=True)]
+    packed_rows.append({**packed_rows[0], "key": "z:cut", "sha256": lost})
+    write_manifest(packed_root, packed_rows)
+    summary = pack(*stage(packed_root))
+    assert summary["skipped"] == [{"key": "z:cut", "reason": "no_image"}]  # a torn end
+    shards = {k: v for k, v in files_of(packed_root / "pack").items() if k != "pack.json"}
+    assert shards == {k: v for k, v in files_of(tmp_path / "loose" / "pack").items()
+                      if k != "pack.json"}  # pack.json lists the skipped row
+    assert summary["counts"] == loose["counts"]
 
 
 def test_decompression_bombs_are_refused(tmp_path, monkeypatch):
