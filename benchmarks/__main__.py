@@ -24,15 +24,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--sizes", help="comma-separated sizes, for the benchmarks that grow "
                                         "(dvc_scale, scale, curate_scale): e.g. 3000,10000,30000")
+    parser.add_argument("--workdir", help="scale only: keep each size's project here, so that "
+                                           "the same command goes on after a stop")
+    parser.add_argument("--add", action="store_true",
+                        help="scale only: add the sizes run to the committed results' runs")
     args = parser.parse_args()
+    extra = {k: v for k, v in (("workdir", args.workdir), ("add", args.add)) if v}
+    if extra and args.names != ["scale"]:
+        parser.error(f"--{' --'.join(extra)}: for `scale` alone")
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.time()
         if args.sizes:
-            sizes = tuple(int(n) for n in args.sizes.split(","))
-            result = module.run(quick=args.quick, sizes=sizes)
-        else:
-            result = module.run(quick=args.quick)
+            extra["sizes"] = tuple(int(n) for n in args.sizes.split(","))
+        result = module.run(quick=args.quick, **extra)
         result["_machine"] = {"cpus": __import__("os").cpu_count(),
                               "python": platform.python_version(),
                               "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started))}

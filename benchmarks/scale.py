@@ -28,6 +28,8 @@ The curves are drawn to ``benchmarks/results/scale.png`` and the table is writte
     python -m benchmarks scale               # N = 1k, 3k, 10k artworks: about an hour on 2 cores
     python -m benchmarks scale --sizes 3000,10000,30000,100000   # larger: many hours
     python -m benchmarks scale --quick       # N = 300, 1,000: a smoke run
+    python -m benchmarks scale --sizes 100000 --add --workdir /data/scale   # one more size,
+        # with the committed runs; stopped (a session's end), the same command goes on
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from PIL import Image, ImageDraw
 
 from benchmarks.dvc_scale import exponent
 from benchmarks.project_copy import REPO, copy_project, free_port
+from marcus.atomic import write_text
 
 RESULTS = Path(__file__).parent / "results"
 README = REPO / "README.md"
@@ -84,6 +87,12 @@ def scaled_project(root: Path, artworks: int) -> Path:
                      "commit", "-qm", "scaled"]):
         subprocess.run(command, cwd=root, check=True, capture_output=True)
     return root
+
+
+def commit_of(repo: Path) -> str:
+    """The commit of the code measured (``-dirty``: with uncommitted edits)."""
+    return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=repo,
+                          capture_output=True, text=True).stdout.strip() or "unknown"
 
 
 def stage_names(project: Path) -> list[str]:
@@ -146,26 +155,48 @@ def run_stage(project: Path, stage: str) -> dict:
 
 
 def output_mib(project: Path, stage: str) -> float:
-    paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]
-    group, _, source = stage.partition("@")
-    target = {"demo": Path(paths["demo"]), "crawl": Path(paths["crawl"]) / source,
-              "hash": Path(paths["hashes"]) / f"{source}.parquet",
-              "curate": Path(paths["curate"]), "pack": Path(paths["pack"])}[group]
-    target = project / target
+    target = output_path(project, stage)
     if target.is_file():
         return round(target.stat().st_size / 2**20, 2)
     return round(sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20, 2)
 
 
-def measure(artworks: int, root: Path) -> dict:
-    project = scaled_project(root / f"n{artworks}", artworks)
-    stages = {}
+def output_path(project: Path, stage: str) -> Path:
+    paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]
+    group, _, source = stage.partition("@")
+    return project / {"demo": Path(paths["demo"]), "crawl": Path(paths["crawl"]) / source,
+                      "hash": Path(paths["hashes"]) / f"{source}.parquet",
+                      "curate": Path(paths["curate"]), "pack": Path(paths["pack"])}[group]
+
+
+def measure(artworks: int, root: Path, keep: bool = False) -> dict:
+    """Every stage at ``artworks``. With ``keep``, the project stays in ``root`` and each
+    stage's figures are saved as it ends (``n{artworks}.stages.json``), so a run stopped part
+    way (a session's end) goes on from the stage it stopped in, which starts over."""
+    project, saved = root / f"n{artworks}", root / f"n{artworks}.stages.json"
+    state = json.loads(saved.read_text()) if keep and saved.is_file() else {}
+    if "row" in state:  # measured to the end before
+        return state["row"]
+    if not state:
+        shutil.rmtree(project, ignore_errors=True)
+        scaled_project(project, artworks)
+        state = {"code": commit_of(REPO), "stages": {}}  # what the project copy ran
+    stages = state["stages"]
     for stage in stage_names(project):
+        if stage in stages:
+            continue
+        # A stage stopped part way would resume (crawls persist): timed from nothing instead.
+        target = output_path(project, stage)
+        if target.is_dir():
+            shutil.rmtree(target)
+        target.unlink(missing_ok=True)
         stages[stage] = {**run_stage(project, stage), "disk_mib": output_mib(project, stage)}
         print(f"  {artworks} artworks: {stage} {stages[stage]}", flush=True)
+        if keep:
+            write_text(saved, json.dumps(state, indent=1) + "\n")
     curate = json.loads((project / "metrics" / "curate.json").read_text())
     row = {"artworks": artworks, "records": curate["records"], "stored": curate["stored"],
-           "curated": curate["curated"], "stages": stages, "groups": {}}
+           "curated": curate["curated"], "code": state["code"], "stages": stages, "groups": {}}
     for group in GROUPS:
         members = [v for k, v in stages.items() if k.partition("@")[0] == group]
         row["groups"][group] = {
@@ -173,6 +204,9 @@ def measure(artworks: int, root: Path) -> dict:
             "cpu_s": round(sum(m["cpu_s"] for m in members), 2),
             "peak_rss_mib": max(m["peak_rss_mib"] for m in members),
             "disk_mib": round(sum(m["disk_mib"] for m in members), 2)}
+    if keep:
+        state["row"] = row
+        write_text(saved, json.dumps(state, indent=1) + "\n")
     shutil.rmtree(project, ignore_errors=True)
     return row
 
@@ -321,10 +355,23 @@ def update_readme(markdown: str, readme: Path = README) -> None:
                           encoding="utf-8")
 
 
-def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None,
+        workdir: str | None = None, add: bool = False) -> dict:
+    """``workdir``: keep each size's project and figures there, so that a run stopped part
+    way goes on from the stage it stopped in (see ``measure``); ``add``: the sizes measured
+    join the runs of the committed results (benchmarks/results/scale.json), replacing a run
+    of the same size, instead of standing alone."""
     sizes = sizes or ((300, 1_000) if quick else (1_000, 3_000, 10_000))
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = [measure(n, Path(tmp)) for n in sizes]
+    if workdir:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        runs = [measure(n, Path(workdir), keep=True) for n in sizes]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = [measure(n, Path(tmp)) for n in sizes]
+    if add:
+        earlier = json.loads((RESULTS / "scale.json").read_text())["runs"]
+        runs += [r for r in earlier if r["artworks"] not in sizes]
+    runs.sort(key=lambda r: r["records"])
     result = {"scaled_demo": SCALED_DEMO, "runs": runs,
               "machine": f"{os.cpu_count()} cores", "fit": {}}
     result["fit"] = fitted(runs)

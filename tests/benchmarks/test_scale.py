@@ -60,3 +60,42 @@ def test_the_steps_a_stage_prints_are_kept_with_their_seconds_and_counts():
         "load records and hashes": {"wall_s": 0.4, "records": 16155},
         "dedup: hash candidates verified": {"wall_s": 179.5, "pairs": 73190},
         "rules": {"wall_s": 0.3}}
+
+
+def test_a_kept_run_stopped_part_way_goes_on_from_the_stage_it_stopped_in(tmp_path,
+                                                                           monkeypatch):
+    import json
+
+    import pytest
+
+    from benchmarks import scale
+
+    ran = []
+
+    def stage_standing_in(project, stage):  # each stage's dvc repro, which takes minutes
+        target = scale.output_path(project, stage)
+        assert not target.exists(), f"{stage} starts from its output of a stopped run"
+        ran.append(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("out")
+        if stage == "hash@met" and ran.count(stage) == 1:
+            raise KeyboardInterrupt  # the session ends inside hash@met, its output half made
+        if stage == "curate":
+            (project / "metrics").mkdir(exist_ok=True)
+            (project / "metrics" / "curate.json").write_text(
+                json.dumps({"records": 100, "stored": 90, "curated": 40}))
+        return {"wall_s": 1.0, "cpu_s": 2.0, "peak_rss_mib": 10.0}
+
+    monkeypatch.setattr(scale, "run_stage", stage_standing_in)
+    with pytest.raises(KeyboardInterrupt):
+        scale.measure(50, tmp_path, keep=True)
+    stopped = len(ran)
+    assert ran[-1] == "hash@met" and ran.count("demo") == 1
+    row = scale.measure(50, tmp_path, keep=True)
+    assert ran[stopped:stopped + 2] == ["hash@met", "hash@aic"]  # on from where it stopped
+    assert len(ran) == len(set(ran)) + 1  # each stage once, the stopped one twice
+    assert set(row["stages"]) == set(ran) and row["records"] == 100
+    assert row["groups"]["hash"]["wall_s"] == 9.0  # nine hash stages of 1 s
+    assert not (tmp_path / "n50").exists()  # the project goes; its figures stay
+    calls = len(ran)
+    assert scale.measure(50, tmp_path, keep=True) == row and len(ran) == calls  # nothing reruns
