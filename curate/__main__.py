@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     crawl_root, hashes_root = Path(paths["crawl"]), Path(paths["hashes"])
     if args.command == "hash":
         from curate.hash_stage import hash_source
+        from curate.local_features import FeatureOptions
 
         crawl_dir = crawl_root / args.source
         if not (crawl_dir / "records.parquet").is_file():
@@ -66,12 +67,15 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         n = hash_source(crawl_dir, hashes_root / f"{args.source}.parquet",
-                        workers=config["workers"] or None)  # 0: all cores
+                        workers=config["workers"] or None,  # 0: all cores
+                        features=FeatureOptions(**config["features"]))
         print(f"{args.source}: {n} images hashed", file=sys.stderr)
         return 0
 
+    from curate.dedup import checked_tuning
     from curate.stage import curate
 
+    checked_tuning({k: v for k, v in config["dedup"].items() if k != "max_distance"})
     sources = list(load_params("crawl", args.params)["sources"])
     unknown = [s for s in config["source_priority"] if s not in sources]
     if unknown:

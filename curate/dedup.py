@@ -48,7 +48,17 @@ candidates* from *deciding*:
    the object); two photographs sharing a backdrop or a silhouette agree in a few tiles at
    most, and series variants share only the coarse layout, so their gradients disagree.
    The many small matrix products run with BLAS pinned to one thread (`single_threaded_blas`).
-3. Union-find over the pairs that passed; ``cluster_id`` is the smallest position in ``key``
+3. Local features, where the rows carry them (``local_features``, from the ``hash@SOURCE``
+   stage: :mod:`curate.local_features`). Thumbnails cannot see a copy photographed at an
+   angle, a mirrored copy or a close-up of a small part. Every pair the thumbnails rejected,
+   and each image's ``retrieval_neighbours`` most similar images by shared visual words
+   (:mod:`curate.retrieval`), go to `verify_local`: SIFT matches explained by one RANSAC
+   transform (mirrored descriptors tried too), fewer than ``review_inliers`` reject, otherwise
+   the thumbnails put in register by that transform must agree (`aligned_agreement`, the
+   robust score above), or at least ``accept_inliers`` inliers must cover most of the shared
+   picture (a watermark or frame template shared by two different pictures explains tens of
+   matches on a sliver of them, and nothing else agrees).
+4. Union-find over the pairs that passed; ``cluster_id`` is the smallest position in ``key``
    order among the members, so it does not depend on the input's row order.
 
 Cost (2-core dev box, busy): ``verify`` ~8 ms and ``verify_detail`` ~11 ms per pair (the old
@@ -64,7 +74,9 @@ returned 99.9 % of the exact search's candidates on the demo collection; ``pytho
 benchmarks detail_search`` measures it up to 64,000 images (141 s, 99.3 % of the exact
 candidates) and projects 1,000,000: about 2.5 hours on one core, against 45 days exact.
 ``detail_neighbours=0`` switches the window search off (details and hash-missed crops are then
-lost). Verification is linear in the candidates, a few per image.
+lost). Verification is linear in the candidates, a few per image. The local features are
+held in memory, about 136 bytes per keypoint (136 KB per image at 1,000 keypoints); a local
+verification costs a few milliseconds, mostly the 1,000 x 1,000 descriptor product.
 """
 
 from __future__ import annotations
@@ -94,6 +106,9 @@ DEFAULTS = {
     "detail_min_similarity": 0.9,  # coarse window-descriptor cosine needed to try a detail
     "detail_scale": (0.4, 0.7),  # a detail's extent per axis, as a fraction of the whole
     "exact_window_search_max": 4096,  # images; more are window-searched through an index
+    "accept_inliers": 40,  # local-feature matches one transform explains that accept a pair
+    "review_inliers": 20,  # fewer reject; in between, the dense check at the alignment decides
+    "retrieval_neighbours": 5,  # local-feature retrieval candidates per image (0: none)
 }
 TILES = 4  # per axis, for the robust score
 TEXTURED_SHARE = 0.2  # a tile is textured above this share of the mean tile gradient energy
@@ -104,6 +119,9 @@ WINDOW_STRIDE_PX = 4
 LARGEST_DETAIL = 0.65  # a window larger than this fraction is checked as a crop, not a detail
 COARSE_MIN_SCORE = 0.3  # best 16x16 correlation below which a pair is rejected early
 IVF_PROBES = 8  # window search beyond `exact_window_search_max`: inverted-file lists probed
+# Local features: share of the shared picture's keypoint-bearing cells (8x8) that must hold
+# an inlier for the inlier count alone to accept a pair the dense check rejected.
+MIN_INLIER_COVERAGE = 0.5
 MIN_PAIRS_FOR_POOL = 64  # candidate pairs to verify that repay starting a process pool
 
 
@@ -151,11 +169,14 @@ def _pool(workers: int | None, worth_it: bool, initializer=None, initargs: tuple
 
 
 def _start_worker(initializer, initargs: tuple) -> None:
-    """A pool process: its BLAS on one thread for good (the pool is the parallelism), then
-    ``initializer``."""
+    """A pool process: its BLAS and OpenCV on one thread for good (the pool is the
+    parallelism), then ``initializer``."""
+    import cv2
+
     set_threads = _openblas_set_threads_local()
     if set_threads is not None:
         set_threads(1)
+    cv2.setNumThreads(1)
     if initializer is not None:
         initializer(*initargs)
 
@@ -267,7 +288,13 @@ def _robust_score(grad_a: np.ndarray, grad_b: np.ndarray, hyp_y: np.ndarray,
     if rows.size < 2 * TILES or cols.size < 2 * TILES:
         return -1.0
     box = np.s_[:, rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
-    a, w = grad_a[box], warped[box]
+    return _tile_agreement(grad_a[box], warped[box])
+
+
+def _tile_agreement(a: np.ndarray, w: np.ndarray) -> float:
+    """Robust gradient agreement of two aligned (2, h, w) gradient fields: the overlap cut
+    into TILES x TILES tiles, the lower quartile of the textured tiles' correlations, capped
+    by the global correlation; -1 when fewer than 3 tiles are textured."""
     row_edges = np.linspace(0, a.shape[1], TILES + 1).astype(int)
     col_edges = np.linspace(0, a.shape[2], TILES + 1).astype(int)
 
@@ -374,6 +401,98 @@ def verify_detail(thumb_whole: bytes, thumb_detail: bytes,
             best = found
     hyp_y, hyp_x, _ = _refine(ga64, gb32, best[0], best[1], 0.985, 1.0)
     return _robust_score(ga64, gb32, hyp_y, hyp_x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Local features: the geometric verifier, with a dense check in its uncertain band
+
+
+def _thumb_to_features(trim, size: tuple[int, int]) -> np.ndarray:
+    """3x3 map from a thumbnail's pixels (the trimmed image squeezed to THUMB_SIDE square,
+    pixel centres at integers) to the pixels of a ``size`` feature decode of the whole."""
+    left, top, right, bottom = (float(v) for v in (trim if trim is not None else (0,) * 4))
+    width, height = size
+    sx, sy = (1 - left - right) * width / THUMB_SIDE, (1 - top - bottom) * height / THUMB_SIDE
+    return np.array([[sx, 0, (left + 0.5 * (1 - left - right) / THUMB_SIDE) * width - 0.5],
+                     [0, sy, (top + 0.5 * (1 - top - bottom) / THUMB_SIDE) * height - 0.5],
+                     [0, 0, 1]])
+
+
+def aligned_agreement(thumb_a: bytes, trim_a, size_a: tuple[int, int], thumb_b: bytes, trim_b,
+                      size_b: tuple[int, int], matrix: np.ndarray, mirrored: bool) -> float:
+    """Robust gradient agreement (as `verify` scores it) of two thumbnails put in register by
+    ``matrix``, the local-feature transform from A's feature pixels to B's (B mirrored first
+    when ``mirrored``). The image whose thumbnail shows the overlap in fewer pixels is the
+    grid, and the other is blurred to its resolution before sampling, so that the fine
+    gradients compared exist in both."""
+    import cv2
+
+    eq_a, eq_b = _equalised(thumb_a), _equalised(thumb_b)
+    if mirrored:
+        eq_b = eq_b[:, ::-1].copy()
+        trim_b = None if trim_b is None else (trim_b[2], trim_b[1], trim_b[0], trim_b[3])
+    to_b = np.linalg.inv(_thumb_to_features(trim_b, size_b)) @ matrix @ _thumb_to_features(
+        trim_a, size_a)  # A's thumbnail pixels to B's
+    centre = np.array([(THUMB_SIDE - 1) / 2] * 2)
+    step = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]) + centre
+    mapped = cv2.perspectiveTransform(step[None], to_b)[0]
+    density = abs(np.linalg.det(np.stack([mapped[1] - mapped[0], mapped[2] - mapped[0]])))
+    if density >= 1:  # B shows the overlap in more pixels: sample B on A's grid
+        grid, other, grid_to_other = eq_a, eq_b, to_b
+    else:
+        grid, other, grid_to_other = eq_b, eq_a, np.linalg.inv(to_b)
+        density = 1 / max(density, 1e-9)
+    factor = np.sqrt(density)
+    if factor > 1.2:
+        other = cv2.GaussianBlur(other, (0, 0), 0.5 * np.sqrt(factor ** 2 - 1))
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(other, grid_to_other, (THUMB_SIDE, THUMB_SIDE), flags=flags,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    inside = cv2.warpPerspective(np.ones_like(other), grid_to_other, (THUMB_SIDE, THUMB_SIDE),
+                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # Gradients at the overlap's edge mix in the replicated border: two pixels in.
+    inside = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
+    rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    if rows.size < 2 * TILES or cols.size < 2 * TILES:
+        return -1.0
+    box = np.s_[:, rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    mask = inside[box[1:]][None]
+    return _tile_agreement(_gradients(grid)[box] * mask, _gradients(warped)[box] * mask)
+
+
+def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = None,
+                 trim_a=None, thumb_b: bytes | None = None, trim_b=None,
+                 accept_inliers: int = 40, review_inliers: int = 20,
+                 min_score: float = 0.35) -> tuple[bool, int, bool, float]:
+    """The local-feature verdict on a pair: (accepted, inliers, mirrored, dense score).
+
+    Fewer than ``review_inliers`` matches explained by one transform reject. Otherwise the
+    thumbnails' robust gradient agreement at the found alignment decides (at least
+    ``min_score``): a shared watermark or frame template explains tens of matches on a sliver
+    of two different pictures, which disagree everywhere else. The dense check in turn misses
+    some true copies (a non-monotone regrading, a small low-resolution crop), so at least
+    ``accept_inliers`` inliers spread over most of the shared picture (`inlier_coverage` at
+    least ``MIN_INLIER_COVERAGE``) accept too. The dense score is NaN without thumbnails."""
+    from curate.local_features import LocalFeatures, inlier_coverage, match_pair
+
+    a, b = LocalFeatures.from_bytes(features_a), LocalFeatures.from_bytes(features_b)
+    found = match_pair(a, b, enough_inliers=accept_inliers, least_inliers=review_inliers)
+    if found.inliers < review_inliers:
+        return False, found.inliers, found.mirrored, float("nan")
+    score = float("nan")
+    if thumb_a is not None and thumb_b is not None:
+        score = round(aligned_agreement(thumb_a, trim_a, a.size, thumb_b, trim_b, b.size,
+                                        found.matrix, found.mirrored), 4)
+        if score >= min_score:
+            return True, found.inliers, found.mirrored, score
+    spread = found.inliers >= accept_inliers and inlier_coverage(
+        found, a, b.mirrored() if found.mirrored else b, trim_a) >= MIN_INLIER_COVERAGE
+    return spread, found.inliers, found.mirrored, score
+
+
+def _local_verdict(task: tuple) -> tuple[bool, int, bool, float]:
+    return verify_local(*task)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -648,6 +767,26 @@ def _search_block(task: tuple) -> tuple | None:
 # Clustering
 
 
+def checked_tuning(tuning: dict) -> dict:
+    """``DEFAULTS`` updated with ``tuning`` (the ``curate.dedup`` params but ``max_distance``),
+    refused before any work when a key is unknown or a value cannot work."""
+    from marcus.errors import UserError
+
+    unknown = set(tuning) - set(DEFAULTS)
+    if unknown:
+        raise UserError(f"curate.dedup: unknown keys {sorted(unknown)} "
+                        f"(known: max_distance, {', '.join(DEFAULTS)})")
+    opts = {**DEFAULTS, **tuning}
+    if not 4 <= opts["review_inliers"] <= opts["accept_inliers"]:
+        raise UserError("curate.dedup: need 4 <= review_inliers <= accept_inliers (a "
+                        "transform needs 3-4 matches to be fitted at all), got "
+                        f"{opts['review_inliers']} and {opts['accept_inliers']}")
+    if opts["retrieval_neighbours"] < 0:
+        raise UserError("curate.dedup.retrieval_neighbours: 0 (off) or more, got "
+                        f"{opts['retrieval_neighbours']}")
+    return opts
+
+
 def _find(parent: np.ndarray, x: int) -> int:
     while parent[x] != x:
         parent[x] = parent[parent[x]]
@@ -662,15 +801,19 @@ def _score(task: tuple) -> float:
     return verify(a, b, *args) if kind == "crop" else verify_detail(a, b, *args)
 
 
-def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: int,
-                    opts: dict, rank: np.ndarray, workers: int | None = 1, phases=None) -> list:
-    """(a, b, distance, score, via) for the candidate pairs that pass verification. `done`:
+def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: list, done: set,
+                    max_distance: int, opts: dict, rank: np.ndarray, workers: int | None = 1,
+                    phases=None) -> list:
+    """(a, b, distance, score, via, inliers) for the candidate pairs that pass verification:
+    first the thumbnails' (`verify`, `verify_detail`), then, for the pairs they rejected and
+    those the local-feature retrieval proposes, the local features' (`verify_local`). `done`:
     pairs (a < b) already decided (byte copies) or tried with `verify`. `rank`: each row's
     position in ``key`` order, which breaks ties between candidates. Verifications run in
     ``workers`` processes; which pairs are tried and in what order is decided here, in one
     process, so the edges are the same for any number of workers. `phases`: see `cluster`."""
     crop_args = (opts["min_scale"], opts["min_overlap"])
     edges, accepted, tried = [], set(done), []
+    second_look: dict = {}  # pairs the thumbnails rejected, for the local features: distance
     if len(rows) > 1:
         candidates = _hash_candidates(rows, max_distance, opts["extra_distance"],
                                       opts["hash_neighbours"], rank,
@@ -686,7 +829,9 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
         for (a, b, dist, via), score in zip(tried, scores, strict=True):
             if score >= opts["min_score"]:
                 accepted.add((a, b))
-                edges.append((a, b, int(dist), score, via))
+                edges.append((a, b, int(dist), score, via, -1))
+            else:
+                second_look[(a, b)] = int(dist)
     if phases:
         phases.done("dedup: hash candidates verified", pairs=len(tried))
 
@@ -722,7 +867,9 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
             score = tasks[task]
             if score >= opts["min_score"]:
                 is_accepted.add(pair)
-                found.append((pair[0], pair[1], -1, score, via))
+                found.append((pair[0], pair[1], -1, score, via, -1))
+            else:
+                second_look.setdefault(pair, -1)
         return wanted if tasks is None else found
 
     wanted = walk(None)
@@ -734,6 +881,48 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, done: set, max_distance: i
     edges += walk(dict(zip(wanted, scores, strict=True)))
     if phases:
         phases.done("dedup: window candidates verified", pairs=len(wanted))
+    decided = {(e[0], e[1]) for e in edges} | done
+    edges += _local_edges(thumbs, features, trims, second_look, decided, opts, workers, phases)
+    return edges
+
+
+def _local_edges(thumbs: list, features: list, trims: list, second_look: dict, decided: set,
+                 opts: dict, workers: int | None, phases) -> list:
+    """Edges the local features accept among the pairs the thumbnails rejected
+    (``second_look``: pair -> hash distance) and the local-feature retrieval's candidates not
+    yet ``decided``."""
+    from curate.local_features import LocalFeatures
+    from curate.retrieval import candidate_pairs
+
+    if not any(f is not None for f in features):
+        return []
+    pairs = {pair: dist for pair, dist in second_look.items()
+             if features[pair[0]] is not None and features[pair[1]] is not None}
+    retrieved = 0
+    if opts["retrieval_neighbours"] > 0:
+        searched = [LocalFeatures.from_bytes(f) if f is not None and thumbs[i] is not None
+                    else None for i, f in enumerate(features)]
+        found = candidate_pairs(searched, opts["retrieval_neighbours"])
+        del searched
+        if phases:
+            phases.done("dedup: local-feature retrieval", candidates=len(found))
+        for a, b in zip(found["a"].tolist(), found["b"].tolist(), strict=True):
+            if (a, b) not in decided and (a, b) not in pairs:
+                pairs[(a, b)] = -1
+                retrieved += 1
+    order = sorted(pairs)
+    args = (opts["accept_inliers"], opts["review_inliers"], opts["min_score"])
+    with _pool(workers, len(order) >= MIN_PAIRS_FOR_POOL) as pool:
+        verdicts = _map(pool, _local_verdict, (
+            (features[a], features[b], thumbs[a], trims[a], thumbs[b], trims[b], *args)
+            for a, b in order))
+    edges = []
+    for (a, b), (accepted, inliers, mirrored, score) in zip(order, verdicts, strict=True):
+        if accepted:
+            edges.append((a, b, pairs[(a, b)], score,
+                          "local_mirrored" if mirrored else "local", inliers))
+    if phases:
+        phases.done("dedup: local features verified", pairs=len(order), retrieved=retrieved)
     return edges
 
 
@@ -745,15 +934,17 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     among the members), ``cluster_size``, ``match_distance`` (hash distance of the row's best
     verified pair, -1 when none; 0 for byte copies; -1 too for a detail, found without a
     hash), ``match_score`` (that pair's robust gradient agreement, NaN when none) and
-    ``matched_by`` ("sha256", "phash", "frame_or_centre", "detail" or "").
-    Verification and the window search run in ``workers`` processes (None: all cores); the
+    ``matched_by`` (what decided: "sha256" for byte copies; "phash", "frame_or_centre",
+    "window" or "detail" for the thumbnail verifier and the candidate search that found the
+    pair; "local" or "local_mirrored" for the local features; "" when unmatched) and
+    ``match_inliers`` (the local features' inlier count of that pair, -1 when they did not
+    decide it). Local features come from an optional ``local_features`` column (bytes of
+    :class:`curate.local_features.LocalFeatures`; the ``trim`` column places the thumbnails in
+    them). Verification and the window search run in ``workers`` processes (None: all cores); the
     clusters are the same for any number. ``phases``: an object whose ``done(name)`` is
     called at the end of each step (``curate.stage.Phases``). Tuning keys: see ``DEFAULTS``.
     """
-    unknown = set(tuning) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown tuning keys: {sorted(unknown)}")
-    opts = {**DEFAULTS, **tuning}
+    opts = checked_tuning(tuning)
     n = len(rows)
     keys = rows["key"].to_numpy() if "key" in rows else np.arange(n)
     rank = np.empty(n, np.int64)
@@ -761,34 +952,47 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
 
     thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
     thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
-    edges = []  # (a, b, distance, score, via)
+    features = list(rows["local_features"]) if "local_features" in rows else [None] * n
+    features = [bytes(f) if isinstance(f, bytes | bytearray) else None for f in features]
+    trims = list(rows["trim"]) if "trim" in rows else [None] * n
+    trims = [None if t is None or len(t) != 4 else tuple(float(v) for v in t) for t in trims]
+    edges = []  # (a, b, distance, score, via, inliers)
     sha = rows["sha256"].to_numpy()
     if n:
         by_sha = pd.Series(np.arange(n)).groupby(sha, sort=False)
         for members in by_sha.groups.values():
             members = sorted(members, key=lambda m: rank[m])
-            edges += [(members[0], m, 0, 1.0, "sha256") for m in members[1:]]
+            edges += [(members[0], m, 0, 1.0, "sha256", -1) for m in members[1:]]
             # Only the first byte copy takes part in the searches, else a file served by many
             # sources would fill its own and its copies' few nearest with each other and
             # crowd out the other copies of the painting.
             for m in members[1:]:
-                thumbs[m] = None
+                thumbs[m] = features[m] = None
     done = {(min(a, b), max(a, b)) for a, b, *_ in edges}
 
     with single_threaded_blas():
-        edges += _verified_edges(rows, thumbs, done, max_distance, opts, rank, workers, phases)
+        edges += _verified_edges(rows, thumbs, features, trims, done, max_distance, opts,
+                                 rank, workers, phases)
     parent = np.arange(n)
     best_distance = np.full(n, -1)
     best_score = np.full(n, np.nan)
+    best_inliers = np.full(n, -1)
     matched_by = np.full(n, "", dtype=object)
+
+    def strength(edge: tuple) -> tuple:
+        # A local-feature pair accepted on inliers alone has no score: it ranks as passing.
+        score = edge[3] if edge[3] == edge[3] else opts["min_score"]
+        return -score, -edge[5], edge[2], edge[0], edge[1]
+
     # Strongest evidence first, so each row reports its best pair.
-    for a, b, dist, score, via in sorted(edges, key=lambda e: (-e[3], e[2], e[0], e[1])):
+    for a, b, dist, score, via, inliers in sorted(edges, key=strength):
         ra, rb = _find(parent, a), _find(parent, b)
         if ra != rb:
             parent[max(ra, rb, key=lambda r: rank[r])] = min(ra, rb, key=lambda r: rank[r])
         for m in (a, b):
             if not matched_by[m]:
                 best_distance[m], best_score[m], matched_by[m] = dist, score, via
+                best_inliers[m] = inliers
     roots = np.array([_find(parent, i) for i in range(n)], dtype=np.int64)
     root_rank = pd.Series(rank).groupby(roots).transform("min").to_numpy() if n else rank
     out = pd.DataFrame({
@@ -796,6 +1000,7 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
         "match_distance": best_distance.astype(np.int64),
         "match_score": np.round(best_score, 4),
         "matched_by": matched_by.astype(str),
+        "match_inliers": best_inliers.astype(np.int64),
     }, index=rows.index)
     out["cluster_size"] = out.groupby("cluster_id")["cluster_id"].transform("size")
     return out

@@ -51,6 +51,7 @@ reduction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -295,7 +296,7 @@ def hash_image(data: bytes) -> dict:
     return row
 
 
-def _hash_file(file) -> dict:
+def _hash_file(file, extra=None) -> dict:
     try:
         if hasattr(file, "read"):
             data = file.read()
@@ -306,17 +307,24 @@ def _hash_file(file) -> dict:
         row = dict.fromkeys(ROW_FIELDS)
         row["error"] = f"{type(exc).__name__}: {exc}"[:300]
         return row
-    return hash_image(data)
+    row = hash_image(data)
+    if extra is not None and row["error"] is None:
+        row.update(extra(data))
+    return row
 
 
-def hash_files(files: list, workers: int | None = None, chunksize: int = 16) -> list[dict]:
+def hash_files(files: list, workers: int | None = None, chunksize: int = 16,
+               extra=None) -> list[dict]:
     """`hash_image` over files (paths, or picklable objects whose ``read()`` gives the bytes: a
     content store's ``crawl.blobs.Blob``) in a process pool; rows come back in the order of
     ``files``. ``workers=1`` hashes in this process (no pool), which is what a benchmark per
-    core wants."""
+    core wants. ``extra``: a picklable function of the bytes giving more fields for each
+    readable image's row, computed from the same read (the local features:
+    ``curate.local_features.feature_fields``); unreadable images' rows lack them."""
     files = [f if hasattr(f, "read") else os.fspath(f) for f in files]
     workers = workers or os.cpu_count() or 1
+    one = functools.partial(_hash_file, extra=extra)
     if workers == 1 or len(files) < 2 * chunksize:
-        return [_hash_file(f) for f in files]
+        return [one(f) for f in files]
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(_hash_file, files, chunksize=chunksize))
+        return list(pool.map(one, files, chunksize=chunksize))

@@ -26,15 +26,17 @@ from crawl.records import RECORDS_SCHEMA
 from marcus.atomic import atomic_dir, atomic_path
 from marcus.errors import UserError
 
-SCHEMA_VERSION = 4  # 2: genre, movement (and the records columns genre, movement, same_as);
+SCHEMA_VERSION = 5  # 2: genre, movement (and the records columns genre, movement, same_as);
 # 3: accession_number, and the resolved_key of a same_as link; 4: no image_path (the content
-# store keeps images in packs, found by source and sha256: crawl/blobs.py)
+# store keeps images in packs, found by source and sha256: crawl/blobs.py); 5: match_inliers,
+# and matched_by "local" / "local_mirrored" (curate/local_features.py)
 
 CURATION_FIELDS = [
     ("key", pa.string()),  # "source:source_id"
     ("phash", pa.string()), ("hash_error", pa.string()), ("hash_pipeline", pa.string()),
     ("cluster_id", pa.int64()), ("cluster_size", pa.int32()), ("is_canonical", pa.bool_()),
     ("match_distance", pa.int32()), ("matched_by", pa.string()),
+    ("match_inliers", pa.int32()),  # local-feature inliers of the deciding pair; -1: not local
     ("identity", pa.string()),  # the smallest key of the records of one painting
     ("licence_rule", pa.string()), ("curated", pa.bool_()),
     ("reasons", pa.list_(pa.string())),
@@ -70,7 +72,7 @@ CLUSTERS_SCHEMA = pa.schema([
     ("schema_version", pa.int32()), ("cluster_id", pa.int64()), ("key", pa.string()),
     ("source", pa.string()), ("sha256", pa.string()), ("width", pa.int32()),
     ("height", pa.int32()), ("is_canonical", pa.bool_()), ("match_distance", pa.int32()),
-    ("matched_by", pa.string()),
+    ("matched_by", pa.string()), ("match_inliers", pa.int32()),
 ])
 
 REJECTS_SCHEMA = pa.schema([

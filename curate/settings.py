@@ -17,6 +17,8 @@ SPEC = {
     "genres": list_of(str),
     "min_works_per_artist": int,
     "source_priority": list_of(str),
-    "dedup": {"max_distance": int},
+    "features": {"long_side_px": int, "max_keypoints": int},
+    "dedup": {"max_distance": int, "accept_inliers": int, "review_inliers": int,
+              "retrieval_neighbours": int},
     "hf_export": bool,
 }

@@ -70,7 +70,8 @@ class Phases:
 # Columns that curate never reads, left on disk until the records manifest copies them
 # (``raw_records``): the raw record alone is about 2 KB, 2 GB at a million records.
 LEFT_ON_DISK = ("raw_record",)  # of records.parquet
-HASH_COLUMNS_LEFT_ON_DISK = ("thumb",)  # of the hashes: read for clustering only (`thumbs`)
+# Of the hashes: read for clustering only (`hash_blobs`).
+HASH_COLUMNS_LEFT_ON_DISK = ("thumb", "local_features")
 
 
 def _columns_but(path: Path, left: tuple[str, ...]) -> list[str]:
@@ -105,17 +106,21 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
     return frame.sort_values("key", ignore_index=True)
 
 
-def thumbs(hashes_root: Path, sources: list[str], shas: pd.Series) -> list[bytes | None]:
-    """The 64 px thumbnail of each image (by sha256) from the hash files of ``sources``."""
+def hash_blobs(hashes_root: Path, sources: list[str], shas: pd.Series, column: str
+               ) -> list[bytes | None]:
+    """One binary ``column`` of the hash files of ``sources`` (the 64 px ``thumb``, the
+    ``local_features``) for each image, by sha256; None where a file lacks the column."""
     wanted = set(shas)
     found: dict[str, bytes] = {}
     for source in sources:
         file = pq.ParquetFile(hashes_root / f"{source}.parquet")
-        for batch in file.iter_batches(65536, columns=["sha256", "thumb"]):
-            for sha, thumb in zip(batch["sha256"].to_pylist(), batch["thumb"].to_pylist(),
+        if column not in file.schema_arrow.names:
+            continue  # a hash file from before the column existed
+        for batch in file.iter_batches(4096, columns=["sha256", column]):
+            for sha, value in zip(batch["sha256"].to_pylist(), batch[column].to_pylist(),
                                   strict=True):
-                if sha in wanted:
-                    found.setdefault(sha, thumb)
+                if sha in wanted and value is not None:
+                    found.setdefault(sha, value)
     return [found.get(sha) for sha in shas]
 
 
@@ -149,12 +154,13 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     hashed = records[(records["status"] == "stored") & records["phash"].notna()
                      & records["hash_error"].isna()]
     rows = hashed.reset_index(drop=True)
-    rows["thumb"] = thumbs(hashes_root, sources, rows["sha256"])
-    clusters = cluster(rows, max_distance=config["dedup"]["max_distance"],
-                       workers=config["workers"] or None, phases=phases)
+    rows["thumb"] = hash_blobs(hashes_root, sources, rows["sha256"], "thumb")
+    rows["local_features"] = hash_blobs(hashes_root, sources, rows["sha256"], "local_features")
+    clusters = cluster(rows, **config["dedup"], workers=config["workers"] or None,
+                       phases=phases)
     del rows
     clusters.index = hashed.index
-    for column in ("cluster_id", "match_distance", "matched_by"):
+    for column in ("cluster_id", "match_distance", "matched_by", "match_inliers"):
         records[column] = clusters[column] if column in clusters else None
     records["cluster_id"] = records["cluster_id"].fillna(-1).astype("int64")
     # ...joined where a same_as link says two records are one painting (curate/identity.py).
@@ -313,8 +319,31 @@ def dedup_quality(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
                     counts = per.setdefault(name, [0, 0])
                     counts[0] += 1
                     counts[1] += members[a].cluster == members[b].cluster
-    result["per_transform"] = {name: {"pairs": n, "recall": round(found / n, 4)}
-                               for name, (n, found) in sorted(per.items())}
+    # A found pair that joins two artworks is false; it counts against both members' transforms.
+    false_by: dict[str, int] = {}
+    for _, group in frame.groupby("cluster"):
+        members = list(group.itertuples(index=False))
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                if members[a].artwork != members[b].artwork:
+                    for name in {members[a].transform, members[b].transform}:
+                        false_by[name] = false_by.get(name, 0) + 1
+    # Hard negatives: other works of one series, a work and its replica (another hand).
+    series = truth.drop_duplicates("artwork_id").set_index("artwork_id")["series_id"] \
+        if "series_id" in truth else pd.Series(dtype="int64")
+    merged_series = 0
+    for _, group in frame.groupby("cluster"):
+        ids = [series.get(a, -1) for a in group["artwork"].drop_duplicates()]
+        ids = pd.Series([i for i in ids if i >= 0])
+        merged_series += int((ids.value_counts() * (ids.value_counts() - 1) // 2).sum())
+    result["series_pairs_merged"] = merged_series
+    result["per_transform"] = {}
+    for name in sorted(set(per) | set(false_by)):
+        n, found = per.get(name, (0, 0))
+        wrong = false_by.get(name, 0)
+        result["per_transform"][name] = {
+            "pairs": n, "recall": round(found / n, 4) if n else 1.0, "false_pairs": wrong,
+            "precision": round(found / (found + wrong), 4) if found + wrong else 1.0}
     # A "detail" (a museum's close-up of part of the work) is the hardest case (found by the
     # window search, not by any hash); report recall without those pairs too.
     detail_pairs = sum(n for name, (n, _) in per.items() if "detail" in name)

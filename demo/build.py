@@ -45,6 +45,7 @@ PAINTERS = ("full", "fast")  # demo.painter: see painter.paint
 GROUND_TRUTH_SCHEMA = pa.schema([
     ("copy_id", pa.string()), ("source", pa.string()), ("source_id", pa.string()),
     ("image_id", pa.string()), ("artwork_id", pa.int64()), ("series_id", pa.int64()),
+    ("hand", pa.int64()),  # > 0: a replica of the series' work painted by another hand
     ("artist_id", pa.int64()), ("artist", pa.string()),
     ("artist_birth_year", pa.int64()), ("artist_death_year", pa.int64()),
     ("title", pa.string()), ("object_type", pa.string()), ("kind", pa.string()),
@@ -81,6 +82,16 @@ def apply_transforms(img: Image.Image, copy: Copy) -> Image.Image:
             img = transforms.squash(img, p["x_factor"])
         elif name == "watermark":
             img = transforms.watermark(img, "(c) Demo Picture Library", p["opacity"])
+        elif name == "colour_strong":
+            img = transforms.colour_grade(img, p["gamma"], p["saturation"], p["warmth"])
+        elif name == "mirror":
+            img = transforms.mirror(img)
+        elif name == "perspective":
+            img = transforms.perspective(img, p["turn"], p["tilt"], int(p["seed"]))
+        elif name == "wall":
+            img = transforms.on_wall(img, p["share"], p["height_share"], int(p["seed"]))
+        elif name == "low_res":
+            img = transforms.low_resolution(img, p["long_side"])
         else:
             raise ValueError(f"unknown transform {name!r} in {copy.copy_id}")
     return img
@@ -159,7 +170,8 @@ def render_artwork(catalog_args: tuple, artwork_id: int, copy_ids: list[str],
 
 
 def _paint(artwork: Artwork, style, size: tuple[int, int], fast: bool) -> Image.Image:
-    return paint(artwork.kind, style, artwork.composition_seed, size, artwork.variant, fast)
+    return paint(artwork.kind, style, artwork.composition_seed, size, artwork.variant, fast,
+                 artwork.hand)
 
 
 _CATALOG_CACHE: dict[tuple, Catalog] = {}
@@ -232,6 +244,7 @@ def ground_truth(catalog: Catalog, files: pd.DataFrame) -> pa.Table:
         rows.append({
             "copy_id": c.copy_id, "source": c.source, "source_id": c.source_id,
             "image_id": c.image_id, "artwork_id": c.artwork_id, "series_id": artwork.series_id,
+            "hand": artwork.hand,
             "artist_id": artist.artist_id, "artist": artist.name,
             "artist_birth_year": artist.birth_year, "artist_death_year": artist.death_year,
             "title": artwork.title, "object_type": artwork.object_type, "kind": artwork.kind,

@@ -6,7 +6,9 @@ random state, so two builds with the same params describe the same collection by
 The catalogue plants what the real web throws at a crawler and a curator, with ground truth:
 
 - the same artwork held by two or three sources, each copy a different "scan" of one master
-  (re-encoded, resized, cropped, colour-graded, framed, squashed, watermarked, a detail, PNG);
+  (re-encoded, resized, cropped, colour-graded mildly or strongly, framed, squashed,
+  watermarked, mirrored, photographed at an angle or on a wall, a small web image, a detail,
+  PNG);
 - series: distinct works of one artist that share a composition and must *not* be merged;
 - distractors: artists who died too recently, non-PD flags, flags that disagree with the dates,
   works outside 1400-1900, drawings/prints/photographs/sculpture, tiny images, attribution
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from demo.painter import GENRES, Style
+from demo.transforms import low_resolution_scale, wall_size
 
 SOURCES = ("met", "aic", "cleveland", "nga", "commons", "urls", "wikidata", "smithsonian",
            "europeana")
@@ -81,6 +84,7 @@ class Artwork:
     series_id: int  # -1 when not part of a series
     width: int  # master size, the largest any source serves
     height: int
+    hand: int = 0  # > 0: a replica, the same work painted again by another hand (painter.paint)
 
 
 @dataclass(frozen=True)
@@ -332,8 +336,21 @@ def _date(rng: np.random.Generator, year: int) -> tuple[int, int, str]:
 # Copies: who serves what, how each copy was "scanned", and which traps are planted.
 
 
+REAL_WORLD_SHARE = 0.4  # copies that also show one of the transforms no hash sees
+REAL_WORLD = ("colour_strong", "mirror", "perspective", "wall", "low_res")
+SMALL_DETAIL_SHARE = 0.5  # details cut down further, to a sixth to a half per axis
+
+
 def _scan_transforms(rng: np.random.Generator, detail_ok: bool) -> tuple:
-    """One to two degradations that another institution's photograph of a work would show."""
+    """One to two degradations that another institution's photograph of a work would show
+    (a re-encode, resize, crop, mild grading, a frame or mat, a squashed aspect ratio, a
+    watermark, a close-up), and for some copies one more that real collections show and no
+    hash sees (`REAL_WORLD`: a strong regrading, a mirrored print, a photograph at an angle,
+    the picture on a wall, a small web image); some close-ups are small parts of the work.
+
+    The real-world additions are drawn from a stream jumped off ``rng``, which consumes
+    nothing of it: every other draw of the catalogue is what it was without them."""
+    more = np.random.Generator(rng.bit_generator.jumped())
     menu = ["reencode", "resize", "crop", "colour", "frame", "squash", "watermark"]
     if detail_ok:
         menu.append("detail")
@@ -362,11 +379,41 @@ def _scan_transforms(rng: np.random.Generator, detail_ok: bool) -> tuple:
             params = (("opacity", round(float(rng.uniform(0.25, 0.5)), 3)),)
         else:  # detail: a museum's close-up of part of the work
             left, top = rng.uniform(0.05, 0.35, size=2)
+            width, height = rng.uniform(0.45, 0.6, size=2)
+            if more.random() < SMALL_DETAIL_SHARE:
+                width, height = width * more.uniform(0.35, 0.8), height * more.uniform(0.35, 0.8)
             params = (("left", round(float(left), 3)), ("top", round(float(top), 3)),
-                      ("right", round(float(left + rng.uniform(0.45, 0.6)), 3)),
-                      ("bottom", round(float(top + rng.uniform(0.45, 0.6)), 3)))
+                      ("right", round(float(left + width), 3)),
+                      ("bottom", round(float(top + height), 3)))
         out.append((name, params))
+    # Only on copies already transformed: a copy without any stays one (the traps are
+    # planted on those), so the rest of the catalogue is drawn as before.
+    if out and more.random() < REAL_WORLD_SHARE:
+        out.append(_real_world_transform(more))
     return tuple(out)
+
+
+def _real_world_transform(rng: np.random.Generator) -> tuple:
+    name = str(rng.choice(REAL_WORLD))
+    if name == "colour_strong":  # another photographer's lights and white balance
+        gamma = rng.uniform(0.45, 0.7) if rng.random() < 0.5 else rng.uniform(1.45, 2.2)
+        params = (("gamma", round(float(gamma), 3)),
+                  ("saturation", round(float(rng.uniform(0.3, 1.7)), 3)),
+                  ("warmth", round(float(rng.uniform(-1, 1)), 3)))
+    elif name == "mirror":
+        params = ()
+    elif name == "perspective":
+        params = (("turn", round(float(rng.uniform(0.08, 0.3) * rng.choice((-1, 1))), 3)),
+                  ("tilt", round(float(rng.uniform(-0.12, 0.12)), 3)),
+                  ("seed", float(rng.integers(1000))))
+    elif name == "wall":
+        share = float(rng.uniform(0.35, 0.75))
+        params = (("share", round(share, 3)),
+                  ("height_share", round(float(rng.uniform(share, min(0.95, 1.25 * share))), 3)),
+                  ("seed", float(rng.integers(1000))))
+    else:  # low_res: a small web image, at most half the size it had
+        params = (("long_side", float(rng.integers(240, 480))),)
+    return name, params
 
 
 def _source_licence(source: str, is_pd: bool) -> str:
@@ -678,6 +725,11 @@ def expected_size(artwork: Artwork, copy: Copy, size_scale: float = 1.0) -> tupl
         elif name == "frame":
             border = round(p["border_frac"] * max(w, h))
             w, h = w + 2 * border, h + 2 * border
+        elif name == "wall":
+            w, h = wall_size((w, h), p["share"], p["height_share"])
+        elif name == "low_res":
+            scale = low_resolution_scale((w, h), p["long_side"])
+            w, h = max(1, round(w * scale)), max(1, round(h * scale))
     return w, h
 
 

@@ -400,8 +400,10 @@ def _geometric(c: _Canvas) -> None:
     bg = colours[3] if mode == 0 else colours[pick[0]]
     c.draw.rectangle((0, 0, w, h), fill=bg)
     if mode == 0:  # grid of black bars and a few coloured cells
-        xs = sorted((lay.uniform(0.1, 0.9, 4) + var.normal(0, 0.03, 4)) * w)
-        ys = sorted((lay.uniform(0.1, 0.9, 3) + var.normal(0, 0.03, 3)) * h)
+        # The jitter can push a line past the canvas edge (once in a few thousand works):
+        # it then lies on the edge, never outside, where a cell would have negative width.
+        xs = sorted(np.clip(lay.uniform(0.1, 0.9, 4) + var.normal(0, 0.03, 4), 0, 1) * w)
+        ys = sorted(np.clip(lay.uniform(0.1, 0.9, 3) + var.normal(0, 0.03, 3), 0, 1) * h)
         edges_x, edges_y = [0, *xs, w], [0, *ys, h]
         for i in range(len(edges_x) - 1):
             for j in range(len(edges_y) - 1):
@@ -676,27 +678,50 @@ def _add_texture(img: Image.Image, tile: np.ndarray, amplitude: float, seed: int
     return ImageChops.add(img, texture, 1.0, -128)
 
 
+def _copyists_drawing(img: Image.Image, hand: int) -> Image.Image:
+    """The composition as another hand draws it when copying: every point displaced by a
+    smooth field of up to about 1.5 % of the picture (a replica's outlines never land exactly
+    where the original's do)."""
+    rng = _rng(hand, 7)
+    w, h = img.size
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    dx = np.zeros_like(xx)
+    dy = np.zeros_like(yy)
+    for _ in range(3):
+        fx, fy, phase = rng.uniform(0.5, 2.0), rng.uniform(0.5, 2.0), rng.uniform(0, 6.3, 2)
+        dx += np.sin(2 * math.pi * (fx * xx / w + fy * yy / h) + phase[0]) * 0.005 * w
+        dy += np.cos(2 * math.pi * (fy * xx / w - fx * yy / h) + phase[1]) * 0.005 * h
+    arr = np.asarray(img)
+    x = np.clip(np.rint(xx + dx), 0, w - 1).astype(int)
+    y = np.clip(np.rint(yy + dy), 0, h - 1).astype(int)
+    return Image.fromarray(arr[y, x])
+
+
 def paint(kind: str, style: Style, seed: int, size: tuple[int, int],
-          variant: int = 0, fast: bool = False) -> Image.Image:
+          variant: int = 0, fast: bool = False, hand: int = 0) -> Image.Image:
     """RGB image of exactly `size` (width, height). kind is one of GENRES or OBJECT_KINDS.
 
     ``fast`` (scaled demos of 100,000 artworks): composition on a canvas of half the side and
     brushwork in a quarter as many strokes of twice the width, about three times cheaper; the
-    same scene, coarser strokes (a different image from the full painter's, as deterministic)."""
+    same scene, coarser strokes (a different image from the full painter's, as deterministic).
+    ``hand`` > 0: a replica of the same work painted again by another hand (a workshop's
+    copy): the same scene, drawn a little differently, in other strokes."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     width, height = int(size[0]), int(size[1])
     if width < 1 or height < 1:
         raise ValueError(f"size must be positive, got {size}")
     k = KINDS.index(kind)
-    lay, var, strokes = _rng(k, seed), _rng(k, seed, variant, 1), _rng(k, seed, variant, 2)
+    lay, var = _rng(k, seed), _rng(k, seed, variant, 1)
+    strokes = _rng(k, seed, variant, 2) if hand == 0 else _rng(k, seed, variant, 2, hand)
     shrink = 2 if fast else 1
     c = _Canvas(_base_size((width, height), BASE_LONG_SIDE // shrink), lay, var,
                 style.light_angle)
     line_size = _base_size((width, height), LINE_LONG_SIDE // shrink)
     if kind in GENRES:
         _SCENES[kind](c)
-        img, texture = _brush(c.img, style, strokes, stroke_scale=shrink), "canvas"
+        scene = c.img if hand == 0 else _copyists_drawing(c.img, hand)
+        img, texture = _brush(scene, style, strokes, stroke_scale=shrink), "canvas"
         amplitude = 9 * style.texture_strength
     elif kind == "drawing":
         img, texture, amplitude = _drawing(c, style, line_size, strokes), "paper", 4.0

@@ -134,3 +134,85 @@ def watermark(img: Image.Image, text: str, opacity: float) -> Image.Image:
     out = Image.alpha_composite(img.convert("RGBA"), shadow.transform(
         img.size, Image.Transform.AFFINE, (1, 0, -1, 0, 1, -1)))
     return Image.alpha_composite(out, layer).convert("RGB")
+
+
+def mirror(img: Image.Image) -> Image.Image:
+    """Left and right swapped: a reversed transparency, or a print made after the painting
+    (an engraver copies the picture onto the plate as it is, and the print comes out reversed)."""
+    return _rgb(img).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+
+
+def _perspective_coefficients(output_corners: np.ndarray, input_corners: np.ndarray) -> tuple:
+    """PIL's eight PERSPECTIVE coefficients taking each output corner to its input corner."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(output_corners, input_corners, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return tuple(np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist())
+
+
+def perspective(img: Image.Image, turn: float, tilt: float, seed: int) -> Image.Image:
+    """Photographed at an angle, hand-held: the picture turned about its vertical axis by
+    ``turn`` (-0.3..0.3: that share of the height lost at the far side) and tipped about its
+    horizontal axis by ``tilt`` (likewise for the width), in a photograph of the same size
+    whose margins show the wall."""
+    img = _rgb(img)
+    w, h = img.size
+    margin = 0.04
+    # Where the picture's corners land: the far side (right for turn > 0) shorter.
+    left_h, right_h = (1 - max(0.0, -turn)), (1 - max(0.0, turn))
+    top_w, bottom_w = (1 - max(0.0, tilt)), (1 - max(0.0, -tilt))
+    corners = []
+    for fx, fy in ((0, 0), (1, 0), (1, 1), (0, 1)):
+        side_h = left_h if fx == 0 else right_h
+        side_w = top_w if fy == 0 else bottom_w
+        x = 0.5 + (fx - 0.5) * side_w
+        y = 0.5 + (fy - 0.5) * side_h
+        corners.append((margin + x * (1 - 2 * margin)) * w)
+        corners.append((margin + y * (1 - 2 * margin)) * h)
+    output = np.array(corners).reshape(4, 2)
+    source = np.array([(0, 0), (w, 0), (w, h), (0, h)], float)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    wall = tuple(int(v) for v in rng.integers(150, 225, size=3))
+    return img.transform((w, h), Image.Transform.PERSPECTIVE,
+                         _perspective_coefficients(output, source), Image.Resampling.BICUBIC,
+                         fillcolor=wall)
+
+
+def on_wall(img: Image.Image, share: float, height_share: float, seed: int) -> Image.Image:
+    """The picture (framed or not) hanging on a wall, photographed with the wall around it:
+    the picture takes ``share`` (0.3-0.8) of the photograph's width and ``height_share`` of its
+    height, a little off centre, on a softly lit wall with a skirting board below."""
+    img = _rgb(img)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    width, height = wall_size(img.size, share, height_share)
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    tone = rng.uniform(120, 230, size=3).astype(np.float32)
+    light = 1.05 - 0.25 * ((xx / width - rng.uniform(0.3, 0.7)) ** 2 + (yy / height) ** 2)
+    wall = tone * light[..., None] + rng.normal(0, 2.5, size=(height, width, 1))
+    skirting = yy > height * 0.93
+    wall[skirting] = tone * 0.45
+    photo = Image.fromarray(np.clip(wall, 0, 255).astype(np.uint8))
+    x = round((width - img.width) * rng.uniform(0.35, 0.65))
+    y = round((height - img.height) * rng.uniform(0.3, 0.5))
+    photo.paste(img, (x, y))
+    return photo
+
+
+def wall_size(size: tuple[int, int], share: float, height_share: float) -> tuple[int, int]:
+    """The size of `on_wall`'s photograph of a picture of ``size``."""
+    return (max(size[0] + 4, round(size[0] / share)),
+            max(size[1] + 4, round(size[1] / height_share)))
+
+
+def low_resolution_scale(size: tuple[int, int], long_side: float) -> float:
+    """`low_resolution`'s scale for a picture of ``size``."""
+    return min(long_side / max(size), 0.5)
+
+
+def low_resolution(img: Image.Image, long_side: float) -> Image.Image:
+    """A small web image of the work (a collection's thumbnail, an old scan): its long side
+    ``long_side`` px, or half of what it was when that is smaller."""
+    img = _rgb(img)
+    return resize(img, low_resolution_scale(img.size, long_side))

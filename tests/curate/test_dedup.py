@@ -13,6 +13,7 @@ from PIL import Image
 from curate import dedup
 from curate.hashing import hash_files, hash_image
 from demo import transforms
+from marcus.errors import UserError
 from tests.images import encode, noise
 
 # Transforms whose copies any de-duplicator must find (no framing, cropping or detail).
@@ -41,8 +42,10 @@ def test_known_copies_are_merged(clustered):
             checked += 1
     assert checked >= 8
     # Framed and cropped copies: most must be found too (the plain-phash baseline finds few).
+    # Not those also mirrored, photographed at an angle or on a wall, strongly regraded or
+    # small: thumbnails cannot see them (the local features' tests below do).
     hard = truth[truth["transform"].str.contains("frame|crop") & ~truth["transform"].str.contains(
-        "detail")]
+        "detail|mirror|perspective|wall|colour_strong|low_res")]
     found = [out.at[i, "cluster_id"] == out.loc[truth.index[truth.artwork_id == a], "cluster_id"]
              .min() and out.at[i, "cluster_size"] > 1
              for i, a in zip(hard.index, hard["artwork_id"], strict=True)]
@@ -120,7 +123,7 @@ def test_byte_copies_and_error_rows():
     out = dedup.cluster(rows)
     assert list(out["cluster_id"]) == [0, 0, 2]
     assert list(out["matched_by"]) == ["sha256", "sha256", ""]
-    with pytest.raises(TypeError):
+    with pytest.raises(UserError, match="unknown keys"):
         dedup.cluster(rows, no_such_option=1)
 
 
@@ -302,3 +305,94 @@ def test_byte_copies_of_two_versions_do_not_crowd_each_other_out_of_the_candidat
     out = dedup.cluster(rows, workers=1, hash_neighbours=1, detail_neighbours=1)
     assert out["cluster_id"].iloc[:10].nunique() == 1
     assert out["cluster_id"].iloc[10:].nunique() == 3 and out["cluster_size"].iloc[10:].eq(1).all()
+
+
+# ----------------------------------------------------------------------------------------------
+# Local features: what thumbnails cannot see
+
+
+def _painted(kind: str, seed: int, fast: bool = False):
+    from demo import painter
+
+    style = painter.Style.random(np.random.default_rng(seed))
+    return painter.paint(kind, style, seed, (800, 600), fast=fast)
+
+
+def _rows_with_features(images: list, keys: list[str]) -> pd.DataFrame:
+    from curate.local_features import extract
+
+    data = [encode(img, "JPEG", quality=88) for img in images]
+    rows = pd.DataFrame([hash_image(d) for d in data])
+    rows["local_features"] = [extract(d).to_bytes() for d in data]
+    rows["key"] = keys
+    return rows
+
+
+def test_local_features_join_mirrored_and_angled_copies_that_the_thumbnails_miss():
+    original = _painted("seascape", 21)
+    angled = original.transform(original.size, Image.Transform.PERSPECTIVE,
+                                (1.15, 0.2, -90, 0.08, 1.1, -40, 2e-4, 1e-4))
+    mirrored = transforms.colour_grade(original.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                                       1.3, 0.8, 0.3)
+    others = [_painted(kind, 30 + i) for i, kind in enumerate(("seascape", "landscape"))]
+    rows = _rows_with_features([original, angled, mirrored, *others],
+                               ["a", "b", "c", "d", "e"])
+    without = dedup.cluster(rows.drop(columns="local_features"), workers=1)
+    assert without["cluster_size"].max() == 1  # what the thumbnails alone find: nothing
+    out = dedup.cluster(rows, workers=1)
+    assert list(out["cluster_id"]) == [0, 0, 0, 3, 4]
+    assert set(out["matched_by"][:3]) <= {"local", "local_mirrored"}
+    assert out.loc[2, "matched_by"] == "local_mirrored"
+    assert (out["match_inliers"][:3] >= 20).all() and (out["match_inliers"][3:] == -1).all()
+
+
+def test_a_shared_watermark_or_frame_does_not_make_two_paintings_one():
+    images = []
+    for i, kind in enumerate(("landscape", "portrait", "seascape")):
+        # The fast painter's smooth pictures leave the watermark's and frame's keypoints the
+        # most inliers: the hardest case for an inlier count.
+        a, b = _painted(kind, 40 + i, fast=True), _painted(kind, 50 + i, fast=True)
+        mark = "(c) Demo Picture Library"
+        images += [transforms.watermark(a, mark, 0.6), transforms.watermark(b, mark, 0.6),
+                   transforms.add_frame(a, 0.1, "gilt", 3), transforms.add_frame(b, 0.1, "gilt", 3)]
+    rows = _rows_with_features(images, [f"k{i:02d}" for i in range(len(images))])
+    out = dedup.cluster(rows, workers=1)
+    # Each painting's watermarked and framed copies are one picture; never two paintings.
+    assert out["cluster_id"].nunique() == 6
+    for group in range(3):
+        first = 4 * group
+        assert out.loc[first, "cluster_id"] == out.loc[first + 2, "cluster_id"]
+        assert out.loc[first + 1, "cluster_id"] == out.loc[first + 3, "cluster_id"]
+        assert out.loc[first, "cluster_id"] != out.loc[first + 1, "cluster_id"]
+
+
+def test_the_dense_check_at_the_found_alignment_tells_a_copy_from_another_picture():
+    from curate.local_features import extract, match_pair
+
+    original = _painted("landscape", 60)
+    copy = transforms.squash(original.crop((120, 60, 800, 600)), 0.8)
+    other = _painted("landscape", 61)
+    data = {name: encode(img, "JPEG", quality=90)
+            for name, img in (("original", original), ("copy", copy), ("other", other))}
+    rows = {name: hash_image(d) for name, d in data.items()}
+    feats = {name: extract(d) for name, d in data.items()}
+    found = match_pair(feats["original"], feats["copy"])
+
+    def agreement(b: str) -> float:
+        return dedup.aligned_agreement(rows["original"]["thumb"], rows["original"]["trim"],
+                                       feats["original"].size, rows[b]["thumb"],
+                                       rows[b]["trim"], feats[b].size, found.matrix, False)
+
+    assert agreement("copy") > 0.6
+    # The other picture, put where the copy lay: the same alignment, nothing agrees.
+    feats["other"] = type(feats["copy"])(feats["copy"].xy, feats["copy"].desc,
+                                         feats["copy"].size)
+    assert agreement("other") < 0.2
+
+
+def test_bad_local_feature_rules_are_refused_before_any_work():
+    rows = pd.DataFrame({"sha256": ["a"], "key": ["a"]})
+    with pytest.raises(UserError, match="review_inliers <= accept_inliers"):
+        dedup.cluster(rows, accept_inliers=10, review_inliers=20)
+    with pytest.raises(UserError, match="retrieval_neighbours"):
+        dedup.cluster(rows, retrieval_neighbours=-1)

@@ -46,9 +46,28 @@ def test_copies_of_one_artwork_come_from_different_sources_or_transforms(catalog
     multi = [cs for cs in by_artwork.values() if len(cs) > 1]
     assert len(multi) > 0.1 * len(by_artwork)
     transforms = Counter(name for cs in multi for c in cs for name, _ in c.transforms)
-    for name in ("resize", "crop", "colour", "frame", "squash", "watermark", "detail"):
+    for name in ("resize", "crop", "colour", "frame", "squash", "watermark", "detail",
+                 "colour_strong", "mirror", "perspective", "wall", "low_res"):
         assert transforms[name] > 0, name
     assert any(c.is_exact_copy_of for c in catalog.copies)
+
+
+def test_real_world_transforms_leave_every_other_draw_of_the_catalogue_as_it_was(catalog):
+    from demo import catalog as module
+
+    details = [dict(p) for c in catalog.copies for name, p in c.transforms if name == "detail"]
+    assert min(p["right"] - p["left"] for p in details) < 0.4  # small close-ups too
+    saved = module.REAL_WORLD_SHARE, module.SMALL_DETAIL_SHARE
+    try:
+        module.REAL_WORLD_SHARE = module.SMALL_DETAIL_SHARE = 0.0
+        plain = build_catalog(seed=3, n_artworks=600)
+    finally:
+        module.REAL_WORLD_SHARE, module.SMALL_DETAIL_SHARE = saved
+    assert plain.artworks == catalog.artworks
+    assert [c.source_id for c in plain.copies] == [c.source_id for c in catalog.copies]
+    for before, after in zip(plain.copies, catalog.copies, strict=True):
+        kind = [t for t in after.transforms if t[0] not in module.REAL_WORLD]
+        assert [n for n, _ in kind] == [n for n, _ in before.transforms]
 
 
 def test_series_are_distinct_artworks_of_one_artist(catalog):

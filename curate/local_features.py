@@ -1,0 +1,339 @@
+"""Local features: SIFT keypoints of one image, and the geometric check that two images show
+the same picture.
+
+Extract and compare::
+
+    from curate.local_features import extract, match_pair
+    a, b = extract(open("a.jpg", "rb").read()), extract(open("b.jpg", "rb").read())
+    found = match_pair(a, b)      # found.inliers, found.matrix (A's pixels to B's), ...
+
+Why: a copy of a painting photographed at an angle, mirrored, a close-up detail or a crop with
+a mat around it shares too little of its *whole* with the original for a hash or a thumbnail
+to see it, while hundreds of small image patches (SIFT keypoints: corners and blobs of the
+brushwork, each with a descriptor of its gradients) still match, and they match *at positions
+that one geometric transform explains*. Chance matches between unrelated pictures scatter;
+true copies line up. OpenCV ships SIFT since its patent expired.
+
+1. Extraction (`extract`, in the ``hash@SOURCE`` stage's process pool): a grayscale decode
+   reduced to ``long_side_px`` (JPEGs through libjpeg's DCT scaling, as in
+   :mod:`curate.hashing`), the ``max_keypoints`` strongest SIFT keypoints, stored as bytes:
+   positions in those pixels and the 128 descriptor values (integers in 0-255 in OpenCV's
+   SIFT, so uint8 loses nothing). About 136 bytes per keypoint.
+2. Matching (`match_pair`): RootSIFT (L1-normalise, square root: the Hellinger kernel, which
+   compares gradient histograms better than Euclidean distance), each keypoint of A to its two
+   nearest in B, kept when the nearest is clearly nearer than the second (Lowe's ratio test),
+   one match per keypoint of B.
+3. Geometry: RANSAC fits an affine map (crops, frames, details, squashed aspect ratios,
+   rotation) and, when that leaves matches unexplained, a homography (a photograph taken at an
+   angle); the count of matches it explains within ``reprojection_px`` is the evidence. A
+   transform that folds the picture over or shrinks it to a sliver is refused.
+4. Mirrored copies cost no second extraction: the SIFT descriptor of a mirrored image is a
+   fixed permutation of the original's (`MIRROR_PERMUTATION`, checked against OpenCV's own
+   extraction by the tests), with x mirrored. A pair that fails is tried again mirrored.
+
+What the inlier count means is measured on real copies (see the README's de-duplication
+section): copies have tens to hundreds, unrelated pictures under ten, other versions of one
+motif a dozen, while a shared watermark or frame template can explain 30-40 matches on a sliver
+of the picture. So an inlier count alone decides only far from those numbers; in between,
+:mod:`curate.dedup` checks the pair densely at the found alignment.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from curate.hashing import _open_checked
+from marcus.errors import UserError
+
+FEATURES_PIPELINE = "sift-v1"  # changes whenever stored features would differ
+MAGIC = b"SIF1"
+_HEADER = struct.Struct("<4sHHI")  # magic, width, height (decode px), keypoints
+DESCRIPTOR_BYTES = 128
+
+
+def _mirror_permutation() -> np.ndarray:
+    """Descriptor index permutation for a horizontally mirrored image. OpenCV lays a SIFT
+    descriptor out as 4 x 4 cells x 8 orientation bins in the keypoint's own frame; mirroring
+    the image reflects that frame across its orientation axis, which reverses the cells' first
+    axis and maps orientation bin o to (8 - o) mod 8."""
+    cells = np.arange(DESCRIPTOR_BYTES).reshape(4, 4, 8)[::-1]
+    return cells[:, :, (8 - np.arange(8)) % 8].ravel()
+
+
+MIRROR_PERMUTATION = _mirror_permutation()
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    long_side_px: int = 512      # reduced decode's long side; smaller images stay as they are
+    max_keypoints: int = 1000    # strongest SIFT keypoints kept per image; 0: no local features
+
+    def __post_init__(self):
+        if not 64 <= self.long_side_px <= 4096:
+            raise UserError("curate.features.long_side_px: 64 to 4096, got "
+                            f"{self.long_side_px}")
+        if not (16 <= self.max_keypoints <= 65535 or self.max_keypoints == 0):
+            raise UserError("curate.features.max_keypoints: 16 to 65535, or 0 for none, got "
+                            f"{self.max_keypoints}")
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """Keypoint positions ``xy`` (n, 2) float32 in pixels of a ``size`` (width, height)
+    decode, pixel centres at integers (OpenCV's convention), and descriptors ``desc`` (n, 128)
+    uint8."""
+
+    xy: np.ndarray
+    desc: np.ndarray
+    size: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def to_bytes(self) -> bytes:
+        width, height = self.size
+        return (_HEADER.pack(MAGIC, width, height, len(self))
+                + self.xy.astype("<f4").tobytes() + self.desc.astype(np.uint8).tobytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LocalFeatures:
+        magic, width, height, n = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise ValueError(f"not local features ({magic!r} instead of {MAGIC!r})")
+        expected = _HEADER.size + n * (8 + DESCRIPTOR_BYTES)
+        if len(data) != expected:
+            raise ValueError(f"local features of {n} keypoints take {expected} bytes, "
+                             f"got {len(data)}")
+        xy = np.frombuffer(data, "<f4", 2 * n, _HEADER.size).reshape(n, 2)
+        desc = np.frombuffer(data, np.uint8, n * DESCRIPTOR_BYTES,
+                             _HEADER.size + 8 * n).reshape(n, DESCRIPTOR_BYTES)
+        return cls(xy.astype(np.float32), desc, (width, height))
+
+    def mirrored(self) -> LocalFeatures:
+        """The features of the horizontally mirrored image, without extracting again."""
+        xy = self.xy.copy()
+        xy[:, 0] = self.size[0] - 1 - xy[:, 0]
+        return LocalFeatures(xy, self.desc[:, MIRROR_PERMUTATION], self.size)
+
+    def rootsift(self) -> np.ndarray:
+        """RootSIFT descriptors (n, 128) float32, each of unit length."""
+        desc = self.desc.astype(np.float32)
+        desc /= np.maximum(desc.sum(1, keepdims=True), 1e-7)
+        return np.sqrt(desc)
+
+
+# ----------------------------------------------------------------------------------------------
+# Extraction
+
+
+def reduced_gray(data: bytes, long_side_px: int) -> np.ndarray:
+    """The image as grayscale uint8 with its long side at most ``long_side_px``: a JPEG is
+    decoded at the smallest libjpeg scale still at least that big, then area-reduced."""
+    img = _open_checked(data)
+    if img.format == "JPEG":
+        scale = long_side_px / max(img.size)
+        img.draft("L", (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
+    gray = img.convert("L")  # forces the decode: a truncated file raises here
+    if max(gray.size) > long_side_px:
+        scale = long_side_px / max(gray.size)
+        gray = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))),
+                           Image.Resampling.BOX)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+_SIFT: dict = {}  # per process and keypoint budget: creating a detector costs ~1 ms
+
+
+def extract_gray(gray: np.ndarray, max_keypoints: int) -> LocalFeatures:
+    """SIFT features of a grayscale uint8 image, the ``max_keypoints`` strongest. The order
+    is a function of the keypoints alone (response, then position, scale and angle), never
+    of OpenCV's threads."""
+    if max_keypoints not in _SIFT:
+        cv2.setNumThreads(1)  # extraction runs in the callers' process pools: one thread each
+        _SIFT[max_keypoints] = cv2.SIFT_create(nfeatures=max_keypoints)
+    keypoints, desc = _SIFT[max_keypoints].detectAndCompute(gray, None)
+    height, width = gray.shape
+    if not keypoints:
+        return LocalFeatures(np.zeros((0, 2), np.float32),
+                             np.zeros((0, DESCRIPTOR_BYTES), np.uint8), (width, height))
+    table = np.array([(k.response, k.pt[0], k.pt[1], k.size, k.angle) for k in keypoints])
+    response, x, y, size, angle = table.T
+    order = np.lexsort((angle, size, y, x, -response))[:max_keypoints]
+    return LocalFeatures(table[order, 1:3].astype(np.float32),
+                         np.clip(np.rint(desc[order]), 0, 255).astype(np.uint8),
+                         (width, height))
+
+
+def extract(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
+    """Local features of an image's bytes. Raises on data that is not a readable image."""
+    return extract_gray(reduced_gray(data, options.long_side_px), options.max_keypoints)
+
+
+def feature_fields(options: FeatureOptions, data: bytes) -> dict:
+    """``{"local_features": bytes}`` of an image (None when SIFT cannot read what the hashes
+    could): the ``extra`` of ``curate.hashing.hash_files``, so that one read of the bytes gives
+    both."""
+    if options.max_keypoints == 0:
+        return {"local_features": None}
+    try:
+        return {"local_features": extract(data, options).to_bytes()}
+    except Exception:  # noqa: BLE001 - a decoder failure is a property of the data
+        return {"local_features": None}
+
+
+# ----------------------------------------------------------------------------------------------
+# Matching and geometry
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    ratio: float = 0.8            # Lowe's test: nearest over second-nearest distance, at most
+    reprojection_px: float = 4.0  # RANSAC inlier tolerance, in pixels of a 512 px decode
+    ransac_iterations: int = 2000  # RANSAC hypotheses per fit
+    max_area_ratio: float = 100.0  # one picture's overlap at most this many times the other's
+
+
+@dataclass(frozen=True)
+class LocalMatch:
+    """The geometric evidence for a pair: ``inliers`` (matches one transform explains),
+    ``matrix`` (3x3, A's decode pixels to B's, B mirrored first when ``mirrored``), ``model``
+    ("affine", "homography" or "" when nothing fitted), ``matches`` (ratio-test matches) and
+    ``inlier_xy`` (the inliers' positions in A, (inliers, 2))."""
+
+    inliers: int
+    matrix: np.ndarray | None
+    mirrored: bool
+    model: str
+    matches: int
+    inlier_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+
+
+def inlier_coverage(found: LocalMatch, a: LocalFeatures, b: LocalFeatures, trim_a=None,
+                    grid: int = 8, min_keypoints: int = 2) -> float:
+    """How much of the shared picture the inliers explain: of the cells of a ``grid`` x
+    ``grid`` division of A's picture (inside its frame, ``trim_a``: left, top, right, bottom
+    fractions) holding at least ``min_keypoints`` of A's keypoints that the transform puts
+    inside B, the share holding an inlier. A copy's inliers lie wherever either picture has
+    texture; a shared watermark's or frame's lie on a sliver of it."""
+    if found.matrix is None or not len(a):
+        return 0.0
+    width, height = a.size
+    left, top, right, bottom = trim_a if trim_a is not None else (0.0,) * 4
+    x0, x1, y0, y1 = left * width, (1 - right) * width, top * height, (1 - bottom) * height
+    mapped = cv2.perspectiveTransform(a.xy[None].astype(np.float64), found.matrix)[0]
+    inside = ((mapped[:, 0] >= 0) & (mapped[:, 0] < b.size[0]) & (mapped[:, 1] >= 0)
+              & (mapped[:, 1] < b.size[1]))
+
+    def cells(xy: np.ndarray) -> np.ndarray:
+        keep = (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
+        col = ((xy[keep, 0] - x0) / max(x1 - x0, 1e-9) * grid).astype(int)
+        row = ((xy[keep, 1] - y0) / max(y1 - y0, 1e-9) * grid).astype(int)
+        return np.bincount(np.clip(row, 0, grid - 1) * grid + np.clip(col, 0, grid - 1),
+                           minlength=grid * grid)
+
+    bearing = cells(a.xy[inside]) >= min_keypoints
+    if not bearing.any():
+        return 0.0
+    return float((cells(found.inlier_xy)[bearing] > 0).mean())
+
+
+def ratio_matches(a: np.ndarray, b: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into ``a``, into ``b``) of the ratio-test matches between unit-length
+    descriptor rows, one per row of ``b`` (the closest)."""
+    if len(a) < 2 or len(b) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sims = a @ b.T
+    top2 = np.argpartition(-sims, 1, axis=1)[:, :2]
+    pair = np.take_along_axis(sims, top2, 1)
+    swap = pair[:, 1] > pair[:, 0]
+    best = np.where(swap, top2[:, 1], top2[:, 0])
+    s1, s2 = np.maximum(pair[:, 0], pair[:, 1]), np.minimum(pair[:, 0], pair[:, 1])
+    # Unit vectors: squared distance 2 - 2 cos.
+    d1, d2 = np.sqrt(np.maximum(2 - 2 * s1, 0)), np.sqrt(np.maximum(2 - 2 * s2, 0))
+    passed = np.flatnonzero(d1 < ratio * d2)
+    # One match per keypoint of B: its most similar A among those that chose it.
+    order = passed[np.lexsort((passed, -s1[passed], best[passed]))]
+    first = np.r_[True, np.diff(best[order]) != 0] if len(order) else np.zeros(0, bool)
+    keep = np.sort(order[first])
+    return keep, best[keep]
+
+
+def _plausible(matrix: np.ndarray, size_a: tuple[int, int], size_b: tuple[int, int],
+               max_area_ratio: float) -> bool:
+    """A transform that keeps A's picture a convex, unfolded quadrilateral of sensible size."""
+    w, h = size_a
+    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
+    mapped = matrix @ corners
+    if np.any(mapped[2] <= 1e-9):
+        return False  # part of A maps through infinity
+    quad = (mapped[:2] / mapped[2]).T
+    edges = np.roll(quad, -1, 0) - quad
+    turns = edges[:, 0] * np.roll(edges, -1, 0)[:, 1] - edges[:, 1] * np.roll(edges, -1, 0)[:, 0]
+    if not (np.all(turns > 0) or np.all(turns < 0)):
+        return False  # folded or self-crossing
+    if np.all(turns < 0):
+        return False  # a reflection: the mirrored try handles mirror copies
+    area = 0.5 * abs(np.sum(quad[:, 0] * np.roll(quad[:, 1], -1)
+                            - np.roll(quad[:, 0], -1) * quad[:, 1]))
+    ratio = area / (w * h) * (size_a[0] * size_a[1]) / (size_b[0] * size_b[1])
+    return 1 / max_area_ratio <= ratio <= max_area_ratio
+
+
+def _fit(src: np.ndarray, dst: np.ndarray, size_a, size_b, options: MatchOptions
+         ) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """The best plausible transform of ``src`` onto ``dst``: (inlier mask, 3x3 matrix,
+    model)."""
+    threshold = options.reprojection_px * max(size_b) / 512
+    best = (np.zeros(len(src), bool), None, "")
+    if len(src) >= 3:
+        affine, mask = cv2.estimateAffine2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=threshold,
+            maxIters=options.ransac_iterations, confidence=0.999, refineIters=10)
+        if affine is not None:
+            matrix = np.vstack([affine, [0, 0, 1]])
+            if _plausible(matrix, size_a, size_b, options.max_area_ratio):
+                best = (mask.ravel() > 0, matrix, "affine")
+    if len(src) >= 4 and best[0].sum() < len(src):
+        # Matches the affine map leaves out may be a perspective (a photograph at an angle).
+        homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, threshold,
+                                              maxIters=options.ransac_iterations,
+                                              confidence=0.999)
+        if homography is not None and _plausible(homography, size_a, size_b,
+                                                 options.max_area_ratio):
+            inliers, before = int(mask.sum()), int(best[0].sum())
+            # The homography has two more degrees of freedom: it must explain clearly more.
+            if inliers > before + max(4, before // 10):
+                best = (mask.ravel() > 0, homography, "homography")
+    return best
+
+
+def match_features(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = MatchOptions(),
+                   mirrored: bool = False, least_inliers: int = 3) -> LocalMatch:
+    """Ratio-test matches of A against B (B mirrored first when ``mirrored``) and the best
+    transform explaining them. Fewer matches than ``least_inliers`` are not fitted (RANSAC on
+    a handful of chance matches runs all its iterations and can only fail)."""
+    if mirrored:
+        b = b.mirrored()
+    ia, ib = ratio_matches(a.rootsift(), b.rootsift(), options.ratio)
+    if len(ia) < max(3, least_inliers):
+        return LocalMatch(0, None, mirrored, "", len(ia))
+    mask, matrix, model = _fit(a.xy[ia].astype(np.float64), b.xy[ib].astype(np.float64),
+                               a.size, b.size, options)
+    return LocalMatch(int(mask.sum()), matrix, mirrored, model, len(ia), a.xy[ia[mask]])
+
+
+def match_pair(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = MatchOptions(),
+               enough_inliers: int = 40, least_inliers: int = 3) -> LocalMatch:
+    """The better of A against B as it is and against B mirrored; the mirrored try is made
+    only when the first finds fewer than ``enough_inliers``. Either try stops before RANSAC
+    with fewer than ``least_inliers`` matches."""
+    found = match_features(a, b, options, least_inliers=least_inliers)
+    if found.inliers >= enough_inliers:
+        return found
+    mirrored = match_features(a, b, options, mirrored=True, least_inliers=least_inliers)
+    return mirrored if mirrored.inliers > found.inliers else found

@@ -1,0 +1,150 @@
+"""curate.local_features: SIFT features of one image, stored as bytes, and the geometric check
+that two images show the same picture; on the demo painter's pictures, transformed the way
+real copies are."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from curate import local_features as lf
+from curate.hashing import hash_files
+from demo import painter, transforms
+from marcus.errors import UserError
+from tests.images import encode, write
+
+
+def _painting(kind: str, seed: int, variant: int = 0) -> Image.Image:
+    style = painter.Style.random(np.random.default_rng(seed))
+    return painter.paint(kind, style, seed, (800, 600), variant=variant)
+
+
+@pytest.fixture(scope="module")
+def original() -> Image.Image:
+    return _painting("landscape", 7)
+
+
+@pytest.fixture(scope="module")
+def original_features(original) -> lf.LocalFeatures:
+    return lf.extract(encode(original, "JPEG", quality=90))
+
+
+def _perspective(img: Image.Image) -> Image.Image:
+    """The picture photographed at an angle: one side nearer the camera than the other."""
+    return img.transform(img.size, Image.Transform.PERSPECTIVE,
+                         (1.1, 0.15, -60, 0.05, 1.05, -30, 1e-4, 5e-5), Image.Resampling.BICUBIC)
+
+
+COPIES = {
+    "reencoded smaller": lambda img: transforms.resize(img, 0.6),
+    "a detail of a sixth of the picture": lambda img: img.crop((240, 180, 560, 420)),
+    "mirrored": lambda img: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    "squashed": lambda img: transforms.squash(img, 0.7),
+    "photographed at an angle": _perspective,
+    "strongly colour-graded": lambda img: transforms.colour_grade(img, 1.8, 0.5, 0.5),
+    "framed and watermarked": lambda img: transforms.watermark(
+        transforms.add_frame(img, 0.1, "gilt", 3), "(c) Picture Library", 0.5),
+}
+
+
+def test_a_mirrored_images_descriptors_are_the_originals_permuted(original):
+    gray = np.asarray(original.convert("L"))
+    plain = lf.extract_gray(gray, 1000)
+    mirrored = lf.extract_gray(np.ascontiguousarray(gray[:, ::-1]), 1000)
+    derived = plain.mirrored()
+    # Each keypoint of the derived set against the mirrored image's own keypoints: where one
+    # lies at the same place, the nearest descriptor of all must be one at that place (a
+    # place can hold several keypoints, one per dominant orientation).
+    same_place = agree = 0
+    for xy, desc in zip(derived.xy, derived.desc.astype(np.float32), strict=True):
+        distance = np.hypot(*(mirrored.xy - xy).T)
+        if distance.min() < 1.0:
+            same_place += 1
+            nearest = np.argmin(np.linalg.norm(mirrored.desc - desc, axis=1))
+            agree += int(distance[nearest] < 1.0)
+    assert same_place > 600
+    assert agree / same_place > 0.9
+
+
+def test_features_survive_a_round_trip_through_bytes(original_features):
+    again = lf.LocalFeatures.from_bytes(original_features.to_bytes())
+    assert again.size == original_features.size == (512, 384)
+    assert np.array_equal(again.xy, original_features.xy)
+    assert np.array_equal(again.desc, original_features.desc)
+    assert len(original_features.to_bytes()) == 12 + 136 * len(original_features)
+
+
+def test_bytes_that_are_not_features_are_refused_with_a_reason(original_features):
+    data = original_features.to_bytes()
+    with pytest.raises(ValueError, match="not local features"):
+        lf.LocalFeatures.from_bytes(b"JUNK" + data[4:])
+    with pytest.raises(ValueError, match="take .* bytes"):
+        lf.LocalFeatures.from_bytes(data[:-1])
+
+
+def test_extraction_keeps_the_strongest_keypoints_in_a_fixed_order(original):
+    data = encode(original, "JPEG", quality=90)
+    few, again = lf.extract(data, lf.FeatureOptions(max_keypoints=100)), lf.extract(data)
+    assert len(few) == 100 and len(again) > 500
+    assert np.array_equal(few.xy, again.xy[:100])  # the strongest first
+    assert lf.extract(data).to_bytes() == again.to_bytes()
+
+
+def test_a_small_image_is_not_enlarged_and_a_flat_one_has_no_keypoints():
+    small = lf.extract(encode(_painting("portrait", 3).resize((200, 150)), "PNG"))
+    assert small.size == (200, 150) and len(small) > 0
+    flat = lf.extract(encode(Image.new("RGB", (300, 200), (120, 90, 60)), "PNG"))
+    assert len(flat) == 0 and lf.LocalFeatures.from_bytes(flat.to_bytes()).size == (300, 200)
+    assert lf.match_pair(flat, small).inliers == 0
+
+
+@pytest.mark.parametrize("name", COPIES)
+def test_a_copy_is_explained_by_one_transform(name, original, original_features):
+    copy = lf.extract(encode(COPIES[name](original), "JPEG", quality=85))
+    found = lf.match_pair(original_features, copy)
+    assert found.inliers >= 40, found
+    assert found.mirrored == (name == "mirrored")
+    assert lf.inlier_coverage(found, original_features,
+                              copy.mirrored() if found.mirrored else copy) >= 0.5
+
+
+def test_other_paintings_and_other_versions_of_a_composition_find_no_transform(
+        original_features):
+    others = [_painting("landscape", 8), _painting("portrait", 9), _painting("landscape", 7, 1)]
+    for other in others:
+        found = lf.match_pair(original_features, lf.extract(encode(other, "JPEG", quality=90)))
+        assert found.inliers < 20, found
+
+
+def test_the_transform_maps_the_original_onto_the_copy(original, original_features):
+    copy = lf.extract(encode(transforms.squash(original.crop((80, 0, 800, 600)), 0.8), "PNG"))
+    found = lf.match_pair(original_features, copy)
+    # The original's decode is 512 px wide: x 80..800 of 800 px is 51.2..512, squashed to
+    # 0.8 of the copy's width; y is unchanged (384 px both).
+    scale_x = copy.size[0] / (512 * 720 / 800)
+    expected = np.array([[scale_x, 0, -51.2 * scale_x], [0, copy.size[1] / 384, 0], [0, 0, 1]])
+    assert np.allclose(found.matrix[:2, :2], expected[:2, :2], atol=0.02)
+    assert np.allclose(found.matrix[:2, 2], expected[:2, 2], atol=2.0)  # pixels
+
+
+def test_bad_feature_params_are_refused_as_user_errors():
+    with pytest.raises(UserError, match="long_side_px"):
+        lf.FeatureOptions(long_side_px=10)
+    with pytest.raises(UserError, match="max_keypoints"):
+        lf.FeatureOptions(max_keypoints=8)
+    # 0 switches local features off: rows get none, and curate clusters without them.
+    assert lf.feature_fields(lf.FeatureOptions(max_keypoints=0), b"any bytes") == {
+        "local_features": None}
+
+
+def test_hashing_with_features_gives_every_readable_image_features_from_one_read(tmp_path):
+    write(tmp_path / "a.jpg", _painting("seascape", 4), "JPEG")
+    (tmp_path / "b.jpg").write_bytes(b"not an image")
+    extra = functools.partial(lf.feature_fields, lf.FeatureOptions())
+    good, bad = hash_files(sorted(tmp_path.iterdir()), workers=1, extra=extra)
+    assert len(lf.LocalFeatures.from_bytes(good["local_features"])) > 100
+    assert "local_features" not in bad and bad["error"]
+    assert "local_features" not in hash_files([tmp_path / "a.jpg"], workers=1)[0]

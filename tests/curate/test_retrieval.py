@@ -1,0 +1,89 @@
+"""curate.retrieval: each image's few most likely copies from a bag of visual words, so that the
+local-feature verifier tries those pairs and not all of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from curate import retrieval
+from curate.local_features import LocalFeatures, extract
+from demo import painter, transforms
+from tests.images import encode
+
+KINDS = ("landscape", "seascape", "portrait", "still_life", "geometric")
+COPY_MAKERS = (
+    lambda img: img.crop((200, 150, 520, 390)),  # a detail, a sixth of the picture
+    lambda img: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    lambda img: transforms.squash(img, 0.65),
+    lambda img: img.transform(img.size, Image.Transform.PERSPECTIVE,
+                              (1.1, 0.15, -60, 0.05, 1.05, -30, 1e-4, 5e-5)),
+)
+
+
+@pytest.fixture(scope="module")
+def collection() -> tuple[list[LocalFeatures], list[tuple[int, int, bool]]]:
+    """16 paintings and 8 copies of the first 8 (detail, mirror, squash, angle in turn); the
+    true pairs as (original, copy, mirrored)."""
+    rng = np.random.default_rng(3)
+    images = [painter.paint(KINDS[i % 5], painter.Style.random(rng), 100 + i, (800, 600))
+              for i in range(16)]
+    truth = []
+    for i in range(8):
+        images.append(COPY_MAKERS[i % 4](images[i]))
+        truth.append((i, len(images) - 1, i % 4 == 1))
+    return [extract(encode(img, "JPEG", quality=88)) for img in images], truth
+
+
+def test_each_copy_is_among_its_originals_three_nearest(collection):
+    features, truth = collection
+    pairs = retrieval.candidate_pairs(features, neighbours=3)
+    found = {(a, b): m for a, b, m in zip(pairs["a"], pairs["b"], pairs["mirrored"],
+                                           strict=True)}
+    for original, copy, mirrored in truth:
+        assert (original, copy) in found
+        if mirrored:
+            assert found[(original, copy)]
+    assert (pairs["a"] < pairs["b"]).all() and not pairs.duplicated(["a", "b"]).any()
+    assert len(pairs) <= 3 * len(features)
+
+
+def test_retrieval_gives_the_same_pairs_every_time(collection):
+    features, _ = collection
+    first = retrieval.candidate_pairs(features, neighbours=4)
+    again = retrieval.candidate_pairs(features, neighbours=4)
+    assert first.equals(again)
+
+
+def test_images_without_features_take_no_part_and_positions_are_kept(collection):
+    features, truth = collection
+    flat = extract(encode(Image.new("RGB", (300, 200), (90, 90, 90)), "PNG"))
+    holey = [None, flat, *features]
+    pairs = retrieval.candidate_pairs(holey, neighbours=3)
+    assert not pairs[["a", "b"]].isin([0, 1]).any().any()
+    found = set(zip(pairs["a"], pairs["b"], strict=True))
+    assert all((a + 2, b + 2) in found for a, b, _ in truth)
+
+
+def test_too_few_images_or_no_neighbours_give_no_pairs(collection):
+    features, _ = collection
+    assert retrieval.candidate_pairs(features[:1], neighbours=5).empty
+    assert retrieval.candidate_pairs([None, None], neighbours=5).empty
+    assert retrieval.candidate_pairs(features, neighbours=0).empty
+
+
+def test_the_vocabulary_grows_with_the_collection_within_bounds():
+    assert retrieval.branching_for(10) == retrieval.MIN_BRANCHING
+    assert retrieval.branching_for(1_600) == 126  # ~16,000 words
+    assert retrieval.branching_for(10_000_000) == retrieval.MAX_BRANCHING
+
+
+def test_a_vocabulary_gives_a_descriptor_and_its_copy_the_same_word(collection):
+    features, _ = collection
+    sample = np.concatenate([f.rootsift() for f in features[:4]])
+    vocabulary = retrieval.Vocabulary.train(sample, 16, seed=0)
+    words = vocabulary.assign(sample)
+    assert vocabulary.size <= 256 and words.max() < vocabulary.size
+    assert np.array_equal(vocabulary.assign(sample.copy()), words)
+    assert len(np.unique(words)) > 100
