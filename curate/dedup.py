@@ -881,23 +881,25 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     edges += walk(dict(zip(wanted, scores, strict=True)))
     if phases:
         phases.done("dedup: window candidates verified", pairs=len(wanted))
-    decided = {(e[0], e[1]) for e in edges} | done
-    edges += _local_edges(thumbs, features, trims, second_look, decided, opts, workers, phases)
+    edges += _local_edges(thumbs, features, trims, second_look, edges, done, opts, workers,
+                          phases)
     return edges
 
 
-def _local_edges(thumbs: list, features: list, trims: list, second_look: dict, decided: set,
-                 opts: dict, workers: int | None, phases) -> list:
+def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
+                 edges_so_far: list, done: set, opts: dict, workers: int | None, phases) -> list:
     """Edges the local features accept among the pairs the thumbnails rejected
-    (``second_look``: pair -> hash distance) and the local-feature retrieval's candidates not
-    yet ``decided``."""
+    (``second_look``: pair -> hash distance) and not accepted since, and the local-feature
+    retrieval's candidates that no verifier tried (``edges_so_far``, ``done``)."""
     from curate.local_features import LocalFeatures
     from curate.retrieval import candidate_pairs
 
     if not any(f is not None for f in features):
         return []
-    pairs = {pair: dist for pair, dist in second_look.items()
-             if features[pair[0]] is not None and features[pair[1]] is not None}
+    accepted = {(e[0], e[1]) for e in edges_so_far}
+    # A pair rejected as a crop and then accepted as a detail needs no second look.
+    pairs = {pair: dist for pair, dist in second_look.items() if pair not in accepted
+             and features[pair[0]] is not None and features[pair[1]] is not None}
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
         searched = [LocalFeatures.from_bytes(f) if f is not None and thumbs[i] is not None
@@ -907,7 +909,7 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict, d
         if phases:
             phases.done("dedup: local-feature retrieval", candidates=len(found))
         for a, b in zip(found["a"].tolist(), found["b"].tolist(), strict=True):
-            if (a, b) not in decided and (a, b) not in pairs:
+            if (a, b) not in accepted and (a, b) not in done and (a, b) not in pairs:
                 pairs[(a, b)] = -1
                 retrieved += 1
     order = sorted(pairs)
