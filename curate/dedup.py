@@ -81,19 +81,13 @@ verification costs a few milliseconds, mostly the 1,000 x 1,000 descriptor produ
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import ctypes
 import functools
-import itertools
-import os
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from curate.hashing import THUMB_SIDE
+from curate.parallel import imap_ordered, map_ordered, process_pool, single_threaded_blas
 
 HASH_COLUMNS = ("phash", "phash_trim", "phash_centre")
 DEFAULTS = {
@@ -127,84 +121,6 @@ MIN_PAIRS_FOR_POOL = 64  # candidate pairs to verify that repay starting a proce
 
 # ----------------------------------------------------------------------------------------------
 # Verification: align two thumbnails and compare their gradients
-
-
-@functools.cache
-def _openblas_set_threads_local():
-    """numpy's bundled OpenBLAS ``openblas_set_num_threads_local`` (>= 0.3.27), or None."""
-    libs = Path(np.__file__).parent.parent / "numpy.libs"
-    for path in sorted(libs.glob("*openblas*")):
-        with contextlib.suppress(OSError, AttributeError):
-            function = ctypes.CDLL(str(path)).openblas_set_num_threads_local
-            function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
-            return function
-    return None
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run this thread's BLAS calls on one thread. Verification multiplies many small
-    matrices; a multi-threaded BLAS spends far longer waking its threads than multiplying
-    (10-100x slower on a busy machine). A no-op where numpy's BLAS is not OpenBLAS."""
-    setter = _openblas_set_threads_local()
-    previous = setter(1) if setter else None
-    try:
-        yield
-    finally:
-        if setter:
-            setter(previous)
-
-
-def _pool(workers: int | None, worth_it: bool, initializer=None, initargs: tuple = ()
-          ) -> contextlib.AbstractContextManager:
-    """A process pool of ``workers`` (None or 0: all cores), or a null context (work in this
-    process) for one worker or when the work is too little (``worth_it`` false) to repay
-    starting processes. Results never depend on which: every piece of work is computed
-    alone and the results are gathered in order."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or not worth_it:
-        return contextlib.nullcontext(None)
-    return ProcessPoolExecutor(workers, initializer=_start_worker,
-                               initargs=(initializer, initargs))
-
-
-def _start_worker(initializer, initargs: tuple) -> None:
-    """A pool process: its BLAS and OpenCV on one thread for good (the pool is the
-    parallelism), then ``initializer``."""
-    import cv2
-
-    set_threads = _openblas_set_threads_local()
-    if set_threads is not None:
-        set_threads(1)
-    cv2.setNumThreads(1)
-    if initializer is not None:
-        initializer(*initargs)
-
-
-def _apply(function, chunk: list) -> list:
-    return [function(item) for item in chunk]
-
-
-def _imap(pool: ProcessPoolExecutor | None, function, items, chunksize: int = 16):
-    """``function`` over the iterable ``items``, results in order, in ``pool`` or here. Chunks
-    are handed to the pool a few per core ahead of the results taken, not all at once as
-    ``Executor.map`` does: a million tasks would otherwise hold a million task tuples and
-    their futures in memory at once."""
-    if pool is None:
-        yield from map(function, items)
-        return
-    ahead = 4 * (os.cpu_count() or 1)
-    items, pending = iter(items), collections.deque()
-    while chunk := list(itertools.islice(items, chunksize)):
-        pending.append(pool.submit(_apply, function, chunk))
-        if len(pending) >= ahead:
-            yield from pending.popleft().result()
-    while pending:
-        yield from pending.popleft().result()
-
-
-def _map(pool: ProcessPoolExecutor | None, function, items, chunksize: int = 16) -> list:
-    return list(_imap(pool, function, items, chunksize))
 
 
 def _equalised(thumb: bytes) -> np.ndarray:
@@ -706,11 +622,11 @@ def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
     index = (whole, centroids, members, bounds, min_similarity, neighbours)
     blocks = [(start, thumbs[start: start + block]) for start in range(0, n, block)]
     found = tuple(np.zeros(0, dt) for dt in (np.int64, np.int64, np.int64, np.float32))
-    with _pool(workers, len(blocks) > 1, _hold_index, index) as pool:
+    with process_pool(workers, len(blocks) > 1, _hold_index, index) as pool:
         if pool is None:
             _hold_index(*index)
         try:
-            for hits in _imap(pool, _search_block, blocks, chunksize=1):
+            for hits in imap_ordered(pool, _search_block, blocks, chunksize=1):
                 if hits is not None:
                     found = tuple(np.concatenate(p) for p in zip(found, hits, strict=True))
                     if neighbours is not None:
@@ -823,8 +739,8 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
                 continue
             done.add((a, b))
             tried.append((a, b, dist, via))
-        with _pool(workers, len(tried) >= MIN_PAIRS_FOR_POOL) as pool:
-            scores = _map(pool, _score, (("crop", thumbs[a], thumbs[b], *crop_args)
+        with process_pool(workers, len(tried) >= MIN_PAIRS_FOR_POOL) as pool:
+            scores = map_ordered(pool, _score, (("crop", thumbs[a], thumbs[b], *crop_args)
                                          for a, b, _, _ in tried))
         for (a, b, dist, via), score in zip(tried, scores, strict=True):
             if score >= opts["min_score"]:
@@ -873,8 +789,8 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
         return wanted if tasks is None else found
 
     wanted = walk(None)
-    with _pool(workers, len(wanted) >= MIN_PAIRS_FOR_POOL) as pool:
-        scores = _map(pool, _score, (
+    with process_pool(workers, len(wanted) >= MIN_PAIRS_FOR_POOL) as pool:
+        scores = map_ordered(pool, _score, (
             ("crop", thumbs[t[1]], thumbs[t[2]], *crop_args) if t[0] == "crop" else
             ("detail", thumbs[t[1]], thumbs[t[2]], opts["detail_scale"], tuple(boxes[t[3]]))
             for t in wanted))
@@ -891,7 +807,6 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
     """Edges the local features accept among the pairs the thumbnails rejected
     (``second_look``: pair -> hash distance) and not accepted since, and the local-feature
     retrieval's candidates that no verifier tried (``edges_so_far``, ``done``)."""
-    from curate.local_features import LocalFeatures
     from curate.retrieval import candidate_pairs
 
     if not any(f is not None for f in features):
@@ -902,10 +817,9 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
              and features[pair[0]] is not None and features[pair[1]] is not None}
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
-        searched = [LocalFeatures.from_bytes(f) if f is not None and thumbs[i] is not None
-                    else None for i, f in enumerate(features)]
-        found = candidate_pairs(searched, opts["retrieval_neighbours"])
-        del searched
+        found = candidate_pairs(features, opts["retrieval_neighbours"],
+                                usable=np.array([t is not None for t in thumbs], bool),
+                                workers=workers)
         if phases:
             phases.done("dedup: local-feature retrieval", candidates=len(found))
         for a, b in zip(found["a"].tolist(), found["b"].tolist(), strict=True):
@@ -914,8 +828,8 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
                 retrieved += 1
     order = sorted(pairs)
     args = (opts["accept_inliers"], opts["review_inliers"], opts["min_score"])
-    with _pool(workers, len(order) >= MIN_PAIRS_FOR_POOL) as pool:
-        verdicts = _map(pool, _local_verdict, (
+    with process_pool(workers, len(order) >= MIN_PAIRS_FOR_POOL) as pool:
+        verdicts = map_ordered(pool, _local_verdict, (
             (features[a], features[b], thumbs[a], trims[a], thumbs[b], trims[b], *args)
             for a, b in order))
     edges = []
@@ -929,7 +843,7 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
 
 
 def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = None,
-            phases=None, **tuning) -> pd.DataFrame:
+            phases=None, features=None, **tuning) -> pd.DataFrame:
     """Cluster near-duplicate images. See the module docstring for the method.
 
     Returns a frame on ``rows.index`` with ``cluster_id`` (smallest position in ``key`` order
@@ -940,11 +854,14 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     "window" or "detail" for the thumbnail verifier and the candidate search that found the
     pair; "local" or "local_mirrored" for the local features; "" when unmatched) and
     ``match_inliers`` (the local features' inlier count of that pair, -1 when they did not
-    decide it). Local features come from an optional ``local_features`` column (bytes of
-    :class:`curate.local_features.LocalFeatures`; the ``trim`` column places the thumbnails in
-    them). Verification and the window search run in ``workers`` processes (None: all cores); the
-    clusters are the same for any number. ``phases``: an object whose ``done(name)`` is
-    called at the end of each step (``curate.stage.Phases``). Tuning keys: see ``DEFAULTS``.
+    decide it). Local features come from ``features`` (per row, bytes of
+    :class:`curate.local_features.LocalFeatures` or None: a list, or a
+    :class:`curate.feature_store.FeatureStore` that keeps them on disk) or else from an
+    optional ``local_features`` column; the ``trim`` column places the thumbnails in them.
+    Verification, the window search and the retrieval's quantisation run in ``workers``
+    processes (None: all cores); the clusters are the same for any number. ``phases``: an
+    object whose ``done(name)`` is called at the end of each step (``curate.stage.Phases``).
+    Tuning keys: see ``DEFAULTS``.
     """
     opts = checked_tuning(tuning)
     n = len(rows)
@@ -954,8 +871,11 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
 
     thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
     thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
-    features = list(rows["local_features"]) if "local_features" in rows else [None] * n
-    features = [bytes(f) if isinstance(f, bytes | bytearray) else None for f in features]
+    if features is None:
+        features = list(rows["local_features"]) if "local_features" in rows else [None] * n
+        features = [bytes(f) if isinstance(f, bytes | bytearray) else None for f in features]
+    elif len(features) != n:
+        raise ValueError(f"{len(features)} rows of local features for {n} rows")
     trims = list(rows["trim"]) if "trim" in rows else [None] * n
     trims = [None if t is None or len(t) != 4 else tuple(float(v) for v in t) for t in trims]
     edges = []  # (a, b, distance, score, via, inliers)

@@ -2,51 +2,64 @@
 picture, so that the geometric verifier (:mod:`curate.local_features`) tries those pairs and
 never all N^2.
 
-Use it on a list of :class:`curate.local_features.LocalFeatures` (None where an image has
-none)::
+Use it on a sequence with, per image, its :class:`curate.local_features.LocalFeatures`, their
+bytes, or None (a list, or a :class:`curate.feature_store.FeatureStore` on disk)::
 
     from curate.retrieval import candidate_pairs
-    pairs = candidate_pairs(features, neighbours=5)   # a, b, similarity, mirrored
+    pairs = candidate_pairs(features, neighbours=5, workers=2)   # a, b, similarity, mirrored
 
 Method: a bag of visual words (Sivic & Zisserman's "Video Google"; Nister & Stewenius's
 vocabulary tree), because a close-up detail or a crop shares only part of its keypoints with
 the whole, and a global vector of the whole picture (VLAD, a thumbnail) drowns that part.
 
 1. Vocabulary: two-level spherical k-means over RootSIFT descriptors sampled from the
-   collection (``branching`` clusters, each split into ``branching`` words), seeded, so the
-   same features give the same words. ``branching`` grows as sqrt(10 N): about 16,000 words
-   for 1,600 images, a million from 100,000 images on.
-2. Each image is a sparse vector of its words, sqrt(count) x idf (a word seen in few images
-   is strong evidence; the square root tames bursts of one texture), of unit length.
-3. Each image queries with its words and with the words of its mirrored descriptors (a
-   mirrored copy shares no words with the original as it is); the ``neighbours`` most similar
-   other images (cosine of the vectors) become candidate pairs, the larger of the two
-   similarities deciding whether the pair is tried mirrored. Scoring is a sparse matrix
-   product a block of queries at a time, so memory holds one block's scores, not N^2.
+   collection (``branching`` clusters, each split into up to ``branching`` words), seeded, so
+   the same features give the same words. ``branching`` grows as sqrt(10 N) until each word
+   is trained on ``MIN_SAMPLE_PER_WORD`` sampled descriptors: about 16,000 words for 1,600
+   images, 250,000 from 25,000 images on.
+2. The vocabulary is mirror-symmetric: half of the clusters are trained, the other half are
+   their mirror images (the descriptor permutation of a mirrored picture, `MIRROR_PERMUTATION`),
+   and so are their words. The word of a mirrored descriptor is then the *partner* of the
+   descriptor's own word, with no second quantisation: a mirrored copy, which shares no words
+   with the original as it is, is found by querying with the partners of the words.
+3. Each image is a binary bag of its distinct words weighted by idf, in an inverted file
+   (:mod:`curate.inverted_file`, which leaves out words most images share). Each image queries
+   with its words and with their partners; the ``neighbours`` most similar other images
+   (cosine) become candidate pairs, the larger of the two similarities deciding whether the
+   pair is tried mirrored.
 
-Cost grows with N x words per image x the images sharing a word, about N^1.x in practice
-(``python -m benchmarks retrieval`` measures it); the quantisation (every descriptor against
-2 x branching centroids) dominates at a million images.
+Memory: the words, four bytes per (image, distinct word) twice (the bags and the postings),
+and one image's features at a time; features are read twice (a sample, then the words).
+Time: quantisation (each descriptor against 2 x ``branching`` centroids, in ``workers``
+processes) and the postings scanned, which grow as N x words per image x the images sharing
+a word (``python -m benchmarks retrieval`` measures both).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
-from curate.local_features import LocalFeatures
+from curate.inverted_file import Bags, InvertedFile
+from curate.local_features import MIRROR_PERMUTATION, LocalFeatures, keypoint_count
+from curate.parallel import imap_ordered, process_pool
 
-SAMPLE_PER_CENTROID = 32  # descriptors per centroid trained on (k-means converges with few)
-MAX_SAMPLE = 2_000_000  # descriptors sampled for training at most (~1 GB of float32)
+MAX_SAMPLE = 2_000_000  # descriptors sampled for training at most (1 GB of float32)
+MIN_SAMPLE_PER_WORD = 8  # sampled descriptors per word at least (with their mirror images: 16)
 KMEANS_ITERATIONS = 8
-MIN_BRANCHING, MAX_BRANCHING = 64, 1024
-QUERY_CELLS = 1 << 24  # query rows x images scored per block
+MIN_BRANCHING = 64
+MAX_BRANCHING = 2 * int(np.sqrt(MAX_SAMPLE / MIN_SAMPLE_PER_WORD) / 2)  # 500: 250,000 words
+ASSIGN_CHUNK = 64  # images per task when assigning words in a process pool
+QUERY_CHUNK = 8192  # images per query batch (their mirrored bags are built per batch)
 
 
 def branching_for(images: int) -> int:
-    """Clusters per level of the vocabulary for ``images`` images: sqrt(10 N), bounded."""
-    return int(np.clip(round(np.sqrt(10 * max(images, 1))), MIN_BRANCHING, MAX_BRANCHING))
+    """Clusters per level of the vocabulary for ``images`` images: sqrt(10 N), even (half are
+    mirror images), bounded."""
+    return int(np.clip(2 * round(np.sqrt(10 * max(images, 1)) / 2), MIN_BRANCHING,
+                       MAX_BRANCHING))
 
 
 def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator,
@@ -69,123 +82,164 @@ def _nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np.nda
 
 
 class Vocabulary:
-    """A two-level vocabulary tree: ``top`` (b, 128) centroids, each with ``leaves[i]``
-    (<= b, 128) words; word ids are ``first[i] + j``."""
+    """A two-level, mirror-symmetric vocabulary tree: ``top`` (b, 128) centroids, each with
+    ``leaves[i]`` (<= b, 128) words; word ids are ``first[i] + j``. Cluster ``i + b/2`` is
+    the mirror image of cluster ``i``, leaf for leaf, so ``partner[word]`` is the word of the
+    mirrored descriptor."""
 
     def __init__(self, top: np.ndarray, leaves: list[np.ndarray]):
+        if len(top) % 2 or len(leaves) != len(top):
+            raise ValueError("a mirror-symmetric vocabulary has an even number of clusters")
         self.top, self.leaves = top, leaves
-        self.first = np.r_[0, np.cumsum([len(leaf) for leaf in leaves])].astype(np.int64)
+        sizes = np.array([len(leaf) for leaf in leaves], np.int64)
+        half = len(top) // 2
+        if not np.array_equal(sizes[:half], sizes[half:]):
+            raise ValueError("a cluster and its mirror image need as many words")
+        self.first = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         self.size = int(self.first[-1])
+        mirror_of = np.r_[np.arange(half, 2 * half), np.arange(half)]
+        self.partner = np.concatenate([self.first[mirror_of[i]] + np.arange(sizes[i])
+                                       for i in range(len(top))]).astype(np.uint32) \
+            if len(top) else np.zeros(0, np.uint32)
 
     @classmethod
     def train(cls, sample: np.ndarray, branching: int, seed: int = 0) -> Vocabulary:
-        """Train on unit-length descriptor rows ``sample``."""
+        """Train on unit-length descriptor rows ``sample`` (with their mirror images)."""
         rng = np.random.default_rng(seed)
-        b = min(branching, len(sample))
-        top = _spherical_kmeans(sample, b, rng)
-        owner = _nearest(sample, top)
+        half = max(1, min(branching // 2, len(sample)))
+        trained = _spherical_kmeans(sample, half, rng)
+        top = np.concatenate([trained, trained[:, MIRROR_PERMUTATION]])
+        both = np.concatenate([sample, sample[:, MIRROR_PERMUTATION]])
+        owner = _nearest(both, top)
         leaves = []
-        for i in range(b):
-            members = sample[owner == i]
-            if len(members) <= 1:
-                leaves.append(top[i: i + 1])
-                continue
-            leaves.append(_spherical_kmeans(members, min(b, len(members)), rng))
+        for i in range(half):
+            members = both[owner == i]
+            leaves.append(top[i: i + 1] if len(members) <= 1 else
+                          _spherical_kmeans(members, min(branching, len(members)), rng))
+        leaves += [leaf[:, MIRROR_PERMUTATION] for leaf in leaves]
         return cls(top, leaves)
 
     def assign(self, desc: np.ndarray) -> np.ndarray:
         """The word of each unit-length descriptor row."""
         owner = _nearest(desc, self.top)
-        words = np.empty(len(desc), np.int64)
+        words = np.empty(len(desc), np.uint32)
         for i in np.unique(owner):
             rows = np.flatnonzero(owner == i)
             words[rows] = self.first[i] + _nearest(desc[rows], self.leaves[i])
         return words
 
 
-def _sample(features: list[LocalFeatures], limit: int) -> np.ndarray:
-    """About ``limit`` RootSIFT descriptors spread over the images: the same share of each
-    image's strongest keypoints (features are stored strongest first)."""
-    total = sum(len(f) for f in features)
-    share = min(1.0, limit / max(total, 1))
-    parts = [f.rootsift()[: max(1, int(np.ceil(len(f) * share)))] for f in features if len(f)]
+def _decoded(item) -> LocalFeatures:
+    return item if isinstance(item, LocalFeatures) else LocalFeatures.from_bytes(item)
+
+
+def _keypoint_counts(features: Sequence) -> np.ndarray:
+    """Each image's keypoint count (0 without features), reading no features where the
+    sequence knows them (a FeatureStore)."""
+    if hasattr(features, "keypoints"):
+        return np.array([features.keypoints(i) for i in range(len(features))], np.int64)
+    return np.array([0 if f is None else len(f) if isinstance(f, LocalFeatures)
+                     else keypoint_count(len(f)) for f in features], np.int64)
+
+
+def _sample(features: Sequence, present: np.ndarray, counts: np.ndarray, limit: int
+            ) -> np.ndarray:
+    """About ``limit`` RootSIFT descriptors spread over the ``present`` images: the same share
+    of each image's strongest keypoints (features are stored strongest first)."""
+    share = min(1.0, limit / max(int(counts[present].sum()), 1))
+    parts = [_decoded(features[i]).rootsift()[: max(1, int(np.ceil(counts[i] * share)))]
+             for i in present]
     return np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)
 
 
-def _vectors(word_lists: list[np.ndarray], size: int, idf: np.ndarray | None
-             ) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Rows of sqrt(count) x idf, unit length; and the idf (computed here when None)."""
-    rows = np.repeat(np.arange(len(word_lists)), [len(w) for w in word_lists])
-    cols = np.concatenate(word_lists) if word_lists else np.zeros(0, np.int64)
-    counts = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
-                           shape=(len(word_lists), size))
-    counts.sum_duplicates()
-    if idf is None:
-        df = np.bincount(counts.indices, minlength=size)
-        idf = np.log(len(word_lists) / np.maximum(df, 1)).astype(np.float32)
-    counts.data = np.sqrt(counts.data) * idf[counts.indices]
-    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(1)).ravel())
-    return sp.csr_matrix(sp.diags(1 / np.maximum(norms, 1e-12)) @ counts), idf
+_worker_vocabulary: Vocabulary | None = None
 
 
-def _top(block: sp.csr_matrix, first_row: int, keep: int) -> tuple[np.ndarray, ...]:
-    """Per row of a score block: its ``keep`` best columns other than itself (ties: the
-    smaller column), as (row, column, score)."""
-    rows, cols, scores = [], [], []
-    for r in range(block.shape[0]):
-        start, stop = block.indptr[r], block.indptr[r + 1]
-        col, val = block.indices[start:stop], block.data[start:stop]
-        mine = col != first_row + r
-        col, val = col[mine], val[mine]
-        order = np.lexsort((col, -val))[:keep]
-        rows.append(np.full(len(order), first_row + r))
-        cols.append(col[order])
-        scores.append(val[order])
-    return tuple(np.concatenate(p) if p else np.zeros(0) for p in (rows, cols, scores))
+def _hold_vocabulary(vocabulary: Vocabulary) -> None:
+    global _worker_vocabulary
+    _worker_vocabulary = vocabulary
 
 
-def candidate_pairs(features: list[LocalFeatures | None], neighbours: int = 5,
-                    seed: int = 0, min_keypoints: int = 8) -> pd.DataFrame:
+def _distinct_words(chunk: list) -> list[np.ndarray]:
+    """The sorted distinct words of each image of ``chunk`` (in a pool process, or here once
+    `_hold_vocabulary` has run)."""
+    return [np.unique(_worker_vocabulary.assign(_decoded(item).rootsift())) for item in chunk]
+
+
+def _bags(features: Sequence, present: np.ndarray, vocabulary: Vocabulary,
+          workers: int | None) -> Bags:
+    """The distinct words of each ``present`` image, in that order."""
+    chunks = [present[s: s + ASSIGN_CHUNK] for s in range(0, len(present), ASSIGN_CHUNK)]
+    blocks, pending, lengths = [], [], []
+    with process_pool(workers, len(chunks) > 1, _hold_vocabulary, (vocabulary,)) as pool:
+        if pool is None:
+            _hold_vocabulary(vocabulary)
+        for bag in imap_ordered(pool, _distinct_words,
+                                ([features[i] for i in chunk] for chunk in chunks), 1):
+            pending += bag
+            lengths += [len(w) for w in bag]
+            if len(pending) >= 4096:  # a few large arrays, not one small one per image
+                blocks.append(np.concatenate(pending))
+                pending = []
+    flat = np.concatenate(blocks + pending) if lengths else np.zeros(0, np.uint32)
+    return Bags(flat, np.r_[0, np.cumsum(lengths)])
+
+
+def _mirrored(bags: Bags, partner: np.ndarray) -> Bags:
+    """The bags of the mirrored images: each word's partner, sorted again per image."""
+    image = np.repeat(np.arange(len(bags)), np.diff(bags.offsets))
+    words = partner[bags.words]
+    return Bags(words[np.lexsort((words, image))], bags.offsets)
+
+
+def candidate_pairs(features: Sequence, neighbours: int = 5, seed: int = 0,
+                    min_keypoints: int = 8, usable: np.ndarray | None = None,
+                    workers: int | None = 1) -> pd.DataFrame:
     """Candidate pairs (positions ``a < b`` in ``features``) with their ``similarity`` and
-    whether the better query was ``mirrored``: each image's ``neighbours`` most similar. Images
-    with fewer than ``min_keypoints`` keypoints take no part."""
+    whether the better query was ``mirrored``: each image's ``neighbours`` most similar.
+    Images with fewer than ``min_keypoints`` keypoints, or not ``usable`` (default: all are),
+    take no part. Words are assigned in ``workers`` processes (None: all cores); the pairs
+    are the same for any number."""
     empty = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
                           "similarity": np.zeros(0, np.float32),
                           "mirrored": np.zeros(0, bool)})
-    present = [i for i, f in enumerate(features) if f is not None and len(f) >= min_keypoints]
+    counts = _keypoint_counts(features)
+    ok = counts >= min_keypoints
+    if usable is not None:
+        ok &= np.asarray(usable, bool)
+    present = np.flatnonzero(ok)
     if neighbours <= 0 or len(present) < 2:
         return empty
-    chosen = [features[i] for i in present]
-    branching = branching_for(len(chosen))
-    vocabulary = Vocabulary.train(
-        _sample(chosen, min(MAX_SAMPLE, SAMPLE_PER_CENTROID * branching * branching)),
-        branching, seed)
-    words = [vocabulary.assign(f.rootsift()) for f in chosen]
-    mirrored_words = [vocabulary.assign(f.mirrored().rootsift()) for f in chosen]
-    index, idf = _vectors(words, vocabulary.size, None)
-    mirrored_index, _ = _vectors(mirrored_words, vocabulary.size, idf)
-    del words, mirrored_words
-    keep = min(neighbours, len(chosen) - 1)
-    block = max(1, QUERY_CELLS // len(chosen))
+    branching = branching_for(len(present))
+    sample = _sample(features, present, counts,
+                     min(MAX_SAMPLE, MIN_SAMPLE_PER_WORD * branching * branching))
+    vocabulary = Vocabulary.train(sample, branching, seed)
+    del sample
+    bags = _bags(features, present, vocabulary, workers)
+    index = InvertedFile.build(bags, vocabulary.size)
+    keep = min(neighbours, len(present) - 1)
     found = []
-    transposed = index.T.tocsr()
-    for start in range(0, len(chosen), block):
-        stop = min(len(chosen), start + block)
-        plain = (index[start:stop] @ transposed).tocsr()
-        mirror = (mirrored_index[start:stop] @ transposed).tocsr()
-        # Best of the plain and the mirrored query, per pair; a mirrored score larger than
-        # the plain one marks a mirrored pair (encoded as a negative column while merging).
-        best = plain.maximum(mirror).tocsr()
-        rows, cols, scores = _top(best, start, keep)
-        rows, cols = rows.astype(np.int64), cols.astype(np.int64)
-        was_mirror = (np.asarray(mirror[rows - start, cols]).ravel()
-                      > np.asarray(plain[rows - start, cols]).ravel())
-        found.append((rows, cols, scores, was_mirror))
-    rows, cols, scores, was_mirror = (np.concatenate(p) for p in zip(*found, strict=True))
-    present = np.asarray(present, np.int64)
-    pairs = pd.DataFrame({"a": present[np.minimum(rows, cols)],
-                          "b": present[np.maximum(rows, cols)],
-                          "similarity": scores.astype(np.float32), "mirrored": was_mirror})
+    for start in range(0, len(present), QUERY_CHUNK):
+        chunk = bags.select(start, min(len(present), start + QUERY_CHUNK))
+        ids = np.arange(start, start + len(chunk))
+        for mirrored, query in ((False, chunk), (True, _mirrored(chunk, vocabulary.partner))):
+            other, score = index.query(query, keep, ids)
+            found.append(pd.DataFrame({"q": np.repeat(ids, keep), "other": other.ravel(),
+                                       "similarity": score.ravel(), "mirrored": mirrored}))
+    hits = pd.concat(found, ignore_index=True)
+    hits = hits[hits["other"] >= 0]
+    # Per (image, other): the better of the plain and the mirrored query (ties: plain), then
+    # each image's `keep` best (ties: the smaller other).
+    hits = hits.sort_values(["q", "other", "similarity", "mirrored"],
+                            ascending=[True, True, False, True], kind="stable") \
+        .drop_duplicates(["q", "other"])
+    hits = hits.sort_values(["q", "similarity", "other"], ascending=[True, False, True],
+                            kind="stable").groupby("q", sort=False).head(keep)
+    q, other = hits["q"].to_numpy(), hits["other"].to_numpy()
+    pairs = pd.DataFrame({"a": present[np.minimum(q, other)],
+                          "b": present[np.maximum(q, other)],
+                          "similarity": hits["similarity"].to_numpy(np.float32),
+                          "mirrored": hits["mirrored"].to_numpy(bool)})
     # One row per pair: its best similarity (both images may have chosen it).
     pairs = pairs.sort_values(["a", "b", "similarity"], ascending=[True, True, False],
                               kind="stable")

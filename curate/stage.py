@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import manifests
+from curate.feature_store import FeatureStore
 from curate.filters import FilterConfig, artist_key, failed_rules
 from demo.settings import GROUND_TRUTH_FILE
-from marcus.atomic import write_text
+from marcus.atomic import scratch_dir, write_text
 from marcus.timings import peak_rss_mib
 
 # What the rules of curate/filters.py read of a record.
@@ -70,7 +71,7 @@ class Phases:
 # Columns that curate never reads, left on disk until the records manifest copies them
 # (``raw_records``): the raw record alone is about 2 KB, 2 GB at a million records.
 LEFT_ON_DISK = ("raw_record",)  # of records.parquet
-# Of the hashes: read for clustering only (`hash_blobs`).
+# Of the hashes: read for clustering only (`hash_blobs`, `FeatureStore.gather`).
 HASH_COLUMNS_LEFT_ON_DISK = ("thumb", "local_features")
 
 
@@ -155,9 +156,12 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
                      & records["hash_error"].isna()]
     rows = hashed.reset_index(drop=True)
     rows["thumb"] = hash_blobs(hashes_root, sources, rows["sha256"], "thumb")
-    rows["local_features"] = hash_blobs(hashes_root, sources, rows["sha256"], "local_features")
-    clusters = cluster(rows, **config["dedup"], workers=config["workers"] or None,
-                       phases=phases)
+    # The local features stay on disk, read back per image (gigabytes at 100,000 images).
+    with scratch_dir(out) as scratch, FeatureStore.gather(
+            hashes_root, sources, rows["sha256"], scratch / "local_features") as features:
+        phases.done("local features gathered", images=int((features.sizes >= 0).sum()))
+        clusters = cluster(rows, **config["dedup"], workers=config["workers"] or None,
+                           phases=phases, features=features)
     del rows
     clusters.index = hashed.index
     for column in ("cluster_id", "match_distance", "matched_by", "match_inliers"):

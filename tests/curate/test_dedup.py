@@ -3,8 +3,6 @@ deterministic; and the verification step on hand-made transforms."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,25 +267,6 @@ def test_hash_candidates_are_each_images_nearest_few_however_crowded_the_hashes(
     assert len(candidates) <= keep * count
     assert set(candidates["a"]) | set(candidates["b"]) == set(range(count))
     assert (candidates["a"] < candidates["b"]).all() and not candidates.duplicated(["a", "b"]).any()
-
-
-def test_the_pool_is_fed_a_few_chunks_ahead_and_gives_results_in_order():
-    """Not every task at once (Executor.map's way): a million verifications would hold a
-    million task tuples and futures."""
-    pulled = []
-
-    def tasks():
-        for i in range(5000):
-            pulled.append(i)
-            yield -i
-
-    with dedup._pool(2, True) as pool:
-        results = dedup._imap(pool, abs, tasks(), chunksize=4)
-        first = next(results)
-        ahead = len(pulled)
-        rest = list(results)
-    assert [first, *rest] == list(range(5000))
-    assert ahead <= 4 * 4 * (os.cpu_count() or 1) + 4
 
 
 def test_byte_copies_of_two_versions_do_not_crowd_each_other_out_of_the_candidates():

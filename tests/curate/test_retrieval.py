@@ -87,3 +87,46 @@ def test_a_vocabulary_gives_a_descriptor_and_its_copy_the_same_word(collection):
     assert vocabulary.size <= 256 and words.max() < vocabulary.size
     assert np.array_equal(vocabulary.assign(sample.copy()), words)
     assert len(np.unique(words)) > 100
+
+
+def test_the_word_of_a_mirrored_descriptor_is_the_partner_of_its_word(collection):
+    from curate.local_features import MIRROR_PERMUTATION
+
+    features, _ = collection
+    assert np.array_equal(MIRROR_PERMUTATION[MIRROR_PERMUTATION], np.arange(128))
+    sample = np.concatenate([f.rootsift() for f in features[:6]])
+    vocabulary = retrieval.Vocabulary.train(sample, 24, seed=1)
+    held_out = np.concatenate([f.rootsift() for f in features[6:10]])
+    words = vocabulary.assign(held_out)
+    mirrored = vocabulary.assign(held_out[:, MIRROR_PERMUTATION])
+    assert np.mean(mirrored == vocabulary.partner[words]) > 0.999  # exact but for float ties
+    assert np.array_equal(vocabulary.partner[vocabulary.partner], np.arange(vocabulary.size))
+
+
+def test_features_on_disk_in_several_processes_give_the_same_pairs_as_in_memory(
+        collection, tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.feature_store import FeatureStore
+
+    features, _ = collection
+    blobs = [f.to_bytes() for f in features]
+    shas = [f"{i:064x}" for i in range(len(blobs))]
+    # Two hash files; the second repeats an image (its first copy is the one kept) and one
+    # image has no features in the first file but has them in the second.
+    first = pa.table({"sha256": shas[:10], "local_features": blobs[:9] + [None]})
+    second = pa.table({"sha256": shas[9:] + [shas[0]], "local_features": blobs[9:] + [b"x"]})
+    pq.write_table(first, tmp_path / "one.parquet")
+    pq.write_table(second, tmp_path / "two.parquet")
+    wanted = pd.Series([*shas, shas[3]])  # a byte copy: two rows, one sha256
+    with FeatureStore.gather(tmp_path, ["one", "two"], wanted, tmp_path / "features") as store:
+        assert [store[i] for i in range(len(store))] == [*blobs, blobs[3]]
+        assert store.keypoints(2) == len(features[2])
+        store[len(blobs)] = None  # the copy leaves the search, as in curate
+        monkeypatch.setattr(retrieval, "ASSIGN_CHUNK", 4)  # several tasks for the pool
+        assert store[len(blobs)] is None and store.keypoints(len(blobs)) == 0
+        on_disk = retrieval.candidate_pairs(store, neighbours=3, workers=2)
+    in_memory = retrieval.candidate_pairs(features, neighbours=3)
+    assert on_disk.equals(in_memory)
