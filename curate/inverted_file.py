@@ -28,6 +28,8 @@ import numpy as np
 
 DEFAULT_MAX_DF_SHARE = 0.01  # a word in more than this share of the images is a stop word
 MIN_MAX_DF = 1000  # ...but never below this many images (small collections keep every word)
+MAX_MAX_DF = 5000  # ...nor above: a query scans at most this many images per word, so the
+#                    whole search costs at most N x words x MAX_MAX_DF (linear in N)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -150,12 +152,13 @@ class InvertedFile:
     @classmethod
     def build(cls, bags: Bags, vocabulary_size: int, max_df: int | None = None
               ) -> InvertedFile:
-        """The index of ``bags``; words in more than ``max_df`` of them (default: the larger
-        of ``MIN_MAX_DF`` and ``DEFAULT_MAX_DF_SHARE`` of the images) are left out."""
+        """The index of ``bags``; words in more than ``max_df`` of them (default:
+        ``DEFAULT_MAX_DF_SHARE`` of the images, within ``MIN_MAX_DF`` to ``MAX_MAX_DF``) are
+        left out."""
         words, offsets, n = bags.words, bags.offsets, len(bags)
         df = np.bincount(words, minlength=vocabulary_size)
         if max_df is None:
-            max_df = max(MIN_MAX_DF, int(DEFAULT_MAX_DF_SHARE * n))
+            max_df = min(MAX_MAX_DF, max(MIN_MAX_DF, int(DEFAULT_MAX_DF_SHARE * n)))
         keep = (df > 0) & (df <= max_df)
         idf = np.where(keep, np.log(max(n, 1) / np.maximum(df, 1)), 0.0)
         weight = idf ** 2  # binary vectors: a shared word adds idf * idf to the dot product

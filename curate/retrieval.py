@@ -12,11 +12,12 @@ Method: a bag of visual words (Sivic & Zisserman's "Video Google"; Nister & Stew
 vocabulary tree), because a close-up detail or a crop shares only part of its keypoints with
 the whole, and a global vector of the whole picture (VLAD, a thumbnail) drowns that part.
 
-1. Vocabulary: two-level spherical k-means over RootSIFT descriptors sampled from the
-   collection (``branching`` clusters, each split into up to ``branching`` words), seeded, so
-   the same features give the same words. ``branching`` grows as sqrt(10 N) until each word
-   is trained on ``MIN_SAMPLE_PER_WORD`` sampled descriptors: about 16,000 words for 1,600
-   images, 250,000 from 25,000 images on.
+1. Vocabulary: a tree of spherical k-means over RootSIFT descriptors sampled from the
+   collection, seeded, so the same features give the same words: two levels of up to
+   ``MAX_BRANCHING`` clusters, then three (`tree_for`), for about ``WORDS_PER_IMAGE`` words
+   per image up to 2.1 million words. A vocabulary that grows with the collection keeps the
+   images sharing a word, and so the work of a query, about constant; a fixed one would make
+   the search quadratic. Each descriptor is compared with ``depth x branching`` centroids.
 2. The vocabulary is mirror-symmetric: half of the clusters are trained, the other half are
    their mirror images (the descriptor permutation of a mirrored picture, `MIRROR_PERMUTATION`),
    and so are their words. The word of a mirrored descriptor is then the *partner* of the
@@ -30,9 +31,9 @@ the whole, and a global vector of the whole picture (VLAD, a thumbnail) drowns t
 
 Memory: the words, four bytes per (image, distinct word) twice (the bags and the postings),
 and one image's features at a time; features are read twice (a sample, then the words).
-Time: quantisation (each descriptor against 2 x ``branching`` centroids, in ``workers``
-processes) and the postings scanned, which grow as N x words per image x the images sharing
-a word (``python -m benchmarks retrieval`` measures both).
+Time: quantisation (in ``workers`` processes) and the postings scanned, which grow as
+N x words per image x the images sharing a word (``python -m benchmarks retrieval``
+measures both).
 """
 
 from __future__ import annotations
@@ -47,24 +48,30 @@ from curate.local_features import MIRROR_PERMUTATION, LocalFeatures, keypoint_co
 from curate.parallel import imap_ordered, process_pool
 
 MAX_SAMPLE = 2_000_000  # descriptors sampled for training at most (1 GB of float32)
-MIN_SAMPLE_PER_WORD = 8  # sampled descriptors per word at least (with their mirror images: 16)
+MIN_SAMPLE_PER_WORD = 8  # sampled descriptors per word wanted (fewer beyond MAX_SAMPLE)
 KMEANS_ITERATIONS = 8
-MIN_BRANCHING = 64
-MAX_BRANCHING = 2 * int(np.sqrt(MAX_SAMPLE / MIN_SAMPLE_PER_WORD) / 2)  # 500: 250,000 words
-ASSIGN_CHUNK = 64  # images per task when assigning words in a process pool
+WORDS_PER_IMAGE = 10  # vocabulary size per image, up to the largest tree
+MIN_BRANCHING, MAX_BRANCHING = 64, 128  # the largest tree: 3 levels, 2.1 million words
+ASSIGN_CHUNK = 256  # images per task when assigning words in a process pool
 QUERY_CHUNK = 8192  # images per query batch (their mirrored bags are built per batch)
 
 
-def branching_for(images: int) -> int:
-    """Clusters per level of the vocabulary for ``images`` images: sqrt(10 N), even (half are
-    mirror images), bounded."""
-    return int(np.clip(2 * round(np.sqrt(10 * max(images, 1)) / 2), MIN_BRANCHING,
-                       MAX_BRANCHING))
+def tree_for(images: int) -> tuple[int, int]:
+    """(depth, branching) of the vocabulary for ``images`` images: about ``WORDS_PER_IMAGE``
+    words per image (so the images sharing a word stay few as the collection grows), two
+    levels while that needs at most ``MAX_BRANCHING`` clusters per level, then three; the
+    branching even (half the top clusters are mirror images) and bounded."""
+    words = WORDS_PER_IMAGE * max(images, 1)
+    depth = 2 if words <= MAX_BRANCHING ** 2 else 3
+    branching = 2 * round(words ** (1 / depth) / 2)
+    return depth, int(np.clip(branching, MIN_BRANCHING if depth == 2 else 2, MAX_BRANCHING))
 
 
 def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator,
                       iterations: int = KMEANS_ITERATIONS, chunk: int = 65536) -> np.ndarray:
     """k unit-length centroids of the unit-length rows of ``x`` (k <= len(x))."""
+    if k >= len(x):
+        return x.astype(np.float32)  # every row its own centroid
     centroids = x[np.sort(rng.choice(len(x), k, replace=False))].copy()
     for _ in range(iterations):
         assign = _nearest(x, centroids, chunk)
@@ -82,51 +89,76 @@ def _nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np.nda
 
 
 class Vocabulary:
-    """A two-level, mirror-symmetric vocabulary tree: ``top`` (b, 128) centroids, each with
-    ``leaves[i]`` (<= b, 128) words; word ids are ``first[i] + j``. Cluster ``i + b/2`` is
-    the mirror image of cluster ``i``, leaf for leaf, so ``partner[word]`` is the word of the
-    mirrored descriptor."""
+    """A mirror-symmetric vocabulary tree. Level ``l`` holds ``centroids[l]`` (nodes, 128);
+    the children of node ``p`` of the level above (the root for level 0) are the nodes
+    ``start[l][p]`` to ``start[l][p] + count[l][p]``; the words are the last level's nodes.
+    Every level is two halves, the second the mirror image of the first, node for node and
+    in the same order, so the word of a mirrored descriptor is ``partner[word]``: the same
+    place in the other half."""
 
-    def __init__(self, top: np.ndarray, leaves: list[np.ndarray]):
-        if len(top) % 2 or len(leaves) != len(top):
-            raise ValueError("a mirror-symmetric vocabulary has an even number of clusters")
-        self.top, self.leaves = top, leaves
-        sizes = np.array([len(leaf) for leaf in leaves], np.int64)
-        half = len(top) // 2
-        if not np.array_equal(sizes[:half], sizes[half:]):
-            raise ValueError("a cluster and its mirror image need as many words")
-        self.first = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-        self.size = int(self.first[-1])
-        mirror_of = np.r_[np.arange(half, 2 * half), np.arange(half)]
-        self.partner = np.concatenate([self.first[mirror_of[i]] + np.arange(sizes[i])
-                                       for i in range(len(top))]).astype(np.uint32) \
-            if len(top) else np.zeros(0, np.uint32)
+    def __init__(self, centroids: list[np.ndarray], start: list[np.ndarray],
+                 count: list[np.ndarray]):
+        if any(len(c) % 2 for c in centroids):
+            raise ValueError("a mirror-symmetric vocabulary has two halves at every level")
+        self.centroids, self.start, self.count = centroids, start, count
+        self.size = len(centroids[-1])
+        half = self.size // 2
+        self.partner = np.r_[np.arange(half, 2 * half), np.arange(half)].astype(np.uint32)
+
+    @property
+    def depth(self) -> int:
+        return len(self.centroids)
 
     @classmethod
-    def train(cls, sample: np.ndarray, branching: int, seed: int = 0) -> Vocabulary:
-        """Train on unit-length descriptor rows ``sample`` (with their mirror images)."""
+    def train(cls, sample: np.ndarray, branching: int, seed: int = 0, depth: int = 2
+              ) -> Vocabulary:
+        """Train on unit-length descriptor rows ``sample`` (with their mirror images): the
+        first half of each level by k-means within each node of the level above, the second
+        half mirrored from it."""
         rng = np.random.default_rng(seed)
-        half = max(1, min(branching // 2, len(sample)))
-        trained = _spherical_kmeans(sample, half, rng)
-        top = np.concatenate([trained, trained[:, MIRROR_PERMUTATION]])
         both = np.concatenate([sample, sample[:, MIRROR_PERMUTATION]])
-        owner = _nearest(both, top)
-        leaves = []
-        for i in range(half):
-            members = both[owner == i]
-            leaves.append(top[i: i + 1] if len(members) <= 1 else
-                          _spherical_kmeans(members, min(branching, len(members)), rng))
-        leaves += [leaf[:, MIRROR_PERMUTATION] for leaf in leaves]
-        return cls(top, leaves)
+        trained = _spherical_kmeans(sample, max(1, min(branching // 2, len(sample))), rng)
+        level = np.concatenate([trained, trained[:, MIRROR_PERMUTATION]])
+        owner = _nearest(both, level)
+        members = [np.flatnonzero(owner == i) for i in range(len(trained))]
+        centroids = [level]
+        start, count = [np.zeros(1, np.int64)], [np.array([len(level)], np.int64)]
+        for _ in range(1, depth):
+            parents = centroids[-1][: len(members)]
+            children, starts, counts, below = [], [], [], []
+            for parent, rows in zip(parents, members, strict=True):
+                if len(rows) <= 1:  # a leaf that stays: its one child is itself
+                    cells, assign = parent[None], np.zeros(len(rows), np.int64)
+                else:
+                    cells = _spherical_kmeans(both[rows], min(branching, len(rows)), rng)
+                    assign = _nearest(both[rows], cells)
+                starts.append(sum(len(c) for c in children))
+                counts.append(len(cells))
+                children.append(cells)
+                below += [rows[assign == j] for j in range(len(cells))]
+            half = np.concatenate(children)
+            centroids.append(np.concatenate([half, half[:, MIRROR_PERMUTATION]]))
+            start.append(np.r_[starts, np.asarray(starts) + len(half)].astype(np.int64))
+            count.append(np.r_[counts, counts].astype(np.int64))
+            members = below
+        return cls(centroids, start, count)
 
     def assign(self, desc: np.ndarray) -> np.ndarray:
-        """The word of each unit-length descriptor row."""
-        owner = _nearest(desc, self.top)
-        words = np.empty(len(desc), np.uint32)
-        for i in np.unique(owner):
-            rows = np.flatnonzero(owner == i)
-            words[rows] = self.first[i] + _nearest(desc[rows], self.leaves[i])
-        return words
+        """The word of each unit-length descriptor row: down the tree, each descriptor
+        against the children of its node only."""
+        node = np.zeros(len(desc), np.int64)
+        for centroids, start, count in zip(self.centroids, self.start, self.count,
+                                           strict=True):
+            order = np.argsort(node, kind="stable")
+            parents, first = np.unique(node[order], return_index=True)
+            bounds = np.r_[first, len(order)]
+            below = np.empty(len(desc), np.int64)
+            for k, parent in enumerate(parents):
+                rows = order[bounds[k]: bounds[k + 1]]
+                c0 = start[parent]
+                below[rows] = c0 + (desc[rows] @ centroids[c0: c0 + count[parent]].T).argmax(1)
+            node = below
+        return node.astype(np.uint32)
 
 
 def _decoded(item) -> LocalFeatures:
@@ -210,10 +242,10 @@ def candidate_pairs(features: Sequence, neighbours: int = 5, seed: int = 0,
     present = np.flatnonzero(ok)
     if neighbours <= 0 or len(present) < 2:
         return empty
-    branching = branching_for(len(present))
+    depth, branching = tree_for(len(present))
     sample = _sample(features, present, counts,
-                     min(MAX_SAMPLE, MIN_SAMPLE_PER_WORD * branching * branching))
-    vocabulary = Vocabulary.train(sample, branching, seed)
+                     min(MAX_SAMPLE, MIN_SAMPLE_PER_WORD * branching ** depth))
+    vocabulary = Vocabulary.train(sample, branching, seed, depth)
     del sample
     bags = _bags(features, present, vocabulary, workers)
     index = InvertedFile.build(bags, vocabulary.size)

@@ -74,9 +74,28 @@ def test_too_few_images_or_no_neighbours_give_no_pairs(collection):
 
 
 def test_the_vocabulary_grows_with_the_collection_within_bounds():
-    assert retrieval.branching_for(10) == retrieval.MIN_BRANCHING
-    assert retrieval.branching_for(1_600) == 126  # ~16,000 words
-    assert retrieval.branching_for(10_000_000) == retrieval.MAX_BRANCHING
+    assert retrieval.tree_for(10) == (2, retrieval.MIN_BRANCHING)
+    assert retrieval.tree_for(1_600) == (2, 126)  # ~16,000 words
+    depth, branching = retrieval.tree_for(1_700)
+    assert depth == 3 and 15_000 < branching ** 3 < 20_000  # no jump in size at the switch
+    assert retrieval.tree_for(100_000) == (3, 100)
+    assert retrieval.tree_for(10_000_000) == (3, retrieval.MAX_BRANCHING)
+
+
+def test_a_three_level_vocabulary_sends_each_descriptor_down_its_own_branch(collection):
+    features, _ = collection
+    sample = np.concatenate([f.rootsift() for f in features[:8]])
+    vocabulary = retrieval.Vocabulary.train(sample, 8, seed=0, depth=3)
+    words = vocabulary.assign(sample)
+    assert vocabulary.depth == 3 and vocabulary.size <= 8 ** 3 and words.max() < vocabulary.size
+    # The same word as choosing the nearest centroid level by level, by hand.
+    for row in range(0, len(sample), 97):
+        node = 0
+        for centroids, start, count in zip(vocabulary.centroids, vocabulary.start,
+                                           vocabulary.count, strict=True):
+            c0 = start[node]
+            node = c0 + int(np.argmax(centroids[c0: c0 + count[node]] @ sample[row]))
+        assert words[row] == node
 
 
 def test_a_vocabulary_gives_a_descriptor_and_its_copy_the_same_word(collection):
@@ -95,7 +114,7 @@ def test_the_word_of_a_mirrored_descriptor_is_the_partner_of_its_word(collection
     features, _ = collection
     assert np.array_equal(MIRROR_PERMUTATION[MIRROR_PERMUTATION], np.arange(128))
     sample = np.concatenate([f.rootsift() for f in features[:6]])
-    vocabulary = retrieval.Vocabulary.train(sample, 24, seed=1)
+    vocabulary = retrieval.Vocabulary.train(sample, 24, seed=1, depth=3)
     held_out = np.concatenate([f.rootsift() for f in features[6:10]])
     words = vocabulary.assign(held_out)
     mirrored = vocabulary.assign(held_out[:, MIRROR_PERMUTATION])

@@ -1,0 +1,178 @@
+"""The local-feature retrieval's cost as the collection grows (``curate.retrieval``).
+
+Run: ``python -m benchmarks retrieval`` (``--quick``: 2,000 and 10,000 images only;
+``--sizes 10000,100000`` for others). Run it alone: it times one and two cores.
+
+Two parts, because they grow differently:
+
+1. **Quantisation** (the vocabulary and each descriptor's word), whose cost per image grows
+   only with the tree's branching (at most ``MAX_BRANCHING``, from 210,000 images on): the
+   vocabulary for a million images trained on ``MAX_SAMPLE`` descriptors, and the words
+   assigned per second on one core. Random unit vectors stand in for RootSIFT: the
+   arithmetic does not depend on the values.
+2. **The inverted file** (`curate.inverted_file`) at each size, in a fresh process (for its
+   peak memory): synthetic bags of ``WORDS_PER_IMAGE`` distinct words drawn from a Zipf-like
+   law over the vocabulary the stage would build at that size (a few words are in many
+   images, as with real visual words), 1 % of the images being partial copies of another
+   (``COPIED_SHARE`` of its words); build time, query time (both queries per image, plain
+   and mirrored, timed on up to ``QUERY_SAMPLE`` images and scaled to all), the bytes the
+   index holds, the process's peak RSS, and the share of copies whose original is among
+   their 5 nearest.
+
+The growth exponent of each cost against the images is fitted between the sizes, and the
+costs are extrapolated to a million images where that was not run. The real quality of the
+retrieval (which copies reach the verifier) is `dedup_quality`'s `candidate_coverage`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (2_000, 10_000)
+WORDS_PER_IMAGE = 600  # distinct words of an image (the scaled demo: about 610 keypoints)
+ZIPF_EXPONENT = 0.9  # word frequency ~ 1 / rank^0.9
+COPIED_SHARE = 0.3  # words a planted copy shares with its original
+QUERY_SAMPLE = 20_000  # queries timed at most; the rest are scaled from them
+TARGET_IMAGES = 1_000_000
+
+
+def synthetic_bags(images: int, vocabulary: int, seed: int = 0):
+    """Bags of distinct words and the planted (copy, original) pairs."""
+    from curate.inverted_file import Bags
+
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocabulary + 1) ** ZIPF_EXPONENT
+    cdf = np.cumsum(p / p.sum())
+    words = np.empty(images * WORDS_PER_IMAGE, np.uint32)
+    lengths = np.empty(images, np.int64)
+    filled = 0
+    for start in range(0, images, 10_000):
+        count = min(10_000, images - start)
+        draw = np.searchsorted(cdf, rng.random((count, WORDS_PER_IMAGE))).astype(np.uint32)
+        draw = np.minimum(draw, vocabulary - 1)
+        permuted = rng.permutation(vocabulary).astype(np.uint32)  # ranks to word ids
+        draw = np.sort(permuted[draw], axis=1)
+        fresh = np.ones_like(draw, bool)
+        fresh[:, 1:] = draw[:, 1:] != draw[:, :-1]
+        kept = draw[fresh]
+        words[filled: filled + len(kept)] = kept
+        lengths[start: start + count] = fresh.sum(1)
+        filled += len(kept)
+    bags = Bags(words[:filled], np.r_[0, np.cumsum(lengths)])
+    copies = rng.choice(images, max(1, images // 100), replace=False)
+    originals = (copies + 1 + rng.integers(0, images - 1, len(copies))) % images
+    plain = [bags.words[bags.offsets[i]: bags.offsets[i + 1]] for i in range(images)]
+    for copy, original in zip(copies, originals, strict=True):
+        own, theirs = plain[copy], plain[original]
+        shared = rng.choice(theirs, int(COPIED_SHARE * len(theirs)), replace=False)
+        plain[copy] = np.unique(np.concatenate([own[: len(own) - len(shared)], shared]))
+    bags = Bags.of(plain) if len(copies) else bags
+    return bags, copies, originals
+
+
+def index_at(images: int, seed: int = 0) -> dict:
+    """Part 2 at one size (run in its own process)."""
+    from curate.inverted_file import InvertedFile
+    from curate.retrieval import _mirrored, tree_for
+    from marcus.timings import peak_rss_mib
+
+    depth, branching = tree_for(images)
+    vocabulary = branching ** depth
+    bags, copies, originals = synthetic_bags(images, vocabulary, seed)
+    # The partner table of a symmetric vocabulary: halves swapped.
+    partner = np.r_[np.arange(vocabulary // 2, vocabulary),
+                    np.arange(vocabulary // 2)].astype(np.uint32)
+    InvertedFile.build(bags.select(0, 100), vocabulary).query(bags.select(0, 10), 5)  # compile
+    started = time.perf_counter()
+    index = InvertedFile.build(bags, vocabulary)
+    build_s = time.perf_counter() - started
+    # Queries in the stage's batches: the first QUERY_SAMPLE images, scaled to all of them.
+    from curate.retrieval import QUERY_CHUNK
+
+    timed = min(images, QUERY_SAMPLE)
+    started = time.perf_counter()
+    for start in range(0, timed, QUERY_CHUNK):
+        chunk = bags.select(start, min(timed, start + QUERY_CHUNK))
+        ids = np.arange(start, start + len(chunk))
+        index.query(chunk, 5, ids)
+        index.query(_mirrored(chunk, partner), 5, ids)
+    query_s = (time.perf_counter() - started) / timed * images
+    found = {}
+    for copy in copies:
+        found[int(copy)] = index.query(bags.select(int(copy), int(copy) + 1), 5,
+                                       np.array([copy]))[0][0]
+    hits = np.mean([originals[k] in found[int(c)] for k, c in enumerate(copies)])
+    df = np.bincount(bags.words, minlength=vocabulary)
+    return {"images": images, "vocabulary": vocabulary, "words": int(len(bags.words)),
+            "stop_words": int(np.sum((df > 0) & (np.diff(index.starts) == 0))),
+            "postings_scanned_per_query": round(float(
+                (np.diff(index.starts).astype(np.float64) ** 2).sum() / images), 1),
+            "build_s": round(build_s, 2), "query_s_all_images": round(query_s, 1),
+            "index_mib": round((index.postings.nbytes + index.starts.nbytes
+                                + index.norms.nbytes) / 2**20, 1),
+            "bags_mib": round((bags.words.nbytes + bags.offsets.nbytes) / 2**20, 1),
+            "peak_rss_mib": peak_rss_mib(), "copies_found_in_5": round(float(hits), 4)}
+
+
+def quantisation(quick: bool) -> dict:
+    """Part 1: the largest vocabulary's training time and words per second on one core."""
+    from curate.parallel import single_threaded_blas
+    from curate.retrieval import MAX_SAMPLE, Vocabulary, tree_for
+
+    rng = np.random.default_rng(0)
+    samples = MAX_SAMPLE // (20 if quick else 1)
+    x = np.abs(rng.standard_normal((samples, 128), np.float32))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    depth, branching = tree_for(TARGET_IMAGES)
+    with single_threaded_blas():
+        started = time.perf_counter()
+        vocabulary = Vocabulary.train(x, branching, seed=0, depth=depth)
+        train_s = time.perf_counter() - started
+        queries = x[:100_000]
+        started = time.perf_counter()
+        vocabulary.assign(queries)
+        per_second = len(queries) / (time.perf_counter() - started)
+    return {"depth": depth, "branching": branching, "words": vocabulary.size,
+            "trained_on": samples,
+            "train_s_one_core": round(train_s, 1),
+            "descriptors_per_s_one_core": round(per_second),
+            "assign_s_per_image_one_core": round(WORDS_PER_IMAGE / per_second, 4),
+            "assign_h_at_1m_images_one_core": round(
+                TARGET_IMAGES * WORDS_PER_IMAGE / per_second / 3600, 2)}
+
+
+def exponent(rows: list[dict], key: str) -> float | None:
+    if len(rows) < 2:
+        return None
+    x = np.log([r["images"] for r in rows])
+    y = np.log([max(r[key], 1e-6) for r in rows])
+    return round(float(np.polyfit(x, y, 1)[0]), 2)
+
+
+def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
+    sizes = sizes or (QUICK_SIZES if quick else SIZES)
+    rows = []
+    for images in sizes:
+        code = (f"import json; from benchmarks.retrieval import index_at; "
+                f"print(json.dumps(index_at({images})))")
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                             capture_output=True, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+        print(f"  {rows[-1]}", flush=True)
+    growth = {key: exponent(rows, key)
+              for key in ("build_s", "query_s_all_images", "index_mib", "peak_rss_mib")}
+    largest = rows[-1]
+    at_target = {} if largest["images"] >= TARGET_IMAGES or not growth["build_s"] else {
+        key: round(largest[key] * (TARGET_IMAGES / largest["images"]) ** growth[key], 1)
+        for key in growth}
+    return {"words_per_image": WORDS_PER_IMAGE, "zipf_exponent": ZIPF_EXPONENT,
+            "quantisation": quantisation(quick), "index": rows, "exponents": growth,
+            "extrapolated_to_1m_images": at_target}
