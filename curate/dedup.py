@@ -103,7 +103,14 @@ DEFAULTS = {
     "accept_inliers": 40,  # local-feature matches one transform explains that accept a pair
     "review_inliers": 20,  # fewer reject; in between, the dense check at the alignment decides
     "retrieval_neighbours": 5,  # local-feature retrieval candidates per image (0: none)
+    "replicas": "pixels",  # pixels: what the verifiers accept is one object; attribution:
+    #                        accepted pairs whose attributions name different hands stay apart
 }
+REPLICA_POLICIES = ("pixels", "attribution")
+# Attribution qualifiers (crawl.normalize's vocabulary) that name another hand than the
+# artist's: a replica or copy by a workshop, a follower, a later copyist.
+OTHER_HANDS = frozenset({"workshop of", "follower of", "circle of", "school of", "manner of",
+                         "style of", "imitator of", "after"})
 TILES = 4  # per axis, for the robust score
 TEXTURED_SHARE = 0.2  # a tile is textured above this share of the mean tile gradient energy
 DESCRIPTOR_SIDE = 8  # coarse window descriptor: 8x8 values
@@ -700,7 +707,16 @@ def checked_tuning(tuning: dict) -> dict:
     if opts["retrieval_neighbours"] < 0:
         raise UserError("curate.dedup.retrieval_neighbours: 0 (off) or more, got "
                         f"{opts['retrieval_neighbours']}")
+    if opts["replicas"] not in REPLICA_POLICIES:
+        raise UserError(f"curate.dedup.replicas: one of {', '.join(REPLICA_POLICIES)}, got "
+                        f"{opts['replicas']!r}")
     return opts
+
+
+def other_hand(qualifier) -> bool:
+    """Whether an attribution qualifier names a hand other than the artist's ("workshop of",
+    "after", ...); none, "attributed to" or "possibly by" count as the artist's own."""
+    return isinstance(qualifier, str) and qualifier.strip().lower() in OTHER_HANDS
 
 
 def _find(parent: np.ndarray, x: int) -> int:
@@ -895,6 +911,11 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     with single_threaded_blas():
         edges += _verified_edges(rows, thumbs, features, trims, done, max_distance, opts,
                                  rank, workers, phases)
+    if opts["replicas"] == "attribution" and "attribution_qualifier" in rows:
+        # A workshop replica and the master's picture can be too alike for any verifier;
+        # the records' attributions keep them apart (byte copies are one file: never).
+        hand = np.array([other_hand(q) for q in rows["attribution_qualifier"]], bool)
+        edges = [e for e in edges if e[4] == "sha256" or hand[e[0]] == hand[e[1]]]
     parent = np.arange(n)
     best_distance = np.full(n, -1)
     best_score = np.full(n, np.nan)

@@ -375,3 +375,25 @@ def test_bad_local_feature_rules_are_refused_before_any_work():
         dedup.cluster(rows, accept_inliers=10, review_inliers=20)
     with pytest.raises(UserError, match="retrieval_neighbours"):
         dedup.cluster(rows, retrieval_neighbours=-1)
+
+
+def test_the_replica_policy_keeps_other_hands_apart_only_when_asked():
+    """Two photographs of one painting, a third recorded as "Workshop of" its artist (here
+    the same pixels, a replica no verifier could tell apart) and a byte copy of that one:
+    by pixels all four are one object; by attribution the workshop's two records are their
+    own, and a byte copy is never split from its file."""
+    from tests.images import painting
+
+    picture = painting((320, 256), seed=5)
+    first = hash_image(encode(picture, "JPEG", quality=92))
+    second = hash_image(encode(picture.resize((300, 240)), "JPEG", quality=80))
+    workshop = hash_image(encode(picture.crop((4, 4, 316, 252)), "JPEG", quality=85))
+    rows = pd.DataFrame([first, second, workshop, workshop])
+    rows["key"] = ["a", "b", "c", "d"]
+    rows["attribution_qualifier"] = [None, "attributed to", "workshop of", "Workshop of"]
+    by_pixels = dedup.cluster(rows, workers=1)
+    assert by_pixels["cluster_id"].nunique() == 1
+    by_hand = dedup.cluster(rows, workers=1, replicas="attribution")
+    assert by_hand["cluster_id"].tolist() == [0, 0, 2, 2]
+    with pytest.raises(UserError, match="replicas"):
+        dedup.cluster(rows, replicas="metadata")
