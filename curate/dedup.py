@@ -387,7 +387,8 @@ def aligned_agreement(thumb_a: bytes, trim_a, size_a: tuple[int, int], thumb_b: 
 def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = None,
                  trim_a=None, thumb_b: bytes | None = None, trim_b=None,
                  accept_inliers: int = 40, review_inliers: int = 20,
-                 min_score: float = 0.35) -> tuple[bool, int, bool, float]:
+                 min_score: float = 0.35, mirrored: bool | None = None
+                 ) -> tuple[bool, int, bool, float]:
     """The local-feature verdict on a pair: (accepted, inliers, mirrored, dense score).
 
     Fewer than ``review_inliers`` matches explained by one transform reject. Otherwise the
@@ -396,11 +397,13 @@ def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = N
     of two different pictures, which disagree everywhere else. The dense check in turn misses
     some true copies (a non-monotone regrading, a small low-resolution crop), so at least
     ``accept_inliers`` inliers spread over most of the shared picture (`inlier_coverage` at
-    least ``MIN_INLIER_COVERAGE``) accept too. The dense score is NaN without thumbnails."""
+    least ``MIN_INLIER_COVERAGE``) accept too. The dense score is NaN without thumbnails.
+    ``mirrored``: try B only as it is (False) or only mirrored (True); None: both."""
     from curate.local_features import LocalFeatures, inlier_coverage, match_pair
 
     a, b = LocalFeatures.from_bytes(features_a), LocalFeatures.from_bytes(features_b)
-    found = match_pair(a, b, enough_inliers=accept_inliers, least_inliers=review_inliers)
+    found = match_pair(a, b, enough_inliers=accept_inliers, least_inliers=review_inliers,
+                       mirrored=mirrored)
     if found.inliers < review_inliers:
         return False, found.inliers, found.mirrored, float("nan")
     score = float("nan")
@@ -828,8 +831,9 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
     if not any(f is not None for f in features):
         return []
     accepted = {(e[0], e[1]) for e in edges_so_far}
-    # A pair rejected as a crop and then accepted as a detail needs no second look.
-    pairs = {pair: dist for pair, dist in second_look.items() if pair not in accepted
+    # pair -> (hash distance, orientation to try: None for both). A pair rejected as a crop
+    # and then accepted as a detail needs no second look.
+    pairs = {pair: (dist, None) for pair, dist in second_look.items() if pair not in accepted
              and features[pair[0]] is not None and features[pair[1]] is not None}
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
@@ -838,20 +842,23 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
                                 workers=workers)
         if phases:
             phases.done("dedup: local-feature retrieval", candidates=len(found))
-        for a, b in zip(found["a"].tolist(), found["b"].tolist(), strict=True):
+        # The retrieval knows whether the plain or the mirrored query found the pair: only
+        # that orientation is tried (half the matching, on most of the pairs).
+        for a, b, mirrored in zip(found["a"].tolist(), found["b"].tolist(),
+                                  found["mirrored"].tolist(), strict=True):
             if (a, b) not in accepted and (a, b) not in done and (a, b) not in pairs:
-                pairs[(a, b)] = -1
+                pairs[(a, b)] = (-1, bool(mirrored))
                 retrieved += 1
     order = sorted(pairs)
     args = (opts["accept_inliers"], opts["review_inliers"], opts["min_score"])
     with process_pool(workers, len(order) >= MIN_PAIRS_FOR_POOL) as pool:
         verdicts = map_ordered(pool, _local_verdict, (
-            (features[a], features[b], thumbs[a], trims[a], thumbs[b], trims[b], *args)
-            for a, b in order))
+            (features[a], features[b], thumbs[a], trims[a], thumbs[b], trims[b], *args,
+             pairs[(a, b)][1]) for a, b in order))
     edges = []
-    for (a, b), (accepted, inliers, mirrored, score) in zip(order, verdicts, strict=True):
-        if accepted:
-            edges.append((a, b, pairs[(a, b)], score,
+    for (a, b), (ok, inliers, mirrored, score) in zip(order, verdicts, strict=True):
+        if ok:
+            edges.append((a, b, pairs[(a, b)][0], score,
                           "local_mirrored" if mirrored else "local", inliers))
     if phases:
         phases.done("dedup: local features verified", pairs=len(order), retrieved=retrieved)

@@ -338,10 +338,14 @@ def match_features(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = M
 
 
 def match_pair(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = MatchOptions(),
-               enough_inliers: int = 40, least_inliers: int = 3) -> LocalMatch:
+               enough_inliers: int = 40, least_inliers: int = 3,
+               mirrored: bool | None = None) -> LocalMatch:
     """The better of A against B as it is and against B mirrored; the mirrored try is made
     only when the first finds fewer than ``enough_inliers``. Either try stops before RANSAC
-    with fewer than ``least_inliers`` matches."""
+    with fewer than ``least_inliers`` matches. ``mirrored`` True or False: that try alone
+    (the retrieval already knows which query found the pair)."""
+    if mirrored is not None:
+        return match_features(a, b, options, mirrored=mirrored, least_inliers=least_inliers)
     found = match_features(a, b, options, least_inliers=least_inliers)
     if found.inliers >= enough_inliers:
         return found
