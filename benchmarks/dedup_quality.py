@@ -98,8 +98,12 @@ def score(truth: pd.DataFrame, predicted_labels: np.ndarray) -> dict:
     hits = true_pairs & predicted
     series = truth["series_id"].to_numpy()
     artwork = truth["artwork_id"].to_numpy()
-    series_merged = sum(1 for a, b in predicted - true_pairs
-                        if series[a] >= 0 and series[a] == series[b] and artwork[a] != artwork[b])
+    hand = truth["hand"].to_numpy() if "hand" in truth else np.zeros(len(truth), int)
+    merged = [(a, b) for a, b in predicted - true_pairs
+              if series[a] >= 0 and series[a] == series[b] and artwork[a] != artwork[b]]
+    series_merged = len(merged)
+    replica_files = {(a, b) for a, b in itertools.combinations(range(len(truth)), 2)
+                     if series[a] >= 0 and series[a] == series[b] and hand[a] != hand[b]}
     is_detail = truth["transform"].str.contains("detail").to_numpy()
     no_detail = {p for p in true_pairs if not (is_detail[p[0]] or is_detail[p[1]])}
     per_transform: dict[str, dict] = {}
@@ -127,6 +131,9 @@ def score(truth: pd.DataFrame, predicted_labels: np.ndarray) -> dict:
             [f"{truth['object_type'].iat[a]} & {truth['object_type'].iat[b]}"
              for a, b in predicted - true_pairs], dtype=object).value_counts().items())),
         "false_pairs_within_a_series": series_merged,
+        # a work's file and its replica's (another hand): how many, how many merged
+        "replica_pairs": len(replica_files),
+        "replica_pairs_merged": sum(1 for a, b in merged if hand[a] != hand[b]),
         "per_transform": dict(sorted(per_transform.items())),
     }
 
@@ -285,7 +292,8 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
                               accept_inliers=accept)
         scored = score(truth, found["cluster_id"].to_numpy())
         sensitivity[f"review_{review}_accept_{accept}"] = {
-            k: scored[k] for k in ("precision", "recall", "false_pairs_within_a_series")}
+            k: scored[k] for k in ("precision", "recall", "false_pairs_within_a_series",
+                                   "replica_pairs_merged")}
     return {
         "files": int(len(clean)),
         "defective_files_excluded": int((~clean).sum()),

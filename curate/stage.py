@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -335,12 +336,17 @@ def dedup_quality(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
     # Hard negatives: other works of one series, a work and its replica (another hand).
     series = truth.drop_duplicates("artwork_id").set_index("artwork_id")["series_id"] \
         if "series_id" in truth else pd.Series(dtype="int64")
-    merged_series = 0
+    hand = truth.drop_duplicates("artwork_id").set_index("artwork_id")["hand"] \
+        if "hand" in truth else pd.Series(dtype="int64")
+    merged_series = merged_replicas = 0
     for _, group in frame.groupby("cluster"):
-        ids = [series.get(a, -1) for a in group["artwork"].drop_duplicates()]
-        ids = pd.Series([i for i in ids if i >= 0])
-        merged_series += int((ids.value_counts() * (ids.value_counts() - 1) // 2).sum())
+        works = [a for a in group["artwork"].drop_duplicates() if series.get(a, -1) >= 0]
+        for a, b in itertools.combinations(works, 2):
+            if series[a] == series[b]:
+                merged_series += 1
+                merged_replicas += hand.get(a, 0) != hand.get(b, 0)
     result["series_pairs_merged"] = merged_series
+    result["replica_pairs_merged"] = merged_replicas  # of those, a work and its replica
     result["per_transform"] = {}
     for name in sorted(set(per) | set(false_by)):
         n, found = per.get(name, (0, 0))

@@ -212,6 +212,11 @@ def build_catalog(seed: int, n_artworks: int, reference_year: int = 2026,
         copies, pd_cutoff)
     copies += _make_wikidata_items(np.random.Generator(np.random.PCG64([seed, WIKIDATA_STREAM])),
                                    artists, artworks, copies, pd_cutoff)
+    # Replicas last: new artworks and records on top of everything above, which stays as it was.
+    artworks, replica_copies = _make_replicas(
+        np.random.Generator(np.random.PCG64([seed, REPLICA_STREAM])), artists, artworks, copies,
+        pd_cutoff)
+    copies += replica_copies
     # Scaled last, so that every random draw above is the same as at full size.
     artworks = [dataclasses.replace(a, width=max(1, round(a.width * size_scale)),
                                     height=max(1, round(a.height * size_scale)))
@@ -580,6 +585,58 @@ def _make_europeana_records(rng: np.random.Generator, artists: list[Artist],
                         else "flag_says_not_pd" if truly_pd else "in_copyright"),
             expected_reject=(), has_image=True))
     return _with_expected_rejects(out, artworks, artists, pd_cutoff)
+
+
+REPLICA_STREAM = 37  # the random stream of the replicas
+REPLICA_SHARE = 0.03  # paintings (outside a series) that a workshop or a later hand painted again
+REPLICA_QUALIFIERS = ("Workshop of", "After", "Follower of")
+
+
+def _make_replicas(rng: np.random.Generator, artists: list[Artist], artworks: list[Artwork],
+                   copies: list[Copy], pd_cutoff: int) -> tuple[list[Artwork], list[Copy]]:
+    """Replicas: a painting's composition painted again by another hand (a workshop's second
+    version, a later copyist's), each a separate object that a museum holds and photographs.
+    The replica and its original form a series of their own: distinct works that the
+    de-duplication must keep apart as far as the pixels allow (the painter's ``hand`` draws
+    other strokes over a slightly displaced drawing). Returns every artwork, the replicas
+    appended, and the replicas' records."""
+    used = {s: {int(c.source_id) for c in copies if c.source == s} for s in MUSEUMS}
+    counters = {s: max((int(c.copy_id.rsplit("-", 1)[1]) for c in copies if c.source == s),
+                       default=0) for s in MUSEUMS}
+    series = max((a.series_id for a in artworks), default=-1) + 1
+    everything, out = list(artworks), []
+    for artwork in artworks:
+        if artwork.object_type != "painting" or artwork.series_id >= 0 \
+                or artwork.attribution_qualifier or rng.random() >= REPLICA_SHARE:
+            continue
+        qualifier = str(rng.choice(REPLICA_QUALIFIERS))
+        shift = 0 if qualifier == "Workshop of" else int(rng.integers(20, 160))
+        start = min(artwork.date_start + shift, LAST_YEAR)
+        scale = float(rng.uniform(0.85, 1.15))
+        replica = dataclasses.replace(
+            artwork, artwork_id=len(everything), attribution_qualifier=qualifier,
+            date_start=start, date_end=min(max(artwork.date_end + shift, start), LAST_YEAR),
+            date_text=artwork.date_text if not shift else f"after {start}",
+            series_id=series, hand=len(out) + 1,
+            width=max(1, round(artwork.width * scale)),
+            height=max(1, round(artwork.height * scale)))
+        everything[artwork.artwork_id] = dataclasses.replace(artwork, series_id=series)
+        everything.append(replica)
+        series += 1
+        source = str(rng.choice(MUSEUMS))
+        flag = _is_pd_by_dates(artists[artwork.artist_id], replica, pd_cutoff)
+        counters[source] += 1
+        out.append(Copy(
+            copy_id=f"{source}-{counters[source]:06d}", artwork_id=replica.artwork_id,
+            source=source, source_id=_source_id(rng, source, used[source]),
+            image_id=str(uuid.UUID(int=int(rng.integers(2**63)) << 64
+                                   | int(rng.integers(2**63)), version=4))
+            if source in ("aic", "nga") else "",
+            is_public_domain_flag=flag, license=_source_licence(source, flag), transforms=(),
+            file_format="JPEG", jpeg_quality=int(rng.integers(75, 96)), defect="",
+            is_exact_copy_of="", distractor="" if flag else "in_copyright", expected_reject=(),
+            has_image=flag or source != "met"))
+    return everything, _with_expected_rejects(out, everything, artists, pd_cutoff)
 
 
 WIKIDATA_STREAM = 17  # the random stream of the Wikidata items

@@ -79,7 +79,36 @@ def test_series_are_distinct_artworks_of_one_artist(catalog):
     for works in series.values():
         assert len({w.artist_id for w in works}) == 1
         assert len({w.composition_seed for w in works}) == 1
-        assert sorted(w.variant for w in works) == list(range(len(works)))
+        if any(w.hand for w in works):  # a work and its replica: one variant, two hands
+            assert len({w.variant for w in works}) == 1 and len({w.hand for w in works}) == 2
+        else:  # the artist's own versions
+            assert sorted(w.variant for w in works) == list(range(len(works)))
+
+
+def test_replicas_are_other_objects_by_other_hands_with_their_own_records(catalog):
+    from demo import catalog as module
+
+    replicas = [a for a in catalog.artworks if a.hand]
+    assert 5 <= len(replicas) <= 30  # about 3 % of the paintings outside a series
+    for replica in replicas:
+        original = [a for a in catalog.artworks if a.series_id == replica.series_id
+                    and a.artwork_id != replica.artwork_id]
+        assert len(original) == 1 and original[0].hand == 0
+        assert replica.attribution_qualifier in module.REPLICA_QUALIFIERS
+        records = [c for c in catalog.copies if c.artwork_id == replica.artwork_id]
+        assert len(records) == 1 and records[0].source in module.MUSEUMS
+    ids = [(c.source, c.source_id) for c in catalog.copies]
+    assert len(ids) == len(set(ids)) and len({c.copy_id for c in catalog.copies}) == len(ids)
+    # Drawn last, from a stream of their own: without them, the rest is what it was.
+    saved = module.REPLICA_SHARE
+    try:
+        module.REPLICA_SHARE = 0.0
+        plain = build_catalog(seed=3, n_artworks=600)
+    finally:
+        module.REPLICA_SHARE = saved
+    assert plain.copies == catalog.copies[: len(plain.copies)]
+    assert [a.artwork_id for a in plain.artworks] == \
+        [a.artwork_id for a in catalog.artworks[: len(plain.artworks)]]
 
 
 def test_expected_rejects_follow_the_rules(catalog):
