@@ -116,7 +116,24 @@ def score(truth: pd.DataFrame, predicted_labels: np.ndarray) -> dict:
         for name in {truth["transform"].iat[a], truth["transform"].iat[b]}:
             entry = per_transform.setdefault(name, {"pairs": 0, "found": 0, "false_pairs": 0})
             entry["false_pairs"] += 1
-    for entry in per_transform.values():
+    # Each single transform (a copy shows one to three, "crop+colour+mirror"): every pair
+    # whose members show it, alone or with others.
+    per_single: dict[str, dict] = {}
+
+    def singles(*members: int) -> set:
+        names = {n for m in members for n in str(truth["transform"].iat[m]).split("+")}
+        return names - {"original", "", "nan"}
+
+    for a, b in sorted(true_pairs):
+        for name in singles(a, b):
+            entry = per_single.setdefault(name, {"pairs": 0, "found": 0, "false_pairs": 0})
+            entry["pairs"] += 1
+            entry["found"] += (a, b) in predicted
+    for a, b in sorted(predicted - true_pairs):
+        for name in singles(a, b):
+            entry = per_single.setdefault(name, {"pairs": 0, "found": 0, "false_pairs": 0})
+            entry["false_pairs"] += 1
+    for entry in [*per_transform.values(), *per_single.values()]:
         entry["recall"] = round(entry["found"] / entry["pairs"], 3) if entry["pairs"] else 1.0
         judged = entry["found"] + entry["false_pairs"]
         entry["precision"] = round(entry["found"] / judged, 3) if judged else 1.0
@@ -134,6 +151,7 @@ def score(truth: pd.DataFrame, predicted_labels: np.ndarray) -> dict:
         # a work's file and its replica's (another hand): how many, how many merged
         "replica_pairs": len(replica_files),
         "replica_pairs_merged": sum(1 for a, b in merged if hand[a] != hand[b]),
+        "per_single_transform": dict(sorted(per_single.items())),
         "per_transform": dict(sorted(per_transform.items())),
     }
 

@@ -313,14 +313,18 @@ def dedup_quality(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
     result = {"pairs_true": true_pairs, "pairs_found": found_pairs,
               "precision": round(tp / found_pairs, 4) if found_pairs else 1.0,
               "recall": round(tp / true_pairs, 4) if true_pairs else 1.0, "per_transform": {}}
-    # A true pair belongs to a transform when one of its two members has it.
+    # A true pair belongs to each transform one of its two members shows (a copy shows one to
+    # three: "crop+colour+mirror").
+    def singles(*members) -> set:
+        return {n for m in members for n in str(m.transform).split("+")} - \
+            {"original", "unknown"}
+
     per: dict[str, list[int]] = {}
     for _, group in frame.groupby("artwork"):
         members = list(group.itertuples(index=False))
         for a in range(len(members)):
             for b in range(a + 1, len(members)):
-                names = {members[a].transform, members[b].transform} - {"original", "unknown"}
-                for name in names:
+                for name in singles(members[a], members[b]):
                     counts = per.setdefault(name, [0, 0])
                     counts[0] += 1
                     counts[1] += members[a].cluster == members[b].cluster
@@ -331,7 +335,7 @@ def dedup_quality(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
         for a in range(len(members)):
             for b in range(a + 1, len(members)):
                 if members[a].artwork != members[b].artwork:
-                    for name in {members[a].transform, members[b].transform}:
+                    for name in singles(members[a], members[b]) or {"original"}:
                         false_by[name] = false_by.get(name, 0) + 1
     # Hard negatives: other works of one series, a work and its replica (another hand).
     series = truth.drop_duplicates("artwork_id").set_index("artwork_id")["series_id"] \
