@@ -828,13 +828,16 @@ def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
     retrieval's candidates that no verifier tried (``edges_so_far``, ``done``)."""
     from curate.retrieval import candidate_pairs
 
-    if not any(f is not None for f in features):
+    # Which rows have features, without reading them (a FeatureStore knows their sizes).
+    has = features.sizes >= 0 if hasattr(features, "sizes") else \
+        np.array([f is not None for f in features], bool)
+    if not has.any():
         return []
     accepted = {(e[0], e[1]) for e in edges_so_far}
     # pair -> (hash distance, orientation to try: None for both). A pair rejected as a crop
     # and then accepted as a detail needs no second look.
     pairs = {pair: (dist, None) for pair, dist in second_look.items() if pair not in accepted
-             and features[pair[0]] is not None and features[pair[1]] is not None}
+             and has[pair[0]] and has[pair[1]]}
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
         found = candidate_pairs(features, opts["retrieval_neighbours"],
