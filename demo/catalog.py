@@ -645,8 +645,13 @@ WIKIDATA_STREAM = 17  # the random stream of the Wikidata items
 LINKED_SOURCES = ("met", "aic", "nga", "europeana", "cleveland", "smithsonian")
 WIKIDATA_SHARE = 0.45  # share of paintings that have an item with an image
 # Where item ids lie: most were created in bulk (a "sum of all paintings" bot run, dense ids,
-# which makes listing queries over that range time out), the rest scattered.
+# which makes listing queries over that range time out), the rest scattered. The bulk block
+# is at least 200,000 ids wide and grows with the items in it, so that a partition of
+# crawl.sources.wikidata.min_partition_ids (1,000) holds about 17 of them at any size,
+# a third of what makes the demo's Query Service time out (demo/apis/wikidata.py).
 WIKIDATA_DENSE_IDS = (18_000_000, 18_200_000)
+WIKIDATA_DENSE_IDS_PER_ITEM = 60
+WIKIDATA_DENSE_SHARE = 0.6  # of the items
 WIKIDATA_SPARSE_IDS = (20_000_000, 130_000_000)  # above the people and genres the demo serves
 # How the item states its copyright status (P6216), by what the dates say.
 WIKIDATA_PD_STATUS = {"pd": 0.6, "": 0.4}  # "": no statement, the file's licence decides
@@ -671,6 +676,10 @@ def _make_wikidata_items(rng: np.random.Generator, artists: list[Artist],
         by_artwork.setdefault(c.artwork_id, []).append(c)
     used: set = set()
     items = []
+    paintings = sum(a.object_type == "painting" for a in artworks)
+    dense_low, dense_high = WIKIDATA_DENSE_IDS
+    dense_high = max(dense_high, dense_low + round(
+        WIKIDATA_DENSE_IDS_PER_ITEM * WIKIDATA_DENSE_SHARE * WIKIDATA_SHARE * paintings))
     for artwork in artworks:
         if artwork.object_type != "painting" or rng.random() >= WIKIDATA_SHARE:
             continue
@@ -692,7 +701,7 @@ def _make_wikidata_items(rng: np.random.Generator, artists: list[Artist],
         coarse = artwork.date_start == artwork.date_end and rng.random() < 0.3 and _same_rules(
             artist, artwork, decade, decade + 9, pd_cutoff)
         missing = rng.random() < 0.02
-        number = (int(rng.integers(*WIKIDATA_DENSE_IDS)) if rng.random() < 0.6
+        number = (int(rng.integers(dense_low, dense_high)) if rng.random() < WIKIDATA_DENSE_SHARE
                   else int(rng.integers(*WIKIDATA_SPARSE_IDS)))
         while number in used:
             number += 1

@@ -147,3 +147,20 @@ def test_a_scaled_catalogue_is_the_same_collection_smaller():
     assert max(expected_size(artwork, tiny, 0.5)) == TINY_LONG_SIDE // 2
     with pytest.raises(ValueError, match="size_scale"):
         build_catalog(11, 200, size_scale=0)
+
+
+def test_wikidata_bulk_ids_stay_listable_at_any_size():
+    """The bulk-created block grows with the items in it: no partition of the crawl's smallest
+    size holds so many that the demo's Query Service times out on it (as it did at 100,000
+    artworks), while a large partition over the block still does."""
+    import numpy as np
+
+    from demo.apis.wikidata import TIMEOUT_ITEMS
+
+    for n in (1_000, 40_000):
+        ids = np.array(sorted(int(c.source_id[1:]) for c in build_catalog(5, n).copies
+                              if c.source == "wikidata"))
+        in_window = np.searchsorted(ids, ids + 1000) - np.arange(len(ids))
+        assert in_window.max() <= TIMEOUT_ITEMS
+        wide = np.searchsorted(ids, ids + 200_000) - np.arange(len(ids))
+        assert wide.max() > TIMEOUT_ITEMS
