@@ -187,7 +187,8 @@ _ASPECT = {"landscape": (1.15, 1.7), "seascape": (1.3, 2.4), "portrait": (0.62, 
 def build_catalog(seed: int, n_artworks: int, reference_year: int = 2026,
                   defect_share: float = 0.004, min_defects: int = 1,
                   size_scale: float = 1.0) -> Catalog:
-    """Describe a collection of ``n_artworks`` artworks (copies come on top of that).
+    """Describe a collection of ``n_artworks`` artworks (copies, and a few replicas of them by
+    other hands, come on top of that).
 
     ``size_scale`` multiplies every painting's pixel size (the tiny trap's too) and changes
     nothing else: the same artworks, copies, transforms and traps, smaller. A scaled demo must
