@@ -57,7 +57,10 @@ candidates* from *deciding*:
    the thumbnails put in register by that transform must agree (`aligned_agreement`, the
    robust score above), or at least ``accept_inliers`` inliers must cover most of the shared
    picture (a watermark or frame template shared by two different pictures explains tens of
-   matches on a sliver of them, and nothing else agrees).
+   matches on a sliver of them, and nothing else agrees). The other way round, a pair the
+   thumbnails accepted needs ``review_inliers`` inliers too where both images have local
+   features (`_confirmed_by_local_features`): two paintings photographed small on plain
+   walls agree at 64 px on the wall and the picture's outline, and on nothing inside.
 4. Union-find over the pairs that passed; ``cluster_id`` is the smallest position in ``key``
    order among the members, so it does not depend on the input's row order.
 
@@ -915,8 +918,8 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     ``matched_by`` (what decided: "sha256" for byte copies; "phash", "frame_or_centre",
     "window" or "detail" for the thumbnail verifier and the candidate search that found the
     pair; "local" or "local_mirrored" for the local features; "" when unmatched) and
-    ``match_inliers`` (the local features' inlier count of that pair, -1 when they did not
-    decide it). Local features come from ``features`` (per row, bytes of
+    ``match_inliers`` (the local features' inlier count of that pair, which they decided or
+    confirmed; -1 when they took no part). Local features come from ``features`` (per row, bytes of
     :class:`curate.local_features.LocalFeatures` or None: a list, or a
     :class:`curate.feature_store.FeatureStore` that keeps them on disk) or else from an
     optional ``local_features`` column; the ``trim`` column places the thumbnails in them.

@@ -36,7 +36,7 @@ CURATION_FIELDS = [
     ("phash", pa.string()), ("hash_error", pa.string()), ("hash_pipeline", pa.string()),
     ("cluster_id", pa.int64()), ("cluster_size", pa.int32()), ("is_canonical", pa.bool_()),
     ("match_distance", pa.int32()), ("matched_by", pa.string()),
-    ("match_inliers", pa.int32()),  # local-feature inliers of the deciding pair; -1: not local
+    ("match_inliers", pa.int32()),  # local-feature inliers of the deciding pair; -1: none
     ("identity", pa.string()),  # the smallest key of the records of one painting
     ("licence_rule", pa.string()), ("curated", pa.bool_()),
     ("reasons", pa.list_(pa.string())),
