@@ -448,8 +448,7 @@ def _make_copies(rng: np.random.Generator, artists: list[Artist], artworks: list
                  fmt: str | None = None) -> Copy:
         counters[source] += 1
         source_id = _source_id(rng, source, used_ids[source])
-        image_id = str(uuid.UUID(int=int(rng.integers(2**63)) << 64 | int(rng.integers(2**63)),
-                                 version=4)) if source in ("aic", "nga") else ""
+        image_id = _image_id(rng, source)
         if fmt is None:  # PNG only where files stay small enough to encode quickly
             small = max(artwork.width, artwork.height) <= 1400
             fmt = "PNG" if small and rng.random() < 0.12 else "JPEG"
@@ -630,9 +629,7 @@ def _make_replicas(rng: np.random.Generator, artists: list[Artist], artworks: li
         out.append(Copy(
             copy_id=f"{source}-{counters[source]:06d}", artwork_id=replica.artwork_id,
             source=source, source_id=_source_id(rng, source, used[source]),
-            image_id=str(uuid.UUID(int=int(rng.integers(2**63)) << 64
-                                   | int(rng.integers(2**63)), version=4))
-            if source in ("aic", "nga") else "",
+            image_id=_image_id(rng, source),
             is_public_domain_flag=flag, license=_source_licence(source, flag), transforms=(),
             file_format="JPEG", jpeg_quality=int(rng.integers(75, 96)), defect="",
             is_exact_copy_of="", distractor="" if flag else "in_copyright", expected_reject=(),
@@ -739,6 +736,14 @@ def _with_expected_rejects(copies: list[Copy], artworks: list[Artwork], artists:
     return [dataclasses.replace(c, expected_reject=_expected_reject(c, artworks, artists,
                                                                       pd_cutoff))
             for c in copies]
+
+
+def _image_id(rng: np.random.Generator, source: str) -> str:
+    """The IIIF image id (a UUID) of a record at a source that serves through IIIF, else ""."""
+    if source not in ("aic", "nga"):
+        return ""
+    return str(uuid.UUID(int=int(rng.integers(2**63)) << 64 | int(rng.integers(2**63)),
+                         version=4))
 
 
 def _source_id(rng: np.random.Generator, source: str, used: set) -> str:
