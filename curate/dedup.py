@@ -77,9 +77,10 @@ returned 99.9 % of the exact search's candidates on the demo collection; ``pytho
 benchmarks detail_search`` measures it up to 64,000 images (141 s, 99.3 % of the exact
 candidates) and projects 1,000,000: about 2.5 hours on one core, against 45 days exact.
 ``detail_neighbours=0`` switches the window search off (details and hash-missed crops are then
-lost). Verification is linear in the candidates, a few per image. The local features are
-held in memory, about 136 bytes per keypoint (136 KB per image at 1,000 keypoints); a local
-verification costs a few milliseconds, mostly the 1,000 x 1,000 descriptor product.
+lost). Verification is linear in the candidates, a few per image. The local features may be
+a list in memory or a :class:`curate.feature_store.FeatureStore` that reads one image's at a
+time (the stage's way: about 136 bytes per keypoint, 136 KB per image at 1,000 keypoints); a
+local verification costs a few milliseconds, mostly the 1,000 x 1,000 descriptor product.
 """
 
 from __future__ import annotations
@@ -819,9 +820,13 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     edges += walk(dict(zip(wanted, scores, strict=True)))
     if phases:
         phases.done("dedup: window candidates verified", pairs=len(wanted))
-    edges = _confirmed_by_local_features(edges, features, opts, workers, phases)
-    edges += _local_edges(thumbs, features, trims, second_look, edges, done, opts, workers,
-                          phases)
+    # Which rows have features, without reading them (a FeatureStore knows their sizes).
+    has = features.sizes >= 0 if hasattr(features, "sizes") else \
+        np.array([f is not None for f in features], bool)
+    edges, dropped = _confirmed_by_local_features(edges, features, has, opts, workers, phases)
+    done.update(dropped)  # the local features rejected them: not worth a second try
+    edges += _local_edges(thumbs, features, has, trims, second_look, edges, done, opts,
+                          workers, phases)
     return edges
 
 
@@ -833,16 +838,15 @@ def _local_inliers(task: tuple) -> int:
                       enough_inliers=accept_inliers, least_inliers=review_inliers).inliers
 
 
-def _confirmed_by_local_features(edges: list, features, opts: dict, workers: int | None,
-                                 phases) -> list:
+def _confirmed_by_local_features(edges: list, features, has: np.ndarray, opts: dict,
+                                 workers: int | None, phases) -> tuple[list, set]:
     """The thumbnail verifier's edges, each checked by the local features where both images
     have them: fewer than ``review_inliers`` matches one transform explains drop the edge.
     At 64 px, two different paintings photographed small on plain walls (or in one frame
     template) agree on the outline and the wall and on nothing a thumbnail can resolve
     inside; SIFT on the 512 px decode sees that the pictures differ. A confirmed edge
-    records its inlier count."""
-    has = features.sizes >= 0 if hasattr(features, "sizes") else \
-        np.array([f is not None for f in features], bool)
+    records its inlier count. Returns the edges kept and the pairs dropped. ``has``: which
+    rows have features."""
     checked = [i for i, e in enumerate(edges) if has[e[0]] and has[e[1]]]
     with process_pool(workers, len(checked) >= MIN_PAIRS_FOR_POOL) as pool:
         inliers = map_ordered(pool, _local_inliers, (
@@ -857,19 +861,19 @@ def _confirmed_by_local_features(edges: list, features, opts: dict, workers: int
     if phases:
         phases.done("dedup: thumbnail pairs checked by local features", pairs=len(checked),
                     dropped=len(dropped))
-    return [e for i, e in enumerate(out) if i not in dropped]
+    return ([e for i, e in enumerate(out) if i not in dropped],
+            {(edges[i][0], edges[i][1]) for i in dropped})
 
 
-def _local_edges(thumbs: list, features: list, trims: list, second_look: dict,
-                 edges_so_far: list, done: set, opts: dict, workers: int | None, phases) -> list:
+def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
+                 second_look: dict, edges_so_far: list, done: set, opts: dict,
+                 workers: int | None, phases) -> list:
     """Edges the local features accept among the pairs the thumbnails rejected
     (``second_look``: pair -> hash distance) and not accepted since, and the local-feature
-    retrieval's candidates that no verifier tried (``edges_so_far``, ``done``)."""
+    retrieval's candidates that no verifier tried (``edges_so_far``, ``done``). ``has``:
+    which rows have features."""
     from curate.retrieval import candidate_pairs
 
-    # Which rows have features, without reading them (a FeatureStore knows their sizes).
-    has = features.sizes >= 0 if hasattr(features, "sizes") else \
-        np.array([f is not None for f in features], bool)
     if not has.any():
         return []
     accepted = {(e[0], e[1]) for e in edges_so_far}

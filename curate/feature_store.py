@@ -55,13 +55,11 @@ class FeatureStore:
                     continue  # a hash file from before the column existed
                 for batch in file.iter_batches(BATCH_ROWS, columns=["sha256", column]):
                     values = batch[column]
-                    for sha, i in zip(batch["sha256"].to_pylist(), range(len(batch)),
-                                      strict=True):
-                        rows = rows_of.pop(sha, None)  # popped: the first file's copy wins
+                    for i, sha in enumerate(batch["sha256"].to_pylist()):
+                        rows = rows_of.get(sha)
                         if rows is None or not values[i].is_valid:
-                            if rows is not None:
-                                rows_of[sha] = rows  # no features here: another file may have
-                            continue
+                            continue  # not wanted, written already, or no features here
+                        del rows_of[sha]  # the first file that has its features wins
                         data = values[i].as_py()
                         out.write(data)
                         offsets[rows], sizes[rows] = written, len(data)

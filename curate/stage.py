@@ -321,29 +321,24 @@ def dedup_quality(records: pd.DataFrame, truth: pd.DataFrame) -> dict:
 
     per: dict[str, list[int]] = {}
     for _, group in frame.groupby("artwork"):
-        members = list(group.itertuples(index=False))
-        for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                for name in singles(members[a], members[b]):
-                    counts = per.setdefault(name, [0, 0])
-                    counts[0] += 1
-                    counts[1] += members[a].cluster == members[b].cluster
+        for x, y in itertools.combinations(group.itertuples(index=False), 2):
+            for name in singles(x, y):
+                counts = per.setdefault(name, [0, 0])
+                counts[0] += 1
+                counts[1] += x.cluster == y.cluster
     # A found pair that joins two artworks is false; it counts against both members' transforms.
-    false_by: dict[str, int] = {}
-    for _, group in frame.groupby("cluster"):
-        members = list(group.itertuples(index=False))
-        for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                if members[a].artwork != members[b].artwork:
-                    for name in singles(members[a], members[b]) or {"original"}:
-                        false_by[name] = false_by.get(name, 0) + 1
     # Hard negatives: other works of one series, a work and its replica (another hand).
     series = truth.drop_duplicates("artwork_id").set_index("artwork_id")["series_id"] \
         if "series_id" in truth else pd.Series(dtype="int64")
     hand = truth.drop_duplicates("artwork_id").set_index("artwork_id")["hand"] \
         if "hand" in truth else pd.Series(dtype="int64")
+    false_by: dict[str, int] = {}
     merged_series = merged_replicas = 0
     for _, group in frame.groupby("cluster"):
+        for x, y in itertools.combinations(group.itertuples(index=False), 2):
+            if x.artwork != y.artwork:
+                for name in singles(x, y) or {"original"}:
+                    false_by[name] = false_by.get(name, 0) + 1
         works = [a for a in group["artwork"].drop_duplicates() if series.get(a, -1) >= 0]
         for a, b in itertools.combinations(works, 2):
             if series[a] == series[b]:
