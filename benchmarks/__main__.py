@@ -20,7 +20,8 @@ ALL = ("demo_collection", "crawl_throughput", "crawl_memory", "crawl_robots", "c
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("names", nargs="*", default=list(ALL), help=f"any of {', '.join(ALL)}")
+    parser.add_argument("names", nargs="*", default=list(ALL),
+                        help=f"any of {', '.join(ALL)} (default: all), or gpu_check")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--sizes", help="comma-separated sizes, for the benchmarks that grow "
                                         "(dvc_scale, scale, curate_scale): e.g. 3000,10000,30000")
@@ -28,10 +29,18 @@ def main() -> None:
                                            "the same command goes on after a stop")
     parser.add_argument("--add", action="store_true",
                         help="scale only: add the sizes run to the committed results' runs")
+    parser.add_argument("--device", choices=["cuda", "cpu"],
+                        help="gpu_check only: where to measure (default cuda)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="gpu_check only: the tiny presets, a smoke run of the script")
     args = parser.parse_args()
     extra = {k: v for k, v in (("workdir", args.workdir), ("add", args.add)) if v}
     if extra and args.names != ["scale"]:
         parser.error(f"--{' --'.join(extra)}: for `scale` alone")
+    if (args.device or args.tiny) and args.names != ["gpu_check"]:
+        parser.error("--device, --tiny: for `gpu_check` alone")
+    if args.names == ["gpu_check"]:
+        extra = {"device": args.device or "cuda", "tiny": args.tiny}
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.time()
@@ -42,8 +51,11 @@ def main() -> None:
                               "python": platform.python_version(),
                               "when": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started))}
         text = json.dumps(result, indent=2)
-        write_text(RESULTS / f"{name}{'-quick' if args.quick else ''}.json", text + "\n")
+        suffix = "-quick" if args.quick else "-tiny" if args.tiny else ""
+        write_text(RESULTS / f"{name}{suffix}.json", text + "\n")
         print(f"== {name}\n{text}")
+        if hasattr(module, "summary"):
+            print(module.summary(result))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def grouped_modulated_conv2d(x, weight, styles, up=False):
     if up:
         wts = wts.transpose(1, 2).reshape(n * i, o, k, k)
         x = F.conv_transpose2d(x, wts, stride=2, groups=n)
-        x = F.conv2d(x, networks._lowpass_kernel(n * o, 4.0, x), padding=1, groups=n * o)
+        x = networks.lowpass_each_channel(x, 4.0, padding=1)
     else:
         x = F.conv2d(x, wts.reshape(n * o, i, k, k), padding=k // 2, groups=n)
     return x.reshape(n, o, *x.shape[2:]), torch.ones(n, o, dtype=x.dtype, device=x.device)

@@ -5,6 +5,7 @@ so that a resumed run logs again exactly the ticks a crash undid.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -26,10 +27,36 @@ class Ticker:
         return time.perf_counter() - self.start
 
 
+class NoLive:
+    """What a training loop logs to where dvclive is not installed (a bare CUDA machine
+    running ``python -m benchmarks gpu_check``): nothing. The tick lines still print."""
+
+    step = 0
+
+    def log_metric(self, name: str, value) -> None:
+        pass
+
+    def log_image(self, name: str, image) -> None:
+        pass
+
+    def next_step(self) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
 def open_live(live_dir: str | os.PathLike, tick: int, resumed: bool):
     """The dvclive logger of a training stage, positioned at ``tick`` (tick k is dvclive step
-    k - 1): rows that a crash undid are dropped first, so a resumed run logs them again."""
-    from dvclive import Live
+    k - 1): rows that a crash undid are dropped first, so a resumed run logs them again.
+    Without dvclive (it comes with the project's install, not with a bare torch), a
+    `NoLive`, said once on stderr."""
+    try:
+        from dvclive import Live
+    except ImportError:
+        print(f"dvclive is not installed: no metrics or sample grids in {live_dir}",
+              file=sys.stderr)
+        return NoLive()
 
     trim_dvclive_history(live_dir, tick - 1)
     live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False, report=None)

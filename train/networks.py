@@ -80,25 +80,38 @@ def _block_dtype(use_fp16: bool, like: torch.Tensor) -> tuple[torch.dtype, torch
 # Resampling with the [1, 3, 3, 1] low-pass filter
 
 
-def _lowpass_kernel(channels: int, gain: float, like: torch.Tensor) -> torch.Tensor:
-    """The separable [1, 3, 3, 1] filter as a depthwise 4x4 kernel whose taps sum to `gain`."""
+def _lowpass_kernel(gain: float, like: torch.Tensor) -> torch.Tensor:
+    """The separable [1, 3, 3, 1] filter as a single-channel 4x4 kernel whose taps sum to
+    `gain`."""
     taps = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=like.dtype, device=like.device)
     kernel = torch.outer(taps, taps)
-    return (kernel * (gain / kernel.sum())).expand(channels, 1, 4, 4)
+    return (kernel * (gain / kernel.sum()))[None, None]
+
+
+def lowpass_each_channel(x: torch.Tensor, gain: float, conv=F.conv2d, **kwargs) -> torch.Tensor:
+    """``conv`` (F.conv2d or F.conv_transpose2d, with ``kwargs``) of every channel of x with the
+    low-pass kernel, as one single-channel convolution over N x C images. A depthwise
+    convolution (groups = C) computes the same sums, but autograd's double backward of a
+    grouped convolution, which R1 and the path-length penalty need, runs one convolution per
+    group: on a GPU that made a path-length step 40 times a plain one (2,000 small kernels;
+    benchmarks/results/gpu_check.json)."""
+    n, c, h, w = x.shape
+    channels_last = c > 1 and x.is_contiguous(memory_format=torch.channels_last)
+    y = conv(x.reshape(n * c, 1, h, w), _lowpass_kernel(gain, x), **kwargs)
+    y = y.reshape(n, c, *y.shape[-2:])
+    return y.contiguous(memory_format=torch.channels_last) if channels_last else y
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, 2H, 2W]: zero insertion and low-pass filtering in one depthwise
-    transposed convolution (gain 4 keeps the mean)."""
-    c = x.shape[1]
-    return F.conv_transpose2d(x, _lowpass_kernel(c, 4.0, x), stride=2, padding=1, groups=c)
+    """[N, C, H, W] -> [N, C, 2H, 2W]: zero insertion and low-pass filtering in one transposed
+    convolution (gain 4 keeps the mean)."""
+    return lowpass_each_channel(x, 4.0, F.conv_transpose2d, stride=2, padding=1)
 
 
 def downsample2x(x: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, H/2, W/2]: low-pass filtering and decimation in one depthwise
-    strided convolution."""
-    c = x.shape[1]
-    return F.conv2d(x, _lowpass_kernel(c, 1.0, x), stride=2, padding=1, groups=c)
+    """[N, C, H, W] -> [N, C, H/2, W/2]: low-pass filtering and decimation in one strided
+    convolution."""
+    return lowpass_each_channel(x, 1.0, stride=2, padding=1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,7 +239,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         # Transposed stride-2 convolution ([N, O, 2H+1, 2W+1]), then the low-pass filter with
         # one pixel of padding brings it to [N, O, 2H, 2W]: StyleGAN2's upsampling convolution.
         x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-        x = F.conv2d(x, _lowpass_kernel(x.shape[1], 4.0, x), padding=1, groups=x.shape[1])
+        x = lowpass_each_channel(x, 4.0, padding=1)
     else:
         x = F.conv2d(x, w, padding=weight.shape[-1] // 2)
     return x, dcoefs

@@ -46,6 +46,7 @@ from marcus.atomic import atomic_path, scratch_dir
 from marcus.config import check, list_of, one_of, optional
 from marcus.errors import UserError, reported
 from marcus.params import load_params
+from train.memory import peak_memory_mib
 from train.tiling import upscale_chain
 from train.upscaler import FACTORS, CompactSR
 
@@ -344,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                              "render.project, else off)")
     parser.add_argument("--workdir", help="folder for the intermediate float images")
     parser.add_argument("--threads", type=int, help="torch CPU threads; 0 = default")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the upscaler runs (default cpu: the same bytes as "
+                             "`dvc repro render`); the peak memory used there is printed")
     parser.add_argument("--out", help="output folder")
     args = parser.parse_args(argv)
 
@@ -366,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = pick(args.threads, "threads")
     if threads:
         torch.set_num_threads(threads)
-    models = [load_upscaler(path) for path in upscalers]
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("render: --device cuda, but torch sees no CUDA device")
+    device = torch.device(args.device)
+    models = [load_upscaler(path, device) for path in upscalers]
     try:
         written = render(
             generator_images(generator, seeds, pick(args.truncation, "truncation"), args.label),
@@ -378,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"render: {str(exc).removeprefix('render: ')}") from None
     for path in written:
         print(path)
+    print(f"peak memory on {device}: {peak_memory_mib(device):.0f} MiB")
     return 0
 
 

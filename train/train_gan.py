@@ -442,7 +442,11 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
         live.end()
         write_timings(timings_path, {"seconds": result["seconds"], "ticks_this_run": len(
             sec_per_kimg), "sec_per_kimg_mean": round(float(np.mean(sec_per_kimg or [0])), 2),
-            "data_wait_share_mean": round(float(np.mean(wait_shares or [0])), 4)})
+            "data_wait_share_mean": round(float(np.mean(wait_shares or [0])), 4),
+            # What check_inputs estimated against what this process used (CUDA: allocated
+            # by torch; CPU: the process's peak RSS), so that the estimate can be checked.
+            "memory_estimate_mib": round(estimate_memory_bytes(config, data.resolution) / 2**20),
+            "peak_memory_mib": round(peak_memory_mib(dist.device))})
         card = model_files.model_card("StyleGAN2-like generator (EMA weights)", pack_dir, config,
                                       result, data_fingerprint=data_fingerprint)
         model_files.write_model_folder(paths["gan"], card, GENERATOR, G_ema, G_ema.init_kwargs)

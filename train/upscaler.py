@@ -205,7 +205,7 @@ def psnr_y(a: torch.Tensor, b: torch.Tensor) -> float:
 def ssim_y(a: torch.Tensor, b: torch.Tensor) -> float:
     """SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, valid region) of the luma."""
     x, y = rgb_to_y(a.clamp(0, 1)).double(), rgb_to_y(b.clamp(0, 1)).double()
-    t = torch.arange(11, dtype=torch.float64) - 5
+    t = torch.arange(11, dtype=torch.float64, device=x.device) - 5
     g = torch.exp(-t.square() / (2 * 1.5**2))
     g = g / g.sum()
     # The Gaussian window is separable: a column pass then a row pass (22 taps, not 121, ~9x

@@ -135,9 +135,12 @@ def test_cli_renders_generator_seeds(tmp_path, capsys):
     assert not np.array_equal(first, np.asarray(Image.open(tmp_path / "prints/seed0002.png")))
     assert main(args + ["--out", str(tmp_path / "again")]) == 0   # seeds are reproducible
     assert np.array_equal(first, np.asarray(Image.open(tmp_path / "again/seed0001.png")))
-    capsys.readouterr()
+    assert capsys.readouterr().out.splitlines()[-1].startswith("peak memory on cpu: ")
     assert main(args[:2] + ["--upscaler", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("render: no upscaler")
+    if not torch.cuda.is_available():
+        assert main(args + ["--device", "cuda"]) == 2
+        assert "torch sees no CUDA device" in capsys.readouterr().err
 
 
 # VmHWM (peak RSS of this process image) rather than ru_maxrss: Linux carries ru_maxrss over
