@@ -32,10 +32,8 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -44,36 +42,10 @@ import pandas as pd
 from curate import dedup
 from curate.hashing import hash_files, hash_image
 from curate.local_features import FeatureOptions, extract, feature_fields
+from curate.pairs import near_pairs
 from demo.build import build_collection
 
 SENSITIVITY = ((12, 40), (16, 40), (20, 40), (25, 40), (30, 40), (20, 30), (20, 60))
-
-
-def _brute_near_pairs(hashes: np.ndarray, max_distance: int):
-    """Stand-in for curate.pairs.near_pairs while that module does not exist yet."""
-    h = np.asarray(hashes, dtype=np.uint64)
-    out_i, out_j, out_d = [], [], []
-    for i in range(len(h) - 1):
-        x = (h[i] ^ h[i + 1:]).view(np.uint8).reshape(-1, 8)
-        d = np.unpackbits(x, axis=1).sum(1)
-        k = np.flatnonzero(d <= max_distance)
-        out_i.append(np.full(len(k), i))
-        out_j.append(k + i + 1)
-        out_d.append(d[k])
-    if not out_i:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int)
-    return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d)
-
-
-def _near_pairs():
-    try:
-        from curate.pairs import near_pairs
-    except ImportError:
-        module = types.ModuleType("curate.pairs")
-        module.near_pairs = _brute_near_pairs
-        sys.modules["curate.pairs"] = module
-        near_pairs = _brute_near_pairs
-    return near_pairs
 
 
 def _pairs(labels: np.ndarray) -> set[tuple[int, int]]:
@@ -169,7 +141,7 @@ def baseline_labels(rows: pd.DataFrame, max_distance: int = 10) -> np.ndarray:
             x = parent[x]
         return x
 
-    i, j, _ = _near_pairs()(ints, max_distance)
+    i, j, _ = near_pairs(ints, max_distance)
     for a, b in zip(pos[i], pos[j], strict=True):
         ra, rb = find(a), find(b)
         parent[max(ra, rb)] = min(ra, rb)
@@ -285,7 +257,6 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> dict:
 
 
 def evaluate(root: Path, workers: int | None = None) -> dict:
-    _near_pairs()
     truth = pd.read_parquet(root / "ground_truth.parquet")
     truth = truth[truth["file"].notna()].reset_index(drop=True)
     files = [root / f for f in truth["file"]]

@@ -128,6 +128,9 @@ IVF_PROBES = 8  # window search beyond `exact_window_search_max`: inverted-file 
 # an inlier for the inlier count alone to accept a pair the dense check rejected.
 MIN_INLIER_COVERAGE = 0.5
 MIN_PAIRS_FOR_POOL = 64  # candidate pairs to verify that repay starting a process pool
+# Keypoints an image needs, per inlier of review_inliers, before the local features may drop
+# a thumbnail verdict on it (4: 80 keypoints for the default 20 inliers).
+JUDGING_KEYPOINTS_PER_INLIER = 4
 
 
 # ----------------------------------------------------------------------------------------------
@@ -400,8 +403,9 @@ def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = N
     ``min_score``): a shared watermark or frame template explains tens of matches on a sliver
     of two different pictures, which disagree everywhere else. The dense check in turn misses
     some true copies (a non-monotone regrading, a small low-resolution crop), so at least
-    ``accept_inliers`` inliers spread over most of the shared picture (`inlier_coverage` at
-    least ``MIN_INLIER_COVERAGE``) accept too. The dense score is NaN without thumbnails.
+    ``accept_inliers`` inliers spread over most of the shared picture of either image
+    (`inlier_coverage` at least ``MIN_INLIER_COVERAGE``) accept too, whichever image is A.
+    The dense score is NaN without thumbnails.
     ``mirrored``: try B only as it is (False) or only mirrored (True); None: both."""
     from curate.local_features import LocalFeatures, inlier_coverage, match_pair
 
@@ -416,9 +420,17 @@ def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = N
                                         found.matrix, found.mirrored), 4)
         if score >= min_score:
             return True, found.inliers, found.mirrored, score
-    spread = found.inliers >= accept_inliers and inlier_coverage(
-        found, a, b.mirrored() if found.mirrored else b, trim_a) >= MIN_INLIER_COVERAGE
-    return spread, found.inliers, found.mirrored, score
+    if found.inliers < accept_inliers:
+        return False, found.inliers, found.mirrored, score
+    # Coverage is of one picture's keypoint-bearing cells, so it is measured on both: a
+    # close-up's inliers cover the close-up but a small part of the whole it was taken from.
+    # A shared watermark's or frame's cover a sliver of either.
+    b_seen = b.mirrored() if found.mirrored else b
+    if trim_b is not None and found.mirrored:
+        trim_b = (trim_b[2], trim_b[1], trim_b[0], trim_b[3])  # left and right swap
+    coverage = max(inlier_coverage(found, a, b_seen, trim_a),
+                   inlier_coverage(found.reversed(), b_seen, a, trim_b))
+    return coverage >= MIN_INLIER_COVERAGE, found.inliers, found.mirrored, score
 
 
 def _local_verdict(task: tuple) -> tuple[bool, int, bool, float]:
@@ -588,24 +600,6 @@ def _window_hits_exact(thumbs: list, min_similarity: float, block: int = 64) -> 
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
 
 
-def _spherical_kmeans(x: np.ndarray, k: int, iterations: int = 8, chunk: int = 16384
-                      ) -> np.ndarray:
-    """k unit-norm centroids of the unit-norm rows of `x` (cosine k-means on a sample of at
-    most 64 rows per centroid); seeded, so the same rows give the same centroids."""
-    rng = np.random.default_rng(0)
-    sample = x[np.sort(rng.choice(len(x), min(len(x), 64 * k), replace=False))]
-    centroids = sample[np.sort(rng.choice(len(sample), k, replace=False))].copy()
-    for _ in range(iterations):
-        assign = np.concatenate([(sample[s: s + chunk] @ centroids.T).argmax(1)
-                                 for s in range(0, len(sample), chunk)])
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, assign, sample)
-        empty = np.flatnonzero(np.bincount(assign, minlength=k) == 0)
-        sums[empty] = sample[rng.choice(len(sample), len(empty), replace=False)]
-        centroids = _normalised(sums.reshape(k, DESCRIPTOR_SIDE, DESCRIPTOR_SIDE))
-    return centroids.astype(np.float32)
-
-
 def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
                          probes: int = IVF_PROBES, workers: int | None = 1,
                          neighbours: int | None = None) -> tuple:
@@ -618,13 +612,17 @@ def _window_hits_indexed(thumbs: list, min_similarity: float, block: int = 512,
     nearest (``python -m benchmarks detail_search`` measures recall against the exact
     search). The blocks are searched in ``workers`` processes, each holding the index. With
     ``neighbours``, only each detail's ``neighbours`` best hits are kept (`_best_wholes`)."""
+    from curate.retrieval import spherical_kmeans  # imported late: it loads numba
+
     n, chunk = len(thumbs), 16384
     whole = np.concatenate([whole_descriptors(np.stack([_equalised(t) for t in
                                                         thumbs[s: s + block]]))
                             for s in range(0, n, block)])
     lists = int(np.clip(round(np.sqrt(probes * n)), 1, n))
     probes = min(probes, lists)
-    centroids = _spherical_kmeans(whole, lists)
+    rng = np.random.default_rng(0)  # seeded: the same thumbnails give the same lists
+    sample = whole[np.sort(rng.choice(n, min(n, 64 * lists), replace=False))]
+    centroids = spherical_kmeans(sample, lists, rng)
     # Multi-assignment on the (few) wholes rather than multi-probing the (many) windows: a
     # window then needs one argmax over the centroids, not a top-k.
     joined = np.concatenate([
@@ -750,6 +748,8 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     position in ``key`` order, which breaks ties between candidates. Verifications run in
     ``workers`` processes; which pairs are tried and in what order is decided here, in one
     process, so the edges are the same for any number of workers. `phases`: see `cluster`."""
+    from curate.feature_store import keypoint_counts  # imported late, as local_features
+
     crop_args = (opts["min_scale"], opts["min_overlap"])
     edges, accepted, tried = [], set(done), []
     second_look: dict = {}  # pairs the thumbnails rejected, for the local features: distance
@@ -823,7 +823,12 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     # Which rows have features, without reading them (a FeatureStore knows their sizes).
     has = features.sizes >= 0 if hasattr(features, "sizes") else \
         np.array([f is not None for f in features], bool)
-    edges, dropped = _confirmed_by_local_features(edges, features, has, opts, workers, phases)
+    # An image with few keypoints (a smooth sculpture, a flat colour field, a close-up of a
+    # sky) cannot show the inliers the rule asks for even when it is a copy: there the
+    # thumbnails' verdict stands.
+    judged = keypoint_counts(features) >= JUDGING_KEYPOINTS_PER_INLIER * opts["review_inliers"]
+    edges, dropped = _confirmed_by_local_features(edges, features, judged, opts, workers,
+                                                  phases)
     done.update(dropped)  # the local features rejected them: not worth a second try
     edges += _local_edges(thumbs, features, has, trims, second_look, edges, done, opts,
                           workers, phases)
@@ -838,16 +843,16 @@ def _local_inliers(task: tuple) -> int:
                       enough_inliers=accept_inliers, least_inliers=review_inliers).inliers
 
 
-def _confirmed_by_local_features(edges: list, features, has: np.ndarray, opts: dict,
+def _confirmed_by_local_features(edges: list, features, judged: np.ndarray, opts: dict,
                                  workers: int | None, phases) -> tuple[list, set]:
     """The thumbnail verifier's edges, each checked by the local features where both images
-    have them: fewer than ``review_inliers`` matches one transform explains drop the edge.
+    can be ``judged`` by them: fewer than ``review_inliers`` matches one transform explains
+    drop the edge.
     At 64 px, two different paintings photographed small on plain walls (or in one frame
     template) agree on the outline and the wall and on nothing a thumbnail can resolve
     inside; SIFT on the 512 px decode sees that the pictures differ. A confirmed edge
-    records its inlier count. Returns the edges kept and the pairs dropped. ``has``: which
-    rows have features."""
-    checked = [i for i, e in enumerate(edges) if has[e[0]] and has[e[1]]]
+    records its inlier count. Returns the edges kept and the pairs dropped."""
+    checked = [i for i, e in enumerate(edges) if judged[e[0]] and judged[e[1]]]
     with process_pool(workers, len(checked) >= MIN_PAIRS_FOR_POOL) as pool:
         inliers = map_ordered(pool, _local_inliers, (
             (features[edges[i][0]], features[edges[i][1]], opts["review_inliers"],

@@ -2,7 +2,8 @@
 so that curate holds an offset per image in memory and not the features themselves (about
 80 KB per image: 14 GB at 170,000 images, more than the machine's memory at a million).
 
-Gather them from the hash files for the rows being clustered, in a scratch folder::
+Gather them from the hash files for the rows being clustered, in a scratch folder (or
+``FeatureStore.write`` them as they are computed)::
 
     from curate.feature_store import FeatureStore
     with FeatureStore.gather(hashes_root, sources, rows["sha256"], scratch / "features") as store:
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from curate.local_features import keypoint_count
+from curate.local_features import LocalFeatures, keypoint_count
 
 BATCH_ROWS = 256  # hash-file rows read at a time (about 20 MB of features)
 
@@ -66,6 +67,20 @@ class FeatureStore:
                         written += len(data)
         return cls(path, offsets, sizes)
 
+    @classmethod
+    def write(cls, path: Path, features: Iterable[bytes | None]) -> FeatureStore:
+        """Each of ``features`` (bytes, or None for a row without), in order, to ``path``: for
+        features computed as they stream, never all held at once."""
+        offsets, sizes, written = [], [], 0
+        with open(path, "wb") as out:
+            for data in features:
+                offsets.append(written)
+                sizes.append(-1 if data is None else len(data))
+                if data is not None:
+                    out.write(data)
+                    written += len(data)
+        return cls(path, np.array(offsets, np.int64), np.array(sizes, np.int64))
+
     def __len__(self) -> int:
         return len(self.sizes)
 
@@ -101,3 +116,12 @@ class FeatureStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def keypoint_counts(features) -> np.ndarray:
+    """Each row's keypoint count (0 without features) of a `FeatureStore` (from the sizes,
+    reading nothing) or of a list of feature bytes, `LocalFeatures` or None."""
+    if isinstance(features, FeatureStore):
+        return np.array([features.keypoints(i) for i in range(len(features))], np.int64)
+    return np.array([0 if f is None else len(f) if isinstance(f, LocalFeatures)
+                     else keypoint_count(len(f)) for f in features], np.int64)

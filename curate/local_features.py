@@ -41,7 +41,7 @@ of the picture. So an inlier count alone decides only far from those numbers; in
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -50,7 +50,8 @@ from PIL import Image
 from curate.hashing import _open_checked
 from marcus.errors import UserError
 
-FEATURES_PIPELINE = "sift-v1"  # changes whenever stored features would differ
+FEATURES_PIPELINE = "sift-v2"  # changes whenever stored features would differ (v2: stretch)
+STRETCH_TAIL = 0.005  # share of the darkest and of the brightest pixels clipped by the stretch
 MAGIC = b"SIF1"
 _HEADER = struct.Struct("<4sHHI")  # magic, width, height (decode px), keypoints
 DESCRIPTOR_BYTES = 128
@@ -157,6 +158,22 @@ def reduced_gray(data: bytes, long_side_px: int) -> np.ndarray:
 _SIFT: dict = {}  # per process and keypoint budget: creating a detector costs ~1 ms
 
 
+def stretched(gray: np.ndarray) -> np.ndarray:
+    """The grey levels stretched linearly so that the ``STRETCH_TAIL`` darkest pixels become 0
+    and the brightest 255. SIFT keeps a keypoint above a fixed contrast, so a faded, dark or
+    hazy copy (or a close-up of a sky) would keep few or none of the keypoints its brighter
+    copy keeps; stretched, both are judged at the same contrast. A mirrored image stretches
+    alike (the levels' histogram is the same)."""
+    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256))
+    tail = STRETCH_TAIL * cumulative[-1]
+    lo = int(np.searchsorted(cumulative, tail, side="right"))
+    hi = int(np.searchsorted(cumulative, cumulative[-1] - tail, side="left"))
+    if hi <= lo or (lo == 0 and hi == 255):
+        return gray
+    table = np.clip(np.rint((np.arange(256) - lo) * (255 / (hi - lo))), 0, 255)
+    return table.astype(np.uint8)[gray]
+
+
 def extract_gray(gray: np.ndarray, max_keypoints: int) -> LocalFeatures:
     """SIFT features of a grayscale uint8 image, the ``max_keypoints`` strongest. The order
     is a function of the keypoints alone (response, then position, scale and angle), never
@@ -164,7 +181,7 @@ def extract_gray(gray: np.ndarray, max_keypoints: int) -> LocalFeatures:
     if max_keypoints not in _SIFT:
         cv2.setNumThreads(1)  # extraction runs in the callers' process pools: one thread each
         _SIFT[max_keypoints] = cv2.SIFT_create(nfeatures=max_keypoints)
-    keypoints, desc = _SIFT[max_keypoints].detectAndCompute(gray, None)
+    keypoints, desc = _SIFT[max_keypoints].detectAndCompute(stretched(gray), None)
     height, width = gray.shape
     if not keypoints:
         return LocalFeatures(np.zeros((0, 2), np.float32),
@@ -211,7 +228,8 @@ class LocalMatch:
     """The geometric evidence for a pair: ``inliers`` (matches one transform explains),
     ``matrix`` (3x3, A's decode pixels to B's, B mirrored first when ``mirrored``), ``model``
     ("affine", "homography" or "" when nothing fitted), ``matches`` (ratio-test matches) and
-    ``inlier_xy`` (the inliers' positions in A, (inliers, 2))."""
+    ``inlier_xy`` and ``inlier_xy_b`` (the inliers' positions in A and in B, mirrored when
+    ``mirrored``: (inliers, 2) each)."""
 
     inliers: int
     matrix: np.ndarray | None
@@ -219,6 +237,14 @@ class LocalMatch:
     model: str
     matches: int
     inlier_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    inlier_xy_b: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+
+    def reversed(self) -> LocalMatch:
+        """The same evidence seen from B: B's inliers, the transform from B's pixels (mirrored
+        when ``mirrored``) to A's."""
+        matrix = None if self.matrix is None else np.linalg.inv(self.matrix)
+        return replace(self, matrix=matrix, inlier_xy=self.inlier_xy_b,
+                       inlier_xy_b=self.inlier_xy)
 
 
 def inlier_coverage(found: LocalMatch, a: LocalFeatures, b: LocalFeatures, trim_a=None,
@@ -334,7 +360,8 @@ def match_features(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = M
         return LocalMatch(0, None, mirrored, "", len(ia))
     mask, matrix, model = _fit(a.xy[ia].astype(np.float64), b.xy[ib].astype(np.float64),
                                a.size, b.size, options)
-    return LocalMatch(int(mask.sum()), matrix, mirrored, model, len(ia), a.xy[ia[mask]])
+    return LocalMatch(int(mask.sum()), matrix, mirrored, model, len(ia), a.xy[ia[mask]],
+                      b.xy[ib[mask]])
 
 
 def match_pair(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = MatchOptions(),

@@ -43,8 +43,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from curate.feature_store import keypoint_counts
 from curate.inverted_file import Bags, InvertedFile
-from curate.local_features import MIRROR_PERMUTATION, LocalFeatures, keypoint_count
+from curate.local_features import MIRROR_PERMUTATION, LocalFeatures
 from curate.parallel import imap_ordered, process_pool
 
 MAX_SAMPLE = 2_000_000  # descriptors sampled for training at most (1 GB of float32)
@@ -67,9 +68,10 @@ def tree_for(images: int) -> tuple[int, int]:
     return depth, int(np.clip(branching, MIN_BRANCHING if depth == 2 else 2, MAX_BRANCHING))
 
 
-def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator,
+def spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator,
                       iterations: int = KMEANS_ITERATIONS, chunk: int = 65536) -> np.ndarray:
-    """k unit-length centroids of the unit-length rows of ``x`` (k <= len(x))."""
+    """k unit-length centroids of the unit-length rows of ``x`` (k <= len(x)): cosine
+    k-means, seeded by ``rng`` (the retrieval's vocabulary, the window search's lists)."""
     if k >= len(x):
         return x.astype(np.float32)  # every row its own centroid
     centroids = x[np.sort(rng.choice(len(x), k, replace=False))].copy()
@@ -116,10 +118,10 @@ class Vocabulary:
         first half of each level by k-means within each node of the level above, the second
         half mirrored from it."""
         rng = np.random.default_rng(seed)
-        both = np.concatenate([sample, sample[:, MIRROR_PERMUTATION]])
-        trained = _spherical_kmeans(sample, max(1, min(branching // 2, len(sample))), rng)
+        trained = spherical_kmeans(sample, max(1, min(branching // 2, len(sample))), rng)
         level = np.concatenate([trained, trained[:, MIRROR_PERMUTATION]])
-        owner = _nearest(both, level)
+        # Members are rows of the sample and its mirror images (`_with_mirrors`).
+        owner = np.concatenate([_nearest(sample, level), _nearest_of_mirrors(sample, level)])
         members = [np.flatnonzero(owner == i) for i in range(len(trained))]
         centroids = [level]
         start, count = [np.zeros(1, np.int64)], [np.array([len(level)], np.int64)]
@@ -130,8 +132,9 @@ class Vocabulary:
                 if len(rows) <= 1:  # a leaf that stays: its one child is itself
                     cells, assign = parent[None], np.zeros(len(rows), np.int64)
                 else:
-                    cells = _spherical_kmeans(both[rows], min(branching, len(rows)), rng)
-                    assign = _nearest(both[rows], cells)
+                    node = _with_mirrors(sample, rows)
+                    cells = spherical_kmeans(node, min(branching, len(rows)), rng)
+                    assign = _nearest(node, cells)
                 starts.append(sum(len(c) for c in children))
                 counts.append(len(cells))
                 children.append(cells)
@@ -161,17 +164,26 @@ class Vocabulary:
         return node.astype(np.uint32)
 
 
+def _with_mirrors(sample: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows of ``sample`` followed by its mirror images (row ``n + i`` is row ``i``
+    mirrored), without making the second half: at the largest vocabulary the sample alone is
+    1 GB."""
+    n = len(sample)
+    out = sample[np.where(rows < n, rows, rows - n)]
+    mirrored = rows >= n
+    out[mirrored] = out[mirrored][:, MIRROR_PERMUTATION]
+    return out
+
+
+def _nearest_of_mirrors(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536
+                        ) -> np.ndarray:
+    """`_nearest` for the mirror images of ``x``'s rows, mirrored a chunk at a time."""
+    return np.concatenate([(x[s: s + chunk][:, MIRROR_PERMUTATION] @ centroids.T).argmax(1)
+                           for s in range(0, len(x), chunk)]) if len(x) else np.zeros(0, int)
+
+
 def _decoded(item) -> LocalFeatures:
     return item if isinstance(item, LocalFeatures) else LocalFeatures.from_bytes(item)
-
-
-def _keypoint_counts(features: Sequence) -> np.ndarray:
-    """Each image's keypoint count (0 without features), reading no features where the
-    sequence knows them (a FeatureStore)."""
-    if hasattr(features, "keypoints"):
-        return np.array([features.keypoints(i) for i in range(len(features))], np.int64)
-    return np.array([0 if f is None else len(f) if isinstance(f, LocalFeatures)
-                     else keypoint_count(len(f)) for f in features], np.int64)
 
 
 def _sample(features: Sequence, present: np.ndarray, counts: np.ndarray, limit: int
@@ -179,9 +191,13 @@ def _sample(features: Sequence, present: np.ndarray, counts: np.ndarray, limit: 
     """About ``limit`` RootSIFT descriptors spread over the ``present`` images: the same share
     of each image's strongest keypoints (features are stored strongest first)."""
     share = min(1.0, limit / max(int(counts[present].sum()), 1))
-    parts = [_decoded(features[i]).rootsift()[: max(1, int(np.ceil(counts[i] * share)))]
-             for i in present]
-    return np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)
+    taken = np.minimum(counts[present],
+                       np.maximum(1, np.ceil(counts[present] * share))).astype(np.int64)
+    out = np.empty((int(taken.sum()), 128), np.float32)  # filled in place: no second copy
+    ends = np.cumsum(taken)
+    for i, end, take in zip(present, ends, taken, strict=True):
+        out[end - take: end] = _decoded(features[i]).rootsift()[:take]
+    return out
 
 
 _worker_vocabulary: Vocabulary | None = None
@@ -235,7 +251,7 @@ def candidate_pairs(features: Sequence, neighbours: int = 5, seed: int = 0,
     empty = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
                           "similarity": np.zeros(0, np.float32),
                           "mirrored": np.zeros(0, bool)})
-    counts = _keypoint_counts(features)
+    counts = keypoint_counts(features)
     ok = counts >= min_keypoints
     if usable is not None:
         ok &= np.asarray(usable, bool)

@@ -345,6 +345,24 @@ def test_a_shared_watermark_or_frame_does_not_make_two_paintings_one():
         assert out.loc[first, "cluster_id"] != out.loc[first + 1, "cluster_id"]
 
 
+def test_copies_of_a_picture_too_smooth_for_local_features_keep_the_thumbnails_verdict():
+    from PIL import ImageDraw, ImageFilter
+
+    # A smooth shaded form before a plain ground (a photograph of a sculpture, a colour
+    # field): next to no keypoints, so the local features can neither confirm nor refute.
+    ground = np.linspace(60, 140, 600)[:, None, None] + np.array([10, 30, 50])
+    smooth = Image.fromarray(np.broadcast_to(ground, (600, 500, 3)).astype(np.uint8))
+    draw = ImageDraw.Draw(smooth)
+    draw.ellipse((160, 120, 320, 340), fill=(220, 215, 200))
+    draw.rectangle((0, 420, 500, 600), fill=(50, 48, 45))
+    smooth = smooth.filter(ImageFilter.GaussianBlur(6))
+    rows = _rows_with_features([smooth, smooth.resize((400, 480)), _painted("portrait", 5)],
+                               ["a", "b", "c"])
+    out = dedup.cluster(rows, workers=1)
+    assert list(out["cluster_id"]) == [0, 0, 2]
+    assert list(out["matched_by"][:2]) == ["phash", "phash"]
+
+
 def test_the_dense_check_at_the_found_alignment_tells_a_copy_from_another_picture():
     from curate.local_features import extract, match_pair
 

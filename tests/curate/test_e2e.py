@@ -206,6 +206,17 @@ def test_dedup_any_folder(demo_root, tmp_path):
             assert exact["cluster_id"] == original["cluster_id"] >= 0
     per_cluster = rows[rows["cluster_id"] >= 0].groupby("cluster_id")["is_canonical"].sum()
     assert (per_cluster == 1).all()
+    # The local features reached the clustering (they alone find the demo's details)...
+    assert rows["matched_by"].isin(["local", "local_mirrored"]).any()
+    # ...from a scratch file beside the output, which is gone.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.parquet"]
+
+
+def test_dedup_of_an_empty_folder_writes_no_rows(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "folder.parquet"
+    cli("-m", "curate", "dedup", str(tmp_path / "empty"), "-o", str(out), cwd=tmp_path)
+    assert len(pd.read_parquet(out)) == 0
 
 
 def test_curate_refuses_hashes_from_two_hash_pipelines(curated_run, tmp_path):

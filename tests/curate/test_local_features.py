@@ -148,3 +148,29 @@ def test_hashing_with_features_gives_every_readable_image_features_from_one_read
     assert len(lf.LocalFeatures.from_bytes(good["local_features"])) > 100
     assert "local_features" not in bad and bad["error"]
     assert "local_features" not in hash_files([tmp_path / "a.jpg"], workers=1)[0]
+
+
+def test_a_faded_dark_copy_keeps_the_keypoints_of_its_brighter_copy(original,
+                                                                    original_features):
+    from PIL import ImageEnhance
+
+    faded = ImageEnhance.Brightness(ImageEnhance.Contrast(original).enhance(0.2)).enhance(0.5)
+    copy = lf.extract(encode(faded, "JPEG", quality=90))
+    # SIFT keeps keypoints above a fixed contrast: a fifth of the contrast would keep few.
+    assert len(copy) >= 0.8 * len(original_features)
+    assert lf.match_pair(original_features, copy).inliers >= 40
+
+
+def test_the_local_verdict_on_a_close_up_on_a_wall_does_not_depend_on_which_image_is_first(
+        original, original_features):
+    from curate.dedup import verify_local
+
+    detail = original.crop((400, 300, 640, 480)).resize((640, 480))  # 9 % of the picture
+    wall = Image.new("RGB", (900, 760), (182, 176, 160))
+    wall.paste(detail, (130, 120))
+    close_up = lf.extract(encode(wall, "JPEG", quality=90)).to_bytes()
+    whole = original_features.to_bytes()
+    # Without thumbnails only the inliers and their spread decide. Counted in the whole's
+    # coarse cells the shared part is a few cells the inliers cover less evenly than the
+    # close-up's own cells: seen from the whole alone, this copy was rejected.
+    assert verify_local(whole, close_up)[0] and verify_local(close_up, whole)[0]

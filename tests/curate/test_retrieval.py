@@ -149,3 +149,18 @@ def test_features_on_disk_in_several_processes_give_the_same_pairs_as_in_memory(
         on_disk = retrieval.candidate_pairs(store, neighbours=3, workers=2)
     in_memory = retrieval.candidate_pairs(features, neighbours=3)
     assert on_disk.equals(in_memory)
+
+
+def test_features_written_as_they_stream_read_back_as_they_were(collection, tmp_path):
+    from curate.feature_store import FeatureStore
+
+    features, _ = collection
+    blobs = [f.to_bytes() for f in features[:5]]
+    streamed = [blobs[0], None, *blobs[1:], None]
+    with FeatureStore.write(tmp_path / "features", iter(streamed)) as store:
+        assert len(store) == len(streamed)
+        assert [store[i] for i in range(len(store))] == streamed
+        assert [store.keypoints(i) for i in range(len(store))] == \
+            [0 if b is None else len(features[blobs.index(b)]) for b in streamed]
+    with FeatureStore.write(tmp_path / "none", iter([])) as empty:
+        assert len(empty) == 0
