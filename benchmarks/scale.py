@@ -113,17 +113,22 @@ def venv_env() -> dict:
 
 
 STEP_LINE = re.compile(r"^\w+: (?P<step>.+?) in (?P<seconds>[\d.]+) s(?:, (?P<rest>.*))?$")
+PEAK_RSS = re.compile(r"peak RSS ([\d,]+) MiB")
 
 
 def steps(stderr: str) -> dict:
-    """The steps a stage printed as ``stage: STEP in S s, COUNT NAME, ...`` (curate's
-    ``Phases``): per step its seconds and counts, so a curve that bends can be traced to one."""
+    """The steps a stage printed as ``stage: STEP in S s, COUNT NAME, ..., peak RSS N MiB``
+    (curate's ``Phases``): per step its seconds, counts and the process's peak RSS so far, so
+    a curve that bends can be traced to one step."""
     found = {}
     for line in stderr.splitlines():
         match = STEP_LINE.match(line.strip())
         if match:
             counts = {}
             for part in (match["rest"] or "").split(", "):
+                if peak := PEAK_RSS.fullmatch(part):
+                    counts["peak_rss_mib"] = int(peak[1].replace(",", ""))
+                    continue
                 number, _, name = part.partition(" ")
                 if name and number.replace(",", "").isdigit():
                     counts[name] = int(number.replace(",", ""))

@@ -50,16 +50,17 @@ def test_small_runs_give_exponents_but_no_extrapolation():
     assert list(two["crawl"]["wall_s"]["at_records"]) == ["10000"]
 
 
-def test_the_steps_a_stage_prints_are_kept_with_their_seconds_and_counts():
+def test_the_steps_a_stage_prints_are_kept_with_their_seconds_counts_and_peak_memory():
     printed = ("curate: load records and hashes in 0.4 s, 16,155 records, peak RSS 318 MiB\n"
                "0 items [00:00, ? items/s]\n"
                "curate: dedup: hash candidates verified in 179.5 s, 73,190 pairs, "
                "peak RSS 620 MiB\n"
                "curate: rules in 0.3 s, peak RSS 621 MiB\n")
     assert steps(printed) == {
-        "load records and hashes": {"wall_s": 0.4, "records": 16155},
-        "dedup: hash candidates verified": {"wall_s": 179.5, "pairs": 73190},
-        "rules": {"wall_s": 0.3}}
+        "load records and hashes": {"wall_s": 0.4, "records": 16155, "peak_rss_mib": 318},
+        "dedup: hash candidates verified": {"wall_s": 179.5, "pairs": 73190,
+                                            "peak_rss_mib": 620},
+        "rules": {"wall_s": 0.3, "peak_rss_mib": 621}}
 
 
 def test_a_kept_run_stopped_part_way_goes_on_from_the_stage_it_stopped_in(tmp_path,
