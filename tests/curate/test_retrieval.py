@@ -164,3 +164,23 @@ def test_features_written_as_they_stream_read_back_as_they_were(collection, tmp_
             [0 if b is None else len(features[blobs.index(b)]) for b in streamed]
     with FeatureStore.write(tmp_path / "none", iter([])) as empty:
         assert len(empty) == 0
+
+
+def test_the_vocabulary_sample_holds_its_own_rows_not_the_images_it_was_taken_from():
+    """A slice of each image's descriptors would keep the whole image's array alive: at 45,000
+    images that held 12 GB for a 1 GB sample."""
+    import tracemalloc
+
+    from curate.local_features import LocalFeatures
+
+    rng = np.random.default_rng(0)
+    blob = LocalFeatures(rng.random((1000, 2)).astype(np.float32),
+                         rng.integers(0, 256, (1000, 128)).astype(np.uint8), (512, 512)).to_bytes()
+    features = [blob] * 400
+    counts = np.full(len(features), 1000)
+    tracemalloc.start()
+    sample = retrieval._sample(features, np.arange(len(features)), counts, 20_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(sample) == 20_000
+    assert peak < 2 * sample.nbytes  # one image's arrays at a time beside the sample
