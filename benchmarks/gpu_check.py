@@ -167,10 +167,7 @@ def pack_part(project: Path, params: Path, res: int, tiny: bool) -> dict:
 
 def gan_part(params: Path, res: int, tiny: bool) -> dict:
     out = measured(["-m", "train.train_gan", "--params", str(params)], budget(res, tiny))
-    ticks = [(int(t), float(s), int(m)) for t, s, m in
-             (GAN_TICK.match(line).groups() for line in out.pop("lines")
-              if GAN_TICK.match(line))]
-    out["ticks"] = [{"tick": t, "s_per_kimg": s, "mem_mib": m} for t, s, m in ticks]
+    ticks = tick_lines(out, GAN_TICK, "s_per_kimg")
     timed = [s for t, s, _ in ticks if t > 1]
     if timed:
         out["s_per_kimg"] = round(statistics.median(timed), 2)
@@ -185,10 +182,7 @@ def gan_part(params: Path, res: int, tiny: bool) -> dict:
 def upscaler_part(params: Path, tiny: bool) -> dict:
     out = measured(["-m", "train.train_upscaler", "--params", str(params)],
                    budget("train_upscaler", tiny))
-    ticks = [(int(t), float(s), int(m)) for t, s, m in
-             (UPSCALER_TICK.match(line).groups() for line in out.pop("lines")
-              if UPSCALER_TICK.match(line))]
-    out["ticks"] = [{"tick": t, "s_per_tick": s, "mem_mib": m} for t, s, m in ticks]
+    ticks = tick_lines(out, UPSCALER_TICK, "s_per_tick")
     timed = [s for t, s, _ in ticks if t > 1]
     if timed:
         batch = yaml.safe_load(params.read_text())["train_upscaler"]
@@ -197,6 +191,15 @@ def upscaler_part(params: Path, tiny: bool) -> dict:
         out["crops_per_s"] = round(batch / out["s_per_step"], 1)
         out["peak_mib"] = max(m for _, _, m in ticks)
     return out
+
+
+def tick_lines(out: dict, pattern: re.Pattern, seconds_name: str) -> list[tuple]:
+    """(tick, seconds figure, device MiB) of each tick line a training part printed, also put
+    in ``out["ticks"]``; the part's lines are dropped from ``out``."""
+    ticks = [(int(t), float(s), int(m)) for t, s, m in
+             (match.groups() for match in map(pattern.match, out.pop("lines")) if match)]
+    out["ticks"] = [{"tick": t, seconds_name: s, "mem_mib": m} for t, s, m in ticks]
+    return ticks
 
 
 def render_part(gan_project: Path, upscaler_project: Path, device: str, tiny: bool) -> dict:

@@ -44,3 +44,17 @@ def test_a_part_that_outruns_its_budget_is_stopped_and_recorded_with_its_last_li
 def test_a_part_that_fails_is_recorded_with_its_exit_status():
     out = gpu_check.measured(["-c", "raise SystemExit(3)"], budget_s=60)
     assert out["error"] == "exit status 3"
+
+
+def test_the_tick_lines_of_both_training_loops_are_read_with_their_memory():
+    out = {"lines": [
+        "dvclive is not installed: no metrics or sample grids in /tmp/live",
+        "tick 1    kimg 1.02     s/kimg 61.6    D 1.4391  G 5.1683  augment 0.000 data 0% "
+        "mem 4628 MiB",
+        "tick 2    step 40      s/tick 1.1    consistency 0.0006  d 1.3865  mem 4778 MiB"]}
+    assert gpu_check.tick_lines(dict(out), gpu_check.GAN_TICK, "s_per_kimg") == [
+        (1, 61.6, 4628)]
+    upscaler = dict(out)
+    assert gpu_check.tick_lines(upscaler, gpu_check.UPSCALER_TICK, "s_per_tick") == [
+        (2, 1.1, 4778)]
+    assert upscaler == {"ticks": [{"tick": 2, "s_per_tick": 1.1, "mem_mib": 4778}]}
