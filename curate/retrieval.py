@@ -85,8 +85,13 @@ def spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator,
     return centroids.astype(np.float32)
 
 
-def _nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    return np.concatenate([(x[s: s + chunk] @ centroids.T).argmax(1)
+def _nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536,
+             columns: np.ndarray | None = None) -> np.ndarray:
+    """The nearest centroid of each row of ``x``, its columns taken in the order ``columns``
+    when given (``MIRROR_PERMUTATION``: the mirror images), a chunk of rows at a time."""
+    def rows(s: int) -> np.ndarray:
+        return x[s: s + chunk] if columns is None else x[s: s + chunk][:, columns]
+    return np.concatenate([(rows(s) @ centroids.T).argmax(1)
                            for s in range(0, len(x), chunk)]) if len(x) else np.zeros(0, int)
 
 
@@ -121,7 +126,8 @@ class Vocabulary:
         trained = spherical_kmeans(sample, max(1, min(branching // 2, len(sample))), rng)
         level = np.concatenate([trained, trained[:, MIRROR_PERMUTATION]])
         # Members are rows of the sample and its mirror images (`_with_mirrors`).
-        owner = np.concatenate([_nearest(sample, level), _nearest_of_mirrors(sample, level)])
+        owner = np.concatenate([_nearest(sample, level),
+                                _nearest(sample, level, columns=MIRROR_PERMUTATION)])
         members = [np.flatnonzero(owner == i) for i in range(len(trained))]
         centroids = [level]
         start, count = [np.zeros(1, np.int64)], [np.array([len(level)], np.int64)]
@@ -173,13 +179,6 @@ def _with_mirrors(sample: np.ndarray, rows: np.ndarray) -> np.ndarray:
     mirrored = rows >= n
     out[mirrored] = out[mirrored][:, MIRROR_PERMUTATION]
     return out
-
-
-def _nearest_of_mirrors(x: np.ndarray, centroids: np.ndarray, chunk: int = 65536
-                        ) -> np.ndarray:
-    """`_nearest` for the mirror images of ``x``'s rows, mirrored a chunk at a time."""
-    return np.concatenate([(x[s: s + chunk][:, MIRROR_PERMUTATION] @ centroids.T).argmax(1)
-                           for s in range(0, len(x), chunk)]) if len(x) else np.zeros(0, int)
 
 
 def _decoded(item) -> LocalFeatures:
