@@ -18,7 +18,11 @@ its own step, so timing a multiple of 16 steps amortises them exactly. float32, 
    grouped transposed convolution to upsample), timed in the same rounds; > 1: ours is faster.
 2. ``adam``: milliseconds per optimiser step (G and D) with torch's default Adam on the CPU
    and with ``fused=True``.
-3. ``presets``: candidate ``cpu`` presets for a ~15-minute run on ~600 paintings, with their
+3. ``lowpass`` (not quick): the proposed preset's step with the low-pass filters as depthwise
+   (grouped) convolutions, the CPU's default, over the same step with the single-channel form
+   that GPUs use (train/networks.lowpass_each_channel), interleaved round by round; > 1: the
+   depthwise form is faster here.
+4. ``presets``: candidate ``cpu`` presets for a ~15-minute run on ~600 paintings, with their
    images/s and the thousands of images (kimg) and steps such a run reaches (quick: only the
    proposed one).
 
@@ -194,6 +198,36 @@ def _measure_adam(repeats: int = 20) -> dict:
     return out
 
 
+def _with_lowpass(form_depthwise: bool, call):
+    original = networks.lowpass_each_channel
+
+    def forced(x, gain, conv=F.conv2d, depthwise=None, **kwargs):
+        return original(x, gain, conv, form_depthwise, **kwargs)
+
+    networks.lowpass_each_channel = forced  # upsample2x/downsample2x look it up at call time
+    try:
+        return call()
+    finally:
+        networks.lowpass_each_channel = original
+
+
+def _measure_lowpass(steps: int, rounds: int) -> dict:
+    depthwise, single = Trainer(PRESETS[PROPOSED_PRESET]), Trainer(PRESETS[PROPOSED_PRESET])
+    for trainer, form in ((depthwise, True), (single, False)):
+        _with_lowpass(form, lambda t=trainer: t.images_per_second(2))
+    rates = {"depthwise": [], "single_channel": []}
+    for _ in range(rounds):
+        rates["depthwise"].append(_with_lowpass(True, lambda: depthwise.images_per_second(steps)))
+        rates["single_channel"].append(
+            _with_lowpass(False, lambda: single.images_per_second(steps)))
+    ratios = [a / b for a, b in zip(rates["depthwise"], rates["single_channel"], strict=True)]
+    return {"preset": PROPOSED_PRESET,
+            **{f"{form}_images_per_second": [round(r, 2) for r in rs]
+               for form, rs in rates.items()},
+            "depthwise_over_single_channel": round(statistics.median(ratios), 2),
+            "load_average_1min": _load()}
+
+
 def _measure_presets(steps: int, names: list[str]) -> dict:
     out = {}
     for name in names:
@@ -218,6 +252,8 @@ def run(quick: bool = False) -> dict:
         result["auto32"] = _measure_auto32(steps=16 if quick else 32, rounds=1 if quick else 3,
                                            variants=not quick)
         result["adam"] = _measure_adam()
+        if not quick:
+            result["lowpass"] = _measure_lowpass(steps=16, rounds=3)
         names = [PROPOSED_PRESET] if quick else list(PRESETS)
         result["presets"] = _measure_presets(steps=16 if quick else 32, names=names)
         result["proposed_cpu_preset"] = PROPOSED_PRESET

@@ -88,30 +88,39 @@ def _lowpass_kernel(gain: float, like: torch.Tensor) -> torch.Tensor:
     return (kernel * (gain / kernel.sum()))[None, None]
 
 
-def lowpass_each_channel(x: torch.Tensor, gain: float, conv=F.conv2d, **kwargs) -> torch.Tensor:
+def lowpass_each_channel(x: torch.Tensor, gain: float, conv=F.conv2d,
+                         depthwise: bool | None = None, **kwargs) -> torch.Tensor:
     """``conv`` (F.conv2d or F.conv_transpose2d, with ``kwargs``) of every channel of x with the
-    low-pass kernel, as one single-channel convolution over N x C images. A depthwise
-    convolution (groups = C) computes the same sums, but autograd's double backward of a
-    grouped convolution, which R1 and the path-length penalty need, runs one convolution per
-    group: on a GPU that made a path-length step 40 times a plain one (2,000 small kernels;
-    benchmarks/results/gpu_check.json)."""
+    low-pass kernel, in one of two forms that compute the same sums:
+
+    - ``depthwise`` (the default on the CPU): one grouped convolution, groups = C. oneDNN runs
+      it two to three times faster than the other form, double backward included
+      (benchmarks/results/train_throughput.json, ``lowpass``).
+    - otherwise (the default on a GPU): one single-channel convolution over N x C images.
+      Autograd's double backward of a grouped convolution, which R1 and the path-length penalty
+      need, runs one convolution per group: on a GPU that made a path-length step 40 times a
+      plain one (2,000 small kernels; benchmarks/results/gpu_check.json)."""
+    if depthwise is None:
+        depthwise = x.device.type == "cpu"
     n, c, h, w = x.shape
+    if depthwise:
+        return conv(x, _lowpass_kernel(gain, x).expand(c, 1, 4, 4), groups=c, **kwargs)
     channels_last = c > 1 and x.is_contiguous(memory_format=torch.channels_last)
     y = conv(x.reshape(n * c, 1, h, w), _lowpass_kernel(gain, x), **kwargs)
     y = y.reshape(n, c, *y.shape[-2:])
     return y.contiguous(memory_format=torch.channels_last) if channels_last else y
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
+def upsample2x(x: torch.Tensor, depthwise: bool | None = None) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, 2H, 2W]: zero insertion and low-pass filtering in one transposed
     convolution (gain 4 keeps the mean)."""
-    return lowpass_each_channel(x, 4.0, F.conv_transpose2d, stride=2, padding=1)
+    return lowpass_each_channel(x, 4.0, F.conv_transpose2d, depthwise, stride=2, padding=1)
 
 
-def downsample2x(x: torch.Tensor) -> torch.Tensor:
+def downsample2x(x: torch.Tensor, depthwise: bool | None = None) -> torch.Tensor:
     """[N, C, H, W] -> [N, C, H/2, W/2]: low-pass filtering and decimation in one strided
     convolution."""
-    return lowpass_each_channel(x, 1.0, stride=2, padding=1)
+    return lowpass_each_channel(x, 1.0, depthwise=depthwise, stride=2, padding=1)
 
 
 # ----------------------------------------------------------------------------------------------

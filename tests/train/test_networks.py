@@ -263,14 +263,31 @@ def test_rebuild_from_init_kwargs():
 
 
 @pytest.mark.parametrize("resample", [upsample2x, downsample2x])
-def test_the_low_pass_filter_s_double_backward_is_a_few_convolutions_whatever_the_channels(
+def test_the_low_pass_filter_s_gpu_form_double_backward_is_a_few_convolutions_whatever_the_channels(
         resample):
     """R1 and the path-length penalty differentiate twice through every resampling. A
     depthwise (grouped) convolution's double backward runs one convolution per channel, which
     on a GPU made a path-length step 40 times a plain one."""
     x = torch.randn(2, 64, 8, 8, requires_grad=True)
-    (grad,) = torch.autograd.grad(resample(x).square().sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(resample(x, depthwise=False).square().sum(), x,
+                                  create_graph=True)
     with torch.profiler.profile() as profile:
         grad.square().sum().backward()
     convolutions = sum(e.count for e in profile.key_averages() if e.key == "aten::convolution")
     assert 0 < convolutions <= 4
+
+
+@pytest.mark.parametrize("resample", [upsample2x, downsample2x])
+def test_both_forms_of_the_low_pass_filter_compute_the_same_values_and_gradients(resample):
+    """The CPU's depthwise form (the faster one there) and the GPU's single-channel form are
+    the same filter: a model trained on one device renders the same on the other."""
+    x = torch.randn(2, 5, 8, 8, dtype=torch.float64, requires_grad=True)
+    outputs, grads = [], []
+    for depthwise in (True, False):
+        y = resample(x, depthwise=depthwise)
+        (grad,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
+        outputs.append(y)
+        grads.append(torch.autograd.grad(grad.square().sum(), x)[0])
+    torch.testing.assert_close(outputs[0], outputs[1])
+    torch.testing.assert_close(grads[0], grads[1])
+    assert torch.equal(resample(x), outputs[0])   # the CPU's default is the depthwise form
