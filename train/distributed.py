@@ -3,7 +3,7 @@ one process and every helper here does nothing.
 
     dist = setup_distributed()                  # torchrun's env vars switch it on
     ...
-    average_gradients(model, dist)              # after backward, before optimiser.step()
+    reduce_gradients(model, dist)               # after backward, before optimiser.step()
 
 Gradients are averaged explicitly (no DistributedDataParallel), so lazily regularised steps and
 several backward passes per step need no DDP tricks.
@@ -62,20 +62,23 @@ def teardown_distributed(dist: Dist) -> None:
         torch.distributed.destroy_process_group()
 
 
-def average_gradients(modules: torch.nn.Module | Iterable[torch.nn.Module], dist: Dist) -> None:
-    """All-reduce and average ``.grad`` over ranks (what DDP does, done explicitly so that
-    lazily regularised steps and several backward passes per step need no DDP tricks). All
-    gradients go in one flat buffer: one collective per call."""
-    if not dist.enabled:
-        return
+def reduce_gradients(modules: torch.nn.Module | Iterable[torch.nn.Module], dist: Dist) -> None:
+    """After backward, before the optimiser's step: average ``.grad`` over ranks (what DDP
+    does, done explicitly so that lazily regularised steps and several backward passes per
+    step need no DDP tricks), then make every gradient finite, NaN to 0 and +-inf to +-1e5,
+    as StyleGAN2-ADA does: one float16 overflow must not put NaN into the weights and Adam's
+    moments for good. All gradients go in one flat buffer: one collective per call; finite
+    gradients come back unchanged, bit for bit."""
     if isinstance(modules, torch.nn.Module):
         modules = [modules]
     params = [p for m in modules for p in m.parameters() if p.grad is not None]
     if not params:
         return
     flat = torch.cat([p.grad.reshape(-1) for p in params])
-    torch.distributed.all_reduce(flat)
-    flat /= dist.world_size
+    if dist.enabled:
+        torch.distributed.all_reduce(flat)
+        flat /= dist.world_size
+    torch.nan_to_num(flat, nan=0.0, posinf=1e5, neginf=-1e5, out=flat)
     offset = 0
     for p in params:
         n = p.grad.numel()

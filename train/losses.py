@@ -11,10 +11,10 @@ keeps the optimiser steps, the EMA and the gradient averaging to itself::
     for step in range(steps):
         opt_G.zero_grad(set_to_none=True)
         logs = loss.generator_step(z, c, do_pl=step % 4 == 0)          # forward + backward
-        distributed.average_gradients(G, dist); opt_G.step()             # all-reduce .grad
+        distributed.reduce_gradients(G, dist); opt_G.step()              # all-reduce .grad
         opt_D.zero_grad(set_to_none=True)
         logs |= loss.discriminator_step(real, real_c, z2, c2, do_r1=step % 16 == 0)
-        distributed.average_gradients(D, dist); opt_D.step()
+        distributed.reduce_gradients(D, dist); opt_D.step()
         ada.accumulate(logs.pop("real_signs"))                        # for AdaptiveAugment
         with torch.no_grad():                                          # G_ema: EMA of weights
             for p_ema, p in zip(G_ema.parameters(), G.parameters()): p_ema.lerp_(p, 1 - beta)
@@ -28,7 +28,7 @@ scales Adam's lr by ratio = N / (N + 1) and its betas by **ratio; keep that scal
 the main losses see exactly StyleGAN2's effective Adam settings (e.g. G at 0.0025 * 4/5).
 
 Several processes: all-reduce and average every ``.grad`` after the step's backward passes
-(train/distributed.py ``average_gradients``). Do not wrap G or D in DistributedDataParallel: R1 and
+(train/distributed.py ``reduce_gradients``). Do not wrap G or D in DistributedDataParallel: R1 and
 the path length need ``torch.autograd.grad(create_graph=True)``, which DDP's hooks do not
 support, and the G step backpropagates through a frozen D. Running statistics that each rank
 updates on its own (``G.mapping.w_avg``, ``loss.pl_mean``) are averaged after the step.

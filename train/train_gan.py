@@ -61,7 +61,7 @@ from marcus.config import (
 from marcus.errors import UserError, reported
 from marcus.params import load_params
 from marcus.timings import write_timings
-from train import checkpoints, distributed
+from train import checkpoints, distributed, networks
 from train.augment import AdaptiveAugment, AugmentPipe
 from train.data import PackedImages, pack_fingerprint
 from train.live import Ticker, open_live
@@ -98,7 +98,8 @@ PRESET_SPEC = {
     "grid_columns": int, "metric_images": int, "data_workers": int, "prefetch_batches": int,
 }
 SECTION_SPEC = {"seed": int, "device": one_of("auto", "cpu", "cuda"), "launcher": str,
-                "threads": int, "preset": str, "presets": each(PRESET_SPEC)}
+                "threads": int, "cpu_bfloat16": bool, "preset": str,
+                "presets": each(PRESET_SPEC)}
 PATHS = ("pack", "train_gan", "gan", "gan_live")  # the keys of params.yaml's paths it uses
 
 
@@ -239,6 +240,12 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
     """Train from the ``train_gan`` section ``params`` and the ``paths`` section; return the
     run's result (what the model card records)."""
     config = resolve_config(params, preset, {"kimg": kimg})
+    with networks.bfloat16_on_cpu(params["cpu_bfloat16"]):
+        return _train(params, paths, config, device_name, timings_path)
+
+
+def _train(params: dict, paths: dict, config: dict, device_name: str | None,
+           timings_path: str | None) -> dict:
     dist = distributed.setup_distributed(device_name or params["device"])
     pack_dir, run_dir = Path(paths["pack"]), Path(paths["train_gan"])
     check_inputs(pack_dir, config, dist.device)
@@ -256,8 +263,11 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
     labels = one_hot_labels(data, config["conditioning"])
     c_dim = 0 if labels is None else labels.shape[1]
     data_fingerprint = pack_fingerprint(pack_dir)
+    # bfloat16 blocks on the CPU compute other values: such a run resumes only its own kind.
+    bfloat16 = {"cpu_bfloat16": True} if params["cpu_bfloat16"] and config["num_fp16_res"] \
+        and dist.device.type == "cpu" else {}
     run_fingerprint = checkpoints.fingerprint(
-        {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT},
+        {k: v for k, v in config.items() if k not in NOT_IN_FINGERPRINT} | bfloat16,
         params["seed"], data_fingerprint, dist.world_size, LOOP_VERSION)
 
     # Identical networks on every rank: build them right after seeding with the bare seed.
@@ -348,7 +358,7 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
             for k, v in loss.generator_step(z, c, do_pl=do_pl,
                                             gain=1 / accumulate).items():
                 stats.setdefault(k, []).append(v)
-        distributed.average_gradients(G, dist)
+        distributed.reduce_gradients(G, dist)
         opt_G.step()
 
         opt_D.zero_grad(set_to_none=True)
@@ -364,7 +374,7 @@ def train(params: dict, paths: dict, preset: str | None = None, kimg: float | No
             ada.accumulate(out.pop("real_signs"))
             for k, v in out.items():
                 stats.setdefault(k, []).append(v)
-        distributed.average_gradients(D, dist)
+        distributed.reduce_gradients(D, dist)
         opt_D.step()
         # Running statistics that each rank updated from its own batch.
         distributed.average_tensors([G.mapping.w_avg, loss.pl_mean], dist)

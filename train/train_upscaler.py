@@ -280,7 +280,7 @@ def train(params: dict, paths: dict, preset: str | None = None, steps: int | Non
             stats.setdefault("g_adv", []).append(adversarial.item())
         opt_G.zero_grad(set_to_none=True)
         loss.backward()
-        distributed.average_gradients(G, dist)
+        distributed.reduce_gradients(G, dist)
         opt_G.step()
         stats.setdefault("l1", []).append(l1.item())
         stats.setdefault("consistency", []).append(consistency.item())
@@ -290,7 +290,7 @@ def train(params: dict, paths: dict, preset: str | None = None, steps: int | Non
             d_loss = discriminator_loss(D(hr), D(sr.detach()))
             opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
-            distributed.average_gradients(D, dist)
+            distributed.reduce_gradients(D, dist)
             opt_D.step()
             stats.setdefault("d", []).append(d_loss.item())
         step += 1

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from train.networks import (
+    FP16_CLAMP,
+    Conv2d,
     Discriminator,
     DiscriminatorBlock,
     Generator,
@@ -21,6 +23,7 @@ from train.networks import (
     SynthesisBlock,
     SynthesisLayer,
     ToRGB,
+    bfloat16_on_cpu,
     channels_at,
     downsample2x,
     modulated_conv2d,
@@ -244,6 +247,65 @@ def test_fp16_setting_is_ignored_on_cpu():
     mixed = tiny_G(num_fp16_res=2)
     z = torch.randn(2, 16)
     assert torch.equal(plain(z, None, noise_mode="const"), mixed(z, None, noise_mode="const"))
+
+
+def _block_outputs(module: torch.nn.Module, kind: type, call) -> list[torch.Tensor]:
+    """What every ``kind`` block of ``module`` returned during ``call()``: its features."""
+    seen = []
+
+    def keep(_block, _inputs, output):
+        seen.append(output[0] if isinstance(output, tuple) else output)
+
+    hooks = [m.register_forward_hook(keep) for m in module.modules() if isinstance(m, kind)]
+    try:
+        call()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return seen
+
+
+def test_inside_bfloat16_on_cpu_the_fp16_blocks_take_the_gpu_s_mixed_precision_path():
+    """The CUDA-only path (half precision, channels-last, clamping, the half-to-float32 hand
+    over) runs on the CPU in bfloat16 where asked, in the num_fp16_res top blocks only."""
+    torch.manual_seed(0)
+    G, D = tiny_G(num_fp16_res=2), tiny_D(num_fp16_res=2)
+    z = torch.randn(4, 16)
+    with bfloat16_on_cpu():
+        features = _block_outputs(G, SynthesisBlock, lambda: G(z, None, noise_mode="const"))
+        image = G(z, None, noise_mode="const")
+        d_features = _block_outputs(D, DiscriminatorBlock, lambda: D(image))
+        logits = D(image)
+    assert [f.dtype for f in features] == [torch.float32, torch.bfloat16, torch.bfloat16]
+    assert all(f.is_contiguous(memory_format=torch.channels_last) for f in features[1:])
+    assert [f.dtype for f in d_features] == [torch.bfloat16] * 2      # its blocks at 16 and 8 px
+    assert image.dtype == logits.dtype == torch.float32
+    plain_image = G(z, None, noise_mode="const")                   # outside: float32 again
+    assert torch.corrcoef(torch.stack([image.flatten(), plain_image.flatten()]))[0, 1] > 0.99
+    assert not torch.equal(image, plain_image)
+
+
+def test_half_precision_activations_are_clamped_as_on_the_gpu_and_float32_ones_are_not():
+    torch.manual_seed(0)
+    layer = Conv2d(4, 4, 3)
+    x = torch.randn(1, 4, 8, 8) * 1e4
+    assert layer(x).abs().max() > 1000
+    assert layer(x.to(torch.bfloat16)).abs().max() == FP16_CLAMP
+
+
+def test_the_bfloat16_path_trains_r1_and_path_length_gradients_are_finite():
+    torch.manual_seed(0)
+    G, D = tiny_G(num_fp16_res=2), tiny_D(num_fp16_res=2)
+    with bfloat16_on_cpu():
+        real = torch.rand(4, 3, 16, 16, requires_grad=True) * 2 - 1
+        (r1,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
+        ws = G.mapping(torch.randn(4, 16), None)
+        fakes = G.synthesis(ws)
+        (pl,) = torch.autograd.grad((fakes * torch.randn_like(fakes)).sum(), ws,
+                                    create_graph=True)
+        (r1.square().sum() + pl.square().sum() + D(fakes).sum()).backward()
+    grads = [p.grad for p in [*G.parameters(), *D.parameters()] if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
 def test_rebuild_from_init_kwargs():

@@ -105,6 +105,23 @@ def test_two_gloo_ranks_end_with_identical_weights(packed):
     assert len(digests) == 2 and digests[0] == digests[1]
 
 
+def test_cpu_bfloat16_trains_the_fp16_blocks_in_bfloat16_and_only_where_asked(packed):
+    """The GPU's mixed-precision path end to end on the CPU: with cpu_bfloat16 the
+    num_fp16_res blocks compute in bfloat16 (other weights than float32's, still finite)."""
+    runs = {}
+    for name, bfloat16 in (("mixed-fp32", False), ("mixed-bf16", True)):
+        path = configure(packed, name, num_fp16_res=2)
+        params = yaml.safe_load(path.read_text())
+        params["train_gan"]["cpu_bfloat16"] = bfloat16
+        path.write_text(yaml.safe_dump(params))
+        train(packed, path)
+        runs[name] = weights(packed / name)
+    for tensors in runs.values():
+        assert torch.isfinite(torch.cat([v.flatten().float() for v in tensors.values()])).all()
+    assert not all(torch.equal(runs["mixed-fp32"][k], runs["mixed-bf16"][k])
+                   for k in runs["mixed-fp32"])
+
+
 @pytest.mark.parametrize("change, message", [
     ({"resolution": 32}, "pack.resolution=32"),
     ({"batch_gpu": 3}, "not a multiple"),
