@@ -4,6 +4,7 @@ above the spectrum around it.
     from evaluate.lattice import lattice_peak
     peak = lattice_peak(image)   # image: [H, W, 3] or [H, W], uint8 or float in [0, 1]
     peak.db, peak.period_px      # e.g. 40.1 dB at 2.94 px: a lattice; ~18 dB: none
+    print_lattice(print_image, source_px=32)   # the same beside its Lanczos reference
 
 Why: an upscaler whose last layer is a sub-pixel convolution (pixel shuffle) can print the
 same small pattern in every output cell, and a chain of passes prints it again at each pass. On
@@ -22,9 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from scipy.ndimage import median_filter
 
 PATCH_PX = 256          # side of the patches whose spectra are averaged
+MIN_PATCH_PX = 64       # the smallest patch its callers score: a coarser spectrum says little
 MAX_PATCHES = 16        # at most this many patches, in a square grid around the centre
 NEIGHBOURHOOD = 9       # bins per side of the neighbourhood a bin is compared with
 MAX_PERIOD_PX = 16.0    # only peaks at shorter periods count: longer ones are composition
@@ -89,3 +92,23 @@ def lattice_peak(image: np.ndarray, patch_px: int = PATCH_PX) -> LatticePeak:
     row, col = np.unravel_index(np.argmax(excess), excess.shape)
     return LatticePeak(float(excess[row, col]), float(1 / radius[row, col]),
                        (float(frequency[row]), float(frequency[col])), len(patches))
+
+
+def lanczos_reference(image: np.ndarray, source_px: int) -> np.ndarray:
+    """The same picture without an upscaler's fine structure: box-averaged down until its
+    long side is ``source_px`` (the size the upscaler chain started from; the average of a
+    whole output cell erases whatever pattern the chain put in it), then enlarged back to
+    the same size by Lanczos. uint8 [H, W, 3] in and out."""
+    h, w = image.shape[:2]
+    scale = source_px / max(h, w)
+    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                          Image.Resampling.BOX)
+    return np.asarray(small.resize((w, h), Image.Resampling.LANCZOS))
+
+
+def print_lattice(image: np.ndarray, source_px: int) -> dict:
+    """A print's lattice peak beside its Lanczos reference's (``lanczos_reference``), and
+    the excess in dB: what the upscaler chain added, whatever the picture's own spectrum."""
+    ours, reference = lattice_peak(image), lattice_peak(lanczos_reference(image, source_px))
+    return {**ours.as_dict(), "lanczos_db": round(reference.db, 2),
+            "excess_db": round(ours.db - reference.db, 2)}

@@ -125,9 +125,11 @@ def upscaler_html(section: dict) -> str:
         parts.append(f"<p>Reconstruction: skipped ({html.escape(recon['skipped'])}).</p>")
     else:
         rows = "".join(f"<tr><td>{name}</td><td>{v['psnr_y']:.2f}</td><td>{v['ssim_y']:.4f}"
-                       "</td></tr>" for name, v in recon.items())
+                       f"</td><td>{v.get('lattice_db', float('nan')):.1f}</td></tr>"
+                       for name, v in recon.items())
         parts.append('<table id="upscaler-reconstruction"><tr><th>method</th>'
-                     f"<th>PSNR-Y (dB)</th><th>SSIM-Y</th></tr>{rows}</table>")
+                     "<th>PSNR-Y (dB)</th><th>SSIM-Y</th><th>lattice peak (dB)</th></tr>"
+                     f"{rows}</table>")
     rows = "".join(f"<tr><td>{split}</td><td>{v.get('sr', float('nan')):.2f}</td>"
                    f"<td>{v.get('sr_projected', float('nan')):.2f}</td></tr>"
                    for split, v in section["round_trip_db"].items())
@@ -151,6 +153,25 @@ def upscaler_html(section: dict) -> str:
         parts.append(f"<p>Texture at print scale: skipped "
                      f"({html.escape(scale.get('skipped', ''))}).</p>")
     return "\n".join(parts) + "</div>"
+
+
+def prints_html(section: dict) -> str:
+    """The report's table of the prints' pixel lattice, or the note saying why it is empty."""
+    if "skipped" in section:
+        return f'<p id="prints">Prints: skipped ({html.escape(section["skipped"])}).</p>'
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td colspan=4>skipped: {html.escape(v['skipped'])}"
+        "</td></tr>" if "skipped" in v else
+        f"<tr><td>{html.escape(name)}</td><td>{v['width']}x{v['height']}</td>"
+        f"<td>{v['db']:.1f}</td><td>{v['lanczos_db']:.1f}</td><td>{v['excess_db']:+.1f}</td>"
+        f"<td>{v['period_px']:.2f}</td></tr>"
+        for name, v in section["prints"].items())
+    return (f'<div id="prints"><p>Pixel lattice: the strongest isolated spectral peak of each '
+            f'print (dB above its neighbourhood) beside the same picture box-averaged to '
+            f'{section["source_px"]} px and enlarged by Lanczos; the excess is what the upscaler '
+            f'chain added (goal: at most {section["goal_excess_db"]:g} dB).</p>'
+            '<table><tr><th>print</th><th>size (px)</th><th>peak (dB)</th><th>Lanczos (dB)</th>'
+            f'<th>excess (dB)</th><th>period (px)</th></tr>{rows}</table></div>')
 
 
 def write_report(path: Path, result: dict, images: dict[str, Path]) -> None:
@@ -191,6 +212,8 @@ Lower SWD, FD and KID are better; higher precision and recall. <em>real</em> is 
 <p id="gan-training">GAN SWD during training: {training_line}</p>
 <h2>Upscaler</h2>
 {upscaler_html(result.get("upscaler", {"skipped": "not evaluated"}))}
+<h2>Prints</h2>
+{prints_html(result.get("prints", {"skipped": "not evaluated"}))}
 <h2>Figures</h2>
 {figures}
 </body></html>

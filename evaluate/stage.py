@@ -36,6 +36,10 @@ not exist), on the first ``upscaler_images`` held-out paintings at native resolu
   them, against as many crops of held-out paintings resized to the same scale: SWD for the
   upscaler, for Lanczos upscaling (the baseline), and for training paintings (the floor).
 
+The prints (``prints``: the folder the ``render`` stage writes; skipped with a note when it
+holds none): each print's pixel-lattice peak beside that of the same picture enlarged by
+Lanczos, and a crop of each at 100 % beside Lanczos (evaluate/prints.py).
+
 The report also charts the GAN's per-tick SWD during training, read from its dvclive folder
 (``gan_live``), when that file exists.
 """
@@ -54,6 +58,7 @@ import torch
 from evaluate import encoder as encoder_lib
 from evaluate import metrics, novelty
 from evaluate.markov import MarkovPainter
+from evaluate.prints import CROP_PX, prints_section
 from evaluate.report import bar_chart, gan_training_swd, grid_png, write_report
 from evaluate.sets import all_images, gan_samples, score
 from evaluate.settings import SPEC
@@ -120,10 +125,12 @@ def evaluate(params: dict, paths: dict) -> dict:
     pairs = report.closest_pairs(params["gallery_pairs"])
     novelty.write_gallery(plots / "nearest_pairs.png", sets["gan"], train_images, pairs)
     # A skipped section leaves no figure of an earlier run behind for `dvc plots show`.
-    for stale in ("upscaled_samples.png", "chart_swd_over_training.png"):
+    for stale in ("upscaled_samples.png", "chart_swd_over_training.png", "print_crops.png"):
         (plots / stale).unlink(missing_ok=True)
     result["upscaler"] = upscaler_section(Path(paths["upscaler"]), params["upscaler_images"],
                                           pack_dir, sets["gan"], seed, plots)
+    result["prints"] = prints_section(Path(paths["prints"]), sets["gan"].shape[1],
+                                      plots / "print_crops.png")
     result["gan_training_swd"], swd_chart = gan_training_swd(Path(paths["gan_live"]), plots)
     grid_png(sets["gan"][:32], 8, plots / "samples_gan.png")
     grid_png(sets["markov"][:32], 8, plots / "samples_markov.png")
@@ -145,6 +152,9 @@ def evaluate(params: dict, paths: dict) -> dict:
     if "skipped" not in result["upscaler"]:
         figures[f"Upscaled GAN samples (x{result['upscaler']['factor']}): nearest, Lanczos, "
                 "upscaler (projected)"] = "upscaled_samples.png"
+    if (plots / "print_crops.png").exists():
+        figures[f"Prints at 100 %: the central {CROP_PX} px of each print (left) beside the "
+                "same picture enlarged by Lanczos (right)"] = "print_crops.png"
     write_report(out_dir / "report.html", result,
                  {title: plots / name for title, name in figures.items()})
     write_text(paths["eval_metrics"], json.dumps(flatten_for_dvc(result), indent=2) + "\n")
@@ -160,6 +170,9 @@ def flatten_for_dvc(result: dict) -> dict:
     upscaler = result.get("upscaler", {})
     keep["upscaler"] = ({"skipped": upscaler["skipped"]} if "skipped" in upscaler
                         else numbers_only(upscaler))
+    prints = result.get("prints", {})
+    keep["prints"] = ({"skipped": prints["skipped"]} if "skipped" in prints
+                      else numbers_only(prints))
     return json.loads(json.dumps(keep, default=float))
 
 

@@ -18,10 +18,11 @@ import torch
 from PIL import Image
 
 from evaluate import metrics
+from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lattice_peak
 from evaluate.report import grid_png
 from train.data import native_images, read_summary
 from train.tiling import upscale
-from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
+from train.upscaler import box_down, load_upscaler, pil_upscale, psnr_y, ssim_y
 
 UPSCALER_CROP_PX = 256  # central crop side of each scored painting, at most (as train_upscaler)
 MIN_SCORED_PX = 16      # smaller crops are left out: SSIM's window alone is 11 px
@@ -44,15 +45,6 @@ def to_hwc(x: torch.Tensor) -> np.ndarray:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-
-
-def pil_upscale(image: np.ndarray, factor: int, method: Image.Resampling) -> np.ndarray:
-    """A float [H, W, 3] image upscaled by Pillow channel by channel in float ("F") mode, so the
-    baseline sees the same unquantised input as the upscaler."""
-    h, w = image.shape[:2]
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], np.float32))
-                           .resize((w * factor, h * factor), method)) for c in range(3)]
-    return np.stack(channels, axis=-1)
 
 
 def central_crop(image: np.ndarray, max_px: int, multiple: int) -> np.ndarray:
@@ -120,7 +112,7 @@ def upscaler_metrics(model, heldout: list[np.ndarray], train: list[np.ndarray],
     there are held-out paintings, ``PRINT_CROPS_PER_IMAGE`` crops of each. A set drawn from
     more images would be more varied and score a lower SWD for that reason alone."""
     f = model.factor
-    recon: dict = {name: {"psnr_y": [], "ssim_y": []}
+    recon: dict = {name: {"psnr_y": [], "ssim_y": [], "lattice_db": []}
                    for name in ("sr", "sr_projected", "bicubic", "lanczos")}
     trip: dict = {split: {"sr": [], "sr_projected": []} for split in ("heldout", "gan")}
     for image in heldout:
@@ -136,6 +128,9 @@ def upscaler_metrics(model, heldout: list[np.ndarray], train: list[np.ndarray],
         for name, out in outs.items():
             recon[name]["psnr_y"].append(psnr_y(to_nchw(out), y_t))
             recon[name]["ssim_y"].append(ssim_y(to_nchw(out), y_t))
+            if min(y.shape[:2]) >= MIN_PATCH_PX:  # one pass's own pattern (evaluate/lattice)
+                patch = min(PATCH_PX, *y.shape[:2])
+                recon[name]["lattice_db"].append(lattice_peak(to_uint8(out), patch).db)
         for name in ("sr", "sr_projected"):
             trip["heldout"][name].append(round_trip_db(outs[name], x, f))
     scored = len(recon["sr"]["psnr_y"])

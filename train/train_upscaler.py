@@ -45,7 +45,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
+from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lattice_peak
 from marcus import model_files
 from marcus.config import (
     check,
@@ -70,6 +72,7 @@ from train.upscaler import (
     consistency_loss,
     discriminator_loss,
     generator_adversarial_loss,
+    pil_upscale,
     psnr_y,
     ssim_y,
 )
@@ -171,7 +174,9 @@ def sample_batch(bank: np.ndarray, batch: int, device: torch.device) -> torch.Te
 def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
              device: torch.device) -> dict:
     """Mean PSNR/SSIM (luma) of SR(box_down(y)) vs y on central crops of the first ``images``
-    val paintings, and the same for bicubic upscaling (the baseline to beat)."""
+    val paintings, beside bicubic and Lanczos upscaling (the baselines to beat); and each
+    output's lattice peak (evaluate/lattice.py: the pattern one pass prints, in dB above its
+    spectral neighbourhood) on crops of at least MIN_PATCH_PX."""
     f = model.factor
     scores: dict[str, list[float]] = {}
     model.eval()
@@ -183,11 +188,18 @@ def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
         y = torch.from_numpy(np.ascontiguousarray(image[top:top + h, left:left + w]))
         y = y.permute(2, 0, 1)[None].float().to(device) / 255
         x = box_down(y, f)
+        lanczos = torch.from_numpy(pil_upscale(x[0].permute(1, 2, 0).cpu().numpy(), f,
+                                               Image.Resampling.LANCZOS)).permute(2, 0, 1)[None]
         for name, out in (("sr", model(x)),
                           ("bicubic", F.interpolate(x, scale_factor=f, mode="bicubic",
-                                                    align_corners=False))):
+                                                    align_corners=False)),
+                          ("lanczos", lanczos.to(device))):
             scores.setdefault(f"psnr_y_{name}", []).append(psnr_y(out, y))
             scores.setdefault(f"ssim_y_{name}", []).append(ssim_y(out, y))
+            if min(h, w) >= MIN_PATCH_PX and name != "bicubic":
+                pixels = out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().cpu()
+                scores.setdefault(f"lattice_db_{name}", []).append(
+                    lattice_peak(pixels.numpy(), min(PATCH_PX, h, w)).db)
     model.train()
     return {k: round(float(np.mean(v)), 4) for k, v in scores.items()} | {
         "val_images": len(scores.get("psnr_y_sr", []))}

@@ -38,8 +38,10 @@ real paint; the consistency projection keeps that invented texture from shifting
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from marcus.model_files import ModelKind, load_model
@@ -187,6 +189,15 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
 
 # ----------------------------------------------------------------------------------------------
 # Reconstruction metrics (on the luma channel, as super-resolution papers report them)
+
+
+def pil_upscale(image: np.ndarray, factor: int, method: Image.Resampling) -> np.ndarray:
+    """A float [H, W, 3] image upscaled by Pillow channel by channel in float ("F") mode, so the
+    baseline sees the same unquantised input as the upscaler."""
+    h, w = image.shape[:2]
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], np.float32))
+                           .resize((w * factor, h * factor), method)) for c in range(3)]
+    return np.stack(channels, axis=-1)
 
 
 def rgb_to_y(x: torch.Tensor) -> torch.Tensor:

@@ -50,22 +50,24 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("evaluate")
     make_curated(root)
     params = copy.deepcopy({k: PARAMS[k] for k in ("paths", "pack", "train_gan",
-                                                    "train_upscaler", "evaluate")})
+                                                    "train_upscaler", "render", "evaluate")})
     params["paths"].update(
         curate=str(root), crawl=str(root / "crawl"), pack=str(root / "pack"),
         train_gan=str(root / "gan_run"), gan=str(root / "gan"), gan_live=str(root / "gan_live"),
         train_upscaler=str(root / "up_run"), upscaler=str(root / "upscaler"),
         upscaler_live=str(root / "up_live"), encoder=str(root / "encoder"),
         eval=str(root / "eval"), eval_plots=str(root / "plots"),
-        eval_metrics=str(root / "metrics" / "eval.json"))
+        eval_metrics=str(root / "metrics" / "eval.json"), prints=str(root / "prints"))
     params["pack"].update(resolution=16, workers=1, val_fraction=0.2)
+    params["render"].update(inches=2.0, dpi=300.0, threads=1)    # 600 px prints
     params["train_gan"].update(preset="tiny", device="cpu", threads=1)
     params["train_upscaler"].update(preset="tiny", device="cpu", threads=1)
     params["evaluate"].update(encoder_steps=4, samples=16, gallery_pairs=2, threads=1,
                               upscaler_images=16)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for command in (["-m", "train.pack"], ["-m", "train.train_gan"],
-                    ["-m", "train.train_upscaler"], ["-m", "evaluate.train_encoder"]):
+                    ["-m", "train.train_upscaler"], ["-m", "train.render"],
+                    ["-m", "evaluate.train_encoder"]):
         done = run_py([*command, "--params", "params.yaml"], root)
         assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-4000:]}"
     return root, params
@@ -124,6 +126,21 @@ def test_upscaler_section_is_finite_and_the_projected_round_trip_exact(evaluated
     assert numeric_leaves(saved["upscaler"]) == numbers
 
 
+def test_the_prints_lattice_is_scored_beside_lanczos_and_shown_at_100_percent(evaluated):
+    root, result = evaluated
+    section = result["prints"]
+    assert sorted(section["prints"]) == ["seed0000", "seed0001"] and section["source_px"] == 16
+    for scores in section["prints"].values():
+        assert scores["width"] == 600
+        assert abs(scores["excess_db"] - (scores["db"] - scores["lanczos_db"])) <= 0.011
+    saved = json.loads((root / "metrics" / "eval.json").read_text())["prints"]
+    assert saved["max_excess_db"] == section["max_excess_db"]
+    assert saved["prints"]["seed0001"]["lanczos_db"] == section["prints"]["seed0001"]["lanczos_db"]
+    page = (root / "eval" / "report.html").read_text()
+    assert 'id="prints"' in page and "Prints at 100 %" in page
+    assert (root / "plots" / "print_crops.png").is_file()
+
+
 def test_swd_over_training_is_read_from_the_gan_run(evaluated):
     root, result = evaluated
     tsv = root / "gan_live" / "plots" / "metrics" / "metric" / "swd.tsv"
@@ -141,17 +158,20 @@ def test_without_an_upscaler_or_a_gan_run_the_sections_say_skipped(project, tmp_
     dvclive folder gone): the stage runs and says what it skipped."""
     _root, params = project
     paths = dict(params["paths"], upscaler=str(tmp_path / "no_upscaler"),
-                 gan_live=str(tmp_path / "no_live"), eval=str(tmp_path / "eval"),
+                 gan_live=str(tmp_path / "no_live"), prints=str(tmp_path / "no_prints"),
+                 eval=str(tmp_path / "eval"),
                  eval_plots=str(tmp_path / "plots"), eval_metrics=str(tmp_path / "eval.json"))
     result = run_evaluate(params["evaluate"], paths)
     assert set(result["upscaler"]) == {"skipped"}
     assert "no_upscaler" in result["upscaler"]["skipped"]
     assert "no_live" in result["gan_training_swd"]["skipped"]
+    assert "no_prints" in result["prints"]["skipped"]
     assert json.loads((tmp_path / "eval.json").read_text())["upscaler"] == result["upscaler"]
     page = (tmp_path / "eval" / "report.html").read_text()
     assert f"Upscaler: skipped (no {tmp_path / 'no_upscaler'}" in page
     assert not (tmp_path / "plots" / "upscaled_samples.png").exists()
     assert not (tmp_path / "plots" / "chart_swd_over_training.png").exists()
+    assert not (tmp_path / "plots" / "print_crops.png").exists()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from marcus.errors import UserError
-from tests.images import noise
+from tests.images import noise, painting_array
 from tests.train.helpers import synthetic_source, tiny_params
 from train import checkpoints, train_upscaler
 from train.tiling import upscale
@@ -146,3 +146,32 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     assert digests and len(digests[0]) == 2 and digests[0][0] == digests[0][1]
     single = train_upscaler.train(*tiny_params(tmp_path / "one"), source=synthetic_source)
     assert single["rank_weight_digests"] != digests[0][:1]  # two ranks saw other batches
+
+
+def _planted(model: CompactSR, amplitude: float) -> CompactSR:
+    """``model`` with a detail branch that is only a constant in one pixel of every output
+    cell: the pattern a pixel-shuffle layer can print, and nothing else."""
+    with torch.no_grad():
+        last = model.features[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[:: model.factor ** 2] = amplitude    # sub-pixel (0, 0) of each colour
+    return model.eval()
+
+
+def test_the_card_scores_each_output_s_lattice_beside_lanczos(tmp_path):
+    def source(split):
+        for i in range(2):
+            yield f"{split}-{i}", painting_array((160, 200), seed=40 + i)
+
+    def scores(amplitude):
+        torch.manual_seed(0)
+        return train_upscaler.evaluate(_planted(CompactSR(factor=4, channels=8, body_convs=1),
+                                                amplitude), source, 2, 128, torch.device("cpu"))
+
+    plain, lattice = scores(0.0), scores(0.02)                      # 0.02: 5 of 255 levels
+    assert plain["val_images"] == 2 and {"lattice_db_sr", "lattice_db_lanczos",
+                                          "psnr_y_lanczos"} <= plain.keys()
+    assert plain["lattice_db_lanczos"] == lattice["lattice_db_lanczos"]
+    assert plain["lattice_db_sr"] < plain["lattice_db_lanczos"] + 6  # bilinear: no lattice
+    assert lattice["lattice_db_sr"] > plain["lattice_db_lanczos"] + 10
