@@ -106,9 +106,10 @@ def lanczos_reference(image: np.ndarray, source_px: int) -> np.ndarray:
     return np.asarray(small.resize((w, h), Image.Resampling.LANCZOS))
 
 
-def print_lattice(image: np.ndarray, source_px: int) -> dict:
+def print_lattice(image: np.ndarray, source_px: int, patch_px: int = PATCH_PX) -> dict:
     """A print's lattice peak beside its Lanczos reference's (``lanczos_reference``), and
     the excess in dB: what the upscaler chain added, whatever the picture's own spectrum."""
-    ours, reference = lattice_peak(image), lattice_peak(lanczos_reference(image, source_px))
+    ours = lattice_peak(image, patch_px)
+    reference = lattice_peak(lanczos_reference(image, source_px), patch_px)
     return {**ours.as_dict(), "lanczos_db": round(reference.db, 2),
             "excess_db": round(ours.db - reference.db, 2)}

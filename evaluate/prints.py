@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from evaluate.lattice import lanczos_reference, print_lattice
+from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lanczos_reference, print_lattice
 from marcus.atomic import atomic_path
 
 GOAL_EXCESS_DB = 3.0         # issue 20: a print's lattice peak at most this far above Lanczos
@@ -44,9 +44,14 @@ def prints_section(prints_dir: Path, source_px: int, figure: Path,
                 scored[path.stem] = {"skipped": f"{opened.width}x{opened.height} px is more "
                                                 f"than {max_pixels:,} pixels"}
                 continue
+            if min(opened.size) < MIN_PATCH_PX:
+                scored[path.stem] = {"skipped": f"{opened.width}x{opened.height} px is less "
+                                                f"than {MIN_PATCH_PX} px on a side"}
+                continue
             image = np.asarray(opened.convert("RGB"))
-        scored[path.stem] = print_lattice(image, source_px) | {"width": image.shape[1],
-                                                                "height": image.shape[0]}
+        patch_px = min(PATCH_PX, *image.shape[:2])   # small test prints: one smaller patch
+        scored[path.stem] = print_lattice(image, source_px, patch_px) | {
+            "width": image.shape[1], "height": image.shape[0], "patch_px": patch_px}
         crops.append((central_crop(image), central_crop(lanczos_reference(image, source_px))))
     excess = [v["excess_db"] for v in scored.values() if "excess_db" in v]
     if crops:

@@ -121,10 +121,16 @@ class CompactSR(nn.Module):
         self.features = nn.Sequential(*layers)
         self.shuffle = nn.PixelShuffle(factor)
         # Start as plain bilinear upscaling: the detail branch begins near zero, so early
-        # training refines a sensible image instead of recovering from noise.
+        # training refines a sensible image instead of recovering from noise. ICNR (Aitken
+        # et al. 2017): the f x f sub-pixels of each output channel start with one shared
+        # kernel, so the shuffled detail starts as a nearest-neighbour enlargement with no
+        # pattern of its own from cell to cell.
         with torch.no_grad():
-            self.features[-1].weight.mul_(0.1)
-            self.features[-1].bias.zero_()
+            last = self.features[-1]
+            shared = last.weight.view(3, factor * factor, channels, 3, 3)[:, :1] * 0.1
+            last.weight.copy_(shared.expand(-1, factor * factor, -1, -1, -1).reshape_as(
+                last.weight))
+            last.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(x, scale_factor=self.factor, mode="bilinear", align_corners=False)
@@ -176,6 +182,26 @@ class PatchDiscriminator(nn.Module):
 def consistency_loss(sr: torch.Tensor, lr: torch.Tensor, factor: int) -> torch.Tensor:
     """L1(box_down(SR(x)), x): the upscale must downscale back to its input."""
     return (box_down(sr, factor) - lr).abs().mean()
+
+
+def phase_pattern(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, f, f]: the mean of each sub-pixel phase over the image's f x f
+    cells, less the mean over phases. A pixel-shuffle layer's lattice is this pattern repeated
+    in every cell; a painting's is next to nothing."""
+    n, c, h, w = image.shape
+    cells = image[..., : h // factor * factor, : w // factor * factor]
+    means = cells.reshape(n, c, h // factor, factor, w // factor, factor).mean(dim=(2, 4))
+    return means - means.mean(dim=(2, 3), keepdim=True)
+
+
+def lattice_loss(sr: torch.Tensor, hr: torch.Tensor, factor: int) -> torch.Tensor:
+    """Squared gap between the output's and the target's phase patterns, averaged over the
+    batch first: a crop's own texture gives it a pattern of its own that no upscaler can
+    predict, but one that changes from crop to crop and averages out over a batch, while a
+    lattice is the same in every crop and every cell (the dot lattice a chain of passes
+    prints again and again). Zero for the targets themselves."""
+    gap = (phase_pattern(sr, factor) - phase_pattern(hr, factor)).mean(dim=0)
+    return gap.square().mean()
 
 
 def generator_adversarial_loss(fake_logits: torch.Tensor) -> torch.Tensor:

@@ -33,8 +33,18 @@ def test_a_print_with_a_planted_lattice_stands_above_its_lanczos_reference_and_a
     assert np.array_equal(crops[:CROP_PX, :CROP_PX], clean[top:top + CROP_PX, left:left + CROP_PX])
 
 
-def test_no_prints_and_oversized_prints_are_said_not_scored(tmp_path):
+def test_a_print_smaller_than_a_patch_is_scored_in_one_smaller_patch(tmp_path):
+    clean = enlarged_painting("portrait", 2, side_px=200)
+    save(tmp_path / "prints", "seed0000.png", with_lattice(clean, period_px=4, amplitude=2))
+    scored = prints_section(tmp_path / "prints", 128, tmp_path / "crops.png")["prints"]
+    assert scored["seed0000"]["patch_px"] == 200 and scored["seed0000"]["excess_db"] > 10
+
+
+def test_no_prints_and_prints_too_large_or_too_small_are_said_not_scored(tmp_path):
     assert "no prints in" in prints_section(tmp_path / "none", 32, tmp_path / "a.png")["skipped"]
+    save(tmp_path / "tiny", "seed0000.png", np.zeros((40, 400, 3), np.uint8))
+    section = prints_section(tmp_path / "tiny", 32, tmp_path / "a.png")
+    assert section["prints"]["seed0000"] == {"skipped": "400x40 px is less than 64 px on a side"}
     save(tmp_path / "prints", "seed0000.png", np.zeros((300, 400, 3), np.uint8))
     (tmp_path / "prints" / "notes.txt").write_text("not a print")
     section = prints_section(tmp_path / "prints", 32, tmp_path / "b.png", max_pixels=100_000)

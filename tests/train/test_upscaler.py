@@ -18,7 +18,9 @@ from train.upscaler import (
     CompactSR,
     PatchDiscriminator,
     box_down,
+    lattice_loss,
     nearest_up,
+    phase_pattern,
     project,
     receptive_radius,
 )
@@ -41,6 +43,35 @@ def test_a_fresh_model_starts_near_bilinear():
     x = to_tensor(noise((12, 10, 3), dtype=np.float32))
     bilinear = torch.nn.functional.interpolate(x, scale_factor=4, mode="bilinear")
     assert (model(x) - bilinear).abs().mean() < 0.05
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_a_fresh_model_s_detail_is_the_same_in_every_pixel_of_a_cell(factor):
+    """ICNR: the sub-pixel convolution starts with one kernel shared by a cell's pixels, so
+    at the start it cannot print a pattern from pixel to pixel within the cell."""
+    torch.manual_seed(0)
+    model = CompactSR(factor=factor, channels=8, body_convs=1)
+    detail = model.shuffle(model.features(to_tensor(noise((9, 7, 3), dtype=np.float32))))
+    cells = detail.reshape(1, 3, 9, factor, 7, factor)
+    assert detail.abs().max() > 0
+    assert torch.equal(cells, cells[:, :, :, :1, :, :1].expand_as(cells))
+
+
+def test_the_lattice_loss_sees_a_pattern_repeated_in_every_cell_and_crop_not_the_pictures():
+    torch.manual_seed(0)
+    hr = torch.rand(8, 3, 32, 48)
+    dots = torch.zeros(1, 3, 32, 48)
+    dots[..., ::4, ::4] = 0.02                                    # one sub-pixel of every cell
+    assert lattice_loss(hr, hr, 4) == 0
+    pattern = phase_pattern(hr + dots, 4) - phase_pattern(hr, 4)
+    torch.testing.assert_close(pattern, phase_pattern(dots, 4).expand_as(pattern))
+    assert float(pattern[0, 0, 0, 0]) == pytest.approx(0.02 * 15 / 16, rel=1e-5)
+    assert float(lattice_loss(hr + dots, hr, 4)) == pytest.approx(
+        float(pattern[0].square().mean()), rel=1e-4)
+    # Detail that differs from cell to cell and crop to crop (noise) costs far less than a
+    # lattice of the same power: the per-cell means and the batch mean average it away.
+    rough = torch.randn(8, 3, 32, 48) * float(dots.std())
+    assert lattice_loss(hr + rough, hr, 4) < lattice_loss(hr + dots, hr, 4) / 100
 
 
 def test_receptive_radius_is_exact():
