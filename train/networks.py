@@ -90,10 +90,11 @@ def _block_dtype(use_fp16: bool, like: torch.Tensor) -> tuple[torch.dtype, torch
     """What a block computes in: where asked, float16 channels-last on CUDA (bfloat16 on the
     CPU inside ``bfloat16_on_cpu``), else the input's precision (float32, or float64 in the
     gradient checks)."""
+    cpu_half = _CPU_HALF.get()
     if use_fp16 and like.device.type == "cuda":
         return torch.float16, torch.channels_last
-    if use_fp16 and like.device.type == "cpu" and _CPU_HALF.get() is not None:
-        return _CPU_HALF.get(), torch.channels_last
+    if use_fp16 and like.device.type == "cpu" and cpu_half is not None:
+        return cpu_half, torch.channels_last
     return _fp32_if_half(like[:0]).dtype, torch.contiguous_format
 
 
