@@ -286,8 +286,11 @@ def train(params: dict, paths: dict, preset: str | None = None, steps: int | Non
         l1 = (sr - hr).abs().mean()
         consistency = consistency_loss(sr, lr_img, f)
         lattice = lattice_loss(sr, hr, f)
+        # Ramped in over the L1 warm-up: at full weight from the first step it held L1 at its
+        # starting value for 1,000 steps (weight 300) or for good (1,000).
+        ramp = min(1.0, step / max(1, config["gan_start_step"]))
         loss = (config["l1_weight"] * l1 + config["consistency_weight"] * consistency
-                + config["lattice_weight"] * lattice)
+                + ramp * config["lattice_weight"] * lattice)
         if use_gan:
             D.requires_grad_(False)
             adversarial = generator_adversarial_loss(D(sr))
