@@ -4,7 +4,7 @@ above the spectrum around it.
     from evaluate.lattice import lattice_peak
     peak = lattice_peak(image)   # image: [H, W, 3] or [H, W], uint8 or float in [0, 1]
     peak.db, peak.period_px      # e.g. 40.1 dB at 2.94 px: a lattice; ~18 dB: none
-    print_lattice(print_image, source_px=32)   # the same beside its Lanczos reference
+    print_lattice(print_image, lanczos_reference(print_image, 32))  # beside its reference
 
 Why: an upscaler whose last layer is a sub-pixel convolution (pixel shuffle) can print the
 same small pattern in every output cell, and a chain of passes prints it again at each pass. On
@@ -106,10 +106,9 @@ def lanczos_reference(image: np.ndarray, source_px: int) -> np.ndarray:
     return np.asarray(small.resize((w, h), Image.Resampling.LANCZOS))
 
 
-def print_lattice(image: np.ndarray, source_px: int, patch_px: int = PATCH_PX) -> dict:
+def print_lattice(image: np.ndarray, reference: np.ndarray, patch_px: int = PATCH_PX) -> dict:
     """A print's lattice peak beside its Lanczos reference's (``lanczos_reference``), and
     the excess in dB: what the upscaler chain added, whatever the picture's own spectrum."""
-    ours = lattice_peak(image, patch_px)
-    reference = lattice_peak(lanczos_reference(image, source_px), patch_px)
+    ours, reference = lattice_peak(image, patch_px), lattice_peak(reference, patch_px)
     return {**ours.as_dict(), "lanczos_db": round(reference.db, 2),
             "excess_db": round(ours.db - reference.db, 2)}

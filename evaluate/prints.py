@@ -16,18 +16,13 @@ import numpy as np
 from PIL import Image
 
 from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lanczos_reference, print_lattice
+from evaluate.upscaler_scores import central_crop
 from marcus.atomic import atomic_path
 
 GOAL_EXCESS_DB = 3.0         # issue 20: a print's lattice peak at most this far above Lanczos
 CROP_PX = 256                # side of the 100 % crops in the report
 MAX_PRINT_PIXELS = 120_000_000  # larger prints are listed, not decoded (about 360 MB of RGB)
 PRINT_SUFFIXES = (".png", ".tif", ".tiff")
-
-
-def central_crop(image: np.ndarray, side: int = CROP_PX) -> np.ndarray:
-    h, w = image.shape[:2]
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return image[top:top + side, left:left + side]
 
 
 def prints_section(prints_dir: Path, source_px: int, figure: Path,
@@ -50,9 +45,10 @@ def prints_section(prints_dir: Path, source_px: int, figure: Path,
                 continue
             image = np.asarray(opened.convert("RGB"))
         patch_px = min(PATCH_PX, *image.shape[:2])   # small test prints: one smaller patch
-        scored[path.stem] = print_lattice(image, source_px, patch_px) | {
+        reference = lanczos_reference(image, source_px)
+        scored[path.stem] = print_lattice(image, reference, patch_px) | {
             "width": image.shape[1], "height": image.shape[0], "patch_px": patch_px}
-        crops.append((central_crop(image), central_crop(lanczos_reference(image, source_px))))
+        crops.append((central_crop(image, CROP_PX, 1), central_crop(reference, CROP_PX, 1)))
     excess = [v["excess_db"] for v in scored.values() if "excess_db" in v]
     if crops:
         _side_by_side(crops, figure)
