@@ -264,8 +264,10 @@ def test_report_reads_offline_in_a_browser(evaluated, tmp_path):
     found = browse(root / "eval" / "report.html", tmp_path)
 
     alts = [img["alt"] for img in found["images"]]
-    assert len(alts) == 11 and "SWD over training" in alts, alts  # 9 before the upscaler
+    # 9 before the upscaler, then its samples and the prints at 100 %
+    assert len(alts) == 12 and "SWD over training" in alts, alts
     assert any(alt.startswith("Upscaled GAN samples") for alt in alts), alts
+    assert any(alt.startswith("Prints at 100 %") for alt in alts), alts
     broken = [img for img in found["images"] if not (img["complete"] and img["width"] > 0)]
     assert not broken, broken
     assert external(found) == []
