@@ -4,9 +4,9 @@ Run: ``python -m benchmarks upscaler_render [--quick]``.
 
 Data: the native-resolution paintings of ``data/pack`` (the pack stage) when it exists, else
 synthetic paintings (``train.synthetic``) at 512 px. Two upscalers with the ``cpu`` preset of
-params.yaml, x4 and x8, are trained by ``train.train_upscaler`` in a temporary folder for
-``BENCH_STEPS`` steps each (quick: 300), the L1 warm-up and the GAN phase shortened in
-proportion. 2 torch threads throughout.
+params.yaml are trained by ``train.train_upscaler`` in a temporary folder: x4, the pipeline's
+model, for the preset's own length, and x8 for ``BENCH_STEPS`` steps, its L1 warm-up and GAN
+phase shortened in proportion (quick: 300 steps each). 2 torch threads throughout.
 
 1. ``render``: one 768 px painting (a val image, resized) to a 6144 x 6144 PNG through the x8
    model, tiles of 256 px, projection on, in a subprocess: wall seconds, output megapixels
@@ -21,6 +21,12 @@ proportion. 2 torch threads throughout.
 4. ``reconstruction``: PSNR and SSIM on luma of x4 and x8 from box-downscaled central 384 px
    crops of held-out paintings, for the trained model (raw and projected), bicubic and Lanczos
    (Pillow). Quick: 4 images, otherwise 24.
+5. ``prints``: the default prints (params.yaml's render section: seeds, truncation, inches,
+   dpi, tiles) of the pipeline's generator (or its run's ``last.pt``) through the x4 model,
+   once with the chain its card picked on held-out paintings (what ``render`` does) and once
+   with every pass: each print's lattice peak in dB above its Lanczos reference's
+   (``evaluate/lattice.py``; goal at most 3) and the render's wall seconds per print. The
+   card's scores of the chains are under ``chains``. Quick: 4 inch prints.
 """
 
 from __future__ import annotations
@@ -48,7 +54,10 @@ THREADS = 2
 BENCH_STEPS = 2000  # per model; the cpu preset's own length is in params.yaml
 PATHS = load_params("paths")  # the pipeline's pack and generator, from params.yaml
 PACK = Path(PATHS["pack"])
-GAN = Path(PATHS["gan"])
+# The pipeline's generator, else the latest checkpoint of a train_gan run not yet finished.
+GAN = next((path for path in (Path(PATHS["gan"]) / "generator.pt",
+                              Path(PATHS["train_gan"]) / "last.pt") if path.is_file()), None)
+NO_GAN = f"none: no {PATHS['gan']}/generator.pt (dvc repro train_gan)"
 TARGET_PEAK_RSS_GIB = 2.0
 EVAL_CROP_PX = 384
 
@@ -97,11 +106,13 @@ def train_briefly(folder: Path, source, factor: int, quick: bool) -> tuple[Path,
     section = load_params("train_upscaler")
     preset = resolve_preset("train_upscaler", section, "cpu")
     del preset["preset"]  # the name: set below
-    steps = 300 if quick else BENCH_STEPS
+    # x4 is the pipeline's model (its prints are section 5's "default prints"): whole length.
+    steps = 300 if quick else preset["steps"] if factor == 4 else BENCH_STEPS
     share = steps / preset["steps"]
     preset.update(factor=factor, hr_crop_px=64 if factor == 4 else 96, steps=steps,
                   steps_per_tick=max(1, steps // 6), snapshot_ticks=100,
                   gan_start_step=round(preset["gan_start_step"] * share),
+                  lr_decay_steps=round(preset["lr_decay_steps"] * share),
                   bank_refresh_steps=max(1, round(preset["bank_refresh_steps"] * share)),
                   eval_images=2, eval_crop_px=128)
     params = {"seed": 1234, "device": "cpu", "launcher": "python", "threads": THREADS,
@@ -118,7 +129,7 @@ def train_briefly(folder: Path, source, factor: int, quick: bool) -> tuple[Path,
 
 def generator_samples(count: int) -> list[np.ndarray]:
     """float [H, W, 3] samples of the pipeline's generator (psi 0.7, as render), or []."""
-    if not (GAN / "generator.pt").is_file():
+    if GAN is None:
         return []
     from train.render import generator_images
 
@@ -165,10 +176,50 @@ def bench_render(model_dir: Path, painting: np.ndarray, out_px: int, folder: Pat
             "meets_target": peak_gib < TARGET_PEAK_RSS_GIB}
 
 
+def bench_prints(models: dict[str, torch.nn.Module], quick: bool, folder: Path) -> dict:
+    from evaluate.lattice import GOAL_EXCESS_DB, lanczos_reference, print_lattice
+    from train.render import (
+        card_network_passes,
+        choose_factors,
+        generator_images,
+        print_size,
+        render,
+    )
+
+    settings = load_params("render")
+    inches = 4.0 if quick else float(settings["inches"])
+    samples = list(generator_images(GAN, settings["seeds"], settings["truncation"]))
+    result: dict = {"inches": inches, "dpi": settings["dpi"], "prints": len(samples),
+                    "goal_excess_db": GOAL_EXCESS_DB}
+    for name, model in models.items():
+        size = print_size(*samples[0].shape[:2], inches, float(settings["dpi"]))
+        every = choose_factors([model.factor], max(samples[0].shape[:2]), max(size))
+        chains = {"card": every[:card_network_passes([model])], "every_pass": every}
+        for chain_name, factors in chains.items():
+            if chain_name == "every_pass" and factors == chains["card"]:
+                result[f"{name}/{chain_name}"] = "the card's chain"
+                continue
+            started = time.perf_counter()
+            paths = render(samples, model, factors=factors, tile_px=settings["tile_px"],
+                           inches=inches, dpi=float(settings["dpi"]),
+                           out_dir=folder / f"prints-{name}-{chain_name}",
+                           project=settings["project"])
+            seconds = time.perf_counter() - started
+            excess = []
+            for path in paths:
+                image = np.asarray(Image.open(path).convert("RGB"))
+                reference = lanczos_reference(image, samples[0].shape[0])
+                excess.append(print_lattice(image, reference)["excess_db"])
+            result[f"{name}/{chain_name}"] = {
+                "factors": factors, "excess_db": excess,
+                "seconds_per_print": round(seconds / len(paths), 1)}
+    return result
+
+
 def run(quick: bool = False) -> dict:
     torch.set_num_threads(THREADS)
     source, data = image_source()
-    result: dict = {"data": data, "threads": THREADS}
+    result: dict = {"data": data, "threads": THREADS, "generator": str(GAN)}
     with tempfile.TemporaryDirectory(prefix="bench-upscaler-") as tmp:
         folder = Path(tmp)
         models, training = {}, {}
@@ -237,9 +288,17 @@ def run(quick: bool = False) -> dict:
         result["round_trip"] = {k: v for k, v in means.items() if "round_trip" in k}
         result["round_trip"]["target_projected_db"] = 45
         result["round_trip"]["generator_samples"] = (
-            len(samples) if samples else f"none: no {GAN / 'generator.pt'} (dvc repro train_gan)")
+            len(samples) if samples else NO_GAN)
         result["reconstruction"] = {k: v for k, v in means.items() if "round_trip" not in k}
         result["reconstruction"]["images"] = len(images)
+
+        # 5. the default prints, by the card's chain and by every pass
+        if samples:
+            result["prints"] = bench_prints({"x4": models[4][1]}, quick, folder)
+        else:
+            result["prints"] = NO_GAN
+        result["chains"] = {f"x{f}": json.loads((path / "card.json").read_text())[
+            "metrics"]["chain"] for f, (path, _model) in models.items()}
     return result
 
 

@@ -31,6 +31,7 @@ MIN_PATCH_PX = 64       # the smallest patch its callers score: a coarser spectr
 MAX_PATCHES = 16        # at most this many patches, in a square grid around the centre
 NEIGHBOURHOOD = 9       # bins per side of the neighbourhood a bin is compared with
 MAX_PERIOD_PX = 16.0    # only peaks at shorter periods count: longer ones are composition
+GOAL_EXCESS_DB = 3.0    # issue 20: a print's peak at most this far above its Lanczos reference's
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as the PSNR/SSIM of the upscaler
 
 

@@ -15,11 +15,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lanczos_reference, print_lattice
+from evaluate.lattice import (
+    GOAL_EXCESS_DB,
+    MIN_PATCH_PX,
+    PATCH_PX,
+    lanczos_reference,
+    print_lattice,
+)
 from evaluate.upscaler_scores import central_crop
 from marcus.atomic import atomic_path
 
-GOAL_EXCESS_DB = 3.0         # issue 20: a print's lattice peak at most this far above Lanczos
 CROP_PX = 256                # side of the 100 % crops in the report
 MAX_PRINT_PIXELS = 120_000_000  # larger prints are listed, not decoded (about 360 MB of RGB)
 PRINT_SUFFIXES = (".png", ".tif", ".tiff")

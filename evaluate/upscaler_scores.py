@@ -200,7 +200,10 @@ def upscaler_section(path: Path, count: int, pack_dir: Path, gan_images: np.ndar
                                       aspect=pack_params["aspect"],
                                       crop_min_fraction=pack_params["crop_min_fraction"])
     grid_png(strip, len(strip) // 3, plots / "upscaled_samples.png", scale=1)
-    summary = {"model": str(path), **summary,
+    # The chains train_upscaler scored and the one render took (card.json; None for a
+    # training checkpoint): beside the prints' own lattice in `dvc exp show`.
+    chain = ((model.card or {}).get("metrics") or {}).get("chain")
+    summary = {"model": str(path), **summary, **({"chain": chain} if chain else {}),
                "seconds": round(time.perf_counter() - started, 1)}
     print(f"evaluate: upscaler: {json.dumps(numbers_only(summary))}")
     return summary

@@ -75,6 +75,9 @@ def load_model(path: str | os.PathLike, kind: ModelKind,
     except (TypeError, ValueError, RuntimeError) as exc:
         raise UserError(f"{path}: the weights do not fit the saved {name} settings: "
                         f"{exc}") from None
+    # What the model file says of itself (its card.json; None for a training checkpoint):
+    # a caller such as render reads choices made on held-out data from it.
+    module.card = saved.get("card") if saved.get("format") == kind.format else None
     return module.eval().requires_grad_(False).to(device)
 
 

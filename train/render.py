@@ -11,11 +11,15 @@ the models and output folder from its ``paths`` section; a flag overrides its se
 For each image:
 
 1. the upscaler chain (``--factors``, e.g. ``4,4`` = x16 or ``8``; default: the fewest passes
-   of the given models reaching the print size), tile by tile, each pass's output in a raw
-   float file on disk (``train/tiling.py``), with the downscale-consistency projection unless
+   of the given models reaching the print size, but no more than the upscaler's card allows:
+   ``train_upscaler`` scores a pass on its own output against one pass then Lanczos, and
+   Lanczos alone, on held-out paintings, and keeps the best whose lattice stays within
+   ``GOAL_EXCESS_DB`` of Lanczos), tile by tile, each pass's output in a raw float file on
+   disk (``train/tiling.py``), with the downscale-consistency projection unless
    ``--no-project``;
-2. a final resize to the exact print size: the long side becomes ``inches * dpi`` px (20 in at
-   300 dpi = 6000 px), the short side keeps the aspect ratio. The resize is a separable
+2. a final resize to the exact print size (it enlarges what passes the card left out): the
+   long side becomes ``inches * dpi`` px (20 in at 300 dpi = 6000 px), the short side keeps
+   the aspect ratio. The resize is a separable
    Lanczos-3 filter, widened by the scale when shrinking (antialiased, as Pillow's LANCZOS),
    computed in bands of rows, so it never holds the whole print either. It is the one step
    that is not exactly consistent with the painting (the chain rarely lands on the size);
@@ -82,6 +86,15 @@ def choose_factors(available: Sequence[int], start_px: int, target_px: int) -> l
         factors.append(f)
         size *= f
     return factors
+
+
+def card_network_passes(models: Sequence[CompactSR]) -> int | None:
+    """The most upscaler passes the models' cards allow (train_upscaler.evaluate_chains: the
+    chain that scored best on held-out paintings), or None where no card limits them."""
+    picks = [(m.card or {}).get("metrics", {}).get("chain", {}).get("network_passes")
+             for m in models if getattr(m, "card", None)]
+    picks = [p for p in picks if p is not None]
+    return min(picks) if picks else None
 
 
 def models_for(models: Sequence[CompactSR], factors: Sequence[int]) -> list[CompactSR]:
@@ -258,7 +271,7 @@ def _to_float01(image: np.ndarray) -> np.ndarray:
 
 def render(images: Iterable[np.ndarray],
            models: CompactSR | Sequence[CompactSR],
-           factors: Sequence[int] | None = None,  # e.g. [4, 4] or [8]; None: fewest passes
+           factors: Sequence[int] | None = None,  # e.g. [4, 4] or [8]; None: the card's pick
            tile_px: int = 256,                    # upscaler input tile side, context included
            inches: float = 20.0,                  # long side of the print
            dpi: float = 300.0,                    # print resolution, recorded in the file
@@ -282,7 +295,8 @@ def render(images: Iterable[np.ndarray],
         image = _to_float01(image)
         height, width = print_size(image.shape[0], image.shape[1], inches, dpi)
         chain = list(factors) if factors is not None else choose_factors(
-            [m.factor for m in models], max(image.shape[:2]), max(height, width))
+            [m.factor for m in models], max(image.shape[:2]), max(height, width)
+        )[:card_network_passes(models)]
         chain_models = models_for(models, chain)
         name = names[index] if names is not None else f"{index:04d}"
         path = out_dir / f"{name}.{'png' if fmt == 'png' else 'tif'}"
@@ -383,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             names=[f"seed{s:04d}" for s in seeds], workdir=args.workdir)
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"render: {str(exc).removeprefix('render: ')}") from None
+    if factors is None and card_network_passes(models) is not None:
+        print(f"passes: at most {card_network_passes(models)} (the upscaler card's pick on "
+              "held-out paintings), then the final Lanczos resize")
     for path in written:
         print(path)
     print(f"peak memory on {device}: {peak_memory_mib(device):.0f} MiB")

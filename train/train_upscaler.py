@@ -15,7 +15,8 @@ fresh bank every ``bank_refresh_steps`` steps; one pass over the PNGs builds a b
 bank is a pure function of (seed, step), which keeps resuming exact without any data state.
 
 Each step: random flips and quarter turns of a batch of crops, x = box_down(y), then an Adam
-step of the upscaler on L1(SR(x), y) + consistency L1(box_down(SR(x)), x) and, from
+step (both learning rates fall along a cosine over ``lr_decay_steps``) of the upscaler on
+L1(SR(x), y) + consistency L1(box_down(SR(x)), x) + the ramped-in lattice loss and, from
 ``gan_start_step`` on (a PSNR-oriented warm-up first, as ESRGAN does), the adversarial loss of
 the patch discriminator, which takes its own Adam step on real crops vs SR outputs.
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
 import zlib
@@ -47,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lattice_peak
+from evaluate.lattice import GOAL_EXCESS_DB, MIN_PATCH_PX, PATCH_PX, lattice_peak
 from marcus import model_files
 from marcus.config import (
     check,
@@ -90,7 +92,7 @@ ImageSource = Callable[[str], Iterable[tuple[str, np.ndarray]]]
 PRESET_SPEC = {
     "factor": one_of(2, 4, 8), "channels": int, "body_convs": int, "d_channels": int,
     "hr_crop_px": int, "batch_size": int, "steps": int, "steps_per_tick": int,
-    "snapshot_ticks": int, "lr": float, "d_lr": float, "l1_weight": float,
+    "snapshot_ticks": int, "lr": float, "d_lr": float, "lr_decay_steps": int, "l1_weight": float,
     "consistency_weight": float, "lattice_weight": float, "adversarial_weight": float,
     "gan_start_step": int,
     "crops_per_image": int, "bank_refresh_steps": int, "eval_images": int, "eval_crop_px": int,
@@ -207,8 +209,94 @@ def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
         "val_images": len(scores.get("psnr_y_sr", []))}
 
 
+# The chains render can take, by the network passes each uses (None: every pass); the final
+# resize enlarges the rest with Lanczos.
+CHAINS = {"lanczos": 0, "sr_lanczos": 1, "sr_sr": None}
+PSNR_TIE_DB = 0.1  # chains this close in PSNR count as equal: the one with more passes wins
+
+
+def _lanczos(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """[1, 3, h, w] -> Pillow's float Lanczos enlargement by ``factor``, on x's device."""
+    out = pil_upscale(x[0].permute(1, 2, 0).cpu().numpy(), factor, Image.Resampling.LANCZOS)
+    return torch.from_numpy(out).permute(2, 0, 1)[None].to(x.device)
+
+
+@torch.no_grad()
+def evaluate_chains(model: CompactSR, source: ImageSource, images: int, crop_px: int,
+                    device: torch.device) -> dict:
+    """Which chain render should use, from two passes on held-out paintings.
+
+    Each of the first ``images`` val paintings (its central square, at most ``crop_px``) is box
+    downscaled by f * f and enlarged back three ways: Lanczos all the way, one pass and then
+    Lanczos, and a pass on the first pass's output, which is what every pass after render's
+    first sees (an input that looks nothing like a box-downscaled painting). Each gets its
+    PSNR (luma) against the painting and its lattice peak above the Lanczos chain's. The pick
+    (``pick_chain``) is the best PSNR among those whose mean lattice excess is at most
+    GOAL_EXCESS_DB, the one with more passes on a tie; Lanczos always qualifies. Its
+    ``network_passes`` is what render takes: 0, 1, or None for every pass."""
+    f = model.factor
+    psnr: dict[str, list[float]] = {name: [] for name in CHAINS}
+    excess: dict[str, list[float]] = {name: [] for name in CHAINS if name != "lanczos"}
+    model.eval()
+    for count, (_key, image) in enumerate(source("val")):
+        if count >= images:
+            break
+        side = min(*image.shape[:2], crop_px) // (f * f) * (f * f)
+        if side < f * f:
+            continue
+        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+        y = torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side]))
+        y = y.permute(2, 0, 1)[None].float().to(device) / 255
+        x = box_down(y, f * f)
+        once = model(x)
+        outputs = {"lanczos": _lanczos(x, f * f), "sr_lanczos": _lanczos(once, f),
+                   "sr_sr": model(once)}
+        for name, out in outputs.items():
+            psnr[name].append(psnr_y(out, y))
+        if side >= MIN_PATCH_PX:
+            peaks = {name: lattice_peak(out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round()
+                                        .byte().cpu().numpy(), min(PATCH_PX, side)).db
+                     for name, out in outputs.items()}
+            for name in excess:
+                excess[name].append(peaks[name] - peaks["lanczos"])
+    model.train()
+    scores = {name: {"psnr_y": round(float(np.mean(psnr[name])), 4) if psnr[name] else None,
+                     "lattice_excess_db": (round(float(np.mean(excess[name])), 2)
+                                           if excess.get(name) else 0.0 if name == "lanczos"
+                                           else None)}
+              for name in CHAINS}
+    pick = pick_chain(scores)
+    return {"scores": scores, "pick": pick, "network_passes": CHAINS[pick],
+            "goal_excess_db": GOAL_EXCESS_DB, "val_images": len(psnr["lanczos"])}
+
+
+def pick_chain(scores: dict[str, dict]) -> str:
+    """Among the chains scored whose lattice excess is at most GOAL_EXCESS_DB, the one with
+    the most network passes whose PSNR is within PSNR_TIE_DB of the best: a pass adds texture
+    that PSNR does not reward, and closer PSNRs than that are noise on a few paintings.
+    Lanczos when none qualifies (a chain not scored never does)."""
+    fit = [name for name, s in scores.items() if s["psnr_y"] is not None
+           and s["lattice_excess_db"] is not None and s["lattice_excess_db"] <= GOAL_EXCESS_DB]
+    if not fit:
+        return "lanczos"
+    best = max(scores[name]["psnr_y"] for name in fit)
+    near = [name for name in fit if scores[name]["psnr_y"] >= best - PSNR_TIE_DB]
+    return max(near, key=lambda name: math.inf if CHAINS[name] is None else CHAINS[name])
+
+
 # ----------------------------------------------------------------------------------------------
 # The loop
+
+
+def lr_scale(step: int, decay_steps: int) -> float:
+    """The learning rates' factor at ``step``: a cosine from 1 to 0 over ``decay_steps`` (0
+    after it; 1 throughout when ``decay_steps`` is 0). A pure function of the step, so resuming
+    stays exact. At a constant rate the last steps' Adam jitter printed a dot lattice (the
+    card's ``lattice_db_sr`` far above ``lattice_db_lanczos``); with the decay it fell below
+    Lanczos's at the same PSNR (the cpu preset, issue 20's notes)."""
+    if decay_steps <= 0:
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * min(step, decay_steps) / decay_steps))
 
 
 def train(params: dict, paths: dict, preset: str | None = None, steps: int | None = None,
@@ -278,6 +366,10 @@ def train(params: dict, paths: dict, preset: str | None = None, steps: int | Non
                 step - 1):
             bank = bank_for(step)
         use_gan = config["adversarial_weight"] > 0 and step >= config["gan_start_step"]
+        scale = lr_scale(step, config["lr_decay_steps"])
+        for optimizer, base in ((opt_G, config["lr"]), (opt_D, config["d_lr"])):
+            for group in optimizer.param_groups:
+                group["lr"] = base * scale
 
         # ---- upscaler step ----
         hr = sample_batch(bank, batch_gpu, dist.device)
@@ -350,6 +442,12 @@ def train(params: dict, paths: dict, preset: str | None = None, steps: int | Non
     if dist.is_main:
         result |= evaluate(G, source, int(config["eval_images"]), int(config["eval_crop_px"]),
                            dist.device)
+        result["chain"] = evaluate_chains(G, source, int(config["eval_images"]),
+                                          int(config["eval_crop_px"]) * f, dist.device)
+        for name, chain_scores in result["chain"]["scores"].items():
+            for k, v in chain_scores.items():
+                if v is not None:
+                    live.summary[f"chain/{name}/{k}"] = v
         for k, v in result.items():
             if k.startswith(("psnr", "ssim")):
                 live.summary[k] = v

@@ -109,6 +109,9 @@ def test_upscaler_section_is_finite_and_the_projected_round_trip_exact(evaluated
     swd = section["print_scale"]["swd_mean"]
     assert set(swd) == {"sr_projected", "lanczos", "real_floor"}
     assert section["print_scale"]["images_per_set"] == val_natives
+    card = json.loads((root / "upscaler" / "card.json").read_text())
+    assert section["chain"] == card["metrics"]["chain"]       # the chain render took, and why
+    assert set(section["chain"]["scores"]) == {"lanczos", "sr_lanczos", "sr_sr"}
 
     numbers = numeric_leaves(section)
     assert len(numbers) >= 20

@@ -116,8 +116,8 @@ def tiny_params(root) -> tuple[dict, dict]:
     ``train_upscaler.train(*tiny_params(root), source=synthetic_source)``."""
     preset = dict(factor=4, channels=8, body_convs=2, d_channels=8, hr_crop_px=32,
                   batch_size=4, steps=8, steps_per_tick=2, snapshot_ticks=1, lr=5e-4,
-                  d_lr=2e-4, l1_weight=1.0, consistency_weight=1.0, lattice_weight=1.0,
-                  adversarial_weight=0.01,
+                  d_lr=2e-4, lr_decay_steps=8, l1_weight=1.0, consistency_weight=1.0,
+                  lattice_weight=1.0, adversarial_weight=0.01,
                   gan_start_step=3, crops_per_image=2, bank_refresh_steps=3, eval_images=2,
                   eval_crop_px=48)
     params = {"seed": 5, "device": "cpu", "launcher": "python", "threads": 1, "preset": "tiny",

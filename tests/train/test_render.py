@@ -103,6 +103,30 @@ def test_render_writes_prints_of_the_exact_size(tmp_path):
     assert not list(tmp_path.glob(".*tmp-*"))
 
 
+def test_render_takes_no_more_passes_than_the_upscaler_card_picked(tmp_path):
+    from marcus.model_files import write_model_folder
+    from train.upscaler import UPSCALER, load_upscaler
+
+    model, painting = random_model(4), painting_array((16, 12))
+    for passes in (None, 1, 0):
+        write_model_folder(tmp_path / f"model{passes}", {"metrics": {"chain": {
+            "pick": "test", "network_passes": passes}}}, UPSCALER, model, model.init_kwargs)
+
+    def printed(models, factors=None):
+        path, = render([painting], models, factors=factors, tile_px=20, inches=1.0, dpi=256,
+                       out_dir=tmp_path / "prints", names=["print"])       # 256 px: x4 x4
+        return np.asarray(Image.open(path))
+
+    cards = {passes: load_upscaler(tmp_path / f"model{passes}") for passes in (None, 1, 0)}
+    assert cards[1].card["metrics"]["chain"]["network_passes"] == 1
+    assert np.array_equal(printed(cards[None]), printed(model, [4, 4]))
+    one_pass = printed(cards[1])
+    assert np.array_equal(one_pass, printed(model, [4]))                 # then Lanczos x4
+    assert not np.array_equal(one_pass, printed(model, [4, 4]))
+    assert np.array_equal(printed(cards[0]), printed(model, []))         # Lanczos only
+    assert np.array_equal(printed(cards[1], [4, 4]), printed(model, [4, 4]))  # asked for
+
+
 def test_render_refuses_bad_requests(tmp_path):
     model = random_model(4)
     image = np.zeros((8, 8, 3), np.uint8)

@@ -35,6 +35,14 @@ def test_crop_bank_is_a_function_of_seed_and_number():
         train_upscaler.crop_bank(synthetic_source, "train", 512, 3, seed=1, bank_index=0)
 
 
+def test_learning_rates_fall_along_a_cosine_to_zero_and_stay_there():
+    scale = train_upscaler.lr_scale
+    assert scale(0, 100) == 1.0 and scale(50, 100) == pytest.approx(0.5)
+    assert scale(100, 100) == pytest.approx(0.0) and scale(150, 100) == pytest.approx(0.0)
+    assert [scale(s, 0) for s in (0, 10**6)] == [1.0, 1.0]                # 0: no decay
+    assert all(scale(s, 100) >= scale(s + 1, 100) for s in range(120))
+
+
 def test_resume_equals_uninterrupted_training(tmp_path):
     straight = tiny_params(tmp_path / "a")
     result = train_upscaler.train(*straight, source=synthetic_source)
@@ -175,3 +183,44 @@ def test_the_card_scores_each_output_s_lattice_beside_lanczos(tmp_path):
     assert plain["lattice_db_lanczos"] == lattice["lattice_db_lanczos"]
     assert plain["lattice_db_sr"] < plain["lattice_db_lanczos"] + 6  # bilinear: no lattice
     assert lattice["lattice_db_sr"] > plain["lattice_db_lanczos"] + 10
+
+
+def test_render_s_chain_is_picked_on_held_out_paintings_and_a_lattice_disqualifies():
+    def source(split):
+        for i in range(2):
+            yield f"{split}-{i}", painting_array((300, 280), seed=50 + i)
+
+    def chains(amplitude):
+        torch.manual_seed(0)
+        return train_upscaler.evaluate_chains(
+            _planted(CompactSR(factor=4, channels=8, body_convs=1), amplitude), source, 2, 256,
+            torch.device("cpu"))
+
+    plain, lattice = chains(0.0), chains(0.02)
+    assert plain["val_images"] == 2 and set(plain["scores"]) == set(train_upscaler.CHAINS)
+    # Both read 256 px squares: a bilinear pass (the untrained model) on its own output has no
+    # lattice; the planted one prints it twice, far above Lanczos, and is not picked however
+    # it scores.
+    assert plain["scores"]["sr_sr"]["lattice_excess_db"] < 6
+    assert lattice["scores"]["sr_sr"]["lattice_excess_db"] > 10
+    assert lattice["pick"] != "sr_sr"
+    for result in (plain, lattice):
+        assert result["network_passes"] == train_upscaler.CHAINS[result["pick"]]
+        assert result["scores"][result["pick"]]["lattice_excess_db"] <= 3.0
+    assert plain["scores"]["lanczos"] == lattice["scores"]["lanczos"]
+
+
+def test_the_chain_pick_is_the_best_psnr_within_the_lattice_goal_more_passes_on_a_tie():
+    def scored(**chains):
+        return {name: {"psnr_y": psnr, "lattice_excess_db": excess}
+                for name, (psnr, excess) in chains.items()}
+
+    pick = train_upscaler.pick_chain
+    assert pick(scored(lanczos=(30, 0), sr_lanczos=(30.5, 1), sr_sr=(31, 2.9))) == "sr_sr"
+    assert pick(scored(lanczos=(30, 0), sr_lanczos=(30.5, 1), sr_sr=(31, 3.1))) == "sr_lanczos"
+    assert pick(scored(lanczos=(30, 0), sr_lanczos=(29, 0), sr_sr=(29.5, 0))) == "lanczos"
+    assert pick(scored(lanczos=(30, 0), sr_lanczos=(None, None), sr_sr=(31, None))) == "lanczos"
+    # Within PSNR_TIE_DB (0.1 dB) the chain with more passes wins, beyond it the better PSNR.
+    assert pick(scored(lanczos=(30, 0), sr_lanczos=(30.5, 1), sr_sr=(30.45, 2))) == "sr_sr"
+    assert pick(scored(lanczos=(30, 0), sr_lanczos=(30.5, 1), sr_sr=(30.35, 2))) == "sr_lanczos"
+    assert pick(scored(lanczos=(30.05, 0), sr_lanczos=(30, 1), sr_sr=(29, 2))) == "sr_lanczos"
