@@ -4,6 +4,7 @@ so that a resumed run logs again exactly the ticks a crash undid.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -59,6 +60,7 @@ def open_live(live_dir: str | os.PathLike, tick: int, resumed: bool):
         return NoLive()
 
     trim_dvclive_history(live_dir, tick - 1)
+    drop_unreadable_summary(live_dir)
     live = Live(str(live_dir), resume=resumed, dvcyaml=False, save_dvc_exp=False, report=None)
     live.step = tick
     return live
@@ -75,7 +77,31 @@ def trim_dvclive_history(live_dir: str | os.PathLike, last_step: int) -> None:
         step_col = header.split("\t").index("step") if "step" in header.split("\t") else None
         if step_col is None:
             continue
-        kept = [r for r in rows if int(r.split("\t")[step_col]) <= last_step]
+        kept = [r for r in rows if _row_step(r, step_col) <= last_step]
         if len(kept) != len(rows):
             with atomic_path(tsv) as tmp:
                 tmp.write_text("\n".join([header, *kept]) + "\n", encoding="utf-8")
+
+
+def _row_step(row: str, step_col: int) -> float:
+    """The step of a dvclive row, or infinity for a row a kill cut short (dropped)."""
+    fields = row.split("\t")
+    try:
+        return int(fields[step_col])
+    except (IndexError, ValueError):
+        return float("inf")
+
+
+def drop_unreadable_summary(live_dir: str | os.PathLike) -> None:
+    """Delete dvclive's summary (metrics.json) when it is not a JSON object: dvclive rewrites
+    it in place every step, so a kill can leave it empty, and a resumed dvclive would fail
+    to read it. The resumed run writes it again at its first tick."""
+    summary = Path(live_dir) / "metrics.json"
+    try:
+        readable = isinstance(json.loads(summary.read_text(encoding="utf-8")), dict)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        readable = False
+    if not readable:
+        summary.unlink(missing_ok=True)
