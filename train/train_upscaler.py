@@ -174,6 +174,25 @@ def sample_batch(bank: np.ndarray, batch: int, device: torch.device) -> torch.Te
 # Held-out evaluation
 
 
+def _central_crop(image: np.ndarray, h: int, w: int, device: torch.device) -> torch.Tensor:
+    """The central h x w of a uint8 [H, W, 3] painting as a float [1, 3, h, w] in [0, 1]."""
+    top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+    y = torch.from_numpy(np.ascontiguousarray(image[top:top + h, left:left + w]))
+    return y.permute(2, 0, 1)[None].float().to(device) / 255
+
+
+def _lanczos(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """[1, 3, h, w] -> Pillow's float Lanczos enlargement by ``factor``, on x's device."""
+    out = pil_upscale(x[0].permute(1, 2, 0).cpu().numpy(), factor, Image.Resampling.LANCZOS)
+    return torch.from_numpy(out).permute(2, 0, 1)[None].to(x.device)
+
+
+def _lattice_db(out: torch.Tensor, patch_px: int) -> float:
+    """The lattice peak (evaluate/lattice.py) of a [1, 3, H, W] output as 8-bit pixels."""
+    pixels = out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().cpu().numpy()
+    return lattice_peak(pixels, patch_px).db
+
+
 @torch.no_grad()
 def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
              device: torch.device) -> dict:
@@ -188,22 +207,17 @@ def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
         if count >= images:
             break
         h, w = (min(s, crop_px) // f * f for s in image.shape[:2])
-        top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
-        y = torch.from_numpy(np.ascontiguousarray(image[top:top + h, left:left + w]))
-        y = y.permute(2, 0, 1)[None].float().to(device) / 255
+        y = _central_crop(image, h, w, device)
         x = box_down(y, f)
-        lanczos = torch.from_numpy(pil_upscale(x[0].permute(1, 2, 0).cpu().numpy(), f,
-                                               Image.Resampling.LANCZOS)).permute(2, 0, 1)[None]
         for name, out in (("sr", model(x)),
                           ("bicubic", F.interpolate(x, scale_factor=f, mode="bicubic",
                                                     align_corners=False)),
-                          ("lanczos", lanczos.to(device))):
+                          ("lanczos", _lanczos(x, f))):
             scores.setdefault(f"psnr_y_{name}", []).append(psnr_y(out, y))
             scores.setdefault(f"ssim_y_{name}", []).append(ssim_y(out, y))
             if min(h, w) >= MIN_PATCH_PX and name != "bicubic":
-                pixels = out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round().byte().cpu()
                 scores.setdefault(f"lattice_db_{name}", []).append(
-                    lattice_peak(pixels.numpy(), min(PATCH_PX, h, w)).db)
+                    _lattice_db(out, min(PATCH_PX, h, w)))
     model.train()
     return {k: round(float(np.mean(v)), 4) for k, v in scores.items()} | {
         "val_images": len(scores.get("psnr_y_sr", []))}
@@ -213,12 +227,6 @@ def evaluate(model: CompactSR, source: ImageSource, images: int, crop_px: int,
 # resize enlarges the rest with Lanczos.
 CHAINS = {"lanczos": 0, "sr_lanczos": 1, "sr_sr": None}
 PSNR_TIE_DB = 0.1  # chains this close in PSNR count as equal: the one with more passes wins
-
-
-def _lanczos(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """[1, 3, h, w] -> Pillow's float Lanczos enlargement by ``factor``, on x's device."""
-    out = pil_upscale(x[0].permute(1, 2, 0).cpu().numpy(), factor, Image.Resampling.LANCZOS)
-    return torch.from_numpy(out).permute(2, 0, 1)[None].to(x.device)
 
 
 @torch.no_grad()
@@ -244,9 +252,7 @@ def evaluate_chains(model: CompactSR, source: ImageSource, images: int, crop_px:
         side = min(*image.shape[:2], crop_px) // (f * f) * (f * f)
         if side < f * f:
             continue
-        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-        y = torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side]))
-        y = y.permute(2, 0, 1)[None].float().to(device) / 255
+        y = _central_crop(image, side, side, device)
         x = box_down(y, f * f)
         once = model(x)
         outputs = {"lanczos": _lanczos(x, f * f), "sr_lanczos": _lanczos(once, f),
@@ -254,8 +260,7 @@ def evaluate_chains(model: CompactSR, source: ImageSource, images: int, crop_px:
         for name, out in outputs.items():
             psnr[name].append(psnr_y(out, y))
         if side >= MIN_PATCH_PX:
-            peaks = {name: lattice_peak(out[0].permute(1, 2, 0).clamp(0, 1).mul(255).round()
-                                        .byte().cpu().numpy(), min(PATCH_PX, side)).db
+            peaks = {name: _lattice_db(out, min(PATCH_PX, side))
                      for name, out in outputs.items()}
             for name in excess:
                 excess[name].append(peaks[name] - peaks["lanczos"])
