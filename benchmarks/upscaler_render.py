@@ -48,7 +48,7 @@ from marcus.config import resolve_preset
 from marcus.params import load_params
 from train import train_upscaler
 from train.tiling import upscale
-from train.upscaler import box_down, load_upscaler, psnr_y, ssim_y
+from train.upscaler import box_down, card_chain, load_upscaler, psnr_y, ssim_y
 
 THREADS = 2
 BENCH_STEPS = 2000  # per model; the cpu preset's own length is in params.yaml
@@ -177,7 +177,8 @@ def bench_render(model_dir: Path, painting: np.ndarray, out_px: int, folder: Pat
 
 
 def bench_prints(models: dict[str, torch.nn.Module], quick: bool, folder: Path) -> dict:
-    from evaluate.lattice import GOAL_EXCESS_DB, lanczos_reference, print_lattice
+    from evaluate.lattice import GOAL_EXCESS_DB
+    from evaluate.prints import prints_section
     from train.render import (
         card_network_passes,
         choose_factors,
@@ -199,19 +200,16 @@ def bench_prints(models: dict[str, torch.nn.Module], quick: bool, folder: Path) 
             if chain_name == "every_pass" and factors == chains["card"]:
                 result[f"{name}/{chain_name}"] = "the card's chain"
                 continue
+            out_dir = folder / f"prints-{name}-{chain_name}"
             started = time.perf_counter()
             paths = render(samples, model, factors=factors, tile_px=settings["tile_px"],
-                           inches=inches, dpi=float(settings["dpi"]),
-                           out_dir=folder / f"prints-{name}-{chain_name}",
+                           inches=inches, dpi=float(settings["dpi"]), out_dir=out_dir,
                            project=settings["project"])
             seconds = time.perf_counter() - started
-            excess = []
-            for path in paths:
-                image = np.asarray(Image.open(path).convert("RGB"))
-                reference = lanczos_reference(image, samples[0].shape[0])
-                excess.append(print_lattice(image, reference)["excess_db"])
+            scored = prints_section(out_dir, max(samples[0].shape[:2]), folder / "crops.png")
             result[f"{name}/{chain_name}"] = {
-                "factors": factors, "excess_db": excess,
+                "factors": factors,
+                "excess_db": [scored["prints"][path.stem]["excess_db"] for path in paths],
                 "seconds_per_print": round(seconds / len(paths), 1)}
     return result
 
@@ -297,8 +295,7 @@ def run(quick: bool = False) -> dict:
             result["prints"] = bench_prints({"x4": models[4][1]}, quick, folder)
         else:
             result["prints"] = NO_GAN
-        result["chains"] = {f"x{f}": json.loads((path / "card.json").read_text())[
-            "metrics"]["chain"] for f, (path, _model) in models.items()}
+        result["chains"] = {f"x{f}": card_chain(model) for f, (_path, model) in models.items()}
     return result
 
 

@@ -22,7 +22,7 @@ from evaluate.lattice import MIN_PATCH_PX, PATCH_PX, lattice_peak
 from evaluate.report import grid_png
 from train.data import native_images, read_summary
 from train.tiling import upscale
-from train.upscaler import box_down, load_upscaler, pil_upscale, psnr_y, ssim_y
+from train.upscaler import box_down, card_chain, load_upscaler, pil_upscale, psnr_y, ssim_y
 
 UPSCALER_CROP_PX = 256  # central crop side of each scored painting, at most (as train_upscaler)
 MIN_SCORED_PX = 16      # smaller crops are left out: SSIM's window alone is 11 px
@@ -202,7 +202,7 @@ def upscaler_section(path: Path, count: int, pack_dir: Path, gan_images: np.ndar
     grid_png(strip, len(strip) // 3, plots / "upscaled_samples.png", scale=1)
     # The chains train_upscaler scored and the one render took (card.json; None for a
     # training checkpoint): beside the prints' own lattice in `dvc exp show`.
-    chain = ((model.card or {}).get("metrics") or {}).get("chain")
+    chain = card_chain(model)
     summary = {"model": str(path), **summary, **({"chain": chain} if chain else {}),
                "seconds": round(time.perf_counter() - started, 1)}
     print(f"evaluate: upscaler: {json.dumps(numbers_only(summary))}")

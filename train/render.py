@@ -52,7 +52,7 @@ from marcus.errors import UserError, reported
 from marcus.params import load_params
 from train.memory import peak_memory_mib
 from train.tiling import upscale_chain
-from train.upscaler import FACTORS, CompactSR
+from train.upscaler import FACTORS, CompactSR, card_chain
 
 BAND_ROWS = 64             # output rows resized and written at a time
 METRES_PER_INCH = 0.0254
@@ -91,9 +91,8 @@ def choose_factors(available: Sequence[int], start_px: int, target_px: int) -> l
 def card_network_passes(models: Sequence[CompactSR]) -> int | None:
     """The most upscaler passes the models' cards allow (train_upscaler.evaluate_chains: the
     chain that scored best on held-out paintings), or None where no card limits them."""
-    picks = [(m.card or {}).get("metrics", {}).get("chain", {}).get("network_passes")
-             for m in models if getattr(m, "card", None)]
-    picks = [p for p in picks if p is not None]
+    picks = [chain["network_passes"] for chain in map(card_chain, models)
+             if chain and chain.get("network_passes") is not None]
     return min(picks) if picks else None
 
 

@@ -271,6 +271,13 @@ def load_upscaler(path, device: torch.device | str = "cpu") -> CompactSR:
     return load_model(path, UPSCALER, device)
 
 
+def card_chain(model: torch.nn.Module) -> dict | None:
+    """The chain scores and pick that train_upscaler wrote into a loaded model's card
+    (``metrics.chain``), or None (a training checkpoint, a model from before the chains, or
+    one built in memory)."""
+    return ((getattr(model, "card", None) or {}).get("metrics") or {}).get("chain")
+
+
 # The model file train_upscaler writes and load_upscaler reads; a training checkpoint
 # (last.pt) holds the same keys.
 UPSCALER = ModelKind(format="marcus.upscaler", filename="upscaler.pt",
