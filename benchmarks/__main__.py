@@ -33,14 +33,21 @@ def main() -> None:
                         help="gpu_check only: where to measure (default cuda)")
     parser.add_argument("--tiny", action="store_true",
                         help="gpu_check only: the tiny presets, a smoke run of the script")
+    parser.add_argument("--stylegan2-ada", metavar="CHECKOUT",
+                        help="train_throughput only: a local checkout of "
+                             "NVlabs/stylegan2-ada-pytorch, timed side by side with ours")
     args = parser.parse_args()
     extra = {k: v for k, v in (("workdir", args.workdir), ("add", args.add)) if v}
     if extra and args.names != ["scale"]:
         parser.error(f"--{' --'.join(extra)}: for `scale` alone")
     if (args.device or args.tiny) and args.names != ["gpu_check"]:
         parser.error("--device, --tiny: for `gpu_check` alone")
+    if args.stylegan2_ada and args.names != ["train_throughput"]:
+        parser.error("--stylegan2-ada: for `train_throughput` alone")
     if args.names == ["gpu_check"]:
         extra = {"device": args.device or "cuda", "tiny": args.tiny}
+    if args.stylegan2_ada:
+        extra = {"stylegan2_ada": args.stylegan2_ada}
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.time()

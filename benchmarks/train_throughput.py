@@ -1,28 +1,42 @@
 """GAN training throughput on the CPU: images per second of whole training steps.
 
-Run: ``python -m benchmarks train_throughput`` (``--quick``: fewer steps and one round).
+Run: ``python -m benchmarks train_throughput`` (``--quick``: fewer steps and one round), and
+beside StyleGAN2-ADA's own training loop: ``python -m benchmarks train_throughput
+--stylegan2-ada PATH`` with PATH a local checkout of NVlabs/stylegan2-ada-pytorch (nothing is
+downloaded; ``git clone https://github.com/NVlabs/stylegan2-ada-pytorch`` where you have a
+network).
 
 A step is what ``train/train_gan.py`` does per batch: the G step (mapping with style mixing,
 synthesis, augmentation, D, backward into G), the D step (fakes without a graph, augmented
 fakes and reals through D, backward), both Adam updates, the G_ema update and the ADA
-bookkeeping; R1 runs every 16 D steps and the path-length penalty every 4 G steps, each on
-its own step, so timing a multiple of 16 steps amortises them exactly. float32, 2 threads.
+bookkeeping; R1 runs every 16 D steps and the path-length penalty every 4 G steps, each
+folded into that step, so timing a multiple of 16 steps amortises them exactly. float32,
+2 threads.
 
 1. ``auto32``: StyleGAN2-ADA's ``auto`` configuration at 32 px with channels capped at 128
    (channel_base 16384, channel_max 128, 2 mapping layers, z and w 512, minibatch-std group 4,
    path length weight 2, style mixing 0.9, gamma 0.0002 * 32^2 / 8), batch 8.
-   Target: >= 4 images/s. StyleGAN2-ADA's own code, patched to run on a CPU, did 1.8 images/s
-   here (reference figure, not rerun).
+   Target: >= 4 images/s.
    Not quick: also ``ours_over_grouped_modconv``, the same step with StyleGAN2's formulation
    of the modulated convolution (per-sample demodulated weights, one grouped convolution,
    grouped transposed convolution to upsample), timed in the same rounds; > 1: ours is faster.
-2. ``adam``: milliseconds per optimiser step (G and D) with torch's default Adam on the CPU
+2. ``stylegan2_ada``: with ``--stylegan2-ada``, StyleGAN2-ADA's own inner loop
+   (``training/training_loop.py``: phases Gmain, Greg every 4th step, Dmain, Dreg every 16th,
+   each with its own Adam step and gradient clean-up, then G_ema; ``--fp32``: no float16
+   layers, no clamping; no augmentation; its reference ops, as on any CPU) built at the
+   ``auto32`` configuration in this process, checked to have the same parameter counts as
+   ours, and timed with ours in alternating rounds, both orders (ours first in even rounds):
+   each side's images/s, each round's ratio, the median ratio overall and per order, and the
+   seconds per 16-step cycle of each phase (G forward and backward, path length, D with R1,
+   Adam, the rest). Without a checkout, the last side-by-side section of
+   ``results/train_throughput.json`` is carried over and marked ``carried_from`` (its date).
+3. ``adam``: milliseconds per optimiser step (G and D) with torch's default Adam on the CPU
    and with ``fused=True``.
-3. ``lowpass`` (not quick): the proposed preset's step with the low-pass filters as depthwise
+4. ``lowpass`` (not quick): the proposed preset's step with the low-pass filters as depthwise
    (grouped) convolutions, the CPU's default, over the same step with the single-channel form
    that GPUs use (train/networks.lowpass_each_channel), interleaved round by round; > 1: the
    depthwise form is faster here.
-4. ``presets``: candidate ``cpu`` presets for a ~15-minute run on ~600 paintings, with their
+5. ``presets``: candidate ``cpu`` presets for a ~15-minute run on ~600 paintings, with their
    images/s and the thousands of images (kimg) and steps such a run reaches (quick: only the
    proposed one).
 
@@ -32,23 +46,30 @@ The machine is shared: every figure comes with the load average when it was take
 from __future__ import annotations
 
 import copy
+import importlib
+import json
 import os
 import statistics
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from train import networks
 from train.augment import AdaptiveAugment, AugmentPipe
+from train.distributed import Dist, reduce_gradients
 from train.losses import StyleGAN2Loss
 from train.networks import Discriminator, Generator
 
 THREADS = 2
 TARGET_IMAGES_PER_SECOND = 4.0
-REFERENCE_IMAGES_PER_SECOND = 1.8  # StyleGAN2-ADA patched for CPU, same config, this machine
 RUN_SECONDS = 15 * 60              # the length of the proposed CPU run
 PROPOSED_PRESET = "cpu32_c64_b16"  # = params.yaml train_gan.presets.cpu
+RESULTS_FILE = Path(__file__).parent / "results" / "train_throughput.json"
 
 AUTO32 = dict(resolution=32, batch=8, z_dim=512, w_dim=512, mapping_layers=2,
               channel_base=16384, channel_max=128, mbstd_group_size=4, pl_weight=2.0,
@@ -80,6 +101,35 @@ def grouped_modulated_conv2d(x, weight, styles, up=False):
     return x.reshape(n, o, *x.shape[2:]), torch.ones(n, o, dtype=x.dtype, device=x.device)
 
 
+EMA_KIMG = 8 * 10 / 32  # StyleGAN2-ADA's auto: batch * 10 / 32 thousand images, no ramp-up
+PHASES = ("G", "PL", "D", "Adam", "other")  # as in PhaseClock below
+
+
+class PhaseClock:
+    """Seconds per phase of the step, summed over the steps timed: G forward and backward
+    (``G``), the path-length penalty (``PL``), D forward and backward with R1 (``D``), the
+    optimiser steps with their gradient clean-up (``Adam``), the rest: G_ema, bookkeeping."""
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.seconds[phase] += time.perf_counter() - started
+
+
+def _ema(G_ema: torch.nn.Module, G: torch.nn.Module, batch: int) -> None:
+    """train_gan's (and StyleGAN2-ADA's) G_ema update, past the ramp-up."""
+    beta = 0.5 ** (batch / (EMA_KIMG * 1000))
+    with torch.no_grad():
+        for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
+            p_ema.copy_(p.lerp(p_ema, beta))
+        for b_ema, b in zip(G_ema.buffers(), G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+
 class Trainer:
     """The training step of train/train_gan.py on in-memory images."""
 
@@ -100,6 +150,7 @@ class Trainer:
         self.loss = StyleGAN2Loss(self.G, self.D, augment=self.augment, r1_gamma=c["r1_gamma"],
                                   pl_weight=c["pl_weight"], style_mixing_prob=0.9,
                                   g_reg_interval=4, d_reg_interval=16)
+        self.dist = Dist()  # one process: the clean-up alone
 
         def adam(module, interval):
             ratio = interval / (interval + 1)
@@ -111,31 +162,125 @@ class Trainer:
         self.images = torch.rand(64, 3, c["resolution"], c["resolution"]) * 2 - 1
         self.step_index = 0
 
-    def step(self) -> None:
+    def step(self, clock: PhaseClock) -> None:
+        """train_gan's step; the path length, which generator_step runs after G's own loss
+        when do_pl, is called on its own here only to be timed apart."""
         i, n = self.step_index, self.batch
-        self.opt_G.zero_grad(set_to_none=True)
-        self.loss.generator_step(torch.randn(n, self.z_dim), None, do_pl=i % 4 == 0)
-        self.opt_G.step()
-        self.opt_D.zero_grad(set_to_none=True)
-        real = self.images[torch.randint(len(self.images), [n])]
-        logs = self.loss.discriminator_step(real, None, torch.randn(n, self.z_dim), None,
-                                            do_r1=i % 16 == 0)
-        self.opt_D.step()
-        self.ada.accumulate(logs.pop("real_signs"))
-        with torch.no_grad():
-            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
-                p_ema.lerp_(p, 1 - 0.99)
-            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
-                b_ema.copy_(b)
+        with clock("G"):
+            self.opt_G.zero_grad(set_to_none=True)
+            z = torch.randn(n, self.z_dim)
+            self.loss.generator_step(z, None)
+        if i % 4 == 0 and self.loss.pl_weight > 0:
+            with clock("PL"):
+                self.loss._path_length(z, None, gain=1.0)
+        with clock("Adam"):
+            reduce_gradients(self.G, self.dist)
+            self.opt_G.step()
+        with clock("D"):
+            self.opt_D.zero_grad(set_to_none=True)
+            real = self.images[torch.randint(len(self.images), [n])]
+            logs = self.loss.discriminator_step(real, None, torch.randn(n, self.z_dim), None,
+                                                do_r1=i % 16 == 0)
+        with clock("Adam"):
+            reduce_gradients(self.D, self.dist)
+            self.opt_D.step()
+        with clock("other"):
+            self.ada.accumulate(logs.pop("real_signs"))
+            _ema(self.G_ema, self.G, n)
         self.step_index += 1
 
-    def images_per_second(self, steps: int) -> float:
+    def images_per_second(self, steps: int, clock: PhaseClock | None = None) -> float:
         """Time `steps` steps (a multiple of 16: R1 and PL amortised exactly)."""
+        clock = clock or PhaseClock()
         self.step_index = 0
         started = time.perf_counter()
         for _ in range(steps):
-            self.step()
+            self.step(clock)
         return steps * self.batch / (time.perf_counter() - started)
+
+
+class ReferenceTrainer:
+    """StyleGAN2-ADA's training inner loop (its training/training_loop.py, the part inside
+    ``while True``) at one of this file's configurations, built from a local checkout."""
+
+    def __init__(self, checkout: Path, config: dict, seed: int = 0):
+        networks_module, loss_module, self.misc = _import_stylegan2_ada(checkout)
+        torch.manual_seed(seed)
+        c = config
+        self.batch, self.z_dim = c["batch"], c["z_dim"]
+        fp32 = dict(channel_base=c["channel_base"], channel_max=c["channel_max"],
+                    num_fp16_res=0, conv_clamp=None)
+        self.G = networks_module.Generator(
+            z_dim=c["z_dim"], c_dim=0, w_dim=c["w_dim"], img_resolution=c["resolution"],
+            img_channels=3, mapping_kwargs=dict(num_layers=c["mapping_layers"]),
+            synthesis_kwargs=fp32).train().requires_grad_(False)
+        self.D = networks_module.Discriminator(
+            c_dim=0, img_resolution=c["resolution"], img_channels=3,
+            epilogue_kwargs=dict(mbstd_group_size=c["mbstd_group_size"]),
+            **fp32).train().requires_grad_(False)
+        self.G_ema = copy.deepcopy(self.G).eval()
+        self.loss = loss_module.StyleGAN2Loss(
+            device=torch.device("cpu"), G_mapping=self.G.mapping, G_synthesis=self.G.synthesis,
+            D=self.D, augment_pipe=None, style_mixing_prob=0.9, r1_gamma=c["r1_gamma"],
+            pl_batch_shrink=2, pl_decay=0.01, pl_weight=c["pl_weight"])
+        self.phases = []  # (name, module, optimiser, interval), as its training_loop builds them
+        for name, module, interval in (("G", self.G, 4), ("D", self.D, 16)):
+            ratio = interval / (interval + 1)
+            opt = torch.optim.Adam(module.parameters(), lr=0.0025 * ratio,
+                                   betas=(0.0, 0.99 ** ratio), eps=1e-8)
+            self.phases += [(name + "main", module, opt, 1), (name + "reg", module, opt, interval)]
+        self.images = torch.rand(64, 3, c["resolution"], c["resolution"]) * 2 - 1
+        self.step_index = 0
+
+    def step(self, clock: PhaseClock) -> None:
+        n = self.batch
+        real = self.images[torch.randint(len(self.images), [n])]
+        real_c = torch.zeros([n, 0])
+        all_gen_z = torch.randn([len(self.phases), n, self.z_dim])
+        for (name, module, opt, interval), gen_z in zip(self.phases, all_gen_z, strict=True):
+            if self.step_index % interval != 0:
+                continue
+            with clock({"Gmain": "G", "Greg": "PL"}.get(name, "D")):
+                opt.zero_grad(set_to_none=True)
+                module.requires_grad_(True)
+                self.loss.accumulate_gradients(phase=name, real_img=real, real_c=real_c,
+                                               gen_z=gen_z, gen_c=real_c, sync=True,
+                                               gain=interval)
+                module.requires_grad_(False)
+            with clock("Adam"):
+                for param in module.parameters():
+                    if param.grad is not None:
+                        self.misc.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5,
+                                             out=param.grad)
+                opt.step()
+        with clock("other"):
+            _ema(self.G_ema, self.G, n)
+        self.step_index += 1
+
+    images_per_second = Trainer.images_per_second
+
+
+def _import_stylegan2_ada(checkout: Path):
+    """(training.networks, training.loss, torch_utils.misc) of a StyleGAN2-ADA checkout."""
+    checkout = Path(checkout).resolve()
+    if not (checkout / "training" / "networks.py").is_file():
+        raise SystemExit(f"train_throughput: {checkout} is not a checkout of "
+                         "NVlabs/stylegan2-ada-pytorch (no training/networks.py)")
+    sys.path.insert(0, str(checkout))
+    try:
+        import warnings
+
+        with warnings.catch_warnings():  # its conv2d_gradfix warns about unknown torch versions
+            warnings.simplefilter("ignore")
+            return (importlib.import_module("training.networks"),
+                    importlib.import_module("training.loss"),
+                    importlib.import_module("torch_utils.misc"))
+    finally:
+        sys.path.remove(str(checkout))
+
+
+def _parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def _load() -> float:
@@ -171,11 +316,61 @@ def _measure_auto32(steps: int, rounds: int, variants: bool) -> dict:
     out = {"config": AUTO32, "images_per_second": round(rate, 2),
            "per_round": [round(r, 2) for r in rates], "target": TARGET_IMAGES_PER_SECOND,
            "meets_target": rate >= TARGET_IMAGES_PER_SECOND,
-           "vs_reference_1_8": round(rate / REFERENCE_IMAGES_PER_SECOND, 1),
            "seconds_per_kimg": round(1000 / rate, 1), "load_average_1min": loads}
     if variants:
         out["ours_over_grouped_modconv"] = round(statistics.median(ratios), 2)
     return out
+
+
+def _measure_side_by_side(checkout: Path, steps: int, rounds: int) -> dict:
+    """Ours and StyleGAN2-ADA's loop at AUTO32 in alternating rounds, ours first in even
+    rounds: the ratio is taken per round, then its median overall and per order."""
+    ours, reference = Trainer(AUTO32), ReferenceTrainer(checkout, AUTO32)
+    counts = {"ours": {"G": _parameters(ours.G), "D": _parameters(ours.D)},
+              "stylegan2_ada": {"G": _parameters(reference.G), "D": _parameters(reference.D)}}
+    if counts["ours"] != counts["stylegan2_ada"]:
+        raise SystemExit(f"train_throughput: the two configurations differ: {counts}")
+    for trainer in (ours, reference):
+        trainer.images_per_second(16)  # warm-up: allocator, oneDNN kernels, lazy imports
+    clocks = {"ours": PhaseClock(), "stylegan2_ada": PhaseClock()}
+    rates: dict[str, list[float]] = {"ours": [], "stylegan2_ada": []}
+    loads = []
+    for index in range(rounds):
+        order = ("ours", "stylegan2_ada") if index % 2 == 0 else ("stylegan2_ada", "ours")
+        for side in order:
+            trainer = ours if side == "ours" else reference
+            rates[side].append(trainer.images_per_second(steps, clocks[side]))
+            loads.append(_load())
+    ratios = [a / b for a, b in zip(rates["ours"], rates["stylegan2_ada"], strict=True)]
+    cycles = rounds * steps / 16
+    phases = {side: {phase: round(seconds / cycles, 3)
+                     for phase, seconds in clock.seconds.items()}
+              for side, clock in clocks.items()}
+    return {
+        "checkout": "NVlabs/stylegan2-ada-pytorch, training/training_loop.py's inner loop",
+        "config": AUTO32, "parameters": counts, "steps_per_round": steps, "rounds": rounds,
+        "images_per_second": {side: round(statistics.median(r), 2) for side, r in rates.items()},
+        "per_round": {side: [round(x, 2) for x in r] for side, r in rates.items()},
+        "ours_over_stylegan2_ada": round(statistics.median(ratios), 2),
+        "ours_over_stylegan2_ada_per_round": [round(x, 2) for x in ratios],
+        "ours_first_median": round(statistics.median(ratios[0::2]), 2),
+        "stylegan2_ada_first_median": round(statistics.median(ratios[1::2]), 2),
+        "seconds_per_16_steps": phases,
+        "load_average_1min": loads,
+    }
+
+
+def _carried_side_by_side(path: Path = RESULTS_FILE) -> dict | None:
+    """The last measured side-by-side section of the committed results, with its date."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    section = earlier.get("stylegan2_ada")
+    if not isinstance(section, dict) or "ours_over_stylegan2_ada" not in section:
+        return None
+    when = section.get("carried_from") or earlier.get("_machine", {}).get("when")
+    return section | {"carried_from": when}
 
 
 def _measure_adam(repeats: int = 20) -> dict:
@@ -242,7 +437,8 @@ def _measure_presets(steps: int, names: list[str]) -> dict:
     return out
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, stylegan2_ada: str | None = None) -> dict:
+    """``stylegan2_ada``: a checkout of NVlabs/stylegan2-ada-pytorch to time beside ours."""
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     try:
@@ -251,6 +447,12 @@ def run(quick: bool = False) -> dict:
                   "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
         result["auto32"] = _measure_auto32(steps=16 if quick else 32, rounds=1 if quick else 3,
                                            variants=not quick)
+        if stylegan2_ada:
+            result["stylegan2_ada"] = _measure_side_by_side(
+                Path(stylegan2_ada), steps=16 if quick else 32, rounds=2 if quick else 12)
+        else:
+            result["stylegan2_ada"] = _carried_side_by_side() or (
+                "not measured: python -m benchmarks train_throughput --stylegan2-ada CHECKOUT")
         result["adam"] = _measure_adam()
         if not quick:
             result["lowpass"] = _measure_lowpass(steps=16, rounds=3)
