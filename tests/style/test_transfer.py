@@ -1,0 +1,141 @@
+"""style/transfer.py: Gatys transfer coarse to fine with a seeded random VGG (tiny, fast): it
+moves the image towards the style, reproduces, resumes per scale, and keeps colours, regions
+and settings as asked."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from marcus.errors import UserError
+from style.features import random_feature_net
+from style.transfer import Objective, Style, TransferSettings, rgb_to_yiq, scales, stylize
+
+NET = random_feature_net(seed=0, depth=16, width_divisor=8)
+FAST = TransferSettings(min_px=32, max_px=48, steps_per_scale=(15,),
+                        style_layers=("relu1_1", "relu2_1", "relu3_1"),
+                        content_layers=("relu3_1",))
+
+
+def _content(h: int = 48, w: int = 40) -> torch.Tensor:
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    disc = ((y - 0.5) ** 2 + (x - 0.5) ** 2 < 0.08).float()
+    return torch.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 * (1 - disc) + 0.4 * disc])[None]
+
+
+def _stripes(colour: tuple[float, float, float], seed: int, size: int = 64) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.arange(size).float()
+    stripes = (torch.sin(x / 1.5)[None, :] * torch.ones(size, 1) + 1) / 2
+    base = torch.tensor(colour).view(3, 1, 1) * (0.5 + 0.5 * stripes)
+    return (base + 0.1 * torch.rand(3, size, size, generator=g)).clamp(0, 1)[None]
+
+
+def test_scales_grow_by_the_square_root_of_two_up_to_the_largest():
+    assert scales(1000, 128, 512) == [128, 181, 256, 362, 512]
+    assert scales(300, 128, 512) == [128, 181, 256, 300]       # never above the content
+    assert scales(100, 128, 512) == [100]
+
+
+def test_the_style_distance_falls_far_below_the_contents_own():
+    content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
+    settings = TransferSettings(**{**FAST.__dict__, "steps_per_scale": (40,)})
+    out = stylize(content, [Style(style)], NET, settings)
+    objective = Objective(NET, content, [Style(style)], settings, None)
+    _, before = objective.loss(content)
+    _, after = objective.loss(out)
+    assert after["style"] < 0.3 * before["style"], (before, after)
+    assert out.shape == content.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_adam_also_lowers_the_loss():
+    content, style = _content(), _stripes((0.1, 0.3, 0.9), seed=2)
+    settings = TransferSettings(**{**FAST.__dict__, "optimizer": "adam", "lr": 0.03,
+                                   "steps_per_scale": (30,)})
+    objective = Objective(NET, content, [Style(style)], settings, None)
+    out = stylize(content, [Style(style)], NET, settings)
+    assert objective.loss(out)[1]["total"] < 0.7 * objective.loss(content)[1]["total"]
+
+
+def test_the_same_inputs_and_settings_give_the_same_bytes():
+    content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
+    a = stylize(content, [Style(style)], NET, FAST)
+    b = stylize(content, [Style(style)], NET, FAST)
+    assert torch.equal(a, b)
+    noise = TransferSettings(**{**FAST.__dict__, "init": "noise", "seed": 3})
+    assert torch.equal(stylize(content, [Style(style)], NET, noise),
+                       stylize(content, [Style(style)], NET, noise))
+
+
+def test_a_run_stopped_after_a_scale_continues_from_its_checkpoint_to_the_same_result(tmp_path):
+    content, style = _content(64, 56), _stripes((0.9, 0.2, 0.1), seed=1)
+    settings = TransferSettings(**{**FAST.__dict__, "max_px": 64, "steps_per_scale": (8,)})
+    clean = stylize(content, [Style(style)], NET, settings)
+
+    def stop_after_first(index, long_side, parts):
+        if index == 0:
+            raise KeyboardInterrupt  # as a kill would, after the scale's checkpoint
+    with pytest.raises(KeyboardInterrupt):
+        stylize(content, [Style(style)], NET, settings, checkpoint_dir=tmp_path / "run",
+                log=stop_after_first)
+    assert [p.name for p in sorted((tmp_path / "run").iterdir())] == ["scale00_32px.pt"]
+    seen = []
+    resumed = stylize(content, [Style(style)], NET, settings, checkpoint_dir=tmp_path / "run",
+                      log=lambda i, side, parts: seen.append(side))
+    assert seen == [45, 64]                      # the first scale was not run again
+    assert torch.equal(resumed, clean)
+    # A later scale's checkpoint lost (or never written): that scale runs again, same result.
+    (tmp_path / "run" / "scale02_64px.pt").unlink()
+    again = stylize(content, [Style(style)], NET, settings, checkpoint_dir=tmp_path / "run")
+    assert torch.equal(again, clean)
+
+
+def test_checkpoints_of_other_images_are_refused_not_reused(tmp_path):
+    content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
+    stylize(content, [Style(style)], NET, FAST, checkpoint_dir=tmp_path / "run")
+    other = _stripes((0.1, 0.9, 0.1), seed=1)
+    with pytest.raises(UserError, match="written for other images or settings"):
+        stylize(content, [Style(other)], NET, FAST, checkpoint_dir=tmp_path / "run")
+    shutil.rmtree(tmp_path / "run")
+    stylize(content, [Style(other)], NET, FAST, checkpoint_dir=tmp_path / "run")
+
+
+@pytest.mark.parametrize("colour", ["original", "luminance"])
+def test_colour_modes_keep_the_contents_chroma(colour):
+    content, style = _content(), _stripes((0.9, 0.1, 0.1), seed=1)
+    settings = TransferSettings(**{**FAST.__dict__, "colour": colour})
+    out = stylize(content, [Style(style)], NET, settings)
+    plain = stylize(content, [Style(style)], NET, FAST)
+    chroma = rgb_to_yiq(content)[:, 1:]
+    kept = (rgb_to_yiq(out)[:, 1:] - chroma).abs().mean()
+    transferred = (rgb_to_yiq(plain)[:, 1:] - chroma).abs().mean()
+    assert kept < 0.02 < transferred, (kept, transferred)
+
+
+def test_masked_styles_paint_their_own_regions():
+    content = _content(48, 48)
+    red, blue = _stripes((0.95, 0.1, 0.1), seed=1), _stripes((0.1, 0.1, 0.95), seed=2)
+    left = torch.zeros(48, 48)
+    left[:, :24] = 1
+    settings = TransferSettings(**{**FAST.__dict__, "steps_per_scale": (40,),
+                                   "content_weight": 0.1})
+    out = stylize(content, [Style(red, mask=left), Style(blue, mask=1 - left)], NET, settings)
+    redness = out[0, 0] - out[0, 2]
+    assert redness[:, 4:20].mean() > redness[:, 28:44].mean() + 0.2
+
+
+def test_bad_settings_are_refused_before_any_work():
+    content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
+    for change, message in (({"style_loss": "cosine"}, "style_loss must be one of"),
+                            ({"min_px": 8}, "min_px"),
+                            ({"steps_per_scale": ()}, "steps_per_scale"),
+                            ({"colour": "sepia"}, "colour must be one of")):
+        with pytest.raises(UserError, match=message):
+            stylize(content, [Style(style)], NET,
+                    TransferSettings(**{**FAST.__dict__, **change}))
+    with pytest.raises(UserError, match="no style image"):
+        stylize(content, [], NET, FAST)
+    with pytest.raises(UserError, match=r"images must be \[1, 3, H, W\]"):
+        stylize(content[0], [Style(style)], NET, FAST)
