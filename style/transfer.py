@@ -45,7 +45,6 @@ from style.features import FeatureNet
 from style.losses import (
     STYLE_LOSSES,
     Moments,
-    content_distance,
     moments,
     resize_mask,
     style_distance,
@@ -74,6 +73,8 @@ class TransferSettings:
     init: str = "content"              # content | noise (the first scale's start)
     colour: str = "all"                # all | luminance | original
     seed: int = 0                      # noise init and nothing else
+    tile_px: int = 0                   # > 0: loss and gradient tile by tile (style/tiling.py),
+                                       # exact; memory of one tile of this side plus margins
 
     def check(self) -> None:
         for name, value, allowed in (("style_loss", self.style_loss, STYLE_LOSSES),
@@ -86,6 +87,8 @@ class TransferSettings:
             raise UserError(f"need 16 <= min_px <= max_px, not {self.min_px} and {self.max_px}")
         if not self.steps_per_scale or min(self.steps_per_scale) < 1:
             raise UserError("steps_per_scale: at least one scale of at least one step")
+        if self.tile_px < 0:
+            raise UserError(f"tile_px must be 0 (untiled) or positive, not {self.tile_px}")
         if self.style_scale <= 0:
             raise UserError(f"style_scale must be positive, not {self.style_scale}")
         if not self.content_layers and not self.style_layers:
@@ -184,6 +187,7 @@ class Objective:
                                  for name, f in self.content.items()}
         self.content_mask = content_mask
         self.layers = layers
+        self._masks: dict = {}
         # Styles grouped by region: each region matches the weighted blend of its images.
         self.regions: list[tuple[torch.Tensor | None, dict[str, Moments],
                                  dict[str, torch.Tensor]]] = []
@@ -210,57 +214,135 @@ class Objective:
                     min=1e-12) for name, t in targets.items()}
             self.regions.append((group[0].mask, targets, norms))
 
-    def loss(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    # The loss is a function of sums over feature pixels (style/losses.py Moments, and the
+    # content's squared differences): ``statistics`` takes them from feature maps, or from the
+    # part of them a tile owns, and ``loss_from`` turns their totals into the loss. Summed over
+    # tiles they are the untiled statistics, which is what makes tiling exact (style/tiling.py).
+
+    def statistics(self, feats: dict[str, torch.Tensor], image_hw: tuple[int, int],
+                   window: Window | None = None) -> dict:
+        """{key: sums} of the feature maps ``feats`` of an image of size ``image_hw``; with a
+        ``window``, of the feature pixels it owns alone (feats then come from its input)."""
+        stats: dict = {}
+        for name, target in self.content.items():
+            f, (rows, cols) = _owned(feats[name], self.net.stride(name), image_hw, window)
+            t = target[..., rows, cols]
+            mask = self._layer_mask(self.content_mask, name, image_hw)
+            diff = (f - t).square().sum(dim=-3)[0].double()   # float64 sums, as moments
+            weights = torch.ones_like(diff) if mask is None else mask[rows, cols].double()
+            stats[("content", name)] = ((diff * weights).sum(),
+                                        weights.sum() * f.shape[-3])
+        for index, (mask, targets, _) in enumerate(self.regions):
+            for name in targets:
+                f, (rows, cols) = _owned(feats[name], self.net.stride(name), image_hw, window)
+                layer_mask = self._layer_mask(mask, name, image_hw)
+                stats[("style", index, name)] = moments(
+                    f, None if layer_mask is None else layer_mask[rows, cols])
+        return stats
+
+    def loss_from(self, stats: dict, image: torch.Tensor | None
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss from total statistics (and the total variation of ``image``, if given)."""
         s = self.settings
-        feats = self.net(image, self.layers)
-        content = sum((content_distance(feats[name], target, self._mask(self.content_mask,
-                                                                       feats[name]))
-                       / self.content_norm[name] for name, target in self.content.items()),
-                      torch.zeros(()))
+        content = torch.zeros(())
+        for name in self.content:
+            numerator, denominator = stats[("content", name)]
+            content = content + numerator / denominator.clamp(min=1e-8) / self.content_norm[name]
         style = torch.zeros(())
-        for mask, targets, norms in self.regions:
+        for index, (_, targets, norms) in enumerate(self.regions):
             for name, target in targets.items():
-                x = moments(feats[name], self._mask(mask, feats[name]))
+                x = stats[("style", index, name)]
                 style = style + style_distance(x, target, s.style_loss) / norms[name]
         n_style = max(len(self.settings.style_layers) * len(self.regions), 1)
         n_content = max(len(self.content), 1)
-        tv = total_variation(image)
+        tv = total_variation(image) if image is not None else torch.zeros(())
         total = (s.content_weight * content / n_content + s.style_weight * style / n_style
                  + s.tv_weight * tv)
         parts = {"content": content / n_content, "style": style / n_style, "tv": tv,
                  "total": total}
         return total, {name: float(value.detach()) for name, value in parts.items()}
 
-    @staticmethod
-    def _mask(mask: torch.Tensor | None, features: torch.Tensor) -> torch.Tensor | None:
-        return None if mask is None else resize_mask(mask, features)
+    def loss(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of the whole image in one pass, differentiable."""
+        hw = tuple(image.shape[-2:])
+        return self.loss_from(self.statistics(self.net(image, self.layers), hw), image)
+
+    def _layer_mask(self, mask: torch.Tensor | None, name: str, image_hw: tuple[int, int]
+                    ) -> torch.Tensor | None:
+        """``mask`` area-averaged to the layer's size for the whole image (cached)."""
+        if mask is None:
+            return None
+        stride = self.net.stride(name)
+        size = (image_hw[0] // stride, image_hw[1] // stride)
+        key = (id(mask), size)
+        if key not in self._masks:
+            self._masks[key] = resize_mask(mask, torch.empty(0, 0, *size))
+        return self._masks[key]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A tile: its input rows and columns [top, bottom) x [left, right) of the image, and the
+    core it owns, [core_top, core_bottom) x [core_left, core_right). Input corners lie on
+    multiples of the largest stride, so every layer's pixel grid lines up with the image's."""
+    top: int
+    bottom: int
+    left: int
+    right: int
+    core_top: int
+    core_bottom: int
+    core_left: int
+    core_right: int
+
+
+def _owned(features: torch.Tensor, stride: int, image_hw: tuple[int, int],
+           window: Window | None) -> tuple[torch.Tensor, tuple[slice, slice]]:
+    """The feature pixels a window owns (all without one) and their rows and columns in the
+    whole image's feature map. A layer pixel covers image rows [r * stride, (r + 1) * stride);
+    the last row and column of the image own the rest of the map."""
+    if window is None:
+        return features, (slice(None), slice(None))
+    h, w = image_hw[0] // stride, image_hw[1] // stride
+
+    def span(core0: int, core1: int, size_px: int, size: int) -> slice:
+        return slice(core0 // stride, size if core1 >= size_px else core1 // stride)
+
+    rows = span(window.core_top, window.core_bottom, image_hw[0], h)
+    cols = span(window.core_left, window.core_right, image_hw[1], w)
+    top, left = window.top // stride, window.left // stride
+    local = features[..., rows.start - top:rows.stop - top, cols.start - left:cols.stop - left]
+    return local, (rows, cols)
 
 
 def optimise(objective: Objective, start: torch.Tensor, steps: int, settings: TransferSettings
              ) -> tuple[torch.Tensor, dict[str, float]]:
-    """``steps`` loss evaluations from ``start``; the image is kept in [0, 1]."""
+    """``steps`` loss evaluations from ``start``; the result is clamped to [0, 1]."""
     image = start.clone().requires_grad_(True)
     last: dict[str, float] = {}
+    tiled = settings.tile_px > 0 and max(image.shape[-2:]) > settings.tile_px
+
+    def evaluate() -> torch.Tensor:
+        if tiled:
+            from style.tiling import tiled_loss_and_grad
+
+            loss, parts, grad = tiled_loss_and_grad(objective, image, settings.tile_px)
+            image.grad = grad
+        else:
+            image.grad = None
+            loss, parts = objective.loss(image)
+            loss.backward()
+        last.update(parts)
+        return loss.detach()
+
     if settings.optimizer == "lbfgs":
         opt = torch.optim.LBFGS([image], lr=1, max_iter=steps, max_eval=steps,
                                 tolerance_grad=-1, tolerance_change=-1, history_size=50,
                                 line_search_fn=None)
-
-        def closure():
-            opt.zero_grad(set_to_none=True)
-            loss, parts = objective.loss(image)
-            loss.backward()
-            last.update(parts)
-            return loss
-
-        opt.step(closure)
+        opt.step(evaluate)
     else:
         opt = torch.optim.Adam([image], lr=settings.lr)
         for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            loss, parts = objective.loss(image)
-            loss.backward()
-            last.update(parts)
+            evaluate()
             opt.step()
             with torch.no_grad():
                 image.clamp_(0, 1)
