@@ -145,6 +145,12 @@ class FeatureNet(nn.Module):
                 return radius
         raise UserError(f"no layer {name!r} in a VGG{self.depth}")
 
+    def channels(self, name: str) -> int:
+        """Feature channels of the layer ``name`` (a pool's: its block's last convolution's)."""
+        index = self.names.index(name)
+        conv = next(n for n in reversed(self.names[:index + 1]) if n.startswith("conv"))
+        return self.convs[conv].out_channels
+
     def stride(self, name: str) -> int:
         """Input pixels per pixel of the layer ``name``: 2 to the pools before it."""
         return 2 ** sum(1 for layer in self.names[:self.names.index(name)]

@@ -116,16 +116,24 @@ def scales(long_side: int, min_px: int, max_px: int) -> list[int]:
     return [*sizes, top]
 
 
+def shape_for_long_side(hw: Sequence[int], long_side: int) -> tuple[int, int]:
+    factor = long_side / max(hw)
+    return max(round(hw[0] * factor), 1), max(round(hw[1] * factor), 1)
+
+
+def resize_to(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """[N, C, H, W] resized to ``size`` (bicubic, antialiased when shrinking, clamped)."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrink = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    out = F.interpolate(image, size=size, mode="bicubic", align_corners=False,
+                        antialias=shrink)
+    return out.clamp(0, 1)
+
+
 def resize_long(image: torch.Tensor, long_side: int) -> torch.Tensor:
     """[N, C, H, W] resized (antialiased bicubic, clamped) so that max(H, W) == long_side."""
-    h, w = image.shape[-2:]
-    factor = long_side / max(h, w)
-    size = (max(round(h * factor), 1), max(round(w * factor), 1))
-    if size == (h, w):
-        return image
-    out = F.interpolate(image, size=size, mode="bicubic", align_corners=False,
-                        antialias=factor < 1)
-    return out.clamp(0, 1)
+    return resize_to(image, shape_for_long_side(image.shape[-2:], long_side))
 
 
 def resize_mask_to(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -225,7 +233,7 @@ class Objective:
         ``window``, of the feature pixels it owns alone (feats then come from its input)."""
         stats: dict = {}
         for name, target in self.content.items():
-            f, (rows, cols) = _owned(feats[name], self.net.stride(name), image_hw, window)
+            f, (rows, cols) = owned(feats[name], self.net.stride(name), image_hw, window)
             t = target[..., rows, cols]
             mask = self._layer_mask(self.content_mask, name, image_hw)
             diff = (f - t).square().sum(dim=-3)[0].double()   # float64 sums, as moments
@@ -234,7 +242,7 @@ class Objective:
                                         weights.sum() * f.shape[-3])
         for index, (mask, targets, _) in enumerate(self.regions):
             for name in targets:
-                f, (rows, cols) = _owned(feats[name], self.net.stride(name), image_hw, window)
+                f, (rows, cols) = owned(feats[name], self.net.stride(name), image_hw, window)
                 layer_mask = self._layer_mask(mask, name, image_hw)
                 stats[("style", index, name)] = moments(
                     f, None if layer_mask is None else layer_mask[rows, cols])
@@ -295,7 +303,7 @@ class Window:
     core_right: int
 
 
-def _owned(features: torch.Tensor, stride: int, image_hw: tuple[int, int],
+def owned(features: torch.Tensor, stride: int, image_hw: tuple[int, int],
            window: Window | None) -> tuple[torch.Tensor, tuple[slice, slice]]:
     """The feature pixels a window owns (all without one) and their rows and columns in the
     whole image's feature map. A layer pixel covers image rows [r * stride, (r + 1) * stride);
@@ -449,3 +457,43 @@ def _save_scale(checkpoint_dir: Path | None, index: int, long_side: int, inputs:
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(_scale_path(checkpoint_dir, index, long_side)) as tmp:
         torch.save({"image": image, "inputs": inputs}, tmp)
+
+
+# ----------------------------------------------------------------------------------------------
+# Zentangle
+
+
+def silhouette_mask(silhouette: torch.Tensor, alpha: torch.Tensor | None = None,
+                    threshold: float = 0.5) -> torch.Tensor:
+    """[H, W] in [0, 1]: the shape to fill. Its alpha channel where it has one, else its dark
+    pixels (luminance below ``threshold``): a black figure on white paper."""
+    if alpha is not None:
+        return alpha.reshape(alpha.shape[-2:]).float().clamp(0, 1)
+    luminance = rgb_to_yiq(silhouette)[0, 0]
+    return (luminance < threshold).float()
+
+
+def zentangle(silhouette: torch.Tensor, patterns: Sequence[Style], net: FeatureNet,
+              settings: TransferSettings, mask: torch.Tensor,
+              background: torch.Tensor | tuple[float, float, float] = (1.0, 1.0, 1.0),
+              checkpoint_dir: str | Path | None = None, log=None) -> torch.Tensor:
+    """The "zentangle machine": the silhouette's inside filled with the pattern(s) by masked
+    style transfer (style statistics and content loss inside ``mask`` only), the outside the
+    ``background`` colour (RGB in [0, 1]) or image; the edge is the mask's own, anti-aliased
+    where it is soft."""
+    if mask.shape != silhouette.shape[-2:]:
+        raise UserError(f"mask {tuple(mask.shape)} and silhouette "
+                        f"{tuple(silhouette.shape[-2:])} differ in size")
+    if float(mask.sum()) < 1:
+        raise UserError("the silhouette's mask is empty: nothing to fill")
+    styles = [Style(p.image, p.weight, mask, p.name) for p in patterns]
+    filled = stylize(silhouette, styles, net, settings, content_mask=mask,
+                     checkpoint_dir=checkpoint_dir, log=log)
+    size = filled.shape[-2:]
+    inside = resize_mask_to(mask, size)[None, None]
+    if isinstance(background, torch.Tensor):
+        back = F.interpolate(background, size=size, mode="bicubic",
+                             align_corners=False).clamp(0, 1)
+    else:
+        back = torch.tensor(background, dtype=filled.dtype).view(1, 3, 1, 1).expand_as(filled)
+    return filled * inside + back * (1 - inside)

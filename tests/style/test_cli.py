@@ -107,3 +107,30 @@ def test_print_config_shows_the_resolved_settings_and_does_nothing(tmp_path, vgg
     shown = json.loads(capsys.readouterr().out)
     assert shown["settings"]["max_px"] == 48 and shown["settings"]["steps_per_scale"] == [6]
     assert not (tmp_path / "z.png").exists()
+
+
+def test_zentangle_and_dream_run_from_the_command_line(tmp_path, vgg16_file):
+    shape = np.zeros((48, 40, 4), dtype=np.uint8)                 # a transparent sheet ...
+    shape[8:40, 8:32] = (0, 0, 0, 255)                            # ... with an opaque square
+    Image.fromarray(shape, "RGBA").save(tmp_path / "shape.png")
+    common = ["--network", vgg16_file, "--min-px", "32", "--max-px", "48",
+              "--steps-per-scale", "4", "--style-layers", "relu1_1,relu2_1",
+              "--content-layers", "relu2_1"]
+    assert main(["zentangle", "--silhouette", str(tmp_path / "shape.png"),
+                 "--style", _png(tmp_path / "pattern.png", 3, size=(64, 64)),
+                 "--background", "0,0,1", "--out", str(tmp_path / "zen.png"), *common]) == 0
+    with Image.open(tmp_path / "zen.png") as image:
+        pixels = np.asarray(image)
+    assert pixels.shape == (48, 40, 3)
+    assert tuple(pixels[2, 2]) == (0, 0, 255)                     # outside: the background
+    assert tuple(pixels[24, 20]) != (0, 0, 255)
+    card = json.loads((tmp_path / "zen.json").read_text())
+    assert card["command"] == "zentangle" and card["background"] == "0,0,1"
+
+    assert main(["dream", "--image", str(tmp_path / "pattern.png"), "--network", vgg16_file,
+                 "--layers", "relu3_1", "--octaves", "2", "--steps-per-octave", "3",
+                 "--max-px", "48", "--out", str(tmp_path / "dream.png")]) == 0
+    card = json.loads((tmp_path / "dream.json").read_text())
+    assert card["command"] == "dream" and [o["octave"] for o in card["objective"]] == [0, 1]
+    with Image.open(tmp_path / "dream.png") as image:
+        assert image.size == (48, 48)
