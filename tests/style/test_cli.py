@@ -72,6 +72,7 @@ def test_a_transfer_writes_its_image_and_card_and_the_same_bytes_twice(tmp_path,
                                "weight": 1.0}]
     assert [s["long_side"] for s in card["losses"]] == [32, 45, 48]
     assert card["settings"]["style_layers"] == ["relu1_1", "relu2_1", "relu3_1"]
+    assert {"swd_to_style", "swd_content_to_style", "ssim_y_quarter"} <= set(card["scores"])
 
 
 def test_with_an_upscaler_the_result_reaches_print_size_with_its_dpi(tmp_path, vgg16_file):
