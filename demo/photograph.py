@@ -8,6 +8,8 @@ sun, ranges of hills fading into haze with distance (aerial perspective), a lake
 them with ripples, a tree line in the foreground, depth-of-field softness on the distant
 ranges, and sensor grain. Smooth tones and hard silhouettes are what style transfer must turn
 into brush strokes, and what the content loss must keep. A pure function of (seed, size).
+(Not the painter's ``photograph`` object kind: that is an old toned print, a record the
+licence gate and the object-type filter must keep out of the paintings.)
 """
 
 from __future__ import annotations

@@ -322,9 +322,10 @@ def owned(features: torch.Tensor, stride: int, image_hw: tuple[int, int],
     return local, (rows, cols)
 
 
-def optimise(objective: Objective, start: torch.Tensor, steps: int, settings: TransferSettings
-             ) -> tuple[torch.Tensor, dict[str, float]]:
-    """``steps`` loss evaluations from ``start``; the result is clamped to [0, 1]."""
+def optimise(objective: Objective, start: torch.Tensor, steps: int, settings: TransferSettings,
+             trace: list[float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """``steps`` loss evaluations from ``start``; the result is clamped to [0, 1]. ``trace``
+    gets each evaluation's loss."""
     image = start.clone().requires_grad_(True)
     last: dict[str, float] = {}
     tiled = settings.tile_px > 0 and max(image.shape[-2:]) > settings.tile_px
@@ -340,6 +341,8 @@ def optimise(objective: Objective, start: torch.Tensor, steps: int, settings: Tr
             loss, parts = objective.loss(image)
             loss.backward()
         last.update(parts)
+        if trace is not None:
+            trace.append(parts["total"])
         return loss.detach()
 
     if settings.optimizer == "lbfgs":

