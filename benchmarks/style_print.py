@@ -2,7 +2,7 @@
 coarse-to-fine against one scale, and the quality goals.
 
 Run: ``python -m benchmarks style_print`` (``--quick``: small sizes, a smoke run of the
-script). Content: a demo photograph (demo/photograph.py); style: a demo painting
+script). Content: a demo photograph (style/photograph.py); style: a demo painting
 (demo/painter.py, a landscape in a fictional artist's manner). Every part runs
 ``python -m style`` or the library in this process with 2 threads.
 
@@ -38,9 +38,9 @@ from PIL import Image
 
 from demo.painter import Style as ArtistStyle
 from demo.painter import paint
-from demo.photograph import photograph
 from style.features import FeatureNet, load_feature_net
 from style.metrics import style_scores
+from style.photograph import photograph
 from style.tiling import tiled_loss_and_grad
 from style.transfer import (
     Objective,

@@ -15,8 +15,9 @@ one trained on normalised RGB.
 Coarse to fine: the long side grows from ``min_px`` to ``max_px`` in steps of sqrt(2), each
 scale starting from the previous result enlarged; the style images are taken at the same
 scale relative to the content (times ``style_scale``). After each scale the image is written
-to ``checkpoint_dir`` (atomically); a rerun of the same settings skips the scales done, so a
-kill -9 loses at most one scale and the result is the same.
+to ``checkpoint_dir`` (atomically); a rerun of the same inputs and settings skips the scales
+done, so a kill -9 loses at most one scale and the result is the same. A checkpoint of other
+inputs or settings, or an unreadable one, is ignored and replaced.
 
 Colour: ``all`` transfers colours too; ``luminance`` runs on luminance alone, the style's
 luminance matched to the content's mean and spread, and puts the content's chroma back;
@@ -381,6 +382,9 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], net: FeatureNet,
                   for s in styles]
         content = luminance_image(content)
     sizes = scales(max(content.shape[-2:]), settings.min_px, settings.max_px)
+    layers = [*settings.content_layers, *settings.style_layers]
+    deepest = max(layers, key=net.stride)
+    stride = net.stride(deepest)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
     inputs = fingerprint(content, styles, content_mask, net, settings)
     image = None
@@ -392,9 +396,12 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], net: FeatureNet,
             continue
         c = resize_long(content, long_side)
         size = tuple(c.shape[-2:])
+        if min(size) < stride:
+            raise UserError(f"at {long_side} px the content is {size[1]}x{size[0]} px, smaller "
+                            f"than the {stride} px that layer {deepest} needs: raise min_px")
         ratio = long_side / max(content.shape[-2:])
-        scaled_styles = [Style(resize_long(s.image, max(16, round(
-            max(s.image.shape[-2:]) * ratio * settings.style_scale))), s.weight,
+        scaled_styles = [Style(resize_long(s.image, _style_side(
+            s.image, ratio * settings.style_scale, 2 * stride)), s.weight,
             None if s.mask is None else resize_mask_to(s.mask, size), s.name) for s in styles]
         # One mask tensor per region object: group styles that shared a mask before resizing.
         shared: dict[int, torch.Tensor] = {}
@@ -435,21 +442,34 @@ def fingerprint(content: torch.Tensor, styles: Sequence[Style],
     return digest.hexdigest()
 
 
+def _style_side(image: torch.Tensor, factor: float, min_short: int) -> int:
+    """The long side a style image is taken at: ``factor`` times its own, but never so small
+    that its short side falls below ``min_short`` (what the deepest layer needs to see it)."""
+    h, w = image.shape[-2:]
+    return max(round(max(h, w) * factor), math.ceil(min_short * max(h, w) / min(h, w)))
+
+
 def _scale_path(checkpoint_dir: Path, index: int, long_side: int) -> Path:
     return checkpoint_dir / f"scale{index:02d}_{long_side}px.pt"
 
 
 def _load_scale(checkpoint_dir: Path | None, index: int, long_side: int,
                 inputs: str) -> torch.Tensor | None:
+    """A finished scale's image, or None: none kept, unreadable, or made from other inputs or
+    settings (then the scale runs again and replaces it, as train_gan does with last.pt)."""
     if checkpoint_dir is None:
         return None
     path = _scale_path(checkpoint_dir, index, long_side)
     if not path.is_file():
         return None
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved.get("inputs") != inputs:
-        raise UserError(f"{path} was written for other images or settings: remove "
-                        f"{checkpoint_dir} to start again")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a damaged file is not resumed from
+        print(f"ignoring unreadable checkpoint {path}: {type(exc).__name__}: {exc}")
+        return None
+    if not isinstance(saved, dict) or saved.get("inputs") != inputs:
+        print(f"ignoring checkpoint {path}: made from other images or settings")
+        return None
     return saved["image"]
 
 

@@ -14,7 +14,8 @@ from benchmarks.project_copy import copy_project
 
 def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -> Path:
     """A git repository at `dst` holding this project's files (tracked and untracked, not
-    ignored) with tiny params: 60 demo artworks, the tiny training presets, a 200 px print.
+    ignored) with tiny params: 60 demo artworks, the tiny training presets, a 200 px print, a
+    48 px style transfer printed at 100 px.
     `from_scratch` drops the working copy's dvc.lock, metrics and plots; `sections` update
     params sections (``crawl={"demo_port": 1234}``). `run(cmd, cwd)` runs git."""
     copy_project(dst, from_scratch)
@@ -25,6 +26,8 @@ def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -
     params["train_upscaler"]["preset"] = "tiny"
     params["render"].update(seeds=[3], inches=1, dpi=200)  # 16 px -> x4 -> x4 -> 200 px
     params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
+    params["stylize"].update(photograph_px=[64, 48], inches=1, dpi=100)  # 48 px -> 100 px
+    params["stylize"]["transfer"].update(min_px=32, max_px=48, steps_per_scale=[3])
     for section, values in sections.items():
         params[section].update(values)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -185,7 +185,8 @@ def test_print_config_shows_the_resolved_preset_and_what_it_inherits_from(tmp_pa
                                             ("train.render", "render"),
                                             ("train.pack", "pack"),
                                             ("evaluate", "evaluate"),
-                                            ("evaluate.train_encoder", "evaluate")])
+                                            ("evaluate.train_encoder", "evaluate"),
+                                            ("style.stage", "stylize")])
 def test_each_stage_refuses_an_unknown_key_before_any_work(tmp_path, module, section):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params[section]["colour_mode"] = "sepia"

@@ -65,6 +65,10 @@ def test_dvc_repro_builds_then_is_a_no_op_and_experiments_vary_params(repo_copy)
     with Image.open(repo_copy / "data/prints/seed0003.png") as im:
         assert im.size == (200, 200)
         assert [round(v) for v in im.info["dpi"]] == [200, 200]
+    with Image.open(repo_copy / "data/stylized/stylized.png") as im:
+        assert im.size == (100, 75) and [round(v) for v in im.info["dpi"]] == [100, 100]
+    stylized = json.loads((repo_copy / "metrics/stylize.json").read_text())
+    assert stylized["optimised_px"] == [36, 48] and stylized["style_keys"]
 
     # Varying training reruns training and what follows it, not crawl, curate or pack.
     changed = run(["dvc", "exp", "run", "-S", "train_gan.seed=7"], repo_copy)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("demo", "crawl", "curate", "train", "evaluate", "marcus")
+PACKAGES = ("demo", "crawl", "curate", "train", "evaluate", "style", "marcus")
 SUBCOMMANDS = {
     ("demo", "build"): "demo.build",
     ("curate", "hash"): "curate.hash_stage",

@@ -4,8 +4,6 @@ and settings as asked."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
@@ -92,14 +90,21 @@ def test_a_run_stopped_after_a_scale_continues_from_its_checkpoint_to_the_same_r
     assert torch.equal(again, clean)
 
 
-def test_checkpoints_of_other_images_are_refused_not_reused(tmp_path):
+def test_checkpoints_of_other_images_or_damaged_ones_are_ignored_and_replaced(tmp_path):
     content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
     stylize(content, [Style(style)], NET, FAST, checkpoint_dir=tmp_path / "run")
     other = _stripes((0.1, 0.9, 0.1), seed=1)
-    with pytest.raises(UserError, match="written for other images or settings"):
-        stylize(content, [Style(other)], NET, FAST, checkpoint_dir=tmp_path / "run")
-    shutil.rmtree(tmp_path / "run")
-    stylize(content, [Style(other)], NET, FAST, checkpoint_dir=tmp_path / "run")
+    fresh = stylize(content, [Style(other)], NET, FAST)
+    assert torch.equal(stylize(content, [Style(other)], NET, FAST,
+                               checkpoint_dir=tmp_path / "run"), fresh)
+    (tmp_path / "run" / "scale00_32px.pt").write_bytes(b"torn")
+    assert torch.equal(stylize(content, [Style(other)], NET, FAST,
+                               checkpoint_dir=tmp_path / "run"), fresh)
+    # ... and what was written in their place is resumed from
+    seen = []
+    stylize(content, [Style(other)], NET, FAST, checkpoint_dir=tmp_path / "run",
+            log=lambda i, side, parts: seen.append(side))
+    assert seen == []
 
 
 @pytest.mark.parametrize("colour", ["original", "luminance"])

@@ -1,6 +1,6 @@
 """Demo photographs: the content images of style transfer, for the offline demo and the tests.
 
-    from demo.photograph import photograph
+    from style.photograph import photograph
     pixels = photograph(seed=0, width=768, height=512)   # uint8 [512, 768, 3]
 
 A landscape as a camera records it, not as a painter would: a sky with a smooth gradient and a

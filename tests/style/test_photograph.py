@@ -1,11 +1,11 @@
-"""demo/photograph.py: the content photographs of style transfer, a pure function of seed and
+"""style/photograph.py: the content photographs of style transfer, a pure function of seed and
 size."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from demo.photograph import photograph
+from style.photograph import photograph
 
 
 def test_a_photograph_is_a_pure_function_of_its_seed_and_size():
