@@ -63,7 +63,8 @@ RUN_TIMEOUT_S = int(os.environ.get("MARCUS_DVC_TIMEOUT_S", "1200"))
 # A curate param whose change alters the curated set (6 of the tiny demo's 23 curated
 # paintings have a short side under 400 px), so every stage after curate must run again.
 CURATE_CHANGE = "curate.min_short_side_px=400"
-AFTER_CURATE = {"curate", "pack", "train_gan", "train_upscaler", "render", "encoder", "evaluate"}
+AFTER_CURATE = {"curate", "pack", "train_gan", "train_upscaler", "render", "encoder", "evaluate",
+                "stylize"}
 
 # Every fault mode at once, each on 5 % of URLs, each faulty URL failing twice before it
 # answers: the default crawl.retries (5) is enough to converge.
@@ -268,7 +269,8 @@ def test_two_clones_from_scratch_give_identical_outputs(template, reference):
     identical = {path for path in ref_md5 if ref_md5[path] == twin_md5[path]}
     # Manifests, hashes, shards, checkpoints and prints, byte for byte.
     assert {"data/demo", "data/hashes/met.parquet", "data/curate", "data/pack",
-            "data/train_gan", "data/train_upscaler", "data/prints"} <= identical
+            "data/train_gan", "data/train_upscaler", "data/prints", "data/stylized",
+            "data/stylize_run"} <= identical
     print(f"outs with equal md5: {len(identical)} of {len(ref_md5)}; equal but for timing: "
           f"{sorted(set(ref_md5) - identical)}")
 
