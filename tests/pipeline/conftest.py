@@ -26,7 +26,8 @@ def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -
     params["train_upscaler"]["preset"] = "tiny"
     params["render"].update(seeds=[3], inches=1, dpi=200)  # 16 px -> x4 -> x4 -> 200 px
     params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
-    params["stylize"].update(photograph_px=[64, 48], inches=1, dpi=100)  # 48 px -> 100 px
+    # 48 px -> 100 px; styles: the first curated painting (a tiny demo may curate no landscape)
+    params["stylize"].update(photograph_px=[64, 48], inches=1, dpi=100, style_query="")
     params["stylize"]["transfer"].update(min_px=32, max_px=48, steps_per_scale=[3])
     for section, values in sections.items():
         params[section].update(values)
