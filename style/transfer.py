@@ -392,7 +392,11 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], net: FeatureNet,
         steps = settings.steps_per_scale[min(index, len(settings.steps_per_scale) - 1)]
         saved = _load_scale(checkpoint_dir, index, long_side, inputs)
         if saved is not None:
-            image = saved
+            # A finished scale: its image and its losses, logged as when it ran, so that a
+            # resumed run's record equals an uninterrupted one's.
+            image, parts = saved
+            if log:
+                log(index, long_side, parts)
             continue
         c = resize_long(content, long_side)
         size = tuple(c.shape[-2:])
@@ -417,7 +421,7 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], net: FeatureNet,
             start = F.interpolate(image, size=size, mode="bicubic",
                                   align_corners=False).clamp(0, 1)
         image, parts = optimise(objective, start, steps, settings)
-        _save_scale(checkpoint_dir, index, long_side, inputs, image)
+        _save_scale(checkpoint_dir, index, long_side, inputs, image, parts)
         if log:
             log(index, long_side, parts)
     if settings.colour in ("luminance", "original"):
@@ -454,9 +458,10 @@ def _scale_path(checkpoint_dir: Path, index: int, long_side: int) -> Path:
 
 
 def _load_scale(checkpoint_dir: Path | None, index: int, long_side: int,
-                inputs: str) -> torch.Tensor | None:
-    """A finished scale's image, or None: none kept, unreadable, or made from other inputs or
-    settings (then the scale runs again and replaces it, as train_gan does with last.pt)."""
+                inputs: str) -> tuple[torch.Tensor, dict[str, float]] | None:
+    """A finished scale's (image, losses), or None: none kept, unreadable, or made from other
+    inputs or settings (then the scale runs again and replaces it, as train_gan does with
+    last.pt)."""
     if checkpoint_dir is None:
         return None
     path = _scale_path(checkpoint_dir, index, long_side)
@@ -467,19 +472,19 @@ def _load_scale(checkpoint_dir: Path | None, index: int, long_side: int,
     except Exception as exc:  # noqa: BLE001 - a damaged file is not resumed from
         print(f"ignoring unreadable checkpoint {path}: {type(exc).__name__}: {exc}")
         return None
-    if not isinstance(saved, dict) or saved.get("inputs") != inputs:
+    if not isinstance(saved, dict) or saved.get("inputs") != inputs or "parts" not in saved:
         print(f"ignoring checkpoint {path}: made from other images or settings")
         return None
-    return saved["image"]
+    return saved["image"], saved["parts"]
 
 
 def _save_scale(checkpoint_dir: Path | None, index: int, long_side: int, inputs: str,
-                image: torch.Tensor) -> None:
+                image: torch.Tensor, parts: dict[str, float]) -> None:
     if checkpoint_dir is None:
         return
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(_scale_path(checkpoint_dir, index, long_side)) as tmp:
-        torch.save({"image": image, "inputs": inputs}, tmp)
+        torch.save({"image": image, "inputs": inputs, "parts": parts}, tmp)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -62,6 +62,12 @@ def test_the_stage_prints_its_transfer_with_card_and_metrics_the_same_twice(tmp_
     assert sorted(p.name for p in (a / "stylize_run").iterdir()) == ["scale00_32px.pt",
                                                                      "scale01_45px.pt",
                                                                      "scale02_48px.pt"]
+    # Rerun over the kept scales (as after a kill at the very end): the same bytes, card and
+    # metrics included (each scale's losses are kept with it).
+    before = {p: p.read_bytes() for p in (a / "stylized").iterdir()}
+    before[a / "stylize_metrics"] = (a / "stylize_metrics").read_bytes()
+    assert main(["--params", str(tmp_path / "a.yaml")]) == 0
+    assert {p: p.read_bytes() for p in before} == before
 
 
 def test_a_bad_transfer_setting_stops_the_stage_before_any_work(tmp_path, capsys):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from marcus.errors import UserError
+from style import transfer
 from style.features import random_feature_net
 from style.transfer import Objective, Style, TransferSettings, rgb_to_yiq, scales, stylize
 
@@ -67,10 +68,13 @@ def test_the_same_inputs_and_settings_give_the_same_bytes():
                        stylize(content, [Style(style)], NET, noise))
 
 
-def test_a_run_stopped_after_a_scale_continues_from_its_checkpoint_to_the_same_result(tmp_path):
+def test_a_run_stopped_after_a_scale_continues_from_its_checkpoint_to_the_same_result(
+        tmp_path, monkeypatch):
     content, style = _content(64, 56), _stripes((0.9, 0.2, 0.1), seed=1)
     settings = TransferSettings(**{**FAST.__dict__, "max_px": 64, "steps_per_scale": (8,)})
-    clean = stylize(content, [Style(style)], NET, settings)
+    clean_log = []
+    clean = stylize(content, [Style(style)], NET, settings,
+                    log=lambda i, side, parts: clean_log.append((i, side, parts)))
 
     def stop_after_first(index, long_side, parts):
         if index == 0:
@@ -79,18 +83,24 @@ def test_a_run_stopped_after_a_scale_continues_from_its_checkpoint_to_the_same_r
         stylize(content, [Style(style)], NET, settings, checkpoint_dir=tmp_path / "run",
                 log=stop_after_first)
     assert [p.name for p in sorted((tmp_path / "run").iterdir())] == ["scale00_32px.pt"]
-    seen = []
+    optimised = []
+    real_optimise = transfer.optimise
+    monkeypatch.setattr(transfer, "optimise", lambda objective, start, *a, **k: (
+        optimised.append(start.shape[-2:]), real_optimise(objective, start, *a, **k))[1])
+    resumed_log = []
     resumed = stylize(content, [Style(style)], NET, settings, checkpoint_dir=tmp_path / "run",
-                      log=lambda i, side, parts: seen.append(side))
-    assert seen == [45, 64]                      # the first scale was not run again
+                      log=lambda i, side, parts: resumed_log.append((i, side, parts)))
+    assert [max(hw) for hw in optimised] == [45, 64]    # the first scale was not run again
     assert torch.equal(resumed, clean)
+    assert resumed_log == clean_log      # its losses come back from the checkpoint, too
     # A later scale's checkpoint lost (or never written): that scale runs again, same result.
     (tmp_path / "run" / "scale02_64px.pt").unlink()
     again = stylize(content, [Style(style)], NET, settings, checkpoint_dir=tmp_path / "run")
     assert torch.equal(again, clean)
 
 
-def test_checkpoints_of_other_images_or_damaged_ones_are_ignored_and_replaced(tmp_path):
+def test_checkpoints_of_other_images_or_damaged_ones_are_ignored_and_replaced(tmp_path,
+                                                                              monkeypatch):
     content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
     stylize(content, [Style(style)], NET, FAST, checkpoint_dir=tmp_path / "run")
     other = _stripes((0.1, 0.9, 0.1), seed=1)
@@ -100,11 +110,10 @@ def test_checkpoints_of_other_images_or_damaged_ones_are_ignored_and_replaced(tm
     (tmp_path / "run" / "scale00_32px.pt").write_bytes(b"torn")
     assert torch.equal(stylize(content, [Style(other)], NET, FAST,
                                checkpoint_dir=tmp_path / "run"), fresh)
-    # ... and what was written in their place is resumed from
-    seen = []
-    stylize(content, [Style(other)], NET, FAST, checkpoint_dir=tmp_path / "run",
-            log=lambda i, side, parts: seen.append(side))
-    assert seen == []
+    # ... and what was written in their place is resumed from: nothing is optimised again
+    monkeypatch.setattr(transfer, "optimise", lambda *a, **k: pytest.fail("optimised again"))
+    assert torch.equal(stylize(content, [Style(other)], NET, FAST,
+                               checkpoint_dir=tmp_path / "run"), fresh)
 
 
 @pytest.mark.parametrize("colour", ["original", "luminance"])
