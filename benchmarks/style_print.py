@@ -38,7 +38,7 @@ from PIL import Image
 
 from demo.painter import Style as ArtistStyle
 from demo.painter import paint
-from style.features import FeatureNet, load_feature_net
+from style.features import load_feature_net, random_feature_net
 from style.metrics import style_scores
 from style.photograph import photograph
 from style.tiling import tiled_loss_and_grad
@@ -70,20 +70,10 @@ def _images(quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
                  for a in (content, style))
 
 
-def random_vgg16(seed: int = 0) -> FeatureNet:
-    """A full-width VGG16 with He-initialised seeded weights."""
-    net, g = FeatureNet(16, "random", card={"file": None, "sha256": None, "seed": seed}), \
-        torch.Generator().manual_seed(seed)
-    for conv in net.convs.values():
-        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g)
-                          * (2 / conv.weight[0].numel()) ** 0.5)
-        conv.bias.zero_()
-    return net
-
-
 def _networks(content, style, schedule) -> dict:
     out = {}
-    for name, net in (("hed_vgg16", load_feature_net(None)), ("random_vgg16", random_vgg16())):
+    random_vgg16 = random_feature_net(seed=0, depth=16, width_divisor=1)   # full width
+    for name, net in (("hed_vgg16", load_feature_net(None)), ("random_vgg16", random_vgg16)):
         started = time.perf_counter()
         result = stylize(content, [Style(style)], net, schedule)
         out[name] = {**style_scores(result, content, [style]),
