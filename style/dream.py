@@ -16,14 +16,13 @@ in the TensorFlow tutorial, which is all that tutorial relies on.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from marcus.errors import UserError
 from style.features import FeatureNet
-from style.tiling import windows
+from style.tiling import margin_for, windows
 from style.transfer import owned, resize_to, shape_for_long_side
 
 
@@ -62,8 +61,7 @@ def activation_gradient(net: FeatureNet, image: torch.Tensor, layers: tuple[str,
         value = sum(feats[name].mean() for name in layers)
         value.backward()
         return float(value.detach()), x.grad
-    stride = max(net.stride(name) for name in layers)
-    margin = math.ceil(max(net.receptive_radius(name) for name in layers) / stride) * stride
+    margin, stride = margin_for(net, layers)
     counts = {name: net.channels(name) * (hw[0] // net.stride(name)) * (hw[1] // net.stride(name))
               for name in layers}   # the untiled feature maps' sizes: a mean is a sum / count
     grad, total = torch.zeros_like(image), 0.0

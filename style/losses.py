@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 STYLE_LOSSES = ("gram", "meancov", "wasserstein")
 
@@ -61,13 +60,6 @@ def moments(features: torch.Tensor, mask: torch.Tensor | None = None) -> Moments
     m = mask.reshape(-1).to(f.dtype)
     weighted = f * m
     return Moments(m.sum(), weighted.sum(dim=1), weighted @ f.T)
-
-
-def resize_mask(mask: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """A [H, W] mask in [0, 1] brought to a feature map's size by area averaging (what a
-    pooled feature sees of it)."""
-    h, w = features.shape[-2:]
-    return F.adaptive_avg_pool2d(mask[None, None].float(), (h, w))[0, 0]
 
 
 def style_distance(x: Moments, s: Moments, kind: str = "gram") -> torch.Tensor:

@@ -26,6 +26,7 @@ import math
 
 import torch
 
+from style.features import FeatureNet
 from style.transfer import Objective, Window
 
 
@@ -44,12 +45,11 @@ def windows(height: int, width: int, tile_px: int, margin: int, stride: int) -> 
     return out
 
 
-def margin_for(objective: Objective) -> tuple[int, int]:
-    """(margin, stride): the deepest receptive radius among the loss's layers, rounded up to a
+def margin_for(net: FeatureNet, layers) -> tuple[int, int]:
+    """(margin, stride): the deepest receptive radius among ``layers``, rounded up to a
     multiple of the largest stride among them."""
-    net = objective.net
-    stride = max(net.stride(name) for name in objective.layers)
-    radius = max(net.receptive_radius(name) for name in objective.layers)
+    stride = max(net.stride(name) for name in layers)
+    radius = max(net.receptive_radius(name) for name in layers)
     return math.ceil(radius / stride) * stride, stride
 
 
@@ -59,7 +59,7 @@ def tiled_loss_and_grad(objective: Objective, image: torch.Tensor, tile_px: int
     tile; equal to the untiled ones up to float rounding."""
     image = image.detach()
     hw = (image.shape[-2], image.shape[-1])
-    margin, stride = margin_for(objective)
+    margin, stride = margin_for(objective.net, objective.layers)
     tiles = windows(*hw, tile_px, margin, stride)
     net, layers = objective.net, objective.layers
 

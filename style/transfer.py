@@ -47,7 +47,6 @@ from style.losses import (
     STYLE_LOSSES,
     Moments,
     moments,
-    resize_mask,
     style_distance,
     total_variation,
 )
@@ -138,6 +137,8 @@ def resize_long(image: torch.Tensor, long_side: int) -> torch.Tensor:
 
 
 def resize_mask_to(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A [H, W] mask in [0, 1] brought to ``size`` by area averaging: what a pooled feature
+    map, or a smaller scale of the image, sees of it."""
     return F.interpolate(mask[None, None].float(), size=size, mode="area")[0, 0]
 
 
@@ -285,7 +286,7 @@ class Objective:
         size = (image_hw[0] // stride, image_hw[1] // stride)
         key = (id(mask), size)
         if key not in self._masks:
-            self._masks[key] = resize_mask(mask, torch.empty(0, 0, *size))
+            self._masks[key] = resize_mask_to(mask, size)
         return self._masks[key]
 
 

@@ -9,10 +9,10 @@ from style.losses import (
     Moments,
     content_distance,
     moments,
-    resize_mask,
     style_distance,
     total_variation,
 )
+from style.transfer import resize_mask_to
 
 
 def test_moments_of_tiles_add_up_to_the_moments_of_the_whole_map():
@@ -74,7 +74,7 @@ def test_content_distance_counts_only_the_masked_pixels():
 def test_masks_are_area_averaged_to_a_layers_size_and_tv_is_zero_on_flat_images():
     mask = torch.zeros(8, 8)
     mask[:, :4] = 1
-    small = resize_mask(mask, torch.zeros(1, 3, 2, 2))
+    small = resize_mask_to(mask, (2, 2))
     assert small.tolist() == [[1.0, 0.0], [1.0, 0.0]]
     assert float(total_variation(torch.full((1, 3, 5, 5), 0.3))) == 0
     assert float(total_variation(torch.rand(1, 3, 5, 5))) > 0

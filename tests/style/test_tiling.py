@@ -44,7 +44,7 @@ def test_the_tiled_gradient_equals_the_untiled_one(style_loss):
     content_mask[150:] = 0.25
     settings = TransferSettings(style_loss=style_loss, tv_weight=0.5, **LAYERS)
     objective = Objective(NET, content, styles, settings, content_mask)
-    margin, stride = margin_for(objective)
+    margin, stride = margin_for(objective.net, objective.layers)
     assert (margin, stride) == (80, 16)
 
     whole = image.clone().requires_grad_(True)
@@ -66,7 +66,7 @@ def test_without_margins_the_tiles_would_not_add_up():
     objective.loss(whole)[0].backward()
     import style.tiling as tiling
     original = tiling.margin_for
-    tiling.margin_for = lambda objective: (0, 16)
+    tiling.margin_for = lambda net, layers: (0, 16)
     try:
         _, _, grad = tiled_loss_and_grad(objective, image, tile_px=64)
     finally:
