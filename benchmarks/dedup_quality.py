@@ -223,7 +223,8 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> dict:
                                        opts["detail_min_similarity"])
     features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
                 for f in rows["local_features"]]
-    retrieved = candidate_pairs(features, opts["retrieval_neighbours"])
+    retrieved = candidate_pairs(features, opts["retrieval_neighbours"],
+                                shortlist=opts["retrieval_shortlist"])
     searches = {
         "hash": {(a, b) for a, b in zip(hashed["a"], hashed["b"], strict=True)},
         "window": {(min(a, b), max(a, b)) for a, b in zip(windows["a"], windows["b"],

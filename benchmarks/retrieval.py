@@ -19,6 +19,13 @@ Two parts, because they grow differently:
    index holds, the process's peak RSS, and the share of copies whose original is among
    their 5 nearest.
 
+3. **The spatial re-ranking** (`curate.rerank`) at ``RERANK_IMAGES`` images: the same synthetic
+   bags, each word given a random position and the planted copies sharing only
+   ``RERANK_COPIED_SHARE`` of their original's words, at the places an affine map sends them;
+   the query's cost at the stage's shortlist against 5, the re-ranking's milliseconds per pair
+   on one thread and two, the keypoint words' bytes on disk per image, and the share of copies
+   whose original is among their 5 nearest by shared words alone and after re-ranking.
+
 The growth exponent of each cost against the images is fitted between the sizes, and the
 costs are extrapolated to a million images where that was not run. The real quality of the
 retrieval (which copies reach the verifier) is `dedup_quality`'s `candidate_coverage`.
@@ -42,9 +49,13 @@ ZIPF_EXPONENT = 0.9  # word frequency ~ 1 / rank^0.9
 COPIED_SHARE = 0.3  # words a planted copy shares with its original
 QUERY_SAMPLE = 20_000  # queries timed at most; the rest are scaled from them
 TARGET_IMAGES = 1_000_000
+RERANK_IMAGES = 100_000
+RERANK_QUERIES = 2_000  # images whose shortlists are re-ranked and timed
+RERANK_COPIED_SHARE = 0.03  # 18 of 600 words: chance neighbours outrank some copies
 
 
-def synthetic_bags(images: int, vocabulary: int, seed: int = 0):
+def synthetic_bags(images: int, vocabulary: int, seed: int = 0,
+                   copied_share: float = COPIED_SHARE):
     """Bags of distinct words and the planted (copy, original) pairs."""
     from curate.inverted_file import Bags
 
@@ -72,7 +83,7 @@ def synthetic_bags(images: int, vocabulary: int, seed: int = 0):
     plain = [bags.words[bags.offsets[i]: bags.offsets[i + 1]] for i in range(images)]
     for copy, original in zip(copies, originals, strict=True):
         own, theirs = plain[copy], plain[original]
-        shared = rng.choice(theirs, int(COPIED_SHARE * len(theirs)), replace=False)
+        shared = rng.choice(theirs, int(copied_share * len(theirs)), replace=False)
         plain[copy] = np.unique(np.concatenate([own[: len(own) - len(shared)], shared]))
     bags = Bags.of(plain) if len(copies) else bags
     return bags, copies, originals
@@ -122,6 +133,90 @@ def index_at(images: int, seed: int = 0) -> dict:
             "peak_rss_mib": peak_rss_mib(), "copies_found_in_5": round(float(hits), 4)}
 
 
+def rerank_at(images: int, queries: int, seed: int = 0) -> dict:
+    """Part 3 (run in its own process)."""
+    import tempfile
+
+    import numba
+
+    from curate.dedup import DEFAULTS
+    from curate.inverted_file import InvertedFile
+    from curate.rerank import KeypointWords, spatial_inliers
+    from curate.retrieval import tree_for
+
+    shortlist = DEFAULTS["retrieval_shortlist"]
+    depth, branching = tree_for(images)
+    vocabulary = branching ** depth
+    bags, copies, originals = synthetic_bags(images, vocabulary, seed, RERANK_COPIED_SHARE)
+    rng = np.random.default_rng(seed + 1)
+    size = (512, 384)
+    xy = [rng.uniform((0, 0), (size[0] - 1, size[1] - 1), (int(n), 2))
+          for n in np.diff(bags.offsets)]
+    turn = np.deg2rad(4)  # each copy: its original's places, scaled, turned and shifted
+    view = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]]) * 0.8
+    for copy, original in zip(copies, originals, strict=True):
+        own = bags.words[bags.offsets[copy]: bags.offsets[copy + 1]]
+        theirs = bags.words[bags.offsets[original]: bags.offsets[original + 1]]
+        shared = np.isin(own, theirs)
+        where = np.searchsorted(theirs, own[shared])
+        xy[copy][shared] = xy[original][where] @ view.T + (30.0, 20.0)
+    index = InvertedFile.build(bags, vocabulary)
+    asked = np.r_[copies, np.setdiff1d(np.arange(queries), copies)][:queries]
+    query = bags_of(bags, asked)
+    index.query(query.select(0, 10), 5, asked[:10])  # compile
+    timings = {}
+    for keep in (5, shortlist):
+        started = time.perf_counter()
+        other, _ = index.query(query, keep, asked)
+        timings[keep] = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as scratch, KeypointWords.create(Path(scratch)) as store:
+        for i in range(images):
+            store.add(bags.words[bags.offsets[i]: bags.offsets[i + 1]], xy[i], size)
+        store.finish()
+        a = np.repeat(asked, shortlist)
+        b = other.ravel()
+        a, b = a[b >= 0], b[b >= 0]
+        mirrored = np.zeros(len(a), bool)
+        spatial_inliers(store, a[:10], b[:10], mirrored[:10], vocabulary // 2)  # compile
+        per_pair = {}
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            started = time.perf_counter()
+            inliers = spatial_inliers(store, a, b, mirrored, vocabulary // 2)
+            per_pair[threads] = (time.perf_counter() - started) / len(a)
+        disk = (store.words.nbytes + store.xy.nbytes) / images
+    full = np.full(other.shape, -1, np.int64)
+    full[other >= 0] = inliers  # the pairs were taken row by row, in this order
+    ranked = {}
+    for position, q in enumerate(asked[: len(copies)]):
+        order = np.lexsort((np.arange(shortlist), -full[position]))  # stable: ties by words
+        ranked[int(q)] = (other[position, :5], other[position, order[:5]])
+    original_of = dict(zip(copies.tolist(), originals.tolist(), strict=True))
+    by_words = np.mean([original_of[q] in ranked[q][0] for q in ranked])
+    reranked = np.mean([original_of[q] in ranked[q][1] for q in ranked])
+    ms = per_pair[1] * 1000
+    return {"images": images, "vocabulary": vocabulary, "shortlist": shortlist,
+            "queries": len(asked), "copied_share": RERANK_COPIED_SHARE,
+            "query_ms_per_image_keep_5": round(timings[5] / len(asked) * 1000, 3),
+            f"query_ms_per_image_keep_{shortlist}": round(
+                timings[shortlist] / len(asked) * 1000, 3),
+            "rerank_ms_per_pair_one_thread": round(ms, 4),
+            "rerank_ms_per_pair_two_threads": round(per_pair[max(per_pair)] * 1000, 4),
+            "rerank_h_at_1m_images_two_cores": round(
+                TARGET_IMAGES * shortlist * per_pair[max(per_pair)] / 3600, 2),
+            "keypoint_words_bytes_per_image": round(disk),
+            "keypoint_words_gb_at_1m_images": round(disk * TARGET_IMAGES / 1e9, 1),
+            "copies_found_in_5_by_words": round(float(by_words), 4),
+            "copies_found_in_5_reranked": round(float(reranked), 4)}
+
+
+def bags_of(bags, images: np.ndarray):
+    """The bags of ``images``, in that order."""
+    from curate.inverted_file import Bags
+
+    return Bags.of([bags.words[bags.offsets[i]: bags.offsets[i + 1]] for i in images])
+
+
 def quantisation(quick: bool) -> dict:
     """Part 1: the largest vocabulary's training time and words per second on one core."""
     from curate.parallel import single_threaded_blas
@@ -167,6 +262,12 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
                              capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  {rows[-1]}", flush=True)
+    code = (f"import json; from benchmarks.retrieval import rerank_at; print(json.dumps("
+            f"rerank_at({RERANK_IMAGES // (10 if quick else 1)}, {RERANK_QUERIES})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout
+    rerank = json.loads(out.strip().splitlines()[-1])
+    print(f"  {rerank}", flush=True)
     growth = {key: exponent(rows, key)
               for key in ("build_s", "query_s_all_images", "index_mib", "peak_rss_mib")}
     largest = rows[-1]
@@ -174,5 +275,6 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
         key: round(largest[key] * (TARGET_IMAGES / largest["images"]) ** growth[key], 1)
         for key in growth}
     return {"words_per_image": WORDS_PER_IMAGE, "zipf_exponent": ZIPF_EXPONENT,
-            "quantisation": quantisation(quick), "index": rows, "exponents": growth,
+            "quantisation": quantisation(quick), "index": rows, "rerank": rerank,
+            "exponents": growth,
             "extrapolated_to_1m_images": at_target}

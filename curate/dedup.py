@@ -49,18 +49,20 @@ candidates* from *deciding*:
    most, and series variants share only the coarse layout, so their gradients disagree.
    The many small matrix products run with BLAS pinned to one thread (`single_threaded_blas`).
 3. Local features, where the rows carry them (``local_features``, from the ``hash@SOURCE``
-   stage: :mod:`curate.local_features`). Thumbnails cannot see a copy photographed at an
-   angle, a mirrored copy or a close-up of a small part. Every pair the thumbnails rejected,
-   and each image's ``retrieval_neighbours`` most similar images by shared visual words
-   (:mod:`curate.retrieval`), go to `verify_local`: SIFT matches explained by one RANSAC
-   transform (mirrored descriptors tried too), fewer than ``review_inliers`` reject, otherwise
-   the thumbnails put in register by that transform must agree (`aligned_agreement`, the
-   robust score above), or at least ``accept_inliers`` inliers must cover most of the shared
-   picture (a watermark or frame template shared by two different pictures explains tens of
-   matches on a sliver of them, and nothing else agrees). The other way round, a pair the
-   thumbnails accepted needs ``review_inliers`` inliers too where both images have local
-   features (`_confirmed_by_local_features`): two paintings photographed small on plain
-   walls agree at 64 px on the wall and the picture's outline, and on nothing inside.
+   stage: :mod:`curate.local_features`). Thumbnails cannot see a copy photographed at an angle,
+   a mirrored copy or a close-up of a small part. Every pair the thumbnails rejected, and each
+   image's ``retrieval_neighbours`` best candidates by shared visual words (its
+   ``retrieval_shortlist`` most similar, re-ranked by the words' spatial agreement:
+   :mod:`curate.retrieval`, :mod:`curate.rerank`), go to `verify_local`: SIFT matches explained
+   by one RANSAC transform (mirrored descriptors tried too), fewer than ``review_inliers``
+   reject, otherwise the thumbnails put in register by that transform must agree
+   (`aligned_agreement`, the robust score above), or at least ``accept_inliers`` inliers must
+   cover most of the shared picture (a watermark or frame template shared by two different
+   pictures explains tens of matches on a sliver of them, and nothing else agrees). The other
+   way round, a pair the thumbnails accepted needs ``review_inliers`` inliers too where both
+   images have local features (`_confirmed_by_local_features`): two paintings photographed
+   small on plain walls agree at 64 px on the wall and the picture's outline, and on nothing
+   inside.
 4. Union-find over the pairs that passed; ``cluster_id`` is the smallest position in ``key``
    order among the members, so it does not depend on the input's row order.
 
@@ -107,6 +109,7 @@ DEFAULTS = {
     "accept_inliers": 40,  # local-feature matches one transform explains that accept a pair
     "review_inliers": 20,  # fewer reject; in between, the dense check at the alignment decides
     "retrieval_neighbours": 5,  # local-feature retrieval candidates per image (0: none)
+    "retrieval_shortlist": 50,  # most similar by shared words, re-ranked by word inliers
     "replicas": "pixels",  # pixels: what the verifiers accept is one object; attribution:
     #                        accepted pairs whose attributions name different hands stay apart
 }
@@ -712,6 +715,9 @@ def checked_tuning(tuning: dict) -> dict:
     if opts["retrieval_neighbours"] < 0:
         raise UserError("curate.dedup.retrieval_neighbours: 0 (off) or more, got "
                         f"{opts['retrieval_neighbours']}")
+    if opts["retrieval_shortlist"] < opts["retrieval_neighbours"]:
+        raise UserError("curate.dedup.retrieval_shortlist: at least retrieval_neighbours ("
+                        f"{opts['retrieval_neighbours']}), got {opts['retrieval_shortlist']}")
     if opts["replicas"] not in REPLICA_POLICIES:
         raise UserError(f"curate.dedup.replicas: one of {', '.join(REPLICA_POLICIES)}, got "
                         f"{opts['replicas']!r}")
@@ -889,6 +895,7 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
         found = candidate_pairs(features, opts["retrieval_neighbours"],
+                                shortlist=opts["retrieval_shortlist"],
                                 usable=np.array([t is not None for t in thumbs], bool),
                                 workers=workers)
         if phases:

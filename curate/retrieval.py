@@ -39,14 +39,16 @@ measures both).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from curate.feature_store import keypoint_counts
+from curate.feature_store import FeatureStore, keypoint_counts
 from curate.inverted_file import Bags, InvertedFile
 from curate.local_features import MIRROR_PERMUTATION, LocalFeatures
 from curate.parallel import imap_ordered, process_pool
+from curate.rerank import KeypointWords, spatial_inliers
 
 MAX_SAMPLE = 2_000_000  # descriptors sampled for training at most (1 GB of float32)
 MIN_SAMPLE_PER_WORD = 8  # sampled descriptors per word wanted (fewer beyond MAX_SAMPLE)
@@ -207,27 +209,36 @@ def _hold_vocabulary(vocabulary: Vocabulary) -> None:
     _worker_vocabulary = vocabulary
 
 
-def _distinct_words(chunk: list) -> list[np.ndarray]:
-    """The sorted distinct words of each image of ``chunk`` (in a pool process, or here once
-    `_hold_vocabulary` has run)."""
-    return [np.unique(_worker_vocabulary.assign(_decoded(item).rootsift())) for item in chunk]
+def _keypoint_words(chunk: list) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int]]]:
+    """Each image of ``chunk``: the word of each keypoint, the keypoints' positions and the
+    decode's size (in a pool process, or here once `_hold_vocabulary` has run)."""
+    out = []
+    for item in chunk:
+        features = _decoded(item)
+        out.append((_worker_vocabulary.assign(features.rootsift()), features.xy, features.size))
+    return out
 
 
 def _bags(features: Sequence, present: np.ndarray, vocabulary: Vocabulary,
-          workers: int | None) -> Bags:
-    """The distinct words of each ``present`` image, in that order."""
+          workers: int | None, keypoints: KeypointWords) -> Bags:
+    """The distinct words of each ``present`` image, in that order; each keypoint's word and
+    position go to ``keypoints`` (for the spatial re-ranking)."""
     chunks = [present[s: s + ASSIGN_CHUNK] for s in range(0, len(present), ASSIGN_CHUNK)]
     blocks, pending, lengths = [], [], []
     with process_pool(workers, len(chunks) > 1, _hold_vocabulary, (vocabulary,)) as pool:
         if pool is None:
             _hold_vocabulary(vocabulary)
-        for bag in imap_ordered(pool, _distinct_words,
-                                ([features[i] for i in chunk] for chunk in chunks), 1):
-            pending += bag
-            lengths += [len(w) for w in bag]
+        for images in imap_ordered(pool, _keypoint_words,
+                                   ([features[i] for i in chunk] for chunk in chunks), 1):
+            for words, xy, size in images:
+                keypoints.add(words, xy, size)
+                distinct = np.unique(words)
+                pending.append(distinct)
+                lengths.append(len(distinct))
             if len(pending) >= 4096:  # a few large arrays, not one small one per image
                 blocks.append(np.concatenate(pending))
                 pending = []
+    keypoints.finish()
     flat = np.concatenate(blocks + pending) if lengths else np.zeros(0, np.uint32)
     return Bags(flat, np.r_[0, np.cumsum(lengths)])
 
@@ -241,15 +252,18 @@ def _mirrored(bags: Bags, partner: np.ndarray) -> Bags:
 
 def candidate_pairs(features: Sequence, neighbours: int = 5, seed: int = 0,
                     min_keypoints: int = 8, usable: np.ndarray | None = None,
-                    workers: int | None = 1) -> pd.DataFrame:
-    """Candidate pairs (positions ``a < b`` in ``features``) with their ``similarity`` and
-    whether the better query was ``mirrored``: each image's ``neighbours`` most similar.
-    Images with fewer than ``min_keypoints`` keypoints, or not ``usable`` (default: all are),
-    take no part. Words are assigned in ``workers`` processes (None: all cores); the pairs
-    are the same for any number."""
+                    workers: int | None = 1, shortlist: int = 50,
+                    scratch: Path | None = None) -> pd.DataFrame:
+    """Candidate pairs (positions ``a < b`` in ``features``) with their ``similarity``, their
+    word ``inliers`` and whether the better query was ``mirrored``: each image's ``shortlist``
+    most similar by shared words, re-ranked by word inliers (`curate.rerank`), its
+    ``neighbours`` best. Images with fewer than ``min_keypoints`` keypoints, or not ``usable``
+    (default: all are), take no part. Words are assigned in ``workers`` processes (None: all
+    cores); each keypoint's word waits in a folder under ``scratch`` (default: the system's
+    temporary folder). The pairs are the same for any number of workers and threads."""
     empty = pd.DataFrame({"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64),
                           "similarity": np.zeros(0, np.float32),
-                          "mirrored": np.zeros(0, bool)})
+                          "inliers": np.zeros(0, np.int32), "mirrored": np.zeros(0, bool)})
     counts = keypoint_counts(features)
     ok = counts >= min_keypoints
     if usable is not None:
@@ -257,37 +271,59 @@ def candidate_pairs(features: Sequence, neighbours: int = 5, seed: int = 0,
     present = np.flatnonzero(ok)
     if neighbours <= 0 or len(present) < 2:
         return empty
+    if scratch is None and isinstance(features, FeatureStore):
+        scratch = features.path.parent  # the features' own scratch folder: a disk with room
     depth, branching = tree_for(len(present))
     sample = _sample(features, present, counts,
                      min(MAX_SAMPLE, MIN_SAMPLE_PER_WORD * branching ** depth))
     vocabulary = Vocabulary.train(sample, branching, seed, depth)
     del sample
-    bags = _bags(features, present, vocabulary, workers)
-    index = InvertedFile.build(bags, vocabulary.size)
-    keep = min(neighbours, len(present) - 1)
-    found = []
-    for start in range(0, len(present), QUERY_CHUNK):
-        chunk = bags.select(start, min(len(present), start + QUERY_CHUNK))
-        ids = np.arange(start, start + len(chunk))
-        for mirrored, query in ((False, chunk), (True, _mirrored(chunk, vocabulary.partner))):
-            other, score = index.query(query, keep, ids)
-            found.append(pd.DataFrame({"q": np.repeat(ids, keep), "other": other.ravel(),
-                                       "similarity": score.ravel(), "mirrored": mirrored}))
+    with KeypointWords.create(scratch) as keypoints:
+        bags = _bags(features, present, vocabulary, workers, keypoints)
+        index = InvertedFile.build(bags, vocabulary.size)
+        keep = min(neighbours, len(present) - 1)
+        listed = min(max(shortlist, keep), len(present) - 1)
+        found = []
+        for start in range(0, len(present), QUERY_CHUNK):
+            chunk = bags.select(start, min(len(present), start + QUERY_CHUNK))
+            found.append(_reranked(index, chunk, np.arange(start, start + len(chunk)),
+                                   vocabulary, keypoints, listed, keep))
     hits = pd.concat(found, ignore_index=True)
-    hits = hits[hits["other"] >= 0]
-    # Per (image, other): the better of the plain and the mirrored query (ties: plain), then
-    # each image's `keep` best (ties: the smaller other).
-    hits = hits.sort_values(["q", "other", "similarity", "mirrored"],
-                            ascending=[True, True, False, True], kind="stable") \
-        .drop_duplicates(["q", "other"])
-    hits = hits.sort_values(["q", "similarity", "other"], ascending=[True, False, True],
-                            kind="stable").groupby("q", sort=False).head(keep)
     q, other = hits["q"].to_numpy(), hits["other"].to_numpy()
     pairs = pd.DataFrame({"a": present[np.minimum(q, other)],
                           "b": present[np.maximum(q, other)],
                           "similarity": hits["similarity"].to_numpy(np.float32),
+                          "inliers": hits["inliers"].to_numpy(np.int32),
                           "mirrored": hits["mirrored"].to_numpy(bool)})
-    # One row per pair: its best similarity (both images may have chosen it).
-    pairs = pairs.sort_values(["a", "b", "similarity"], ascending=[True, True, False],
-                              kind="stable")
+    # One row per pair: both images may have chosen it; the choice with more inliers (then
+    # the higher similarity) stands.
+    pairs = pairs.sort_values(["a", "b", "inliers", "similarity"],
+                              ascending=[True, True, False, False], kind="stable")
     return pairs.drop_duplicates(["a", "b"]).reset_index(drop=True)
+
+
+def _reranked(index: InvertedFile, chunk: Bags, ids: np.ndarray, vocabulary: Vocabulary,
+              keypoints: KeypointWords, listed: int, keep: int) -> pd.DataFrame:
+    """For each image of ``chunk`` (positions ``ids``), its ``listed`` most similar others
+    by the better of the plain and the mirrored query, then its ``keep`` with the most word
+    inliers (ties: the higher similarity, then the smaller other)."""
+    found = []
+    for mirrored, query in ((False, chunk), (True, _mirrored(chunk, vocabulary.partner))):
+        other, score = index.query(query, listed, ids)
+        found.append(pd.DataFrame({"q": np.repeat(ids, listed), "other": other.ravel(),
+                                   "similarity": score.ravel(), "mirrored": mirrored}))
+    hits = pd.concat(found, ignore_index=True)
+    hits = hits[hits["other"] >= 0]
+    # Per (image, other): the better of the plain and the mirrored query (ties: plain), then
+    # each image's `listed` best (ties: the smaller other).
+    hits = hits.sort_values(["q", "other", "similarity", "mirrored"],
+                            ascending=[True, True, False, True], kind="stable") \
+        .drop_duplicates(["q", "other"])
+    hits = hits.sort_values(["q", "similarity", "other"], ascending=[True, False, True],
+                            kind="stable").groupby("q", sort=False).head(listed)
+    hits = hits.assign(inliers=spatial_inliers(
+        keypoints, hits["q"].to_numpy(), hits["other"].to_numpy(),
+        hits["mirrored"].to_numpy(), len(vocabulary.partner) // 2))
+    return hits.sort_values(["q", "inliers", "similarity", "other"],
+                            ascending=[True, False, False, True], kind="stable") \
+        .groupby("q", sort=False).head(keep)

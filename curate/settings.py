@@ -19,6 +19,7 @@ SPEC = {
     "source_priority": list_of(str),
     "features": {"long_side_px": int, "max_keypoints": int},
     "dedup": {"max_distance": int, "accept_inliers": int, "review_inliers": int,
-              "retrieval_neighbours": int, "replicas": str},
+              "retrieval_neighbours": int, "retrieval_shortlist": int,
+              "replicas": str},
     "hf_export": bool,
 }
