@@ -195,7 +195,8 @@ def rerank_at(images: int, queries: int, seed: int = 0) -> dict:
     by_words = np.mean([original_of[q] in ranked[q][0] for q in ranked])
     reranked = np.mean([original_of[q] in ranked[q][1] for q in ranked])
     ms = per_pair[1] * 1000
-    return {"images": images, "vocabulary": vocabulary, "shortlist": shortlist,
+    return {"when": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+            "images": images, "vocabulary": vocabulary, "shortlist": shortlist,
             "queries": len(asked), "copied_share": RERANK_COPIED_SHARE,
             "query_ms_per_image_keep_5": round(timings[5] / len(asked) * 1000, 3),
             f"query_ms_per_image_keep_{shortlist}": round(
