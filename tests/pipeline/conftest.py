@@ -28,7 +28,8 @@ def _copy_tiny_project(dst: Path, run, from_scratch: bool = False, **sections) -
     params["evaluate"].update(samples=16, encoder_steps=4, gallery_pairs=2)
     # 48 px -> 100 px; styles: the first curated painting (a tiny demo may curate no landscape)
     params["stylize"].update(photograph_px=[64, 48], inches=1, dpi=100, style_query="")
-    params["stylize"]["transfer"].update(min_px=32, max_px=48, steps_per_scale=[3])
+    # Few steps at 32 px, more at 48: the crash test's kill lands between the two scales.
+    params["stylize"]["transfer"].update(min_px=32, max_px=48, steps_per_scale=[3, 40])
     for section, values in sections.items():
         params[section].update(values)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -331,6 +331,9 @@ def kills(rng: random.Random) -> list[Kill]:
              1.0),
         # While generating and upscaling (the prints folder is made first).
         Kill("render", "-m train.render", appears("data/prints"), 0.2),
+        # Between two scales of the style transfer: the first is kept (persist), the rerun
+        # goes on from it and must end with the uninterrupted clone's image, to the byte.
+        Kill("stylize", "-m style.stage", appears("data/stylize_run/scale00_*"), 0.3),
     ]
 
 
