@@ -12,12 +12,13 @@ Used by :func:`curate.retrieval.candidate_pairs`; on its own::
 
 Why: a close-up detail, a photograph at an angle or a copy on a wall shares only part of its
 words with the original, and its cosine to the original is often no higher than to unrelated
-paintings (0.10-0.19 against 0.12-0.22 on the demo), so the true pair ranks outside an image's
-first few and is never verified. Among the first 50 it usually is, and there its shared words
-line up: on the demo, true pairs' shared words fit one affine map with 47 or more inliers in
-95 % of cases, unrelated pairs with at most 9 in 99 %. So the retrieval shortlists more and
-keeps, per image, the pairs with the most word inliers; the verifier (ratio-test matching,
-:mod:`curate.local_features`) still decides.
+paintings, so the true pair ranks outside an image's first few and is never verified. Among
+the first 50 it usually is, and there its shared words line up, where chance words lie
+anywhere: true pairs' shared words fit one affine map with tens of inliers, unrelated pairs'
+with a handful. So the retrieval shortlists more and keeps, per image, the pairs with the most
+word inliers; the verifier (ratio-test matching, :mod:`curate.local_features`) still decides.
+`python -m benchmarks dedup_quality` measures the true pairs reaching the verifier for each
+shortlist length (``retrieval_direct_by_shortlist``).
 
 How: each image's keypoints, sorted by word, are kept on disk (a word and a position at 1/16 px
 in 8 bytes: 8 GB at a million images of 1,000 keypoints, read back through the page cache).
@@ -27,7 +28,8 @@ rotates the sorted list (the partners of the first half are the second half, in 
 mirrors x. RANSAC then fits an affine map to three correspondences at a time, for a fixed
 number of seeded draws (the same result for any thread count), refits the best by least
 squares and counts again. Maps that fold the picture over or shrink it below a tenth per side
-are refused. About 0.1 ms per pair in compiled loops (numba), pairs spread over threads.
+are refused. Compiled loops (numba), pairs spread over threads; the cost per pair is
+``rerank`` in ``benchmarks/results/retrieval.json`` (``python -m benchmarks retrieval``).
 """
 
 from __future__ import annotations

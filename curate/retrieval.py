@@ -6,7 +6,7 @@ Use it on a sequence with, per image, its :class:`curate.local_features.LocalFea
 bytes, or None (a list, or a :class:`curate.feature_store.FeatureStore` on disk)::
 
     from curate.retrieval import candidate_pairs
-    pairs = candidate_pairs(features, neighbours=5, workers=2)   # a, b, similarity, mirrored
+    pairs = candidate_pairs(features, neighbours=5)  # a, b, similarity, inliers, mirrored
 
 Method: a bag of visual words (Sivic & Zisserman's "Video Google"; Nister & Stewenius's
 vocabulary tree), because a close-up detail or a crop shares only part of its keypoints with
@@ -25,12 +25,17 @@ the whole, and a global vector of the whole picture (VLAD, a thumbnail) drowns t
    with the original as it is, is found by querying with the partners of the words.
 3. Each image is a binary bag of its distinct words weighted by idf, in an inverted file
    (:mod:`curate.inverted_file`, which leaves out words most images share). Each image queries
-   with its words and with their partners; the ``neighbours`` most similar other images
-   (cosine) become candidate pairs, the larger of the two similarities deciding whether the
-   pair is tried mirrored.
+   with its words and with their partners; its ``shortlist`` most similar other images
+   (cosine) are kept, the larger of the two similarities deciding whether the pair is tried
+   mirrored.
+4. The shortlist is re-ranked by how many of the shared words one affine map explains
+   (:mod:`curate.rerank`), and each image's ``neighbours`` best become candidate pairs: a
+   detail or a photograph at an angle shares few words with its original, but at the right
+   places.
 
 Memory: the words, four bytes per (image, distinct word) twice (the bags and the postings),
-and one image's features at a time; features are read twice (a sample, then the words).
+and one image's features at a time; features are read twice (a sample, then the words). Each
+keypoint's word and position (8 bytes) wait on disk for the re-ranking.
 Time: quantisation (in ``workers`` processes) and the postings scanned, which grow as
 N x words per image x the images sharing a word (``python -m benchmarks retrieval``
 measures both).
