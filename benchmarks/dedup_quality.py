@@ -226,8 +226,11 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> dict:
                                        opts["detail_min_similarity"])
     features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
                 for f in rows["local_features"]]
-    retrieved = candidate_pairs(features, opts["retrieval_neighbours"],
-                                shortlist=opts["retrieval_shortlist"])
+    # The retrieval at each shortlist length (its direct share is reported below), the
+    # stage's own among them.
+    by_shortlist = {n: candidate_pairs(features, opts["retrieval_neighbours"], shortlist=n)
+                    for n in sorted({*SHORTLISTS, opts["retrieval_shortlist"]})}
+    retrieved = by_shortlist[opts["retrieval_shortlist"]]
     searches = {
         "hash": {(a, b) for a, b in zip(hashed["a"], hashed["b"], strict=True)},
         "window": {(min(a, b), max(a, b)) for a, b in zip(windows["a"], windows["b"],
@@ -255,7 +258,7 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> dict:
     # The re-ranking's shortlist: the retrieval's direct share as it grows (5: no re-ranking).
     out["retrieval_direct_by_shortlist"] = {}
     for shortlist in SHORTLISTS:
-        found = candidate_pairs(features, opts["retrieval_neighbours"], shortlist=shortlist)
+        found = by_shortlist[shortlist]
         pairs = set(zip(found["a"].tolist(), found["b"].tolist(), strict=True))
         out["retrieval_direct_by_shortlist"][shortlist] = round(
             len(true_pairs & pairs) / max(len(true_pairs), 1), 4)
