@@ -65,7 +65,8 @@ def _images(quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
     w, h = (192, 128) if quick else (768, 512)
     content = photograph(seed=0, width=w, height=h)
     artist = ArtistStyle.random(np.random.default_rng(4))
-    style = np.array(paint("landscape", artist, seed=11, size=(w, h)))  # a writable copy
+    style = np.asarray(paint("landscape", artist, seed=11, size=(w, h)))
+    # np.array copies: torch.from_numpy warns on PIL's read-only arrays.
     return tuple(torch.from_numpy(np.array(a)).permute(2, 0, 1)[None].float() / 255
                  for a in (content, style))
 
