@@ -33,6 +33,9 @@ def main() -> None:
                         help="gpu_check only: where to measure (default cuda)")
     parser.add_argument("--tiny", action="store_true",
                         help="gpu_check only: the tiny presets, a smoke run of the script")
+    parser.add_argument("--parts", help="style_print only: comma-separated parts to rerun "
+                                         "(networks, tiling, parity, print), merged into its "
+                                         "committed results")
     parser.add_argument("--stylegan2-ada", metavar="CHECKOUT",
                         help="train_throughput only: a local checkout of "
                              "NVlabs/stylegan2-ada-pytorch, timed side by side with ours")
@@ -48,6 +51,10 @@ def main() -> None:
         extra = {"device": args.device or "cuda", "tiny": args.tiny}
     if args.stylegan2_ada:
         extra = {"stylegan2_ada": args.stylegan2_ada}
+    if args.parts:
+        if args.names != ["style_print"]:
+            parser.error("--parts: for `style_print` alone")
+        extra = {"parts": tuple(p.strip() for p in args.parts.split(",") if p.strip())}
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.time()

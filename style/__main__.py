@@ -180,7 +180,8 @@ def _transfer(args: argparse.Namespace) -> int:
         image = stylize(content, styles, net, settings, checkpoint_dir=args.checkpoint_dir,
                         log=log)
         card["content"] = {"file": str(first), "sha256": hashlib.sha256(first_bytes).hexdigest()}
-        card["scores"] = style_scores(image, content, [s.image for s in styles])
+        card["scores"] = style_scores(image, content, [s.image for s in styles],
+                                      style_scale=settings.style_scale)
     else:
         silhouette, alpha = _with_alpha(first_bytes)
         background = _background(args.background)

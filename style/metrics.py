@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from evaluate.metrics import swd
+from style.transfer import resize_long
 from train.upscaler import ssim_y
 
 
@@ -32,8 +33,11 @@ def crops(images: list[torch.Tensor], side: int, count: int, seed: int) -> np.nd
 
 
 def style_scores(result: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor],
-                 crop_px: int = 128, count: int = 16, seed: int = 0) -> dict[str, float]:
+                 crop_px: int = 128, count: int = 16, seed: int = 0,
+                 style_scale: float = 1.0) -> dict[str, float]:
     """The module docstring's scores of ``result`` (all [1, 3, H, W] RGB in [0, 1])."""
+    factor = max(result.shape[-2:]) / max(content.shape[-2:]) * style_scale
+    styles = [resize_long(s, max(round(max(s.shape[-2:]) * factor), 1)) for s in styles]
     if content.shape[-2:] != result.shape[-2:]:
         content = F.interpolate(content, size=result.shape[-2:], mode="bicubic",
                                 align_corners=False, antialias=True).clamp(0, 1)

@@ -100,7 +100,8 @@ def run(section: dict, paths: dict) -> dict:
 
     image = stylize(content, styles, net, settings, checkpoint_dir=paths["stylize_run"],
                     log=log)
-    scores = style_scores(image, content, [s.image for s in styles])
+    scores = style_scores(image, content, [s.image for s in styles],
+                          style_scale=settings.style_scale)
 
     from train.render import render
     from train.upscaler import load_upscaler

@@ -4,6 +4,7 @@ content's structure is measured at a quarter of the size."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from style.features import random_feature_net
 from style.metrics import style_scores
@@ -35,3 +36,18 @@ def test_the_content_scores_as_itself_and_a_transfer_moves_towards_the_style():
     assert scores["swd_ratio"] < 0.8, scores
     assert 0 < scores["ssim_y_quarter"] < 1
     assert scores == style_scores(out, content, [style], crop_px=64, count=8)  # seeded
+
+
+def test_the_style_is_scored_at_the_scale_the_transfer_took_it():
+    """A result at two thirds of the content's size whose texture is the style reduced alike
+    (what a perfect transfer at style_scale 1 paints) is close to the style; scored against
+    the style at its own size, the same texture would look twice as far. style_scale counts
+    too: the same result is far from a style asked for at twice the size."""
+    content, style = _content(), _style()                    # 96 px and 128 px
+    result = F.interpolate(style, size=(85, 85), mode="bicubic", align_corners=False,
+                           antialias=True).clamp(0, 1)[..., :64, :64]
+    scores = style_scores(result, content, [style], crop_px=32, count=8)
+    unscaled = style_scores(result, content[..., :64, :64], [style], crop_px=32, count=8)
+    doubled = style_scores(result, content, [style], crop_px=32, count=8, style_scale=2.0)
+    assert scores["swd_to_style"] < 0.5 * unscaled["swd_to_style"], (scores, unscaled)
+    assert scores["swd_to_style"] < 0.5 * doubled["swd_to_style"], (scores, doubled)
