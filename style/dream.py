@@ -12,6 +12,10 @@ then the roll is undone. With ``tile_px`` the gradient is taken tile by tile wit
 the deepest receptive radius, so it equals the untiled one (the objective is a sum over
 feature pixels, each owned by one tile); the roll still moves the tile borders every step, as
 in the TensorFlow tutorial, which is all that tutorial relies on.
+
+Any net of style/dream_nets.py can dream: a VGG, the FID Inception file, the pipeline's encoder
+(its stages, or a label head's class: the encoder's idea of a period). Those others cannot be
+tiled exactly; each tile then climbs its own objective.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ def activation_gradient(net: FeatureNet, image: torch.Tensor, layers: tuple[str,
         value = sum(feats[name].mean() for name in layers)
         value.backward()
         return float(value.detach()), x.grad
+    if not hasattr(net, "receptive_radius"):
+        return _tiles_on_their_own(net, image, layers, tile_px)
     margin, stride = margin_for(net, layers)
     counts = {name: net.channels(name) * (hw[0] // net.stride(name)) * (hw[1] // net.stride(name))
               for name in layers}   # the untiled feature maps' sizes: a mean is a sum / count
@@ -74,6 +80,30 @@ def activation_gradient(net: FeatureNet, image: torch.Tensor, layers: tuple[str,
         value.backward()
         total += float(value.detach())
         grad[..., window.top:window.bottom, window.left:window.right] += part.grad
+    return total, grad
+
+
+def _tiles_on_their_own(net, image: torch.Tensor, layers: tuple[str, ...], tile_px: int
+                        ) -> tuple[float, torch.Tensor]:
+    """A net without a receptive radius (style/dream_nets.py): each tile's gradient of its own
+    objective, with TILE_CONTEXT_PX of context; the objective is the tiles' area-weighted
+    mean."""
+    from style.dream_nets import TILE_CONTEXT_PX
+
+    h, w = image.shape[-2:]
+    grad, total = torch.zeros_like(image), 0.0
+    for top in range(0, h, tile_px):
+        for left in range(0, w, tile_px):
+            bottom, right = min(top + tile_px, h), min(left + tile_px, w)
+            y0, x0 = max(top - TILE_CONTEXT_PX, 0), max(left - TILE_CONTEXT_PX, 0)
+            y1, x1 = min(bottom + TILE_CONTEXT_PX, h), min(right + TILE_CONTEXT_PX, w)
+            part = image[..., y0:y1, x0:x1].detach().clone().requires_grad_(True)
+            feats = net(part, layers)
+            value = sum(feats[name].mean() for name in layers)
+            value.backward()
+            total += float(value.detach()) * (bottom - top) * (right - left) / (h * w)
+            grad[..., top:bottom, left:right] = part.grad[..., top - y0:bottom - y0,
+                                                          left - x0:right - x0]
     return total, grad
 
 

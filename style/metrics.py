@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from evaluate.metrics import swd
-from style.transfer import resize_long
+from style.transfer import resize_long, style_side
 from train.upscaler import ssim_y
 
 
@@ -36,8 +36,9 @@ def style_scores(result: torch.Tensor, content: torch.Tensor, styles: list[torch
                  crop_px: int = 128, count: int = 16, seed: int = 0,
                  style_scale: float = 1.0) -> dict[str, float]:
     """The module docstring's scores of ``result`` (all [1, 3, H, W] RGB in [0, 1])."""
+    # the style at the scale the transfer matched it (style/transfer.py, stylize)
     factor = max(result.shape[-2:]) / max(content.shape[-2:]) * style_scale
-    styles = [resize_long(s, max(round(max(s.shape[-2:]) * factor), 1)) for s in styles]
+    styles = [resize_long(s, style_side(s, factor)) for s in styles]
     if content.shape[-2:] != result.shape[-2:]:
         content = F.interpolate(content, size=result.shape[-2:], mode="bicubic",
                                 align_corners=False, antialias=True).clamp(0, 1)

@@ -43,7 +43,7 @@ TRANSFER_SPEC = {"content_layers": list_of(str), "style_layers": list_of(str),
                  "style_loss": one_of(*STYLE_LOSSES), "optimizer": one_of(*OPTIMIZERS),
                  "lr": float, "min_px": int, "max_px": int, "steps_per_scale": list_of(int),
                  "style_scale": float, "init": one_of(*INITS), "colour": one_of(*COLOURS),
-                 "seed": int, "tile_px": int}
+                 "seed": int, "tile_px": int, "pyramid_levels": int}
 SPEC = {"content": optional(str), "photograph_seed": int, "photograph_px": list_of(int, 2),
         "style_query": str, "style_limit": int, "network": optional(str),
         "layout": one_of("auto", *LAYOUTS), "pooling": one_of("max", "avg"),

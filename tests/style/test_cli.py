@@ -135,3 +135,21 @@ def test_zentangle_and_dream_run_from_the_command_line(tmp_path, vgg16_file):
     assert card["command"] == "dream" and [o["octave"] for o in card["objective"]] == [0, 1]
     with Image.open(tmp_path / "dream.png") as image:
         assert image.size == (48, 48)
+
+
+def test_dream_climbs_a_label_class_of_the_pipelines_encoder(tmp_path):
+    from evaluate.encoder import Encoder, save_encoder
+
+    (tmp_path / "encoder").mkdir()
+    torch.manual_seed(0)
+    save_encoder(Encoder(widths=(16, 32), embed_dim=32, projection_dim=16,
+                         label_classes={"period_id": [0, 1]}), tmp_path / "encoder/encoder.pt")
+    assert main(["dream", "--image", _png(tmp_path / "photo.png", 4, size=(64, 48)),
+                 "--network", str(tmp_path / "encoder"), "--layers", "period_id=1",
+                 "--octaves", "2", "--steps-per-octave", "3", "--max-px", "64",
+                 "--out", str(tmp_path / "period.png")]) == 0
+    card = json.loads((tmp_path / "period.json").read_text())
+    assert card["network"]["layout"] == "marcus-encoder" and len(card["network"]["sha256"]) == 64
+    assert card["settings"]["layers"] == ["period_id=1"]
+    with Image.open(tmp_path / "period.png") as image:
+        assert image.size == (64, 48)

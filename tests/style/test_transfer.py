@@ -49,6 +49,30 @@ def test_the_style_distance_falls_far_below_the_contents_own():
     assert out.shape == content.shape and out.min() >= 0 and out.max() <= 1
 
 
+def test_a_pyramid_of_octaves_starts_at_the_start_image_and_stops_at_16_px():
+    start = _content(48, 40)
+    pyramid = transfer.PyramidImage(start, levels=5)
+    # 48x40, 24x20; 12x10 would be below 16 px on its short side
+    assert [tuple(o.shape[-2:]) for o in pyramid.octaves] == [(48, 40), (24, 20)]
+    assert torch.equal(pyramid.image(), start)
+    with torch.no_grad():
+        pyramid.octaves[1].fill_(0.2)     # a coarse octave moves the whole image, by half
+    assert torch.allclose(pyramid.image(), start + 0.1, atol=1e-6)
+
+
+def test_optimising_pyramid_octaves_lowers_the_style_distance_as_pixels_do():
+    content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
+    objective = Objective(NET, content, [Style(style)], FAST, None)
+    before = objective.loss(content)[1]
+    for levels in (1, 3):
+        settings = TransferSettings(**{**FAST.__dict__, "steps_per_scale": (40,),
+                                       "pyramid_levels": levels})
+        out = stylize(content, [Style(style)], NET, settings)
+        after = objective.loss(out)[1]
+        assert after["style"] < 0.3 * before["style"], (levels, before, after)
+        assert out.min() >= 0 and out.max() <= 1
+
+
 def test_adam_also_lowers_the_loss():
     content, style = _content(), _stripes((0.1, 0.3, 0.9), seed=2)
     settings = TransferSettings(**{**FAST.__dict__, "optimizer": "adam", "lr": 0.03,
@@ -145,7 +169,8 @@ def test_bad_settings_are_refused_before_any_work():
     for change, message in (({"style_loss": "cosine"}, "style_loss must be one of"),
                             ({"min_px": 8}, "min_px"),
                             ({"steps_per_scale": ()}, "steps_per_scale"),
-                            ({"colour": "sepia"}, "colour must be one of")):
+                            ({"colour": "sepia"}, "colour must be one of"),
+                            ({"pyramid_levels": 0}, "pyramid_levels must be at least 1")):
         with pytest.raises(UserError, match=message):
             stylize(content, [Style(style)], NET,
                     TransferSettings(**{**FAST.__dict__, **change}))
