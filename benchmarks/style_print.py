@@ -249,7 +249,12 @@ def run(quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
                 result["parity"] = _parity(content, style, net, quick)
             else:
                 with tempfile.TemporaryDirectory() as workdir:
-                    result["print"] = _print(content, style, schedule, quick, Path(workdir))
+                    printed = _print(content, style, schedule, quick, Path(workdir))
+                if "skipped" in printed and "print" in result:
+                    # a rerun that cannot measure keeps the measurement committed before
+                    print(f"style_print: print {printed['skipped']}; the committed one kept")
+                    continue
+                result["print"] = printed
             result.setdefault("parts_run", {})[part] = when
         result["seconds"] = round(time.time() - started, 1)
         return result
