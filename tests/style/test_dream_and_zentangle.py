@@ -24,13 +24,19 @@ def test_octaves_grow_by_their_scale_to_the_largest_size():
                                                                                      400]
 
 
+def climb(net, image: torch.Tensor, settings: DreamSettings
+          ) -> tuple[float, float, torch.Tensor]:
+    """(objective before, after, the dreamed image)."""
+    before, _ = activation_gradient(net, image, settings.layers)
+    out = dream(image, net, settings)
+    return before, activation_gradient(net, out, settings.layers)[0], out
+
+
 def test_dreaming_raises_the_layers_activation_and_is_reproducible():
     image = _image(1, 64, 48)
     settings = DreamSettings(layers=("relu3_1",), octaves=2, steps_per_octave=6, max_px=64,
                              jitter_px=8, step_size=0.02)
-    before, _ = activation_gradient(NET, image, settings.layers)
-    out = dream(image, NET, settings)
-    after, _ = activation_gradient(NET, out, settings.layers)
+    before, after, out = climb(NET, image, settings)
     assert out.shape == (1, 3, 64, 48)
     assert after > 1.2 * before, (before, after)
     assert torch.equal(out, dream(image, NET, settings))

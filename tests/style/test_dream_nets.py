@@ -13,12 +13,7 @@ from marcus.errors import UserError
 from style.dream import DreamSettings, activation_gradient, dream
 from style.dream_nets import EncoderDreamNet, InceptionDreamNet, load_dream_net
 from style.features import FeatureNet
-
-
-def _image(seed: int, h: int, w: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(1, 3, h // 8 + 1, w // 8 + 1, generator=g)
-    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear").clamp(0, 1)
+from tests.style.test_dream_and_zentangle import _image, climb
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +51,7 @@ def test_dreaming_on_a_label_class_raises_the_encoders_belief_in_it(encoder_fold
     image = _image(1, 64, 48)
     settings = DreamSettings(layers=("period_id=2",), octaves=2, steps_per_octave=20, max_px=64,
                              jitter_px=8, step_size=0.02)
-    before, _ = activation_gradient(net, image, settings.layers)
-    out = dream(image, net, settings)
-    after, _ = activation_gradient(net, out, settings.layers)
+    before, after, out = climb(net, image, settings)
     assert out.shape == image.shape
     assert after > before + 0.1, (before, after)      # log-probability
     assert torch.equal(out, dream(image, net, settings))
@@ -70,9 +63,7 @@ def test_the_fid_inception_file_loads_and_dreams_on_its_blocks(inception_file):
     image = _image(2, 96, 80)
     settings = DreamSettings(layers=("Mixed_5b",), octaves=1, steps_per_octave=4, max_px=96,
                              jitter_px=4, step_size=0.02)
-    before, _ = activation_gradient(net, image, settings.layers)
-    out = dream(image, net, settings)
-    after, _ = activation_gradient(net, out, settings.layers)
+    before, after, _ = climb(net, image, settings)
     assert after > before, (before, after)
 
 
