@@ -60,11 +60,7 @@ def activation_gradient(net: FeatureNet, image: torch.Tensor, layers: tuple[str,
     """(objective, its gradient): the sum over ``layers`` of the mean activation."""
     hw = (image.shape[-2], image.shape[-1])
     if not tile_px or max(hw) <= tile_px:
-        x = image.detach().clone().requires_grad_(True)
-        feats = net(x, layers)
-        value = sum(feats[name].mean() for name in layers)
-        value.backward()
-        return float(value.detach()), x.grad
+        return _mean_activation_gradient(net, image, layers)
     if not hasattr(net, "receptive_radius"):
         return _tiles_on_their_own(net, image, layers, tile_px)
     margin, stride = margin_for(net, layers)
@@ -83,27 +79,33 @@ def activation_gradient(net: FeatureNet, image: torch.Tensor, layers: tuple[str,
     return total, grad
 
 
+def _mean_activation_gradient(net, image: torch.Tensor, layers: tuple[str, ...]
+                              ) -> tuple[float, torch.Tensor]:
+    """(objective, its gradient) of ``image`` taken as a whole picture."""
+    x = image.detach().clone().requires_grad_(True)
+    feats = net(x, layers)
+    value = sum(feats[name].mean() for name in layers)
+    value.backward()
+    return float(value.detach()), x.grad
+
+
 def _tiles_on_their_own(net, image: torch.Tensor, layers: tuple[str, ...], tile_px: int
                         ) -> tuple[float, torch.Tensor]:
-    """A net without a receptive radius (style/dream_nets.py): each tile's gradient of its own
-    objective, with TILE_CONTEXT_PX of context; the objective is the tiles' area-weighted
-    mean."""
+    """A net without a receptive radius (style/dream_nets.py): each tile of ``tile_px`` (its
+    core and TILE_CONTEXT_PX of context, as the VGG's tiles with their margins) climbs its own
+    objective, its core keeping its gradient; the objective is the cores' area-weighted mean."""
     from style.dream_nets import TILE_CONTEXT_PX
 
     h, w = image.shape[-2:]
     grad, total = torch.zeros_like(image), 0.0
-    for top in range(0, h, tile_px):
-        for left in range(0, w, tile_px):
-            bottom, right = min(top + tile_px, h), min(left + tile_px, w)
-            y0, x0 = max(top - TILE_CONTEXT_PX, 0), max(left - TILE_CONTEXT_PX, 0)
-            y1, x1 = min(bottom + TILE_CONTEXT_PX, h), min(right + TILE_CONTEXT_PX, w)
-            part = image[..., y0:y1, x0:x1].detach().clone().requires_grad_(True)
-            feats = net(part, layers)
-            value = sum(feats[name].mean() for name in layers)
-            value.backward()
-            total += float(value.detach()) * (bottom - top) * (right - left) / (h * w)
-            grad[..., top:bottom, left:right] = part.grad[..., top - y0:bottom - y0,
-                                                          left - x0:right - x0]
+    for t in windows(h, w, tile_px, TILE_CONTEXT_PX, 1):
+        value, part = _mean_activation_gradient(net, image[..., t.top:t.bottom, t.left:t.right],
+                                                layers)
+        area = (t.core_bottom - t.core_top) * (t.core_right - t.core_left)
+        total += value * area / (h * w)
+        rows, cols = slice(t.core_top, t.core_bottom), slice(t.core_left, t.core_right)
+        grad[..., rows, cols] = part[..., rows.start - t.top:rows.stop - t.top,
+                                     cols.start - t.left:cols.stop - t.left]
     return total, grad
 
 

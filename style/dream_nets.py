@@ -122,11 +122,11 @@ def load_dream_net(path: str | Path | None, layout: str = "auto", pooling: str =
     kind = _kind(path)
     if kind == "vgg":
         return load_feature_net(path, layout, pooling)
-    card = {"file": path.name, "sha256": file_sha256(path if path.is_file() else
-                                                     path / "encoder.pt")}
-    if kind == "encoder":
-        from evaluate.encoder import load_encoder
+    from evaluate.encoder import ENCODER, load_encoder
 
+    card = {"file": path.name, "sha256": file_sha256(path if path.is_file() else
+                                                     path / ENCODER.filename)}
+    if kind == "encoder":
         return EncoderDreamNet(load_encoder(path), card)
     from evaluate.inception import load_inception
 

@@ -91,8 +91,9 @@ def test_foreign_files_and_unknown_layers_are_refused_clearly(tmp_path, inceptio
 def test_tiles_of_a_net_that_cannot_be_tiled_exactly_each_climb_their_own_objective(
         encoder_folder):
     net = load_dream_net(encoder_folder)
-    image = _image(3, 80, 72)
-    value, grad = activation_gradient(net, image, ("stage2",), tile_px=32)
+    image = _image(3, 112, 104)
+    # tiles of 96 px: a 32 px core and 32 px of context on each side
+    value, grad = activation_gradient(net, image, ("stage2",), tile_px=96)
     assert grad.shape == image.shape and torch.isfinite(grad).all()
     # the top-left tile's gradient is that of its own crop with 32 px of context
     crop = image[..., :64, :64].clone().requires_grad_(True)
