@@ -27,6 +27,9 @@ Targets: precision >= 0.99 and recall >= 0.98 with local features, per transform
 Speed: ``cluster_seconds`` for the whole collection, per image the hashing and the local
 features (``ms_per_image``, one core), and each verifier's milliseconds per pair on a fixed
 sample of candidate pairs (BLAS pinned to one thread, as ``cluster`` does).
+``local_verification``: the local verification's two economies, each side by side with the
+way it replaced on the candidate pairs it is spent on, verdicts compared (see
+`local_verification_milliseconds`).
 """
 
 from __future__ import annotations
@@ -182,6 +185,66 @@ def verify_milliseconds(rows: pd.DataFrame, truth: pd.DataFrame, pairs: int = 10
     return timings
 
 
+def local_verification_milliseconds(rows: pd.DataFrame, retrieved: pd.DataFrame,
+                                    hashed: pd.DataFrame, pairs: int = 300) -> dict:
+    """What the two economies of the local verification save, each timed side by side on a
+    fixed sample of the candidate pairs ``cluster`` sends to it (BLAS on one thread, two
+    rounds in both orders), with the verdicts compared:
+
+    - ``bounded_ransac``: on the local-feature retrieval's candidates (each with the
+      orientation its query found), RANSAC stopped at the hypotheses a verdict needs against
+      RANSAC drawing all its ``ransac_iterations``;
+    - ``hash_pairs_plain``: on the hash candidates the thumbnails reject (those get a second
+      look), matched as they are against matched both ways."""
+    from curate.local_features import MatchOptions
+
+    def sample(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.iloc[:: max(1, len(frame) // pairs)].iloc[:pairs]
+
+    def verdicts(chosen: pd.DataFrame, mirrored, options: MatchOptions) -> list:
+        return [dedup.verify_local(
+            rows["local_features"].iat[a], rows["local_features"].iat[b], rows["thumb"].iat[a],
+            rows["trim"].iat[a], rows["thumb"].iat[b], rows["trim"].iat[b],
+            mirrored=mirrored(m), options=options)[:2]
+            for a, b, m in zip(chosen["a"], chosen["b"], chosen["mirrored"], strict=True)]
+
+    retrieved = sample(retrieved)
+    crop = (dedup.DEFAULTS["min_scale"], dedup.DEFAULTS["min_overlap"])
+    with dedup.single_threaded_blas():
+        rejected = [dedup.verify(rows["thumb"].iat[a], rows["thumb"].iat[b], *crop)
+                    < dedup.DEFAULTS["min_score"]
+                    for a, b in zip(hashed["a"], hashed["b"], strict=True)]
+    hashed = sample(hashed[rejected].assign(mirrored=False))
+    sides = {  # name: (pairs, the pipeline's way, the way it is compared with, described)
+        "bounded_ransac": (retrieved, (bool, MatchOptions()),
+                           (bool, MatchOptions(bounded_ransac=False)),
+                           "every RANSAC drawing its ransac_iterations"),
+        "hash_pairs_plain": (hashed, (bool, MatchOptions()), (lambda m: None, MatchOptions()),
+                             "matched both as they are and mirrored"),
+    }
+    out = {}
+    with dedup.single_threaded_blas():
+        for name, (chosen, new_way, old_way, versus) in sides.items():
+            seconds, found = {"new": 0.0, "old": 0.0}, {}
+            for order in (("new", "old"), ("old", "new")):
+                for side in order:
+                    mirrored, options = new_way if side == "new" else old_way
+                    started = time.perf_counter()
+                    found[side] = verdicts(chosen, mirrored, options)
+                    seconds[side] += time.perf_counter() - started
+            accepted = [[v[0] for v in found[side]] for side in ("new", "old")]
+            out[name] = {
+                "pairs": len(chosen),
+                "ms_per_pair": round(1e3 * seconds["new"] / 2 / max(len(chosen), 1), 2),
+                "versus": versus,
+                "versus_ms_per_pair": round(1e3 * seconds["old"] / 2 / max(len(chosen), 1), 2),
+                "speed_up": round(seconds["old"] / max(seconds["new"], 1e-9), 2),
+                "verdicts_differing": sum(x != y for x, y in zip(*accepted, strict=True)),
+                "accepted": sum(accepted[0]),
+            }
+    return out
+
+
 def image_milliseconds(files: list[Path], images: int = 60) -> dict:
     """Mean ms per image, one core, of hashing (`hash_image`) and of the local features
     (`extract`: reduced decode and SIFT) of the same bytes, and ORB at the same budget for
@@ -210,9 +273,10 @@ def image_milliseconds(files: list[Path], images: int = 60) -> dict:
     return out
 
 
-def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> dict:
+def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict, tuple]:
     """The share of true pairs (not byte copies) that a candidate search proposes, per search
-    and together, directly and after transitive closure over the proposed pairs."""
+    and together, directly and after transitive closure over the proposed pairs; and the
+    stage's retrieval and hash candidates (frames with columns a, b)."""
     from curate.local_features import LocalFeatures
     from curate.retrieval import candidate_pairs
 
@@ -267,7 +331,7 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> dict:
                      "transitive": round(len(true_pairs & closure(pairs))
                                          / max(len(true_pairs), 1), 4),
                      "candidates_per_image": round(len(pairs) / max(n, 1), 2)}
-    return out
+    return out, (retrieved, hashed)
 
 
 def evaluate(root: Path, workers: int | None = None) -> dict:
@@ -289,6 +353,7 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
     started = time.perf_counter()
     clusters = dedup.cluster(rows, workers=workers)
     cluster_s = time.perf_counter() - started
+    coverage, (retrieved, hashed) = candidate_coverage(rows, truth)
     sensitivity = {}
     for review, accept in SENSITIVITY:
         found = dedup.cluster(rows, workers=workers, review_inliers=review,
@@ -307,8 +372,9 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
         "thumbnails_only_cluster_seconds": round(thumbnails_s, 1),
         **image_milliseconds([f for f, ok in zip(files, clean, strict=True) if ok]),
         **verify_milliseconds(rows, truth),
+        "local_verification": local_verification_milliseconds(rows, retrieved, hashed),
         "matched_by": clusters["matched_by"].replace("", "unmatched").value_counts().to_dict(),
-        "candidates_reaching_the_verifier": candidate_coverage(rows, truth),
+        "candidates_reaching_the_verifier": coverage,
         "method": score(truth, clusters["cluster_id"].to_numpy()),
         "thumbnails_only": score(truth, thumbnails_only["cluster_id"].to_numpy()),
         "baseline_phash_10": score(truth, baseline_labels(rows)),

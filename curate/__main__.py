@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"crawl.sources (have: {', '.join(sources)})")
     metrics = curate(config, sources, crawl_root, hashes_root, Path(paths["curate"]),
                      Path(paths["curate_metrics"]), Path(paths["curate_plots"]),
-                     demo_root=Path(paths["demo"]))
+                     demo_root=Path(paths["demo"]),
+                     verdicts_dir=Path(paths["curate_verdicts"]))
     print(f"curated {metrics['curated']} of {metrics['records']} records "
           f"({metrics['duplicate_clusters']} duplicate clusters)", file=sys.stderr)
     return 0

@@ -54,7 +54,8 @@ candidates* from *deciding*:
    image's ``retrieval_neighbours`` best candidates by shared visual words (its
    ``retrieval_shortlist`` most similar, re-ranked by the words' spatial agreement:
    :mod:`curate.retrieval`, :mod:`curate.rerank`), go to `verify_local`: SIFT matches explained
-   by one RANSAC transform (mirrored descriptors tried too), fewer than ``review_inliers``
+   by one RANSAC transform (the thumbnails' rejects as they are, the retrieval's candidates in
+   the orientation its plain or mirrored query found them), fewer than ``review_inliers``
    reject, otherwise the thumbnails put in register by that transform must agree
    (`aligned_agreement`, the robust score above), or at least ``accept_inliers`` inliers must
    cover most of the shared picture (a watermark or frame template shared by two different
@@ -63,6 +64,8 @@ candidates* from *deciding*:
    images have local features (`_confirmed_by_local_features`): two paintings photographed
    small on plain walls agree at 64 px on the wall and the picture's outline, and on nothing
    inside.
+   Every verdict can be kept between runs (``verdicts``, :mod:`curate.verdicts`): a run that
+   was killed, or that follows a crawl adding images, judges only pairs not judged before.
 4. Union-find over the pairs that passed; ``cluster_id`` is the smallest position in ``key``
    order among the members, so it does not depend on the input's row order.
 
@@ -397,8 +400,8 @@ def aligned_agreement(thumb_a: bytes, trim_a, size_a: tuple[int, int], thumb_b: 
 def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = None,
                  trim_a=None, thumb_b: bytes | None = None, trim_b=None,
                  accept_inliers: int = 40, review_inliers: int = 20,
-                 min_score: float = 0.35, mirrored: bool | None = None
-                 ) -> tuple[bool, int, bool, float]:
+                 min_score: float = 0.35, mirrored: bool | None = None,
+                 options=None) -> tuple[bool, int, bool, float]:
     """The local-feature verdict on a pair: (accepted, inliers, mirrored, dense score).
 
     Fewer than ``review_inliers`` matches explained by one transform reject. Otherwise the
@@ -409,12 +412,13 @@ def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = N
     ``accept_inliers`` inliers spread over most of the shared picture of either image
     (`inlier_coverage` at least ``MIN_INLIER_COVERAGE``) accept too, whichever image is A.
     The dense score is NaN without thumbnails.
-    ``mirrored``: try B only as it is (False) or only mirrored (True); None: both."""
-    from curate.local_features import LocalFeatures, inlier_coverage, match_pair
+    ``mirrored``: try B only as it is (False) or only mirrored (True); None: both.
+    ``options``: the matching's :class:`curate.local_features.MatchOptions` (None: defaults)."""
+    from curate.local_features import LocalFeatures, MatchOptions, inlier_coverage, match_pair
 
     a, b = LocalFeatures.from_bytes(features_a), LocalFeatures.from_bytes(features_b)
-    found = match_pair(a, b, enough_inliers=accept_inliers, least_inliers=review_inliers,
-                       mirrored=mirrored)
+    found = match_pair(a, b, options or MatchOptions(), enough_inliers=accept_inliers,
+                       least_inliers=review_inliers, mirrored=mirrored)
     if found.inliers < review_inliers:
         return False, found.inliers, found.mirrored, float("nan")
     score = float("nan")
@@ -438,6 +442,18 @@ def verify_local(features_a: bytes, features_b: bytes, thumb_a: bytes | None = N
 
 def _local_verdict(task: tuple) -> tuple[bool, int, bool, float]:
     return verify_local(*task)
+
+
+def _local_value(verdict: tuple[bool, int, bool, float]) -> tuple[float, float]:
+    """A local verdict as two exact floats: the dense score, and accepted, mirrored and the
+    inlier count in one integer."""
+    accepted, inliers, mirrored, score = verdict
+    return float(score), float(int(accepted) + 2 * int(mirrored) + 4 * int(inliers))
+
+
+def _unpack_local(values: np.ndarray) -> tuple[bool, int, bool, float]:
+    code = int(values[1])
+    return bool(code & 1), code >> 2, bool(code & 2), float(values[0])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -744,18 +760,50 @@ def _score(task: tuple) -> float:
     return verify(a, b, *args) if kind == "crop" else verify_detail(a, b, *args)
 
 
+def _judged(verdicts, workers: int | None, function, items: list, task_of, key_of, pack,
+            unpack) -> list:
+    """``function`` over the tasks of ``items`` (``task_of(item)``), in order, in ``workers``
+    processes; with a :class:`curate.verdicts.VerdictCache`, a verdict stored under
+    ``key_of(item)`` is taken from it (``unpack`` of its two values) and each verdict judged
+    here is stored (``pack``: two floats). The results are the same either way."""
+    if verdicts is None:
+        with process_pool(workers, len(items) >= MIN_PAIRS_FOR_POOL) as pool:
+            return map_ordered(pool, function, (task_of(item) for item in items))
+    keys = [key_of(item) for item in items]
+    found, values = verdicts.lookup(keys)
+    results = [unpack(v) if hit else None for hit, v in zip(found, values, strict=True)]
+    missing = np.flatnonzero(~found)
+    with process_pool(workers, len(missing) >= MIN_PAIRS_FOR_POOL) as pool:
+        judged = imap_ordered(pool, function, (task_of(items[i]) for i in missing))
+        for i, result in zip(missing, judged, strict=True):
+            results[i] = result
+            verdicts.add(keys[i], pack(result))
+    return results
+
+
+def _score_value(score: float) -> tuple[float, float]:
+    return float(score), 0.0
+
+
+def _unpack_score(values: np.ndarray) -> float:
+    return float(values[0])
+
+
 def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: list, done: set,
                     max_distance: int, opts: dict, rank: np.ndarray, workers: int | None = 1,
-                    phases=None) -> list:
+                    phases=None, verdicts=None) -> list:
     """(a, b, distance, score, via, inliers) for the candidate pairs that pass verification:
     first the thumbnails' (`verify`, `verify_detail`), then, for the pairs they rejected and
     those the local-feature retrieval proposes, the local features' (`verify_local`). `done`:
     pairs (a < b) already decided (byte copies) or tried with `verify`. `rank`: each row's
     position in ``key`` order, which breaks ties between candidates. Verifications run in
     ``workers`` processes; which pairs are tried and in what order is decided here, in one
-    process, so the edges are the same for any number of workers. `phases`: see `cluster`."""
+    process, so the edges are the same for any number of workers. `phases`, `verdicts`: see
+    `cluster`."""
     from curate.feature_store import keypoint_counts  # imported late, as local_features
+    from curate.verdicts import verdict_key
 
+    sha = rows["sha256"].tolist()
     crop_args = (opts["min_scale"], opts["min_overlap"])
     edges, accepted, tried = [], set(done), []
     second_look: dict = {}  # pairs the thumbnails rejected, for the local features: distance
@@ -768,9 +816,10 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
                 continue
             done.add((a, b))
             tried.append((a, b, dist, via))
-        with process_pool(workers, len(tried) >= MIN_PAIRS_FOR_POOL) as pool:
-            scores = map_ordered(pool, _score, (("crop", thumbs[a], thumbs[b], *crop_args)
-                                         for a, b, _, _ in tried))
+        scores = _judged(verdicts, workers, _score, tried,
+                         lambda t: ("crop", thumbs[t[0]], thumbs[t[1]], *crop_args),
+                         lambda t: verdict_key("crop", sha[t[0]], sha[t[1]], *crop_args),
+                         _score_value, _unpack_score)
         for (a, b, dist, via), score in zip(tried, scores, strict=True):
             if score >= opts["min_score"]:
                 accepted.add((a, b))
@@ -818,11 +867,15 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
         return wanted if tasks is None else found
 
     wanted = walk(None)
-    with process_pool(workers, len(wanted) >= MIN_PAIRS_FOR_POOL) as pool:
-        scores = map_ordered(pool, _score, (
-            ("crop", thumbs[t[1]], thumbs[t[2]], *crop_args) if t[0] == "crop" else
-            ("detail", thumbs[t[1]], thumbs[t[2]], opts["detail_scale"], tuple(boxes[t[3]]))
-            for t in wanted))
+
+    def window_args(t: tuple) -> tuple:
+        return crop_args if t[0] == "crop" else (tuple(opts["detail_scale"]),
+                                                 tuple(boxes[t[3]].tolist()))
+
+    scores = _judged(verdicts, workers, _score, wanted,
+                     lambda t: (t[0], thumbs[t[1]], thumbs[t[2]], *window_args(t)),
+                     lambda t: verdict_key(t[0], sha[t[1]], sha[t[2]], *window_args(t)),
+                     _score_value, _unpack_score)
     edges += walk(dict(zip(wanted, scores, strict=True)))
     if phases:
         phases.done("dedup: window candidates verified", pairs=len(wanted))
@@ -834,10 +887,10 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     # thumbnails' verdict stands.
     judged = keypoint_counts(features) >= JUDGING_KEYPOINTS_PER_INLIER * opts["review_inliers"]
     edges, dropped = _confirmed_by_local_features(edges, features, judged, opts, workers,
-                                                  phases)
+                                                  phases, verdicts, sha)
     done.update(dropped)  # the local features rejected them: not worth a second try
     edges += _local_edges(thumbs, features, has, trims, second_look, edges, done, opts,
-                          workers, phases)
+                          workers, phases, verdicts, sha)
     return edges
 
 
@@ -850,19 +903,25 @@ def _local_inliers(task: tuple) -> int:
 
 
 def _confirmed_by_local_features(edges: list, features, judged: np.ndarray, opts: dict,
-                                 workers: int | None, phases) -> tuple[list, set]:
+                                 workers: int | None, phases, verdicts=None, sha=None
+                                 ) -> tuple[list, set]:
     """The thumbnail verifier's edges, each checked by the local features where both images
     can be ``judged`` by them: fewer than ``review_inliers`` matches one transform explains
     drop the edge.
     At 64 px, two different paintings photographed small on plain walls (or in one frame
     template) agree on the outline and the wall and on nothing a thumbnail can resolve
     inside; SIFT on the 512 px decode sees that the pictures differ. A confirmed edge
-    records its inlier count. Returns the edges kept and the pairs dropped."""
+    records its inlier count. Returns the edges kept and the pairs dropped. ``verdicts``,
+    ``sha``: a :class:`curate.verdicts.VerdictCache` and each row's sha256."""
+    from curate.verdicts import verdict_key
+
     checked = [i for i, e in enumerate(edges) if judged[e[0]] and judged[e[1]]]
-    with process_pool(workers, len(checked) >= MIN_PAIRS_FOR_POOL) as pool:
-        inliers = map_ordered(pool, _local_inliers, (
-            (features[edges[i][0]], features[edges[i][1]], opts["review_inliers"],
-             opts["accept_inliers"]) for i in checked))
+    rule = (opts["review_inliers"], opts["accept_inliers"])
+    inliers = _judged(
+        verdicts, workers, _local_inliers, checked,
+        lambda i: (features[edges[i][0]], features[edges[i][1]], *rule),
+        lambda i: verdict_key("inliers", sha[edges[i][0]], sha[edges[i][1]], *rule),
+        lambda count: (float(count), 0.0), lambda values: int(values[0]))
     out, dropped = list(edges), set()
     for i, count in zip(checked, inliers, strict=True):
         if count < opts["review_inliers"]:
@@ -878,19 +937,23 @@ def _confirmed_by_local_features(edges: list, features, judged: np.ndarray, opts
 
 def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
                  second_look: dict, edges_so_far: list, done: set, opts: dict,
-                 workers: int | None, phases) -> list:
+                 workers: int | None, phases, verdicts=None, sha=None) -> list:
     """Edges the local features accept among the pairs the thumbnails rejected
     (``second_look``: pair -> hash distance) and not accepted since, and the local-feature
     retrieval's candidates that no verifier tried (``edges_so_far``, ``done``). ``has``:
-    which rows have features."""
+    which rows have features. ``verdicts``, ``sha``: as `_confirmed_by_local_features`."""
     from curate.retrieval import candidate_pairs
+    from curate.verdicts import verdict_key
 
     if not has.any():
         return []
     accepted = {(e[0], e[1]) for e in edges_so_far}
     # pair -> (hash distance, orientation to try: None for both). A pair rejected as a crop
-    # and then accepted as a detail needs no second look.
-    pairs = {pair: (dist, None) for pair, dist in second_look.items() if pair not in accepted
+    # and then accepted as a detail needs no second look. The hashes and windows that
+    # proposed these pairs compare the pictures as they are, so they are matched as they are;
+    # a mirrored copy is the retrieval's to find (its mirrored query), and a pair it finds
+    # mirrored is tried both ways below.
+    pairs = {pair: (dist, False) for pair, dist in second_look.items() if pair not in accepted
              and has[pair[0]] and has[pair[1]]}
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
@@ -904,17 +967,25 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
         # that orientation is tried (half the matching, on most of the pairs).
         for a, b, mirrored in zip(found["a"].tolist(), found["b"].tolist(),
                                   found["mirrored"].tolist(), strict=True):
-            if (a, b) not in accepted and (a, b) not in done and (a, b) not in pairs:
+            if (a, b) in accepted or (a, b) in done:
+                continue
+            if (a, b) in pairs:
+                dist, orientation = pairs[(a, b)]
+                if orientation is not None and orientation != bool(mirrored):
+                    pairs[(a, b)] = (dist, None)  # proposed both ways: both are tried
+            else:
                 pairs[(a, b)] = (-1, bool(mirrored))
                 retrieved += 1
     order = sorted(pairs)
     args = (opts["accept_inliers"], opts["review_inliers"], opts["min_score"])
-    with process_pool(workers, len(order) >= MIN_PAIRS_FOR_POOL) as pool:
-        verdicts = map_ordered(pool, _local_verdict, (
-            (features[a], features[b], thumbs[a], trims[a], thumbs[b], trims[b], *args,
-             pairs[(a, b)][1]) for a, b in order))
+    found = _judged(
+        verdicts, workers, _local_verdict, order,
+        lambda p: (features[p[0]], features[p[1]], thumbs[p[0]], trims[p[0]], thumbs[p[1]],
+                   trims[p[1]], *args, pairs[p][1]),
+        lambda p: verdict_key("local", sha[p[0]], sha[p[1]], *args, pairs[p][1]),
+        _local_value, _unpack_local)
     edges = []
-    for (a, b), (ok, inliers, mirrored, score) in zip(order, verdicts, strict=True):
+    for (a, b), (ok, inliers, mirrored, score) in zip(order, found, strict=True):
         if ok:
             edges.append((a, b, pairs[(a, b)][0], score,
                           "local_mirrored" if mirrored else "local", inliers))
@@ -924,7 +995,7 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
 
 
 def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = None,
-            phases=None, features=None, **tuning) -> pd.DataFrame:
+            phases=None, features=None, verdicts=None, **tuning) -> pd.DataFrame:
     """Cluster near-duplicate images. See the module docstring for the method.
 
     Returns a frame on ``rows.index`` with ``cluster_id`` (smallest position in ``key`` order
@@ -942,6 +1013,8 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     Verification, the window search and the retrieval's quantisation run in ``workers``
     processes (None: all cores); the clusters are the same for any number. ``phases``: an
     object whose ``done(name)`` is called at the end of each step (``curate.stage.Phases``).
+    ``verdicts``: a :class:`curate.verdicts.VerdictCache` that answers the pairs it has seen
+    and keeps the ones judged here (the clusters are the same with or without it).
     Tuning keys: see ``DEFAULTS``.
     """
     opts = checked_tuning(tuning)
@@ -975,7 +1048,7 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
 
     with single_threaded_blas():
         edges += _verified_edges(rows, thumbs, features, trims, done, max_distance, opts,
-                                 rank, workers, phases)
+                                 rank, workers, phases, verdicts)
     if opts["replicas"] == "attribution" and "attribution_qualifier" in rows:
         # A workshop replica and the master's picture can be too alike for any verifier;
         # the records' attributions keep them apart (byte copies are one file: never).

@@ -40,6 +40,7 @@ of the picture. So an inlier count alone decides only far from those numbers; in
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field, replace
 
@@ -221,6 +222,7 @@ class MatchOptions:
     reprojection_px: float = 4.0  # RANSAC inlier tolerance, in pixels of a 512 px decode
     ransac_iterations: int = 2000  # RANSAC hypotheses per fit
     max_area_ratio: float = 100.0  # one picture's overlap at most this many times the other's
+    bounded_ransac: bool = True   # stop at the hypotheses a verdict needs (hypotheses_needed)
 
 
 @dataclass(frozen=True)
@@ -320,30 +322,60 @@ def _plausible(matrix: np.ndarray, size_a: tuple[int, int], size_b: tuple[int, i
     return 1 / max_area_ratio <= ratio <= max_area_ratio
 
 
-def _fit(src: np.ndarray, dst: np.ndarray, size_a, size_b, options: MatchOptions
-         ) -> tuple[np.ndarray, np.ndarray | None, str]:
+def hypotheses_needed(needed: int, matches: int, sample: int, confidence: float = 0.9999
+                      ) -> int | None:
+    """RANSAC hypotheses that draw, with ``confidence``, at least one sample of ``sample``
+    matches all among the ``needed`` inliers of a transform that explains ``needed`` of the
+    ``matches`` (drawn without replacement): a transform explaining fewer could not change
+    the verdict, and one explaining more is found sooner. None when ``needed`` exceeds
+    ``matches`` (no such transform exists)."""
+    if needed > matches:
+        return None
+    if needed < sample:
+        needed = sample
+    all_inliers = math.prod((needed - i) / (matches - i) for i in range(sample))
+    if all_inliers >= 1:
+        return 1
+    return max(1, math.ceil(math.log(1 - confidence) / math.log(1 - all_inliers)))
+
+
+def _fit(src: np.ndarray, dst: np.ndarray, size_a, size_b, options: MatchOptions,
+         least_inliers: int = 3) -> tuple[np.ndarray, np.ndarray | None, str]:
     """The best plausible transform of ``src`` onto ``dst``: (inlier mask, 3x3 matrix,
-    model)."""
+    model). Only a transform explaining at least ``least_inliers`` matters to the caller, so
+    each RANSAC runs at most the hypotheses that find such a transform with near certainty
+    (`hypotheses_needed`): a pair of unrelated pictures with 25 chance matches needs about
+    30 rather than ``ransac_iterations``, which it would otherwise spend in full. OpenCV's
+    RANSAC draws from a fixed seed, so a shorter run is the first part of the longer one."""
     threshold = options.reprojection_px * max(size_b) / 512
+
+    def hypotheses(needed: int, sample: int) -> int | None:
+        if len(src) < sample:
+            return None
+        if not options.bounded_ransac:
+            return options.ransac_iterations
+        bound = hypotheses_needed(needed, len(src), sample)
+        return None if bound is None else min(bound, options.ransac_iterations)
+
     best = (np.zeros(len(src), bool), None, "")
-    if len(src) >= 3:
+    if iterations := hypotheses(least_inliers, 3):
         affine, mask = cv2.estimateAffine2D(
             src, dst, method=cv2.RANSAC, ransacReprojThreshold=threshold,
-            maxIters=options.ransac_iterations, confidence=0.999, refineIters=10)
+            maxIters=iterations, confidence=0.999, refineIters=10)
         if affine is not None:
             matrix = np.vstack([affine, [0, 0, 1]])
             if _plausible(matrix, size_a, size_b, options.max_area_ratio):
                 best = (mask.ravel() > 0, matrix, "affine")
-    if len(src) >= 4 and best[0].sum() < len(src):
+    before = int(best[0].sum())
+    # The homography has two more degrees of freedom: it must explain clearly more.
+    beats = before + max(4, before // 10) + 1
+    if before < len(src) and (iterations := hypotheses(max(least_inliers, beats), 4)):
         # Matches the affine map leaves out may be a perspective (a photograph at an angle).
         homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, threshold,
-                                              maxIters=options.ransac_iterations,
-                                              confidence=0.999)
+                                              maxIters=iterations, confidence=0.999)
         if homography is not None and _plausible(homography, size_a, size_b,
                                                  options.max_area_ratio):
-            inliers, before = int(mask.sum()), int(best[0].sum())
-            # The homography has two more degrees of freedom: it must explain clearly more.
-            if inliers > before + max(4, before // 10):
+            if int(mask.sum()) >= beats:
                 best = (mask.ravel() > 0, homography, "homography")
     return best
 
@@ -359,7 +391,7 @@ def match_features(a: LocalFeatures, b: LocalFeatures, options: MatchOptions = M
     if len(ia) < max(3, least_inliers):
         return LocalMatch(0, None, mirrored, "", len(ia))
     mask, matrix, model = _fit(a.xy[ia].astype(np.float64), b.xy[ib].astype(np.float64),
-                               a.size, b.size, options)
+                               a.size, b.size, options, least_inliers)
     return LocalMatch(int(mask.sum()), matrix, mirrored, model, len(ia), a.xy[ia[mask]],
                       b.xy[ib[mask]])
 

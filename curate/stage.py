@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -140,12 +141,17 @@ def raw_records(crawl_root: Path, source: str, part: pd.DataFrame) -> dict[str, 
 
 def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path, out: Path,
            metrics_path: Path | None = None, plots_dir: Path | None = None,
-           demo_root: Path | None = None, phases: Phases | None = None) -> dict:
+           demo_root: Path | None = None, phases: Phases | None = None,
+           verdicts_dir: Path | None = None) -> dict:
     """Curate the crawls of ``sources`` per ``config`` (the checked ``curate`` section); with
     ``demo_root``, the metrics score de-duplication against the demo's ground truth when that
-    folder holds one. ``phases`` times each step (default: printed to stderr)."""
+    folder holds one. ``phases`` times each step (default: printed to stderr).
+    ``verdicts_dir``: where the pair verdicts are kept between runs (`curate.verdicts`), so
+    that a killed run resumes and a run after new crawls judges only new pairs; None: none
+    are kept."""
     from curate.dedup import cluster
     from curate.identity import join_linked, link_metrics
+    from curate.verdicts import VerdictCache, verdict_namespace
 
     phases = phases or Phases()
     filters = FilterConfig.from_params(config)
@@ -158,11 +164,17 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     rows = hashed.reset_index(drop=True)
     rows["thumb"] = hash_blobs(hashes_root, sources, rows["sha256"], "thumb")
     # The local features stay on disk, read back per image (gigabytes at 100,000 images).
+    verdicts = contextlib.nullcontext() if verdicts_dir is None else \
+        VerdictCache.open(verdicts_dir, verdict_namespace(config["features"]))
     with scratch_dir(out) as scratch, FeatureStore.gather(
-            hashes_root, sources, rows["sha256"], scratch / "local_features") as features:
-        phases.done("local features gathered", images=int((features.sizes >= 0).sum()))
+            hashes_root, sources, rows["sha256"], scratch / "local_features") as features, \
+            verdicts as stored:
+        phases.done("local features gathered", images=int((features.sizes >= 0).sum()),
+                    **({"stored_verdicts": len(stored)} if stored is not None else {}))
         clusters = cluster(rows, **config["dedup"], workers=config["workers"] or None,
-                           phases=phases, features=features)
+                           phases=phases, features=features, verdicts=stored)
+        if stored is not None:
+            phases.done("pair verdicts kept", reused=stored.hits, judged=stored.computed)
     del rows
     clusters.index = hashed.index
     for column in ("cluster_id", "match_distance", "matched_by", "match_inliers"):

@@ -18,10 +18,11 @@ DEFAULT_PARAMS_FILE = Path("params.yaml")
 # The keys of the ``paths`` section: where each stage writes, read by the stage and every
 # reader of its output (their meaning: the comments in params.yaml).
 PATHS_SPEC = dict.fromkeys(
-    ("demo", "crawl", "hashes", "curate", "pack", "train_gan", "gan", "train_upscaler",
-     "upscaler", "encoder", "prints", "eval", "demo_metrics", "crawl_metrics", "curate_metrics",
-     "curate_plots", "gan_live", "upscaler_live", "eval_metrics", "eval_plots", "stylized",
-     "stylize_run", "stylize_metrics", "timings"), str)
+    ("demo", "crawl", "hashes", "curate", "curate_verdicts", "pack", "train_gan", "gan",
+     "train_upscaler", "upscaler", "encoder", "prints", "eval", "demo_metrics",
+     "crawl_metrics", "curate_metrics", "curate_plots", "gan_live", "upscaler_live",
+     "eval_metrics", "eval_plots", "stylized", "stylize_run", "stylize_metrics", "timings"),
+    str)
 
 
 def load_params(section: str | None = None, path: str | Path = DEFAULT_PARAMS_FILE) -> Any:

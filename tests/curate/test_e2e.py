@@ -3,6 +3,7 @@ manifests against ground truth; dedup any folder."""
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,8 @@ def curated_run(demo_server, demo_root, tmp_path_factory):
     params["paths"].update(demo=str(demo_root), crawl=str(work / "crawl"),
                            hashes=str(work / "hashes"), curate=str(work / "out"),
                            curate_metrics=str(work / "metrics.json"),
-                           curate_plots=str(work / "plots"))
+                           curate_plots=str(work / "plots"),
+                           curate_verdicts=str(work / "verdicts"))
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     for source in SOURCES:
         cli("-m", "crawl", source, "--api-root", demo_server.api_roots[source], "--params",
@@ -146,7 +148,7 @@ def test_same_as_links_join_the_records_of_one_painting_and_each_is_reported(cur
     assert (by_number.loc[by_number["resolved"], "resolved_key"].str.startswith("cleveland:")).all()
 
 
-def test_one_param_keeps_portraits_only(curated_run):
+def test_one_param_keeps_portraits_only_and_the_rerun_judges_no_pair_again(curated_run):
     work = curated_run
     params = yaml.safe_load((work / "params.yaml").read_text())
     params["curate"]["genres"] = ["portrait"]
@@ -154,7 +156,12 @@ def test_one_param_keeps_portraits_only(curated_run):
                            curate_metrics=str(work / "portraits.json"),
                            curate_plots=str(work / "portraits-plots"))
     (work / "portraits.yaml").write_text(yaml.safe_dump(params))
-    cli("-m", "curate", "--params", "portraits.yaml", "run", cwd=work)
+    rerun = cli("-m", "curate", "--params", "portraits.yaml", "run", cwd=work)
+    # The genre rule does not change which pairs are copies: the first run's verdicts
+    # (paths.curate_verdicts) answer every pair.
+    kept = re.search(r"pair verdicts kept in [\d.]+ s, ([\d,]+) reused, ([\d,]+) judged",
+                     rerun.stderr)
+    assert kept and int(kept[1].replace(",", "")) > 100 and kept[2] == "0", rerun.stderr
     everyone = pd.read_parquet(work / "out" / "curated.parquet")
     portraits = pd.read_parquet(work / "portraits" / "curated.parquet")
     assert 0 < len(portraits) < len(everyone)

@@ -119,6 +119,41 @@ def test_other_paintings_and_other_versions_of_a_composition_find_no_transform(
         assert found.inliers < 20, found
 
 
+def test_ransac_draws_enough_hypotheses_to_find_any_transform_that_could_change_the_verdict():
+    # 20 of 30 matches explained by one transform, 3 per affine sample: drawn at random, the
+    # number of hypotheses asked for finds an all-inlier sample as often as the confidence
+    # says, and one fewer hypothesis per try falls short of it.
+    needed = lf.hypotheses_needed(20, 30, 3, confidence=0.9)
+    rng = np.random.default_rng(0)
+
+    def found_share(hypotheses: int, tries: int = 20_000) -> float:
+        samples = rng.random((tries, hypotheses, 30)).argsort(-1)[..., :3]
+        return float((samples < 20).all(-1).any(-1).mean())
+
+    assert found_share(needed) >= 0.9 - 0.01
+    assert found_share(max(1, needed - 3)) < 0.9
+    # Fewer matches than the transform needs: no transform can be found, none is sought. All
+    # matches needed: any sample will do.
+    assert lf.hypotheses_needed(21, 20, 3) is None
+    assert lf.hypotheses_needed(20, 20, 4) == 1
+    # The bound grows as the inliers get rarer, and the stricter the confidence.
+    assert lf.hypotheses_needed(20, 40, 3) < lf.hypotheses_needed(20, 200, 3)
+    assert lf.hypotheses_needed(20, 40, 4) > lf.hypotheses_needed(20, 40, 3)
+    assert lf.hypotheses_needed(20, 40, 3) > needed
+
+
+@pytest.mark.parametrize("name", COPIES)
+def test_a_ransac_bounded_by_the_inliers_that_matter_finds_the_full_searchs_transform(
+        name, original, original_features):
+    copy = lf.extract(encode(COPIES[name](original), "JPEG", quality=85))
+    full = lf.match_pair(original_features, copy, lf.MatchOptions(bounded_ransac=False),
+                         least_inliers=20)  # every RANSAC draws its 2,000 hypotheses
+    bounded = lf.match_pair(original_features, copy, least_inliers=20)
+    assert (bounded.inliers, bounded.model, bounded.mirrored) == (
+        full.inliers, full.model, full.mirrored)
+    assert np.allclose(bounded.matrix, full.matrix)
+
+
 def test_the_transform_maps_the_original_onto_the_copy(original, original_features):
     copy = lf.extract(encode(transforms.squash(original.crop((80, 0, 800, 600)), 0.8), "PNG"))
     found = lf.match_pair(original_features, copy)
