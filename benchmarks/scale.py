@@ -160,18 +160,20 @@ def run_stage(project: Path, stage: str) -> dict:
 
 
 def output_mib(project: Path, stage: str) -> float:
-    target = output_path(project, stage)
-    if target.is_file():
-        return round(target.stat().st_size / 2**20, 2)
-    return round(sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20, 2)
+    files = [p for target in output_paths(project, stage)
+             for p in ([target] if target.is_file() else target.rglob("*")) if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 2)
 
 
-def output_path(project: Path, stage: str) -> Path:
+def output_paths(project: Path, stage: str) -> list[Path]:
+    """The stage's outputs: its main one, and curate's kept pair verdicts."""
     paths = yaml.safe_load((project / "params.yaml").read_text())["paths"]
     group, _, source = stage.partition("@")
-    return project / {"demo": Path(paths["demo"]), "crawl": Path(paths["crawl"]) / source,
-                      "hash": Path(paths["hashes"]) / f"{source}.parquet",
-                      "curate": Path(paths["curate"]), "pack": Path(paths["pack"])}[group]
+    main = {"demo": Path(paths["demo"]), "crawl": Path(paths["crawl"]) / source,
+            "hash": Path(paths["hashes"]) / f"{source}.parquet",
+            "curate": Path(paths["curate"]), "pack": Path(paths["pack"])}[group]
+    kept = [Path(paths["curate_verdicts"])] if group == "curate" else []
+    return [project / p for p in (main, *kept)]
 
 
 def measure(artworks: int, root: Path, keep: bool = False) -> dict:
@@ -190,11 +192,12 @@ def measure(artworks: int, root: Path, keep: bool = False) -> dict:
     for stage in stage_names(project):
         if stage in stages:
             continue
-        # A stage stopped part way would resume (crawls persist): timed from nothing instead.
-        target = output_path(project, stage)
-        if target.is_dir():
-            shutil.rmtree(target)
-        target.unlink(missing_ok=True)
+        # A stage stopped part way would resume (crawls and curate's verdicts persist): timed
+        # from nothing instead.
+        for target in output_paths(project, stage):
+            if target.is_dir():
+                shutil.rmtree(target)
+            target.unlink(missing_ok=True)
         stages[stage] = {**run_stage(project, stage), "disk_mib": output_mib(project, stage)}
         print(f"  {artworks} artworks: {stage} {stages[stage]}", flush=True)
         if keep:

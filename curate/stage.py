@@ -173,8 +173,8 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
                     **({"stored_verdicts": len(stored)} if stored is not None else {}))
         clusters = cluster(rows, **config["dedup"], workers=config["workers"] or None,
                            phases=phases, features=features, verdicts=stored)
-        if stored is not None:
-            phases.done("pair verdicts kept", reused=stored.hits, judged=stored.computed)
+    if stored is not None:  # closed: the verdicts this run used are on disk, sorted
+        phases.done("pair verdicts kept", reused=stored.hits, judged=stored.computed)
     del rows
     clusters.index = hashed.index
     for column in ("cluster_id", "match_distance", "matched_by", "match_inliers"):
