@@ -967,13 +967,13 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
         # that orientation is tried (half the matching, on most of the pairs).
         for a, b, mirrored in zip(found["a"].tolist(), found["b"].tolist(),
                                   found["mirrored"].tolist(), strict=True):
-            if (a, b) in accepted or (a, b) in done:
+            if (a, b) in accepted:
                 continue
-            if (a, b) in pairs:
+            if (a, b) in pairs:  # a second look (tried by the thumbnails, so also in done)
                 dist, orientation = pairs[(a, b)]
                 if orientation is not None and orientation != bool(mirrored):
                     pairs[(a, b)] = (dist, None)  # proposed both ways: both are tried
-            else:
+            elif (a, b) not in done:
                 pairs[(a, b)] = (-1, bool(mirrored))
                 retrieved += 1
     order = sorted(pairs)

@@ -415,3 +415,27 @@ def test_the_replica_policy_keeps_other_hands_apart_only_when_asked():
     assert by_hand["cluster_id"].tolist() == [0, 0, 2, 2]
     with pytest.raises(UserError, match="replicas"):
         dedup.cluster(rows, replicas="metadata")
+
+
+def test_a_pair_the_thumbnails_rejected_is_matched_mirrored_too_when_the_retrieval_says_so():
+    from curate.local_features import extract
+
+    original = _painted("seascape", 21)
+    mirrored = transforms.colour_grade(original.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                                       1.3, 0.8, 0.3)
+    others = [_painted(kind, 30 + i) for i, kind in enumerate(("seascape", "landscape"))]
+    data = [encode(img, "JPEG", quality=88) for img in (original, mirrored, *others)]
+    thumbs = [hash_image(d)["thumb"] for d in data]
+    features = [extract(d).to_bytes() for d in data]
+    opts = dedup.checked_tuning({})
+
+    def edges(second_look: dict) -> list:
+        return dedup._local_edges(thumbs, features, np.ones(4, bool), [None] * 4, second_look,
+                                  [], set(second_look), opts, 1, None)
+
+    # Proposed by the retrieval alone, the pair is matched in the orientation its query found.
+    assert [e[4] for e in edges({})] == ["local_mirrored"]
+    # A pair the hashes proposed and the thumbnails rejected is matched as it is, and also
+    # mirrored when the retrieval's mirrored query proposes it as well.
+    found = edges({(0, 1): 7})
+    assert [(e[:3], e[4]) for e in found] == [((0, 1, 7), "local_mirrored")]
