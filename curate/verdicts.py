@@ -3,7 +3,7 @@ hours resumes where it was, and a run after a crawl added images verifies only t
 has not judged before.
 
     from curate.verdicts import VerdictCache, verdict_namespace
-    with VerdictCache.open(folder, verdict_namespace(config)) as verdicts:
+    with VerdictCache.open(folder, verdict_namespace(config["features"])) as verdicts:
         clusters = cluster(rows, verdicts=verdicts)     # curate.dedup asks it per pair
 
 Why it is exact: a verdict is a pure function of the two files' bytes (through their
@@ -82,7 +82,8 @@ class VerdictCache:
             raise ValueError(f"a verdict namespace is 32 ASCII characters, got {namespace!r}")
         self.folder, self.namespace = Path(folder), namespace
         keys, values = [np.zeros((0, 2), np.uint64)], [np.zeros((0, 2), np.float64)]
-        for path in [self.folder / FILE, *sorted((self.folder / JOURNAL).glob("[0-9]*.bin"))]:
+        chunks = sorted(p for p in (self.folder / JOURNAL).glob("*.bin") if p.stem.isdigit())
+        for path in [self.folder / FILE, *chunks]:
             loaded = _read(path, namespace)
             if loaded is not None:
                 keys.append(loaded[0])
@@ -95,8 +96,7 @@ class VerdictCache:
         self._new_values: list[np.ndarray] = []
         self._pending_keys: list[bytes] = []
         self._pending_values: list[tuple[float, float]] = []
-        self._chunks = 1 + max((int(p.stem) for p in (self.folder / JOURNAL).glob("*.bin")
-                                if p.stem.isdigit()), default=-1)
+        self._chunks = 1 + max((int(p.stem) for p in chunks), default=-1)
         self.hits = self.computed = 0
 
     @classmethod
