@@ -50,13 +50,17 @@ candidates* from *deciding*:
    The many small matrix products run with BLAS pinned to one thread (`single_threaded_blas`).
 3. Local features, where the rows carry them (``local_features``, from the ``hash@SOURCE``
    stage: :mod:`curate.local_features`). Thumbnails cannot see a copy photographed at an angle,
-   a mirrored copy or a close-up of a small part. Every pair the thumbnails rejected, and each
-   image's ``retrieval_neighbours`` best candidates by shared visual words (its
-   ``retrieval_shortlist`` most similar, re-ranked by the words' spatial agreement:
-   :mod:`curate.retrieval`, :mod:`curate.rerank`), go to `verify_local`: SIFT matches explained
-   by one RANSAC transform (the thumbnails' rejects as they are, the retrieval's candidates in
-   the orientation its plain or mirrored query found them), fewer than ``review_inliers``
-   reject, otherwise the thumbnails put in register by that transform must agree
+   a mirrored copy or a close-up of a small part. Each image's ``retrieval_neighbours`` best
+   candidates by shared visual words (its ``retrieval_shortlist`` most similar, re-ranked by
+   the words' spatial agreement: :mod:`curate.retrieval`, :mod:`curate.rerank`) that no
+   verifier accepted go to `verify_local`, in the orientation the retrieval's plain or
+   mirrored query found them (a pair the thumbnails rejected also as it is). The thumbnails'
+   other rejects go too only with ``second_looks`` "all" (or the retrieval off): the
+   retrieval ranks by the evidence the verifier counts, and on the demos those pairs were
+   many of the local verifications and none was accepted (``second_looks`` in
+   ``benchmarks/results/dedup_quality.json``). `verify_local`: SIFT matches explained by one
+   RANSAC transform, fewer than ``review_inliers`` reject, otherwise the thumbnails put in
+   register by that transform must agree
    (`aligned_agreement`, the robust score above), or at least ``accept_inliers`` inliers must
    cover most of the shared picture (a watermark or frame template shared by two different
    pictures explains tens of matches on a sliver of them, and nothing else agrees). The other
@@ -113,10 +117,13 @@ DEFAULTS = {
     "review_inliers": 20,  # fewer reject; in between, the dense check at the alignment decides
     "retrieval_neighbours": 5,  # local-feature retrieval candidates per image (0: none)
     "retrieval_shortlist": 50,  # most similar by shared words, re-ranked by word inliers
+    "second_looks": "retrieved",  # pairs the thumbnails rejected that the local features match
+    #                        again: retrieved (those the retrieval proposes too) or all
     "replicas": "pixels",  # pixels: what the verifiers accept is one object; attribution:
     #                        accepted pairs whose attributions name different hands stay apart
 }
 REPLICA_POLICIES = ("pixels", "attribution")
+SECOND_LOOKS = ("retrieved", "all")
 # Attribution qualifiers (crawl.normalize's vocabulary) that name another hand than the
 # artist's: a replica or copy by a workshop, a follower, a later copyist.
 OTHER_HANDS = frozenset({"workshop of", "follower of", "circle of", "school of", "manner of",
@@ -734,6 +741,9 @@ def checked_tuning(tuning: dict) -> dict:
     if opts["retrieval_shortlist"] < opts["retrieval_neighbours"]:
         raise UserError("curate.dedup.retrieval_shortlist: at least retrieval_neighbours ("
                         f"{opts['retrieval_neighbours']}), got {opts['retrieval_shortlist']}")
+    if opts["second_looks"] not in SECOND_LOOKS:
+        raise UserError(f"curate.dedup.second_looks: one of {', '.join(SECOND_LOOKS)}, got "
+                        f"{opts['second_looks']!r}")
     if opts["replicas"] not in REPLICA_POLICIES:
         raise UserError(f"curate.dedup.replicas: one of {', '.join(REPLICA_POLICIES)}, got "
                         f"{opts['replicas']!r}")
@@ -938,23 +948,26 @@ def _confirmed_by_local_features(edges: list, features, judged: np.ndarray, opts
 def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
                  second_look: dict, edges_so_far: list, done: set, opts: dict,
                  workers: int | None, phases, verdicts=None, sha=None) -> list:
-    """Edges the local features accept among the pairs the thumbnails rejected
-    (``second_look``: pair -> hash distance) and not accepted since, and the local-feature
-    retrieval's candidates that no verifier tried (``edges_so_far``, ``done``). ``has``:
-    which rows have features. ``verdicts``, ``sha``: as `_confirmed_by_local_features`."""
+    """Edges the local features accept among the local-feature retrieval's candidates:
+    those no verifier tried (``edges_so_far``, ``done``) and those the thumbnails rejected
+    (``second_look``: pair -> hash distance) and nothing accepted since. Every pair the
+    thumbnails rejected with ``second_looks`` "all" or the retrieval off. ``has``: which
+    rows have features. ``verdicts``, ``sha``: as `_confirmed_by_local_features`."""
     from curate.retrieval import candidate_pairs
     from curate.verdicts import verdict_key
 
     if not has.any():
         return []
     accepted = {(e[0], e[1]) for e in edges_so_far}
-    # pair -> (hash distance, orientation to try: None for both). A pair rejected as a crop
-    # and then accepted as a detail needs no second look. The hashes and windows that
-    # proposed these pairs compare the pictures as they are, so they are matched as they are;
-    # a mirrored copy is the retrieval's to find (its mirrored query), and a pair it finds
-    # mirrored is tried both ways below.
-    pairs = {pair: (dist, False) for pair, dist in second_look.items() if pair not in accepted
-             and has[pair[0]] and has[pair[1]]}
+    # A pair rejected as a crop and then accepted as a detail needs no second look.
+    rejected = {pair: dist for pair, dist in second_look.items() if pair not in accepted
+                and has[pair[0]] and has[pair[1]]}
+    # pair -> (hash distance, orientation to try: None for both). The hashes and windows
+    # that proposed the rejected pairs compare the pictures as they are, so they are matched
+    # as they are; a mirrored copy is the retrieval's to find (its mirrored query).
+    pairs: dict = {}
+    if opts["second_looks"] == "all" or opts["retrieval_neighbours"] == 0:
+        pairs = {pair: (dist, False) for pair, dist in rejected.items()}
     retrieved = 0
     if opts["retrieval_neighbours"] > 0:
         found = candidate_pairs(features, opts["retrieval_neighbours"],
@@ -963,17 +976,20 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
                                 workers=workers)
         if phases:
             phases.done("dedup: local-feature retrieval", candidates=len(found))
-        # The retrieval knows whether the plain or the mirrored query found the pair: only
-        # that orientation is tried (half the matching, on most of the pairs).
+        # The retrieval ranks each image's candidates by the evidence the verifier counts,
+        # shared visual words at positions one map explains: a pair the thumbnails rejected
+        # that neither image ranks among its best is left out by default (`second_looks`).
         for a, b, mirrored in zip(found["a"].tolist(), found["b"].tolist(),
                                   found["mirrored"].tolist(), strict=True):
             if (a, b) in accepted:
                 continue
-            if (a, b) in pairs:  # a second look (tried by the thumbnails, so also in done)
-                dist, orientation = pairs[(a, b)]
-                if orientation is not None and orientation != bool(mirrored):
-                    pairs[(a, b)] = (dist, None)  # proposed both ways: both are tried
+            if (a, b) in rejected:
+                # Tried by the thumbnails (so also in done): matched as it is, and mirrored
+                # too when the retrieval's mirrored query found it.
+                pairs[(a, b)] = (rejected[(a, b)], None if mirrored else False)
             elif (a, b) not in done:
+                # The retrieval knows whether the plain or the mirrored query found the
+                # pair: only that orientation is tried.
                 pairs[(a, b)] = (-1, bool(mirrored))
                 retrieved += 1
     order = sorted(pairs)

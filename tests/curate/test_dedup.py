@@ -439,3 +439,38 @@ def test_a_pair_the_thumbnails_rejected_is_matched_mirrored_too_when_the_retriev
     # mirrored when the retrieval's mirrored query proposes it as well.
     found = edges({(0, 1): 7})
     assert [(e[:3], e[4]) for e in found] == [((0, 1, 7), "local_mirrored")]
+
+
+def test_a_pair_the_thumbnails_rejected_is_matched_again_only_where_the_retrieval_proposes_it():
+    from curate.local_features import extract
+    from curate.stage import Phases
+
+    seascape, landscape = _painted("seascape", 21), _painted("landscape", 22)
+    images = (seascape, transforms.colour_grade(seascape, 1.2, 0.8, 0.3),
+              landscape, transforms.colour_grade(landscape, 0.8, 1.2, -0.3))
+    data = [encode(img, "JPEG", quality=88) for img in images]
+    thumbs = [hash_image(d)["thumb"] for d in data]
+    features = [extract(d).to_bytes() for d in data]
+
+    def verified(second_looks: str, neighbours: int) -> tuple[int, list]:
+        """Pairs the local features matched, and the edges they accepted, when the hashes
+        proposed the seascape and the landscape (different pictures) and the thumbnails
+        rejected that pair."""
+        opts = dedup.checked_tuning({"second_looks": second_looks,
+                                     "retrieval_neighbours": neighbours})
+        rejected = {(0, 2): 9}
+        phases = Phases(echo=False)
+        found = dedup._local_edges(thumbs, features, np.ones(4, bool), [None] * 4, rejected,
+                                   [], set(rejected), opts, 1, phases)
+        counts = {row["phase"]: row for row in phases.rows}
+        return (counts["dedup: local features verified"]["pairs"],
+                sorted(e[:2] for e in found))
+
+    # Each image's best retrieval candidate is its copy: the two copies are matched and
+    # accepted, the rejected pair no image proposes is not matched again...
+    assert verified("retrieved", 1) == (2, [(0, 1), (2, 3)])
+    # ...unless every rejected pair is to be, or the retrieval is off.
+    assert verified("all", 1) == (3, [(0, 1), (2, 3)])
+    assert verified("retrieved", 0) == (1, [])
+    with pytest.raises(UserError, match="second_looks"):
+        dedup.checked_tuning({"second_looks": "some"})
