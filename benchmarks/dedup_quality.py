@@ -258,7 +258,7 @@ def second_looks_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.
     warm): the pairs each matches locally, that phase's seconds and the whole clustering's,
     and the true and false pairs only one of them predicts."""
     seconds = {"retrieved": 0.0, "all": 0.0}
-    local_seconds = dict(seconds)
+    local_seconds, rerun_same = dict(seconds), True
     for order in (("all", "retrieved"), ("retrieved", "all")):
         for way in order:
             phases = Phases(echo=False)
@@ -272,7 +272,7 @@ def second_looks_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.
                 every, every_pairs = found, local["pairs"]
             else:
                 method_pairs = local["pairs"]
-                rerun_same = found["cluster_id"].equals(clusters["cluster_id"])
+                rerun_same &= found["cluster_id"].equals(clusters["cluster_id"])
     true_pairs = _pairs(truth["artwork_id"].to_numpy())
     mine = _pairs(clusters["cluster_id"].to_numpy())
     theirs = _pairs(every["cluster_id"].to_numpy())

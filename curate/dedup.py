@@ -56,7 +56,7 @@ candidates* from *deciding*:
    verifier accepted go to `verify_local`, in the orientation the retrieval's plain or
    mirrored query found them (a pair the thumbnails rejected also as it is). The thumbnails'
    other rejects go too only with ``second_looks`` "all" (or the retrieval off): the
-   retrieval ranks by the evidence the verifier counts, and on the demos those pairs were
+   retrieval ranks by the evidence the verifier counts, and on the demo those pairs were
    many of the local verifications and none was accepted (``second_looks`` in
    ``benchmarks/results/dedup_quality.json``). `verify_local`: SIFT matches explained by one
    RANSAC transform, fewer than ``review_inliers`` reject, otherwise the thumbnails put in
