@@ -10,6 +10,7 @@ import functools
 import io
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import Image
 from demo.catalog import Artist, Artwork, Catalog, Copy, build_catalog
 
 OVERSIZED_CHUNK = 1 << 16
+LISTINGS_KEPT = 16  # listing queries whose selected records are kept for their next pages
 
 
 class DemoCollection:
@@ -40,12 +42,38 @@ class DemoCollection:
         self._by_image_id = {c.image_id: c for c in self.catalog.copies if c.image_id}
         self._lock = threading.Lock()
         self._indexes: dict[tuple, dict[str, Copy]] = {}
+        # Grouped and sorted once: every API request starts from its source's records, and
+        # sorting all copies per request made the demo server, not the crawler, the cost of a
+        # scaled crawl (quadratic in the collection: an hour for one source at 100k artworks).
+        by_source: dict[str, list[Copy]] = {}
+        for c in self.catalog.copies:
+            by_source.setdefault(c.source, []).append(c)
+        self._source_copies = {source: tuple(sorted(copies, key=_listing_order))
+                               for source, copies in by_source.items()}
+        self._listings: OrderedDict[tuple, list] = OrderedDict()
 
     # --- records ---------------------------------------------------------------------------
 
-    def source_copies(self, source: str) -> list[Copy]:
+    def source_copies(self, source: str) -> tuple[Copy, ...]:
         """A source's records in the order its API lists them (by numeric id)."""
-        return sorted(self.catalog.by_source(source), key=_listing_order)
+        return self._source_copies.get(source, ())
+
+    def listing(self, key: tuple, select: Callable[[], list]) -> list:
+        """``select()``: the records one listing query selects, computed for its first page
+        and kept for the next ones (the last ``LISTINGS_KEPT`` queries, by ``key``: the query
+        without its paging arguments, see ``Request.listing_key``). Paging through N records
+        then costs the server O(N) in all, as a real API's index does, not O(N) per page.
+        Callers must not change the list."""
+        with self._lock:
+            if key in self._listings:
+                self._listings.move_to_end(key)
+                return self._listings[key]
+        selected = select()  # outside the lock: a slow query does not hold up image requests
+        with self._lock:
+            self._listings[key] = selected
+            while len(self._listings) > LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        return selected
 
     def by_source_id(self, source: str, source_id: str) -> Copy | None:
         return self._by_source_id.get((source, source_id))

@@ -65,6 +65,12 @@ class Request:
         values = self.query.get(name)
         return values[-1] if values else default
 
+    def listing_key(self, source: str, *paging: str) -> tuple:
+        """This query without its ``paging`` arguments: the same key for every page of one
+        listing (``DemoCollection.listing``)."""
+        return (source, self.path, tuple(sorted((k, tuple(v)) for k, v in self.query.items()
+                                                if k not in paging)))
+
 
 @dataclass
 class Response:

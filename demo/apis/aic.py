@@ -151,13 +151,15 @@ def handle(collection: DemoCollection, request: Request) -> Response:
             return _too_many("You have requested too many results. Please refine your "
                              "parameters.", "Invalid number of results")
         if search:
-            copies = _search(collection, request, copies)
+            copies = collection.listing(request.listing_key("aic", "page", "limit", "size",
+                                                            "from"),
+                                        lambda: _search(collection, request, copies))
         elif request.arg("ids"):
             wanted = request.arg("ids").split(",")
             copies = [c for c in copies if c.source_id in wanted]
         entries: list = copies
         if request.hostile:  # hostile records after the real ones, then one broken page
-            entries = copies + hostile.aic_records(collection, root)
+            entries = [*copies, *hostile.aic_records(collection, root)]
         total = len(entries)
         items = [_select(e if isinstance(e, dict) else artwork_record(collection, e, root),
                          request.arg("fields")) for e in paginate(entries, offset, limit)]

@@ -111,7 +111,8 @@ def handle(collection: DemoCollection, request: Request) -> Response:
         except ValueError:
             return json_response({"detail": "skip and limit must be integers"}, 400)
         limit = max(0, min(limit, MAX_LIMIT))
-        entries: list = _filter(collection, request, copies)
+        entries: list = collection.listing(request.listing_key("cleveland", "skip", "limit"),
+                                           lambda: _filter(collection, request, copies))
         total = len(entries)
         if request.hostile:  # hostile records after the real ones, then one enormous page
             entries = entries + hostile.cleveland_records(collection, request.source_root)

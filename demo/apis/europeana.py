@@ -328,10 +328,12 @@ def search(collection: DemoCollection, request: Request) -> Response:
                     if p in (request.arg("profile") or "standard").lower().split(",")),
                    "standard")
     reusability = _reusability(request)
-    found = [c for c in collection.source_copies("europeana")
-             if _query_matches(collection, c, query)
-             and all(_qf_matches(collection, c, t) for t in request.query.get("qf", []))
-             and (not reusability or reusability_of(c) in reusability)]
+    found = collection.listing(
+        request.listing_key("europeana", "start", "rows", "cursor", "wskey", "profile"),
+        lambda: [c for c in collection.source_copies("europeana")
+                 if _query_matches(collection, c, query)
+                 and all(_qf_matches(collection, c, t) for t in request.query.get("qf", []))
+                 and (not reusability or reusability_of(c) in reusability)])
     if request.hostile:  # hostile items after the real ones, then one truncated page
         return _hostile_search(collection, request, found, offset, rows, key, profile)
     page = found[offset: offset + rows]

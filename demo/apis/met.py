@@ -181,6 +181,18 @@ def handle(collection: DemoCollection, request: Request) -> Response:
 
 def _search(collection: DemoCollection, request: Request, copies: list[Copy],
             paged: bool) -> dict:
+    ids = collection.listing(request.listing_key("met", "offset", "limit"),
+                             lambda: _search_ids(collection, request, copies))
+    total = len(ids)
+    if paged:  # v1.1: offset/limit, default 100, at most 500, window of 10,000 results
+        offset = max(0, int(request.arg("offset", "0") or 0))
+        limit = int(request.arg("limit", "100") or 100)
+        limit = 100 if limit <= 0 else min(limit, SEARCH_MAX_LIMIT)
+        ids = ids[:SEARCH_WINDOW][offset: offset + limit]
+    return {"total": total, "objectIDs": ids or None}
+
+
+def _search_ids(collection: DemoCollection, request: Request, copies: list[Copy]) -> list[int]:
     q = (request.arg("q") or "").lower()
     if q and q != "*":
         copies = [c for c in copies if q in collection.artwork(c).title.lower()
@@ -200,14 +212,7 @@ def _search(collection: DemoCollection, request: Request, copies: list[Copy],
         lo, hi = int(begin), int(end)
         copies = [c for c in copies if collection.artwork(c).date_end >= lo
                   and collection.artwork(c).date_start <= hi]
-    ids = [int(c.source_id) for c in copies]
-    total = len(ids)
-    if paged:  # v1.1: offset/limit, default 100, at most 500, window of 10,000 results
-        offset = max(0, int(request.arg("offset", "0") or 0))
-        limit = int(request.arg("limit", "100") or 100)
-        limit = 100 if limit <= 0 else min(limit, SEARCH_MAX_LIMIT)
-        ids = ids[:SEARCH_WINDOW][offset: offset + limit]
-    return {"total": total, "objectIDs": ids or None}
+    return [int(c.source_id) for c in copies]
 
 
 def _image(collection: DemoCollection, request: Request) -> Response:

@@ -221,6 +221,14 @@ def _key_refused(request: Request) -> Response | None:
     return json_response({"error": {"code": code, "message": message}}, 403)
 
 
+def _source_id(copy: Copy) -> str:
+    return copy.source_id
+
+
+def _edan_id(copy: Copy) -> str:
+    return f"edanmdm:{record_id(copy)}"
+
+
 def handle(collection: DemoCollection, request: Request) -> Response:
     path = request.path.rstrip("/")
     if path.startswith("/ids/"):
@@ -234,12 +242,13 @@ def handle(collection: DemoCollection, request: Request) -> Response:
     root = request.source_root
     if path.startswith("/content/"):
         ident = unquote(path.removeprefix("/content/"))
-        for copy in collection.source_copies("smithsonian"):
-            if ident in (copy.source_id, f"edanmdm:{record_id(copy)}"):
-                return json_response({"status": 200, "responseCode": 1,
-                                      "response": row(collection, copy, root),
-                                      "message": "content found"})
-        return _edan_error(404)
+        copy = (collection.index("smithsonian", _source_id).get(ident)
+                or collection.index("smithsonian", _edan_id).get(ident))
+        if copy is None:
+            return _edan_error(404)
+        return json_response({"status": 200, "responseCode": 1,
+                              "response": row(collection, copy, root),
+                              "message": "content found"})
     if path.startswith("/category/") and path.split("/")[2] not in CATEGORIES:
         return _edan_error(400)
     try:
@@ -258,7 +267,9 @@ def handle(collection: DemoCollection, request: Request) -> Response:
     if kind in ("ead_collection", "ead_component") or group == "archives":
         copies = []  # no archival records in the demo
     groups = _parse_q(request.arg("q") or "")
-    found = [c for c in copies if _matches(_facets(collection, c), groups)]
+    found = collection.listing(
+        request.listing_key("smithsonian", "start", "rows", "api_key"),
+        lambda: [c for c in copies if _matches(_facets(collection, c), groups)])
     if request.hostile:  # hostile rows after the real ones, then one enormous page
         return _hostile_search(collection, root, found, start, rows)
     return json_response({"status": 200, "responseCode": 1, "response": {
