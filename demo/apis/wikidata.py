@@ -31,6 +31,8 @@ written with the precisions, ranks and attribution qualifiers Wikidata uses.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import json
 import re
@@ -101,6 +103,13 @@ def _number(copy: Copy) -> int:
     return int(copy.source_id[1:])
 
 
+@functools.lru_cache(maxsize=4)
+def _numbers(collection: DemoCollection) -> list[int]:
+    """The item numbers of the source's records, in their (numeric) listing order: a query's
+    id range is then two bisections, not a scan of every copy per query."""
+    return [_number(c) for c in collection.source_copies("wikidata")]
+
+
 def _sparql(collection: DemoCollection, request: Request) -> Response:
     query = request.arg("query") or ""
     match = _QUERY.search(query)
@@ -115,8 +124,9 @@ def _sparql(collection: DemoCollection, request: Request) -> Response:
                         "text/plain; charset=utf-8", {"Retry-After": "1"})
     classes = set(re.findall(r"wd:(Q[0-9]+)", match["classes"]))
     first, end, limit = int(match["first"]), int(match["end"]), int(match["limit"])
-    items = sorted((c for c in collection.catalog.by_source("wikidata")
-                    if PAINTING in classes and first <= _number(c) < end), key=_number)
+    numbers = _numbers(collection)
+    lo, hi = bisect.bisect_left(numbers, first), bisect.bisect_left(numbers, end)
+    items = collection.source_copies("wikidata")[lo:hi] if PAINTING in classes else ()
     rows = [{"item": {"type": "uri", "value": f"{ENTITY}{c.source_id}"},
              "id": {"datatype": "http://www.w3.org/2001/XMLSchema#integer", "type": "literal",
                     "value": str(_number(c))}} for c in items[:limit]]
