@@ -191,7 +191,7 @@ def _worker_catalog(args: tuple) -> Catalog:
 
 def _worker_copies(args: tuple) -> dict:
     """copy_id -> Copy of the worker's catalogue, built once: looking each artwork's copies up
-    by a scan of every copy made a build quadratic (at 100,000 artworks, over a CPU-hour)."""
+    by a scan of every copy made a build quadratic in the collection."""
     if args not in _COPIES_CACHE:
         _COPIES_CACHE[args] = {c.copy_id: c for c in _worker_catalog(args).copies}
     return _COPIES_CACHE[args]

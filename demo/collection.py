@@ -44,7 +44,7 @@ class DemoCollection:
         self._indexes: dict[tuple, dict[str, Copy]] = {}
         # Grouped and sorted once: every API request starts from its source's records, and
         # sorting all copies per request made the demo server, not the crawler, the cost of a
-        # scaled crawl (quadratic in the collection: an hour for one source at 100k artworks).
+        # scaled crawl (quadratic in the collection).
         by_source: dict[str, list[Copy]] = {}
         for c in self.catalog.copies:
             by_source.setdefault(c.source, []).append(c)

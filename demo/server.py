@@ -67,9 +67,10 @@ class Request:
 
     def listing_key(self, source: str, *paging: str) -> tuple:
         """This query without its ``paging`` arguments: the same key for every page of one
-        listing (``DemoCollection.listing``)."""
-        return (source, self.path, tuple(sorted((k, tuple(v)) for k, v in self.query.items()
-                                                if k not in paging)))
+        listing (``DemoCollection.listing``). The source's root is part of it, since records
+        name their URLs and two servers may serve one collection."""
+        return (source, self.source_root, self.path,
+                tuple(sorted((k, tuple(v)) for k, v in self.query.items() if k not in paging)))
 
 
 @dataclass
