@@ -58,6 +58,9 @@ SCALED_DEMO = {"size_scale": 0.5, "painter": "fast"}
 GROUPS = ("demo", "crawl", "hash", "curate", "pack")
 COSTS = ("wall_s", "cpu_s", "peak_rss_mib", "disk_mib")
 AT_RECORDS = (10_000, 100_000, 300_000, 1_000_000)
+# Stages that keep a killed run's work and go on from it (a crawl's journal, curate's verdicts).
+RESUMABLE = ("crawl", "curate")
+CHECKPOINT_S = 30  # a running stage's figures so far are saved this often (kept runs)
 MEASURED_WITHIN = 0.1  # a run this close to a column's record count counts as measured there
 # Below these, fixed costs (a DVC invocation, a Scrapy start, about 5 s per stage) dominate and
 # the fitted exponents say nothing about large collections: no extrapolation, no README table.
@@ -136,27 +139,82 @@ def steps(stderr: str) -> dict:
     return found
 
 
-def run_stage(project: Path, stage: str) -> dict:
+def run_stage(project: Path, stage: str, checkpoint=None) -> dict:
     """``dvc repro --single-item stage`` with its wall time, its processes' rusage and the
     steps it printed. Its stderr goes to a file: a pipe read only at the end would fill and
-    stall a long crawl's progress lines."""
-    started = time.perf_counter()
+    stall a long crawl's progress lines. ``checkpoint``: called every ``CHECKPOINT_S`` with
+    the figures so far (`timed`)."""
     with tempfile.TemporaryFile("w+b") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
-                                cwd=project, stdout=subprocess.DEVNULL, stderr=stderr,
-                                env=venv_env())
-        # wait4's rusage covers the process and every descendant it waited for (Linux).
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
+        row, code = timed([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+                          project, stderr, checkpoint)
         stderr.seek(0)
         error = stderr.read().decode(errors="replace")
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
+    if code:
         raise RuntimeError(f"dvc repro {stage} failed in {project}:\n{error[-3000:]}")
-    row = {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-           "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
     printed = steps(error)
     return {**row, "steps": printed} if printed else row
+
+
+def timed(command: list[str], cwd: Path, stderr, checkpoint=None) -> tuple[dict, int]:
+    """Run ``command``: its wall time, CPU time and peak RSS (``wall_s``, ``cpu_s``,
+    ``peak_rss_mib``) and its exit code. ``checkpoint``: called every ``CHECKPOINT_S`` with
+    the figures so far, read from /proc (`tree_usage`), so that a run killed with the
+    benchmark (a session's end) leaves what it had spent."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr,
+                            env=venv_env())
+    peak, saved = 0.0, started
+    while True:
+        # wait4's rusage covers the process and every descendant it waited for (Linux).
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if checkpoint is not None and time.perf_counter() - saved >= CHECKPOINT_S:
+            cpu, rss = tree_usage(proc.pid)
+            peak = max(peak, rss)
+            checkpoint({"wall_s": round(time.perf_counter() - started, 2),
+                        "cpu_s": round(cpu, 2), "peak_rss_mib": round(peak, 1)})
+            saved = time.perf_counter()
+        time.sleep(0.2)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall_s": round(time.perf_counter() - started, 2),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}, proc.returncode
+
+
+def tree_usage(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of a running process and all its descendants (a reaped child's
+    through its parent's cumulative times), and the largest peak RSS of those alive, MiB."""
+    import psutil  # DVC's dependency
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0, 0.0
+    cpu, peak = 0.0, 0.0
+    for proc in tree:
+        try:
+            times = proc.cpu_times()
+            cpu += times.user + times.system + times.children_user + times.children_system
+            with open(f"/proc/{proc.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) / 1024)
+        except (psutil.NoSuchProcess, FileNotFoundError):
+            continue  # ended between the listing and the reading
+    return cpu, peak
+
+
+def added(before: dict | None, row: dict) -> dict:
+    """A stage's figures over its attempts: ``before`` (the attempts stopped part way, or
+    None) and ``row`` (this one): times add up, the peak is the larger, ``attempts`` counts."""
+    if before is None:
+        return row
+    return {**row, "wall_s": round(before["wall_s"] + row["wall_s"], 2),
+            "cpu_s": round(before["cpu_s"] + row["cpu_s"], 2),
+            "peak_rss_mib": max(before["peak_rss_mib"], row["peak_rss_mib"]),
+            "attempts": before.get("attempts", 1) + 1}
 
 
 def output_mib(project: Path, stage: str) -> float:
@@ -179,7 +237,11 @@ def output_paths(project: Path, stage: str) -> list[Path]:
 def measure(artworks: int, root: Path, keep: bool = False) -> dict:
     """Every stage at ``artworks``. With ``keep``, the project stays in ``root`` and each
     stage's figures are saved as it ends (``n{artworks}.stages.json``), so a run stopped part
-    way (a session's end) goes on from the stage it stopped in, which starts over."""
+    way (a session's end) goes on from the stage it stopped in. That stage starts over,
+    except a crawl or curate (``RESUMABLE``): those go on with the work the killed run kept
+    (the crawl's journal, curate's verdicts), as a user's would, and the figures of their
+    attempts add up (``attempts``; each attempt's time until its last checkpoint, so a stop
+    loses up to ``CHECKPOINT_S`` from the record while the re-start's reading is counted)."""
     project, saved = root / f"n{artworks}", root / f"n{artworks}.stages.json"
     state = json.loads(saved.read_text()) if keep and saved.is_file() else {}
     if "row" in state:  # measured to the end before
@@ -189,16 +251,25 @@ def measure(artworks: int, root: Path, keep: bool = False) -> dict:
         scaled_project(project, artworks)
         state = {"code": commit_of(REPO), "stages": {}}  # what the project copy ran
     stages = state["stages"]
+    # Stages stopped part way: their figures until the last checkpoint.
+    stopped = state.setdefault("stopped", {})
     for stage in stage_names(project):
         if stage in stages:
             continue
-        # A stage stopped part way would resume (crawls and curate's verdicts persist): timed
-        # from nothing instead.
-        for target in output_paths(project, stage):
-            if target.is_dir():
-                shutil.rmtree(target)
-            target.unlink(missing_ok=True)
-        stages[stage] = {**run_stage(project, stage), "disk_mib": output_mib(project, stage)}
+        before = stopped.get(stage) if stage.partition("@")[0] in RESUMABLE else None
+        if before is None:  # timed from nothing: its outputs of a stopped run go
+            for target in output_paths(project, stage):
+                if target.is_dir():
+                    shutil.rmtree(target)
+                target.unlink(missing_ok=True)
+
+        def checkpoint(so_far: dict, stage=stage, before=before) -> None:
+            stopped[stage] = added(before, so_far)
+            write_text(saved, json.dumps(state, indent=1) + "\n")
+
+        row = run_stage(project, stage, checkpoint if keep else None)
+        stages[stage] = {**added(before, row), "disk_mib": output_mib(project, stage)}
+        stopped.pop(stage, None)
         print(f"  {artworks} artworks: {stage} {stages[stage]}", flush=True)
         if keep:
             write_text(saved, json.dumps(state, indent=1) + "\n")

@@ -73,16 +73,20 @@ def test_a_kept_run_stopped_part_way_goes_on_from_the_stage_it_stopped_in(tmp_pa
 
     ran = []
 
-    def stage_standing_in(project, stage):  # each stage's dvc repro, which takes minutes
-        for target in scale.output_paths(project, stage):  # curate's: manifests and verdicts
-            assert not target.exists(), f"{stage} starts from its output of a stopped run"
+    def stage_standing_in(project, stage, checkpoint=None):  # each stage's dvc repro: minutes
+        kept = all(t.exists() for t in scale.output_paths(project, stage))
+        if stage != "curate":  # curate goes on from its verdicts; the others start over
+            for target in scale.output_paths(project, stage):
+                assert not target.exists(), f"{stage} starts from its output of a stopped run"
         ran.append(stage)
-        for target in scale.output_paths(project, stage):
+        for target in scale.output_paths(project, stage):  # curate's: manifests and verdicts
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("out")
         if stage in ("hash@met", "curate") and ran.count(stage) == 1:
+            checkpoint({"wall_s": 0.5, "cpu_s": 0.75, "peak_rss_mib": 30.0})
             raise KeyboardInterrupt  # the session ends inside the stage, its output half made
         if stage == "curate":
+            assert kept, "curate goes on from the verdicts its stopped run kept"
             (project / "metrics").mkdir(exist_ok=True)
             (project / "metrics" / "curate.json").write_text(
                 json.dumps({"records": 100, "stored": 90, "curated": 40}))
@@ -100,7 +104,32 @@ def test_a_kept_run_stopped_part_way_goes_on_from_the_stage_it_stopped_in(tmp_pa
     row = scale.measure(50, tmp_path, keep=True)
     assert len(ran) == len(set(ran)) + 2  # each stage once, the two stopped ones twice
     assert set(row["stages"]) == set(ran) and row["records"] == 100
-    assert row["groups"]["hash"]["wall_s"] == 9.0  # nine hash stages of 1 s
+    assert row["groups"]["hash"]["wall_s"] == 9.0  # nine hash stages of 1 s: met started over
+    # curate went on: both attempts count, its peak the larger.
+    assert row["stages"]["curate"] == {"wall_s": 1.5, "cpu_s": 2.75, "peak_rss_mib": 30.0,
+                                       "attempts": 2, "disk_mib": 0.0}
     assert not (tmp_path / "n50").exists()  # the project goes; its figures stay
     calls = len(ran)
     assert scale.measure(50, tmp_path, keep=True) == row and len(ran) == calls  # nothing reruns
+
+
+def test_a_running_stage_reports_its_time_cpu_and_memory_so_far_children_included(tmp_path,
+                                                                                 monkeypatch):
+    import sys
+
+    from benchmarks import scale
+
+    monkeypatch.setattr(scale, "CHECKPOINT_S", 0.5)
+    # A parent that starts a child burning a second of CPU with 64 MiB held, then waits.
+    burn = ("import time; b = bytearray(64 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+            "t = time.process_time()\nwhile time.process_time() - t < 1.5: pass\n"
+            "time.sleep(1)")
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"
+    seen = []
+    with open(tmp_path / "stderr", "w+b") as stderr:
+        row, code = scale.timed([sys.executable, "-c", parent], tmp_path, stderr,
+                                checkpoint=seen.append)
+    assert code == 0
+    assert seen and max(s["cpu_s"] for s in seen) >= 1.0  # the child's, while it ran
+    assert max(s["peak_rss_mib"] for s in seen) >= 64
+    assert row["cpu_s"] >= 1.5 and row["wall_s"] >= 2.5 and row["peak_rss_mib"] >= 64
