@@ -61,6 +61,8 @@ AT_RECORDS = (10_000, 100_000, 300_000, 1_000_000)
 # Stages that keep a killed run's work and go on from it (a crawl's journal, curate's verdicts).
 RESUMABLE = ("crawl", "curate")
 CHECKPOINT_S = 30  # a running stage's figures so far are saved this often (kept runs)
+POLL_S = 0.2  # how often the benchmark looks at a running stage
+STOPPED_AFTER_S = 5.0  # a poll this late means the benchmark was stopped, not the stage slow
 MEASURED_WITHIN = 0.1  # a run this close to a column's record count counts as measured there
 # Below these, fixed costs (a DVC invocation, a Scrapy start, about 5 s per stage) dominate and
 # the fitted exponents say nothing about large collections: no extrapolation, no README table.
@@ -159,25 +161,31 @@ def timed(command: list[str], cwd: Path, stderr, checkpoint=None) -> tuple[dict,
     """Run ``command``: its wall time, CPU time and peak RSS (``wall_s``, ``cpu_s``,
     ``peak_rss_mib``) and its exit code. ``checkpoint``: called every ``CHECKPOINT_S`` with
     the figures so far, read from /proc (`tree_usage`), so that a run killed with the
-    benchmark (a session's end) leaves what it had spent."""
+    benchmark (a session's end) leaves what it had spent. Time while the benchmark's process
+    group was stopped (``kill -STOP``, to run something else alone on a small machine) is not
+    the command's: a poll that wakes over ``STOPPED_AFTER_S`` late counts as stopped."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr,
                             env=venv_env())
-    peak, saved = 0.0, started
+    peak, saved, tick, stopped = 0.0, started, started, 0.0
     while True:
         # wait4's rusage covers the process and every descendant it waited for (Linux).
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        now = time.perf_counter()
+        if now - tick > STOPPED_AFTER_S:  # the benchmark and its stage were stopped
+            stopped += now - tick  # (SIGSTOP to run something alone; a suspended machine)
+        tick = now
         if pid:
             break
-        if checkpoint is not None and time.perf_counter() - saved >= CHECKPOINT_S:
+        if checkpoint is not None and now - saved >= CHECKPOINT_S:
             cpu, rss = tree_usage(proc.pid)
             peak = max(peak, rss)
-            checkpoint({"wall_s": round(time.perf_counter() - started, 2),
+            checkpoint({"wall_s": round(now - started - stopped, 2),
                         "cpu_s": round(cpu, 2), "peak_rss_mib": round(peak, 1)})
-            saved = time.perf_counter()
-        time.sleep(0.2)
+            saved = now
+        time.sleep(POLL_S)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": round(time.perf_counter() - started, 2),
+    return {"wall_s": round(time.perf_counter() - started - stopped, 2),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
             "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}, proc.returncode
 

@@ -133,3 +133,34 @@ def test_a_running_stage_reports_its_time_cpu_and_memory_so_far_children_include
     assert seen and max(s["cpu_s"] for s in seen) >= 1.0  # the child's, while it ran
     assert max(s["peak_rss_mib"] for s in seen) >= 64
     assert row["cpu_s"] >= 1.5 and row["wall_s"] >= 2.5 and row["peak_rss_mib"] >= 64
+
+
+
+def test_time_while_the_benchmark_and_its_stage_are_stopped_is_not_the_stages(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.project_copy import REPO
+
+    # The benchmark times a command of 2 CPU-seconds in a process group of its own; that group
+    # is stopped for 6 s part way, as one does to run something else alone on a small machine.
+    work = "import time\nwhile time.process_time() < 2: pass"
+    bench = ("import json, sys; from benchmarks.scale import timed\n"
+             f"row, code = timed([sys.executable, '-c', {work!r}], '.', sys.stderr)\n"
+             "print(json.dumps(row))")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", bench], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGSTOP)
+    time.sleep(6)
+    os.killpg(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=60)
+    clock = time.perf_counter() - started
+    row = json.loads(out)
+    assert row["cpu_s"] >= 2.0
+    assert 2.0 <= row["wall_s"] <= clock - 5.0  # the 6 s stopped are not the command's
