@@ -51,6 +51,7 @@ from PIL import Image, ImageDraw
 from benchmarks.dvc_scale import exponent
 from benchmarks.project_copy import REPO, copy_project, free_port
 from marcus.atomic import write_text
+from marcus.timings import peak_rss_mib
 
 RESULTS = Path(__file__).parent / "results"
 README = REPO / "README.md"
@@ -204,13 +205,10 @@ def tree_usage(pid: int) -> tuple[float, float]:
     for proc in tree:
         try:
             times = proc.cpu_times()
-            cpu += times.user + times.system + times.children_user + times.children_system
-            with open(f"/proc/{proc.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]) / 1024)
-        except (psutil.NoSuchProcess, FileNotFoundError):
+        except psutil.NoSuchProcess:
             continue  # ended between the listing and the reading
+        cpu += times.user + times.system + times.children_user + times.children_system
+        peak = max(peak, peak_rss_mib(proc.pid))
     return cpu, peak
 
 

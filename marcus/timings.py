@@ -26,16 +26,19 @@ def write_timings(path: str | os.PathLike | None, values: dict) -> None:
     write_text(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (MiB), to set against ``crawl.max_rss_mb``.
+def peak_rss_mib(pid: int | None = None) -> float:
+    """This process's peak resident memory (MiB), to set against ``crawl.max_rss_mb``; with
+    ``pid``, that process's (Linux only: 0.0 where it cannot be read, as once it has ended).
 
     VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a crawl started by a
     large process (a test run, a notebook) would report its parent's size.
     """
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid or 'self'}/status") as f:
             kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    except (OSError, StopIteration, ValueError):  # not Linux
+    except (OSError, StopIteration, ValueError):  # not Linux, or no such process
+        if pid is not None:
+            return 0.0
         import resource
         import sys
 
