@@ -262,7 +262,8 @@ def measure(artworks: int, root: Path, keep: bool = False) -> dict:
     for stage in stage_names(project):
         if stage in stages:
             continue
-        before = stopped.get(stage) if stage.partition("@")[0] in RESUMABLE else None
+        resumable = stage.partition("@")[0] in RESUMABLE
+        before = stopped.get(stage) if resumable else None
         if before is None:  # timed from nothing: its outputs of a stopped run go
             for target in output_paths(project, stage):
                 if target.is_dir():
@@ -273,7 +274,8 @@ def measure(artworks: int, root: Path, keep: bool = False) -> dict:
             stopped[stage] = added(before, so_far)
             write_text(saved, json.dumps(state, indent=1) + "\n")
 
-        row = run_stage(project, stage, checkpoint if keep else None)
+        # Only a stage that goes on needs its figures so far: the others start over.
+        row = run_stage(project, stage, checkpoint if keep and resumable else None)
         stages[stage] = {**added(before, row), "disk_mib": output_mib(project, stage)}
         stopped.pop(stage, None)
         print(f"  {artworks} artworks: {stage} {stages[stage]}", flush=True)
