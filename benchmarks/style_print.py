@@ -17,10 +17,12 @@ in this process with 2 threads.
 3. ``tiling``: the loss's gradient at 512 px tile by tile (256 px tiles) against untiled, the
    largest difference relative to the largest gradient (goal: at most 1e-4 in float32).
 4. ``parity``: at 512 px, a plain L-BFGS run of 500 evaluations on the pixels from the
-   content, then three multi-scale runs until each reaches the plain run's loss: coarse to
+   content, then four multi-scale runs until each reaches the plain run's loss: coarse to
    fine on pixels (the sqrt(2) scales below, then 512 px), the image's Laplacian pyramid
-   (``pyramid_levels`` octaves optimised together at 512 px), and both. Each reports how
-   many evaluations that took in all, every scale's counted as one (goal: at most 60 %).
+   (``pyramid_levels`` octaves optimised together at 512 px), its spectrum (every frequency
+   at once, weighted 1/f^``spectrum_decay``), and coarse to fine on the spectrum. Each
+   reports how many evaluations that took in all, every scale's counted as one (goal: at
+   most 60 %).
 5. ``quality``: the default network's transfer at the CPU schedule (goal: ``swd_ratio`` at
    most 0.5 with ``ssim_y_quarter`` at least 0.5).
 """
@@ -63,7 +65,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 UPSCALER = ROOT / "data" / "models" / "upscaler"
 CPU_SCHEDULE = TransferSettings(min_px=256, max_px=512, steps_per_scale=(100, 80, 60))
 QUICK_SCHEDULE = TransferSettings(min_px=64, max_px=96, steps_per_scale=(10,))
-PYRAMID_LEVELS = TransferSettings().pyramid_levels   # the default's (style/transfer.py)
+PYRAMID_LEVELS = TransferSettings().pyramid_levels   # the defaults' (style/transfer.py)
+SPECTRUM_DECAY = TransferSettings().spectrum_decay
 GOALS = {"print_minutes": 30, "print_peak_gib": 4.0, "tiling_max_rel": 1e-4,
          "parity_share": 0.6, "swd_ratio": 0.5, "ssim_y_quarter": 0.5}
 
@@ -178,14 +181,18 @@ def _parity(content, style, net, quick: bool) -> dict:
     plain_s = time.perf_counter() - started
     target = min(plain)   # the best the plain run reached (L-BFGS need not descend every step)
     result = {"side_px": side, "plain_evaluations": plain_evals, "plain_loss": target,
-              "plain_s": round(plain_s, 1), "pyramid_levels": PYRAMID_LEVELS}
+              "plain_s": round(plain_s, 1), "pyramid_levels": PYRAMID_LEVELS,
+              "spectrum_decay": SPECTRUM_DECAY}
     # Each variant: the sqrt(2) scales below `side` (a tenth of the budget each) or none, then
     # one L-BFGS run at `side` until it reaches the target or the budget is spent.
     variants = {}
-    for name, coarse_to_fine, levels in (("coarse_to_fine", True, 1),
-                                         ("pyramid", False, PYRAMID_LEVELS),
-                                         ("coarse_to_fine_pyramid", True, PYRAMID_LEVELS)):
-        at_side = replace(settings, pyramid_levels=levels)
+    pixels, pyramid = {"pyramid_levels": 1}, {"pyramid_levels": PYRAMID_LEVELS}
+    spectrum = {"variables": "spectrum", "spectrum_decay": SPECTRUM_DECAY}
+    for name, coarse_to_fine, variables in (("coarse_to_fine", True, pixels),
+                                            ("pyramid", False, pyramid),
+                                            ("spectrum", False, spectrum),
+                                            ("coarse_to_fine_spectrum", True, spectrum)):
+        at_side = replace(settings, **variables)
         started = time.perf_counter()
         coarse_evals, start = 0, c
         if coarse_to_fine:

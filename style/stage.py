@@ -36,14 +36,23 @@ from style.features import LAYOUTS, load_feature_net
 from style.losses import STYLE_LOSSES
 from style.metrics import style_scores
 from style.photograph import photograph
-from style.transfer import COLOURS, INITS, OPTIMIZERS, Style, TransferSettings, stylize
+from style.transfer import (
+    COLOURS,
+    INITS,
+    OPTIMIZERS,
+    VARIABLES,
+    Style,
+    TransferSettings,
+    stylize,
+)
 
 TRANSFER_SPEC = {"content_layers": list_of(str), "style_layers": list_of(str),
                  "content_weight": float, "style_weight": float, "tv_weight": float,
                  "style_loss": one_of(*STYLE_LOSSES), "optimizer": one_of(*OPTIMIZERS),
                  "lr": float, "min_px": int, "max_px": int, "steps_per_scale": list_of(int),
                  "style_scale": float, "init": one_of(*INITS), "colour": one_of(*COLOURS),
-                 "seed": int, "tile_px": int, "pyramid_levels": int}
+                 "seed": int, "tile_px": int, "variables": one_of(*VARIABLES),
+                 "pyramid_levels": int, "spectrum_decay": float}
 SPEC = {"content": optional(str), "photograph_seed": int, "photograph_px": list_of(int, 2),
         "style_query": str, "style_limit": int, "network": optional(str),
         "layout": one_of("auto", *LAYOUTS), "pooling": one_of("max", "avg"),

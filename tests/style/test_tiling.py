@@ -85,11 +85,14 @@ def test_a_tiled_transfer_ends_where_the_untiled_one_does():
     assert (tiled - untiled).abs().max() < 1e-3
 
 
-def test_through_pyramid_octaves_a_tiled_transfer_ends_where_the_untiled_one_does():
+@pytest.mark.parametrize("variables", [{"pyramid_levels": 3}, {"variables": "spectrum"}],
+                         ids=["pyramid", "spectrum"])
+def test_through_pyramid_octaves_or_a_spectrum_a_tiled_transfer_ends_where_the_untiled_one_does(
+        variables):
     # L-BFGS without line search: its steps are linear in the gradients, so a difference in
-    # the octaves' gradients would show (Adam's sign-like first steps would amplify rounding)
+    # the variables' gradients would show (Adam's sign-like first steps would amplify rounding)
     content, style = _image(1, 96, 80), _image(3, 96, 96)
-    common = dict(min_px=96, max_px=96, steps_per_scale=(4,), pyramid_levels=3,
+    common = dict(min_px=96, max_px=96, steps_per_scale=(4,), **variables,
                   style_layers=("relu1_1", "relu2_1", "relu3_1"), content_layers=("relu3_1",))
     untiled = stylize(content, [Style(style)], NET, TransferSettings(**common))
     tiled = stylize(content, [Style(style)], NET, TransferSettings(**common, tile_px=64))

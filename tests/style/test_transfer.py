@@ -60,16 +60,39 @@ def test_a_pyramid_of_octaves_starts_at_the_start_image_and_stops_at_16_px():
     assert torch.allclose(pyramid.image(), start + 0.1, atol=1e-6)
 
 
-def test_optimising_pyramid_octaves_lowers_the_style_distance_as_pixels_do():
+def test_a_spectrum_of_the_change_starts_at_the_start_image_and_moves_it_linearly():
+    start = _content(48, 40)
+    spectrum = transfer.SpectrumImage(start, decay=1.0)
+    assert spectrum.spectrum.shape == (1, 3, 48, 21, 2)      # rfft2 of 48x40, real and imaginary
+    assert torch.equal(spectrum.image(), start)
+    with torch.no_grad():
+        spectrum.spectrum[0, :, 0, 0, 0] = 1.0                # the mean of every channel
+    one = spectrum.image() - start
+    assert one.std(dim=(2, 3)).max() < 1e-6                   # moves the whole image alike
+    assert one.mean() > 0
+    with torch.no_grad():
+        spectrum.spectrum.mul_(-2)
+    assert torch.allclose(spectrum.image() - start, -2 * one, atol=1e-6)
+
+
+def test_the_spectrums_colour_mixing_follows_how_the_start_images_colours_vary():
+    grey = _content()[:, :1].expand(1, 3, 48, 40).contiguous()    # one colour axis: grey
+    root = transfer.colour_square_root(grey)
+    assert torch.allclose(root, torch.ones(3, 3), atol=1e-2)      # a change moves grey only
+    noise = torch.rand(1, 3, 200, 200, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(transfer.colour_square_root(noise), torch.eye(3), atol=0.05)
+
+
+def test_optimising_pyramid_octaves_or_the_spectrum_lowers_the_style_distance_as_pixels_do():
     content, style = _content(), _stripes((0.9, 0.2, 0.1), seed=1)
     objective = Objective(NET, content, [Style(style)], FAST, None)
     before = objective.loss(content)[1]
-    for levels in (1, 3):
+    for variables, levels in (("pyramid", 1), ("pyramid", 3), ("spectrum", 1)):
         settings = TransferSettings(**{**FAST.__dict__, "steps_per_scale": (40,),
-                                       "pyramid_levels": levels})
+                                       "variables": variables, "pyramid_levels": levels})
         out = stylize(content, [Style(style)], NET, settings)
         after = objective.loss(out)[1]
-        assert after["style"] < 0.3 * before["style"], (levels, before, after)
+        assert after["style"] < 0.3 * before["style"], (variables, levels, before, after)
         assert out.min() >= 0 and out.max() <= 1
 
 
@@ -170,7 +193,9 @@ def test_bad_settings_are_refused_before_any_work():
                             ({"min_px": 8}, "min_px"),
                             ({"steps_per_scale": ()}, "steps_per_scale"),
                             ({"colour": "sepia"}, "colour must be one of"),
-                            ({"pyramid_levels": 0}, "pyramid_levels must be at least 1")):
+                            ({"pyramid_levels": 0}, "pyramid_levels must be at least 1"),
+                            ({"variables": "wavelets"}, "variables must be one of"),
+                            ({"spectrum_decay": -1.0}, "spectrum_decay must be in")):
         with pytest.raises(UserError, match=message):
             stylize(content, [Style(style)], NET,
                     TransferSettings(**{**FAST.__dict__, **change}))
