@@ -433,11 +433,11 @@ class SpectrumImage:
     (cycles per pixel) weighted 1/f^``decay`` and the colours mixed by the square root of
     ``start``'s colour covariance (Mordvintsev et al.'s "decorrelated" parameterisation, Distill
     2018). A photograph's or a painting's spectrum falls off about as 1/f and its three channels
-    move mostly together, so in these variables a step of every frequency and of the common
-    colour axis counts alike: L-BFGS then needs fewer evaluations to reach a loss than on the
-    pixels or the pyramid's octaves (``parity`` in benchmarks/results/style_print.json). The
-    loss is unchanged and the map is linear, so tiled gradients stay exact. ``decay`` 0 is an
-    orthonormal transform of the pixels (then only the colours are mixed)."""
+    move mostly together, so these variables scale each frequency and colour axis by about its
+    share in a picture. Whether L-BFGS then needs fewer evaluations than on the pyramid's
+    octaves is measured by benchmarks/style_print.py (``parity``): so far it depends on the
+    size. The loss is unchanged and the map is linear, so tiled gradients stay exact.
+    ``decay`` 0 is an orthonormal transform of the pixels (then only the colours are mixed)."""
 
     def __init__(self, start: torch.Tensor, decay: float):
         self.start = start.detach()
