@@ -437,7 +437,7 @@ class SpectrumImage:
     share in a picture. Whether L-BFGS then needs fewer evaluations than on the pyramid's
     octaves is measured by benchmarks/style_print.py (``parity``): so far it depends on the
     size. The loss is unchanged and the map is linear, so tiled gradients stay exact.
-    ``decay`` 0 is an orthonormal transform of the pixels (then only the colours are mixed)."""
+    ``decay`` 0 weights every frequency alike (then only the colours are reweighted)."""
 
     def __init__(self, start: torch.Tensor, decay: float):
         self.start = start.detach()
