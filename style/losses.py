@@ -71,14 +71,14 @@ def style_distance(x: Moments, s: Moments, kind: str = "gram") -> torch.Tensor:
         return ((x.mean - s.mean).square().sum() / channels
                 + (x.cov - s.cov).square().sum() / channels ** 2)
     if kind == "wasserstein":
-        root_s = _sqrtm_psd(s.cov.detach())
+        root_s = sqrtm_psd(s.cov.detach())
         trace = (torch.trace(x.cov) + torch.trace(s.cov)
                  - 2 * _trace_sqrtm_psd(root_s @ x.cov @ root_s))
         return ((x.mean - s.mean).square().sum() + trace.clamp(min=0)) / channels
     raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}, not {kind!r}")
 
 
-def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
+def sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
     """The square root of a symmetric positive semi-definite matrix, differentiable (eigh in
     float64, eigenvalues clamped at 0)."""
     sym = (matrix + matrix.T).double() / 2

@@ -52,6 +52,7 @@ from style.losses import (
     STYLE_LOSSES,
     Moments,
     moments,
+    sqrtm_psd,
     style_distance,
     total_variation,
 )
@@ -461,10 +462,9 @@ class SpectrumImage:
 def colour_square_root(image: torch.Tensor) -> torch.Tensor:
     """[3, 3]: the symmetric square root of the image's colour covariance, scaled to a mean
     diagonal of 1 (about the identity for a flat image or independent noise)."""
-    pixels = image.reshape(image.shape[1], -1).double()
-    pixels = pixels - pixels.mean(dim=1, keepdim=True)
-    values, vectors = torch.linalg.eigh(pixels @ pixels.T / pixels.shape[1])
-    root = vectors @ torch.diag(values.clamp_min(1e-8).sqrt()) @ vectors.T
+    cov = moments(image).cov            # float64
+    # The floor keeps a flat image's root the identity rather than 0 / 0.
+    root = sqrtm_psd(cov + 1e-8 * torch.eye(len(cov), dtype=cov.dtype))
     return (root / root.diagonal().mean()).to(image.dtype)
 
 
