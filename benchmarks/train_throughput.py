@@ -39,6 +39,15 @@ folded into that step, so timing a multiple of 16 steps amortises them exactly. 
 5. ``presets``: candidate ``cpu`` presets for a ~15-minute run on ~600 paintings, with their
    images/s and the thousands of images (kimg) and steps such a run reaches (quick: only the
    proposed one).
+6. ``where_the_time_goes``: ours' ``auto32`` step under torch.profiler: the share of the
+   operators' time in oneDNN's convolution kernels, forward and backward (``conv_share``),
+   and in the 3x3 convolutions of full width alone; what one such convolution reaches
+   (GFLOP/s at 32 px, forward and forward + backward) beside a matrix product of the same
+   arithmetic. Both trainers run the same convolutions (same shapes; StyleGAN2-ADA modulates
+   activations, not weights, while training), so the side-by-side ratio cannot pass
+   ``ceiling_over_stylegan2_ada`` = ratio / ``conv_share``: ours with everything but the
+   convolutions free. The profiler's own cost falls on the many small operators, so the
+   share is if anything low and the ceiling high.
 
 The machine is shared: every figure comes with the load average when it was taken.
 """
@@ -437,6 +446,67 @@ def _measure_presets(steps: int, names: list[str]) -> dict:
     return out
 
 
+CONVOLUTION_KERNELS = {"aten::mkldnn_convolution": 1,    # operator: index of its weight shape
+                       "aten::convolution_backward": 2}
+
+
+def _conv_throughput(repeats: int) -> dict:
+    """GFLOP/s of a 3x3, 128-channel convolution at 32 px (batch 8), forward and forward +
+    backward (3x the forward's arithmetic), beside a matrix product of the forward's."""
+    x = torch.randn(8, 128, 32, 32, requires_grad=True)
+    w = torch.randn(128, 128, 3, 3, requires_grad=True)
+    flop = 2 * 8 * 128 * 128 * 9 * 32 * 32
+    a, b = torch.randn(128, 128 * 9), torch.randn(128 * 9, 8 * 32 * 32)
+
+    def forward_backward():
+        F.conv2d(x, w, padding=1).sum().backward()
+
+    out = {}
+    for name, call, arithmetic in (("forward", lambda: F.conv2d(x, w, padding=1), flop),
+                                   ("forward_backward", forward_backward, 3 * flop),
+                                   ("matmul_same_arithmetic", lambda: a @ b, flop)):
+        for _ in range(3):
+            call()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            call()
+        seconds = (time.perf_counter() - started) / repeats
+        out[f"{name}_gflop_per_s"] = round(arithmetic / seconds / 1e9, 1)
+    return out
+
+
+def _measure_where_time_goes(steps: int, side_by_side, config: dict = AUTO32,
+                             conv_repeats: int = 20) -> dict:
+    """See the module docstring (6)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    trainer = Trainer(config)
+    trainer.images_per_second(4)  # warm-up: allocator, oneDNN kernels
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        trainer.images_per_second(steps)
+    total = conv = conv3x3 = 0.0
+    for event in prof.key_averages(group_by_input_shape=True):
+        total += event.self_cpu_time_total
+        if event.key in CONVOLUTION_KERNELS:
+            conv += event.self_cpu_time_total
+            weight = event.input_shapes[CONVOLUTION_KERNELS[event.key]]
+            if len(weight) == 4 and weight[1] > 1 and weight[2:] == [3, 3]:
+                conv3x3 += event.self_cpu_time_total
+    out = {"steps": steps, "conv_share": round(conv / total, 3),
+           "conv3x3_full_width_share": round(conv3x3 / total, 3),
+           "conv3x3_32px": _conv_throughput(conv_repeats)}
+    return {**out, **_ceiling(side_by_side, out["conv_share"])}
+
+
+def _ceiling(side_by_side, conv_share: float) -> dict:
+    """The side-by-side ratio with everything but the convolutions free (nothing when there
+    is no side-by-side result)."""
+    if not isinstance(side_by_side, dict) or "ours_over_stylegan2_ada" not in side_by_side:
+        return {}
+    return {"ceiling_over_stylegan2_ada": round(
+        side_by_side["ours_over_stylegan2_ada"] / conv_share, 2)}
+
+
 def run(quick: bool = False, stylegan2_ada: str | None = None) -> dict:
     """``stylegan2_ada``: a checkout of NVlabs/stylegan2-ada-pytorch to time beside ours."""
     threads = torch.get_num_threads()
@@ -459,6 +529,8 @@ def run(quick: bool = False, stylegan2_ada: str | None = None) -> dict:
         names = [PROPOSED_PRESET] if quick else list(PRESETS)
         result["presets"] = _measure_presets(steps=16 if quick else 32, names=names)
         result["proposed_cpu_preset"] = PROPOSED_PRESET
+        result["where_the_time_goes"] = _measure_where_time_goes(
+            steps=16 if quick else 32, side_by_side=result["stylegan2_ada"])
         result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         result["seconds"] = round(time.time() - started, 1)
         return result

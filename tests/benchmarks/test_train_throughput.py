@@ -65,3 +65,12 @@ def test_without_a_checkout_the_last_side_by_side_is_carried_over_with_its_date(
     path.write_text(json.dumps({"stylegan2_ada": carried,
                                 "_machine": {"when": "2026-12-09 10:00"}}))
     assert train_throughput._carried_side_by_side(path)["carried_from"] == "2026-12-01 10:00"
+
+
+def test_the_convolutions_share_of_a_step_lies_in_0_to_1_and_bounds_the_side_by_side_ratio():
+    split = train_throughput._measure_where_time_goes(
+        steps=16, side_by_side={"ours_over_stylegan2_ada": 1.3}, config=SMALL, conv_repeats=1)
+    assert 0 < split["conv3x3_full_width_share"] <= split["conv_share"] < 1
+    assert split["ceiling_over_stylegan2_ada"] == round(1.3 / split["conv_share"], 2)
+    assert all(v > 0 for v in split["conv3x3_32px"].values())
+    assert train_throughput._ceiling("not measured: ...", split["conv_share"]) == {}
