@@ -43,10 +43,10 @@ folded into that step, so timing a multiple of 16 steps amortises them exactly. 
    operators' time in oneDNN's convolution kernels, forward and backward (``conv_share``),
    and in the 3x3 convolutions of full width alone; what one such convolution reaches
    (GFLOP/s at 32 px, forward and forward + backward) beside a matrix product of the same
-   arithmetic. Both trainers run the same convolutions (same shapes; StyleGAN2-ADA modulates
-   activations, not weights, while training), so the side-by-side ratio cannot pass
-   ``ceiling_over_stylegan2_ada`` = ratio / ``conv_share``: ours with everything but the
-   convolutions free. The profiler's own cost falls on the many small operators, so the
+   arithmetic. Both trainers run convolutions of the same shapes through the same oneDNN
+   kernels (StyleGAN2-ADA modulates activations, not weights, while training), so unless
+   ours ran those faster, the side-by-side ratio cannot pass ``ceiling_over_stylegan2_ada``
+   = ratio / ``conv_share``: ours with everything but the convolutions free. The profiler's own cost falls on the many small operators, so the
    share is if anything low and the ceiling high.
 
 The machine is shared: every figure comes with the load average when it was taken.
