@@ -46,8 +46,9 @@ folded into that step, so timing a multiple of 16 steps amortises them exactly. 
    arithmetic. Both trainers run convolutions of the same shapes through the same oneDNN
    kernels (StyleGAN2-ADA modulates activations, not weights, while training), so unless
    ours ran those faster, the side-by-side ratio cannot pass ``ceiling_over_stylegan2_ada``
-   = ratio / ``conv_share``: ours with everything but the convolutions free. The profiler's own cost falls on the many small operators, so the
-   share is if anything low and the ceiling high.
+   = ratio / ``conv_share``: ours with everything but the convolutions free. The
+   profiler's own cost falls on the many small operators, so the share is if anything low
+   and the ceiling high.
 
 The machine is shared: every figure comes with the load average when it was taken.
 """
@@ -446,8 +447,10 @@ def _measure_presets(steps: int, names: list[str]) -> dict:
     return out
 
 
-CONVOLUTION_KERNELS = {"aten::mkldnn_convolution": 1,    # operator: index of its weight shape
-                       "aten::convolution_backward": 2}
+# The CPU's convolution kernels, forward and backward (oneDNN's, or the fallback of a build
+# without it), with the index of the weight among each operator's inputs.
+CONVOLUTION_KERNELS = {"aten::mkldnn_convolution": 1, "aten::convolution_backward": 2,
+                       "aten::_slow_conv2d_forward": 1, "aten::_slow_conv2d_backward": 2}
 
 
 def _conv_throughput(repeats: int) -> dict:
@@ -501,7 +504,8 @@ def _measure_where_time_goes(steps: int, side_by_side, config: dict = AUTO32,
 def _ceiling(side_by_side, conv_share: float) -> dict:
     """The side-by-side ratio with everything but the convolutions free (nothing when there
     is no side-by-side result)."""
-    if not isinstance(side_by_side, dict) or "ours_over_stylegan2_ada" not in side_by_side:
+    if (not isinstance(side_by_side, dict) or "ours_over_stylegan2_ada" not in side_by_side
+            or conv_share <= 0):
         return {}
     return {"ceiling_over_stylegan2_ada": round(
         side_by_side["ours_over_stylegan2_ada"] / conv_share, 2)}
