@@ -147,34 +147,68 @@ def run_stage(project: Path, stage: str, checkpoint=None) -> dict:
     steps it printed. Its stderr goes to a file: a pipe read only at the end would fill and
     stall a long crawl's progress lines. ``checkpoint``: called every ``CHECKPOINT_S`` with
     the figures so far (`timed`)."""
+    stops: list[tuple[int, float]] = []
     with tempfile.TemporaryFile("w+b") as stderr:
         row, code = timed([sys.executable, "-m", "dvc", "repro", "--single-item", stage],
-                          project, stderr, checkpoint)
+                          project, stderr, checkpoint, stops)
         stderr.seek(0)
         error = stderr.read().decode(errors="replace")
     if code:
         raise RuntimeError(f"dvc repro {stage} failed in {project}:\n{error[-3000:]}")
-    printed = steps(error)
+    printed = without_stops(steps(error), stops)
     return {**row, "steps": printed} if printed else row
 
 
-def timed(command: list[str], cwd: Path, stderr, checkpoint=None) -> tuple[dict, int]:
+def without_stops(printed: dict, stops: list[tuple[int, float]]) -> dict:
+    """``printed`` (`steps`) less the time the stage was stopped in each step: a step's own
+    clock runs on through a ``kill -STOP``. ``stops``: (index of the step that was running,
+    seconds), as `timed` finds them."""
+    names = list(printed)
+    for index, seconds in stops:
+        if index < len(names):
+            step = printed[names[index]]
+            step["wall_s"] = round(max(0.0, step["wall_s"] - seconds), 2)
+    return printed
+
+
+def _steps_so_far(stderr, seen: list[int]) -> int:
+    """How many step lines the stage has printed to ``stderr`` so far. ``seen``: [bytes read,
+    step lines counted], carried from call to call. ``os.pread`` leaves the file offset, which
+    the stage's own writes share, where it is."""
+    fd = stderr.fileno()
+    size = os.fstat(fd).st_size
+    if size > seen[0]:
+        text = os.pread(fd, size - seen[0], seen[0])
+        whole = text[:text.rfind(b"\n") + 1]  # a line still being written waits
+        seen[0] += len(whole)
+        seen[1] += sum(bool(STEP_LINE.match(line.strip()))
+                       for line in whole.decode(errors="replace").splitlines())
+    return seen[1]
+
+
+def timed(command: list[str], cwd: Path, stderr, checkpoint=None,
+          stops: list | None = None) -> tuple[dict, int]:
     """Run ``command``: its wall time, CPU time and peak RSS (``wall_s``, ``cpu_s``,
     ``peak_rss_mib``) and its exit code. ``checkpoint``: called every ``CHECKPOINT_S`` with
     the figures so far, read from /proc (`tree_usage`), so that a run killed with the
     benchmark (a session's end) leaves what it had spent. Time while the benchmark's process
     group was stopped (``kill -STOP``, to run something else alone on a small machine) is not
-    the command's: a poll that wakes over ``STOPPED_AFTER_S`` late counts as stopped."""
+    the command's: a poll that wakes over ``STOPPED_AFTER_S`` late counts as stopped.
+    ``stops`` (a list) gets each stop as (the step it fell in, seconds) for `without_stops`:
+    the step is the one after the step lines printed by then."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr,
                             env=venv_env())
     peak, saved, tick, stopped = 0.0, started, started, 0.0
+    seen = [0, 0]
     while True:
         # wait4's rusage covers the process and every descendant it waited for (Linux).
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         now = time.perf_counter()
         if now - tick > STOPPED_AFTER_S:  # the benchmark and its stage were stopped
             stopped += now - tick  # (SIGSTOP to run something alone; a suspended machine)
+            if stops is not None:
+                stops.append((_steps_so_far(stderr, seen), now - tick))
         tick = now
         if pid:
             break

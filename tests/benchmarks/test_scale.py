@@ -166,3 +166,47 @@ def test_time_while_the_benchmark_and_its_stage_are_stopped_is_not_the_stages(tm
     row = json.loads(out)
     assert row["cpu_s"] >= 2.0
     assert 2.0 <= row["wall_s"] <= clock - 5.0  # the 6 s stopped are not the command's
+
+
+def test_a_step_the_stage_was_stopped_in_loses_the_stopped_time_from_its_seconds(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.project_copy import REPO
+
+    # Like curate's steps: each step line says how long its own clock ran. The group is
+    # stopped for 6 s during the second step, whose clock runs on through the stop.
+    second = tmp_path / "second-step-started"
+    work = ("import pathlib, sys, time\n"
+            "for name in ('first', 'second'):\n"
+            "    t = time.perf_counter(); cpu = time.process_time()\n"
+            f"    if name == 'second': pathlib.Path({str(second)!r}).touch()\n"
+            "    while time.process_time() - cpu < 1.5: pass\n"
+            "    print(f'stage: {name} in {time.perf_counter() - t:.2f} s', file=sys.stderr,"
+            " flush=True)\n")
+    bench = ("import json, sys, tempfile; from benchmarks.scale import timed, steps, "
+             "without_stops\n"
+             "stops = []\n"
+             "with tempfile.TemporaryFile('w+b') as err:\n"
+             f"    row, code = timed([sys.executable, '-c', {work!r}], '.', err, None, stops)\n"
+             "    err.seek(0); printed = steps(err.read().decode())\n"
+             "print(json.dumps({'stops': stops, 'raw': {k: v['wall_s'] for k, v in "
+             "printed.items()}, 'kept': without_stops(printed, stops)}))")
+    proc = subprocess.Popen([sys.executable, "-c", bench], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not second.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGSTOP)
+    time.sleep(6)
+    os.killpg(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=60)
+    result = json.loads(out)
+    assert [index for index, _ in result["stops"]] == [1]            # in the second step
+    assert result["raw"]["second"] >= 6 + 1.5                        # its clock ran on
+    assert result["kept"]["second"]["wall_s"] <= result["raw"]["second"] - 5.5
+    assert result["kept"]["first"]["wall_s"] == result["raw"]["first"]
