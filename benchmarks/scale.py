@@ -171,19 +171,24 @@ def without_stops(printed: dict, stops: list[tuple[int, float]]) -> dict:
     return printed
 
 
-def _steps_so_far(stderr, seen: list[int]) -> int:
-    """How many step lines the stage has printed to ``stderr`` so far. ``seen``: [bytes read,
-    step lines counted], carried from call to call. ``os.pread`` leaves the file offset, which
-    the stage's own writes share, where it is."""
-    fd = stderr.fileno()
-    size = os.fstat(fd).st_size
-    if size > seen[0]:
-        text = os.pread(fd, size - seen[0], seen[0])
-        whole = text[:text.rfind(b"\n") + 1]  # a line still being written waits
-        seen[0] += len(whole)
-        seen[1] += sum(bool(STEP_LINE.match(line.strip()))
-                       for line in whole.decode(errors="replace").splitlines())
-    return seen[1]
+class StepLines:
+    """The step lines a running stage has printed to its stderr file so far, read as they
+    come (only new bytes each time; a line still being written waits). ``os.pread`` leaves
+    the file offset, which the stage's own writes share, where it is."""
+
+    def __init__(self, stderr):
+        self.stderr, self.read, self.lines = stderr, 0, []
+
+    def update(self) -> list[str]:
+        fd = self.stderr.fileno()
+        size = os.fstat(fd).st_size
+        if size > self.read:
+            text = os.pread(fd, size - self.read, self.read)
+            whole = text[:text.rfind(b"\n") + 1]
+            self.read += len(whole)
+            self.lines += [line.strip() for line in whole.decode(errors="replace").splitlines()
+                           if STEP_LINE.match(line.strip())]
+        return self.lines
 
 
 def timed(command: list[str], cwd: Path, stderr, checkpoint=None,
@@ -195,28 +200,30 @@ def timed(command: list[str], cwd: Path, stderr, checkpoint=None,
     group was stopped (``kill -STOP``, to run something else alone on a small machine) is not
     the command's: a poll that wakes over ``STOPPED_AFTER_S`` late counts as stopped.
     ``stops`` (a list) gets each stop as (the step it fell in, seconds) for `without_stops`:
-    the step is the one after the step lines printed by then."""
+    the step is the one after the step lines printed by then. The figures so far given to
+    ``checkpoint`` include the steps finished (``steps``, less their stops)."""
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr,
                             env=venv_env())
     peak, saved, tick, stopped = 0.0, started, started, 0.0
-    seen = [0, 0]
+    printed, stops = StepLines(stderr), [] if stops is None else stops
     while True:
         # wait4's rusage covers the process and every descendant it waited for (Linux).
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         now = time.perf_counter()
         if now - tick > STOPPED_AFTER_S:  # the benchmark and its stage were stopped
             stopped += now - tick  # (SIGSTOP to run something alone; a suspended machine)
-            if stops is not None:
-                stops.append((_steps_so_far(stderr, seen), now - tick))
+            stops.append((len(printed.update()), now - tick))
         tick = now
         if pid:
             break
         if checkpoint is not None and now - saved >= CHECKPOINT_S:
             cpu, rss = tree_usage(proc.pid)
             peak = max(peak, rss)
-            checkpoint({"wall_s": round(now - started - stopped, 2),
-                        "cpu_s": round(cpu, 2), "peak_rss_mib": round(peak, 1)})
+            so_far = {"wall_s": round(now - started - stopped, 2),
+                      "cpu_s": round(cpu, 2), "peak_rss_mib": round(peak, 1)}
+            finished = without_stops(steps("\n".join(printed.update())), stops)
+            checkpoint({**so_far, "steps": finished} if finished else so_far)
             saved = now
         time.sleep(POLL_S)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -248,13 +255,39 @@ def tree_usage(pid: int) -> tuple[float, float]:
 
 def added(before: dict | None, row: dict) -> dict:
     """A stage's figures over its attempts: ``before`` (the attempts stopped part way, or
-    None) and ``row`` (this one): times add up, the peak is the larger, ``attempts`` counts."""
+    None) and ``row`` (this one): times add up, the peak is the larger, ``attempts`` counts.
+    So do the steps' seconds (their counts are this attempt's): a resumed curate's step
+    that reads its stored verdicts is quick, and the verdicts' cost is in the attempt that
+    made them. The time a stopped attempt spent outside its finished steps (the step it was
+    killed in, mostly) goes to the step that came next in order, once this attempt has
+    finished it; an attempt stopped before it finished a step keeps that time in the
+    stage's total only."""
     if before is None:
         return row
-    return {**row, "wall_s": round(before["wall_s"] + row["wall_s"], 2),
-            "cpu_s": round(before["cpu_s"] + row["cpu_s"], 2),
-            "peak_rss_mib": max(before["peak_rss_mib"], row["peak_rss_mib"]),
-            "attempts": before.get("attempts", 1) + 1}
+    out = {**row, "wall_s": round(before["wall_s"] + row["wall_s"], 2),
+           "cpu_s": round(before["cpu_s"] + row["cpu_s"], 2),
+           "peak_rss_mib": max(before["peak_rss_mib"], row["peak_rss_mib"]),
+           "attempts": before.get("attempts", 1) + 1}
+    earlier, now = before.get("steps", {}), row.get("steps", {})
+    if earlier or now:
+        merged = {name: dict(step) for name, step in now.items()}
+        for name, step in earlier.items():
+            if name in merged:
+                merged[name]["wall_s"] = round(merged[name]["wall_s"] + step["wall_s"], 2)
+                peaks = [s["peak_rss_mib"] for s in (merged[name], step) if "peak_rss_mib" in s]
+                if peaks:
+                    merged[name]["peak_rss_mib"] = max(peaks)
+            else:
+                merged[name] = dict(step)
+        unlogged = before["wall_s"] - sum(step["wall_s"] for step in earlier.values())
+        names = list(now)
+        # Without steps (killed before its first ended, or saved by an older benchmark)
+        # where the lost time went is not known: it stays in the stage's total alone.
+        if earlier and len(earlier) < len(names) and unlogged > 0:
+            step = merged[names[len(earlier)]]
+            step["wall_s"] = round(step["wall_s"] + unlogged, 2)
+        out["steps"] = merged
+    return out
 
 
 def output_mib(project: Path, stage: str) -> float:

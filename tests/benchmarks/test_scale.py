@@ -126,7 +126,9 @@ def test_a_running_stage_reports_its_time_cpu_and_memory_so_far_children_include
     burn = ("import time; b = bytearray(64 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
             "t = time.process_time()\nwhile time.process_time() - t < 1.5: pass\n"
             "time.sleep(1)")
-    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"
+    # The parent prints a step line first, as curate does when a step ends.
+    parent = ("import subprocess, sys; print('stage: setup in 0.2 s, 3 things', file=sys.stderr,"
+              f" flush=True); subprocess.run([sys.executable, '-c', {burn!r}])")
     seen = []
     with open(tmp_path / "stderr", "w+b") as stderr:
         row, code = scale.timed([sys.executable, "-c", parent], tmp_path, stderr,
@@ -135,6 +137,36 @@ def test_a_running_stage_reports_its_time_cpu_and_memory_so_far_children_include
     assert seen and max(s["cpu_s"] for s in seen) >= 1.0  # the child's, while it ran
     assert max(s["peak_rss_mib"] for s in seen) >= 64
     assert row["cpu_s"] >= 1.5 and row["wall_s"] >= 2.5 and row["peak_rss_mib"] >= 64
+    # The steps finished so far travel with the figures, for an attempt stopped part way.
+    assert seen[-1]["steps"] == {"setup": {"wall_s": 0.2, "things": 3}}
+
+
+def test_a_resumed_stages_steps_add_up_over_its_attempts_the_lost_time_in_the_next_step():
+    from benchmarks.scale import added
+
+    # The first attempt finished two steps and was killed 38 s into the third.
+    before = {"wall_s": 100.0, "cpu_s": 150.0, "peak_rss_mib": 500.0,
+              "steps": {"load": {"wall_s": 2.0, "peak_rss_mib": 300},
+                        "verify": {"wall_s": 60.0, "pairs": 10, "peak_rss_mib": 500}}}
+    # The second read the stored verdicts (a quick verify) and went to the end.
+    row = {"wall_s": 50.0, "cpu_s": 80.0, "peak_rss_mib": 450.0,
+           "steps": {"load": {"wall_s": 2.0, "peak_rss_mib": 300},
+                     "verify": {"wall_s": 3.0, "pairs": 10, "peak_rss_mib": 400},
+                     "search": {"wall_s": 40.0, "candidates": 5, "peak_rss_mib": 450},
+                     "rules": {"wall_s": 1.0, "peak_rss_mib": 450}}}
+    total = added(before, row)
+    assert (total["wall_s"], total["cpu_s"], total["peak_rss_mib"], total["attempts"]) == (
+        150.0, 230.0, 500.0, 2)
+    assert {name: step["wall_s"] for name, step in total["steps"].items()} == {
+        "load": 4.0, "verify": 63.0, "search": 78.0, "rules": 1.0}
+    assert total["steps"]["verify"] == {"wall_s": 63.0, "pairs": 10, "peak_rss_mib": 500}
+    # While the second attempt has not finished the killed step, the lost time waits.
+    so_far = {"wall_s": 5.0, "cpu_s": 8.0, "peak_rss_mib": 400.0,
+              "steps": {name: row["steps"][name] for name in ("load", "verify")}}
+    assert sum(s["wall_s"] for s in added(before, so_far)["steps"].values()) == 67.0
+    # An attempt stopped before any step ended says nothing of where its time went.
+    unknown = {key: before[key] for key in ("wall_s", "cpu_s", "peak_rss_mib")}
+    assert added(unknown, row)["steps"] == row["steps"]
 
 
 
