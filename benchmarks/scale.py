@@ -184,7 +184,8 @@ class StepLines:
         size = os.fstat(fd).st_size
         if size > self.read:
             text = os.pread(fd, size - self.read, self.read)
-            whole = text[:text.rfind(b"\n") + 1]
+            # A progress bar ends its lines with \r: those count as ends too.
+            whole = text[:max(text.rfind(b"\n"), text.rfind(b"\r")) + 1]
             self.read += len(whole)
             self.lines += [line.strip() for line in whole.decode(errors="replace").splitlines()
                            if STEP_LINE.match(line.strip())]
