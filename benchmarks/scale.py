@@ -187,8 +187,8 @@ class StepLines:
             # A progress bar ends its lines with \r: those count as ends too.
             whole = text[:max(text.rfind(b"\n"), text.rfind(b"\r")) + 1]
             self.read += len(whole)
-            self.lines += [line.strip() for line in whole.decode(errors="replace").splitlines()
-                           if STEP_LINE.match(line.strip())]
+            lines = (line.strip() for line in whole.decode(errors="replace").splitlines())
+            self.lines += [line for line in lines if STEP_LINE.match(line)]
         return self.lines
 
 

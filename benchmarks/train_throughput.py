@@ -497,7 +497,7 @@ def _measure_where_time_goes(steps: int, side_by_side, config: dict = AUTO32,
                 conv3x3 += event.self_cpu_time_total
     out = {"steps": steps, "conv_share": round(conv / total, 3),
            "conv3x3_full_width_share": round(conv3x3 / total, 3),
-           "conv3x3_32px": _conv_throughput(conv_repeats)}
+           "conv3x3_32px": _conv_throughput(conv_repeats), "load_average_1min": _load()}
     return {**out, **_ceiling(side_by_side, out["conv_share"])}
 
 
