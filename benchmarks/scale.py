@@ -11,7 +11,10 @@ curate, pack. Per stage it records what the user waits for and what the machine 
 - ``peak_rss_mib``: the largest resident set of any one of its processes;
 - ``disk_mib``: the stage's outputs (the DVC cache holds one more copy of each, by link or
   copy depending on the cache type);
-- ``steps``, where the stage prints them (curate does): each step's seconds and counts.
+- ``steps``, where the stage prints them (curate does): each step's seconds and counts;
+- for a stage stopped and resumed (a session's end), ``attempts`` and ``redone_s``: the time
+  its later attempts spent again on steps an earlier one had finished. The fit, the table and
+  the plot take wall time less ``redone_s``: one run without stops.
 
 The nine crawls and nine hash stages are summed into ``crawl`` and ``hash`` (their peak is the
 largest of any one). Training stages are left out on purpose: their cost is set by ``kimg``
@@ -262,7 +265,10 @@ def added(before: dict | None, row: dict) -> dict:
     made them. The time a stopped attempt spent outside its finished steps (the step it was
     killed in, mostly) goes to the step that came next in order, once this attempt has
     finished it; an attempt stopped before it finished a step keeps that time in the
-    stage's total only."""
+    stage's total only. ``redone_s`` is the part of the time that one run without a stop
+    would not have spent: for each step finished by more than one attempt, the smaller of
+    the work and the later attempt's time (the later one read the kept results, or redid a
+    step that keeps none, as curate's window search)."""
     if before is None:
         return row
     out = {**row, "wall_s": round(before["wall_s"] + row["wall_s"], 2),
@@ -270,10 +276,18 @@ def added(before: dict | None, row: dict) -> dict:
            "peak_rss_mib": max(before["peak_rss_mib"], row["peak_rss_mib"]),
            "attempts": before.get("attempts", 1) + 1}
     earlier, now = before.get("steps", {}), row.get("steps", {})
+    redone = before.get("redone_s", 0.0)
     if earlier or now:
         merged = {name: dict(step) for name, step in now.items()}
         for name, step in earlier.items():
             if name in merged:
+                # Finished before and again: this attempt read what the earlier one kept
+                # (quick) or did the work again (a step that keeps nothing). Either way the
+                # smaller time is one that a run without a stop would not have spent.
+                work = step["wall_s"] - step.get("redone_s", 0.0)
+                again = min(work, merged[name]["wall_s"])
+                merged[name]["redone_s"] = round(step.get("redone_s", 0.0) + again, 2)
+                redone += again
                 merged[name]["wall_s"] = round(merged[name]["wall_s"] + step["wall_s"], 2)
                 peaks = [s["peak_rss_mib"] for s in (merged[name], step) if "peak_rss_mib" in s]
                 if peaks:
@@ -288,6 +302,8 @@ def added(before: dict | None, row: dict) -> dict:
             step = merged[names[len(earlier)]]
             step["wall_s"] = round(step["wall_s"] + unlogged, 2)
         out["steps"] = merged
+    if redone:
+        out["redone_s"] = round(redone, 2)
     return out
 
 
@@ -358,7 +374,8 @@ def measure(artworks: int, root: Path, keep: bool = False) -> dict:
             "wall_s": round(sum(m["wall_s"] for m in members), 2),
             "cpu_s": round(sum(m["cpu_s"] for m in members), 2),
             "peak_rss_mib": max(m["peak_rss_mib"] for m in members),
-            "disk_mib": round(sum(m["disk_mib"] for m in members), 2)}
+            "disk_mib": round(sum(m["disk_mib"] for m in members), 2),
+            "redone_s": round(sum(m.get("redone_s", 0.0) for m in members), 2)}
     if keep:
         state["row"] = row
         write_text(saved, json.dumps(state, indent=1) + "\n")
@@ -375,25 +392,35 @@ def can_extrapolate(rows: list[dict]) -> bool:
         rows[-1]["records"] >= MIN_RECORDS_TO_EXTRAPOLATE
 
 
+def one_run(row: dict, group: str, cost: str) -> float:
+    """A group's cost in one run without stops: a resumed stage's wall time less what its
+    later attempts did again (``redone_s``, see ``added``)."""
+    figures = row["groups"][group]
+    if cost == "wall_s":
+        return round(figures["wall_s"] - figures.get("redone_s", 0.0), 2)
+    return figures[cost]
+
+
 def fitted(rows: list[dict]) -> dict:
     """Per group and cost: the exponent against records, and the cost at each AT_RECORDS
-    (measured ones only, unless ``can_extrapolate``)."""
+    (measured ones only, unless ``can_extrapolate``), each of one run without stops."""
     out = {}
     largest = rows[-1]
     extrapolate = can_extrapolate(rows)
     for group in GROUPS:
         out[group] = {}
         for cost in COSTS:
-            points = [{"files": r["records"], cost: r["groups"][group][cost]} for r in rows]
+            points = [{"files": r["records"], cost: one_run(r, group, cost)} for r in rows]
             slope = exponent(points, cost)
             at = {}
             for records in AT_RECORDS:
                 near = [r for r in rows
                         if abs(r["records"] - records) <= MEASURED_WITHIN * records]
                 if near:
-                    at[str(records)] = {"value": near[0]["groups"][group][cost], "measured": True}
+                    at[str(records)] = {"value": one_run(near[0], group, cost),
+                                        "measured": True}
                 elif slope is not None and extrapolate:
-                    value = largest["groups"][group][cost] * \
+                    value = one_run(largest, group, cost) * \
                         (records / largest["records"]) ** slope
                     at[str(records)] = {"value": round(value, 1), "measured": False}
             out[group][cost] = {"exponent": slope, "at_records": at}
@@ -453,7 +480,7 @@ def plot(result: dict, path: Path) -> None:
         ox, oy = (index % 2) * panel_w, 30 + (index // 2) * panel_h
         series = {}
         for group in GROUPS:
-            measured = [(r["records"], r["groups"][group][cost]) for r in result["runs"]]
+            measured = [(r["records"], one_run(r, group, cost)) for r in result["runs"]]
             end = result["fit"][group][cost]["at_records"].get(str(AT_RECORDS[-1]))
             series[group] = (measured, None if end is None else (AT_RECORDS[-1], end["value"]))
         values = [v for m, e in series.values() for _, v in m + ([e] if e else []) if v > 0]

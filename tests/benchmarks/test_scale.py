@@ -159,7 +159,10 @@ def test_a_resumed_stages_steps_add_up_over_its_attempts_the_lost_time_in_the_ne
         150.0, 230.0, 500.0, 2)
     assert {name: step["wall_s"] for name, step in total["steps"].items()} == {
         "load": 4.0, "verify": 63.0, "search": 78.0, "rules": 1.0}
-    assert total["steps"]["verify"] == {"wall_s": 63.0, "pairs": 10, "peak_rss_mib": 500}
+    assert total["steps"]["verify"] == {"wall_s": 63.0, "pairs": 10, "peak_rss_mib": 500,
+                                        "redone_s": 3.0}
+    # What one run without the stop would not have spent: load twice, the verdicts read.
+    assert total["redone_s"] == 5.0
     # While the second attempt has not finished the killed step, the lost time waits.
     so_far = {"wall_s": 5.0, "cpu_s": 8.0, "peak_rss_mib": 400.0,
               "steps": {name: row["steps"][name] for name in ("load", "verify")}}
@@ -167,6 +170,38 @@ def test_a_resumed_stages_steps_add_up_over_its_attempts_the_lost_time_in_the_ne
     # An attempt stopped before any step ended says nothing of where its time went.
     unknown = {key: before[key] for key in ("wall_s", "cpu_s", "peak_rss_mib")}
     assert added(unknown, row)["steps"] == row["steps"]
+    assert "redone_s" not in added(unknown, row)
+
+
+def test_a_third_attempt_counts_as_redone_only_what_it_did_again_of_the_work():
+    from benchmarks.scale import added
+
+    first = {"wall_s": 30.0, "cpu_s": 30.0, "peak_rss_mib": 100.0,
+             "steps": {"search": {"wall_s": 20.0}}}
+    second = {"wall_s": 25.0, "cpu_s": 25.0, "peak_rss_mib": 100.0,
+              "steps": {"search": {"wall_s": 21.0}}}
+    third = {"wall_s": 40.0, "cpu_s": 40.0, "peak_rss_mib": 100.0,
+             "steps": {"search": {"wall_s": 19.0}, "verify": {"wall_s": 15.0}}}
+    total = added(added(first, second), third)
+    # The search was done three times: twice more than once.
+    assert total["steps"]["search"] == {"wall_s": 60.0, "redone_s": 39.0}
+    assert total["redone_s"] == 39.0 and total["attempts"] == 3
+
+
+def test_the_fit_takes_one_run_without_stops_the_redone_time_off_the_wall_time():
+    from benchmarks.scale import GROUPS, fitted
+
+    def row(records, wall_s, redone_s=0.0):
+        groups = {g: {"wall_s": wall_s, "cpu_s": wall_s, "peak_rss_mib": 100.0,
+                      "disk_mib": records / 100, "redone_s": redone_s} for g in GROUPS}
+        return {"records": records, "groups": groups}
+
+    # Linear in truth; the largest run was stopped and redid 500 s of its 1,500 s.
+    fit = fitted([row(10_000, 100.0), row(30_000, 300.0), row(100_000, 1500.0, 500.0)])
+    assert abs(fit["curate"]["wall_s"]["exponent"] - 1.0) < 0.01
+    assert fit["curate"]["wall_s"]["at_records"]["100000"] == {"value": 1000.0,
+                                                               "measured": True}
+    assert abs(fit["curate"]["cpu_s"]["exponent"] - 1.0) > 0.1  # CPU counts every attempt
 
 
 
