@@ -542,7 +542,8 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None,
     """``workdir``: keep each size's project and figures there, so that a run stopped part
     way goes on from the stage it stopped in (see ``measure``); ``add``: the sizes measured
     join the runs of the committed results (benchmarks/results/scale.json), replacing a run
-    of the same size, instead of standing alone."""
+    of the same size, instead of standing alone. The fit takes the runs as they are, at the
+    code each was measured at (its ``code``): after a change to a stage, measure them again."""
     sizes = sizes or ((300, 1_000) if quick else (1_000, 3_000, 10_000))
     if workdir:
         Path(workdir).mkdir(parents=True, exist_ok=True)
