@@ -44,6 +44,7 @@ from crawl.records import (
     resume_row,
     sort_key,
 )
+from marcus.parquet import row_group_batches
 
 CACHE_MIB = 64  # SQLite's page cache: the ledger's memory, whatever the number of records
 PREFIX, SUFFIX = ".ledger-", ".sqlite"
@@ -149,7 +150,7 @@ class Ledger:
             check_version(source, records_path)
             names = set(source.schema_arrow.names)
             wanted = [n for n in RESUME_COLUMNS if n in names]
-            for batch in source.iter_batches(batch_size=ROWS_PER_GROUP, columns=wanted):
+            for batch in row_group_batches(source, ROWS_PER_GROUP, wanted):
                 self._note_earlier(batch.to_pylist(), in_parquet=True)
         for batch in _batches(row for _, row in journal.scan()):
             self._note_earlier(batch, in_parquet=False)
@@ -264,7 +265,7 @@ class Ledger:
         if not records_path.is_file():
             return
         source = pq.ParquetFile(records_path)
-        for batch in source.iter_batches(batch_size=SPILL_BATCH_ROWS):
+        for batch in row_group_batches(source, SPILL_BATCH_ROWS):
             values = []
             for row in batch.to_pylist():
                 key = _key_of(row)

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from curate.local_features import LocalFeatures, keypoint_count
+from marcus.parquet import row_group_batches
 
 BATCH_ROWS = 256  # hash-file rows read at a time (about 20 MB of features)
 
@@ -54,7 +55,7 @@ class FeatureStore:
                 file = pq.ParquetFile(Path(hashes_root) / f"{source}.parquet")
                 if column not in file.schema_arrow.names:
                     continue  # a hash file from before the column existed
-                for batch in file.iter_batches(BATCH_ROWS, columns=["sha256", column]):
+                for batch in row_group_batches(file, BATCH_ROWS, ["sha256", column]):
                     values = batch[column]
                     for i, sha in enumerate(batch["sha256"].to_pylist()):
                         rows = rows_of.get(sha)

@@ -32,6 +32,7 @@ from curate.feature_store import FeatureStore
 from curate.filters import FilterConfig, artist_key, failed_rules
 from demo.settings import GROUND_TRUTH_FILE
 from marcus.atomic import scratch_dir, write_text
+from marcus.parquet import row_group_batches
 from marcus.timings import peak_rss_mib
 
 # What the rules of curate/filters.py read of a record.
@@ -119,7 +120,7 @@ def hash_blobs(hashes_root: Path, sources: list[str], shas: pd.Series, column: s
         file = pq.ParquetFile(hashes_root / f"{source}.parquet")
         if column not in file.schema_arrow.names:
             continue  # a hash file from before the column existed
-        for batch in file.iter_batches(4096, columns=["sha256", column]):
+        for batch in row_group_batches(file, 4096, ["sha256", column]):
             for sha, value in zip(batch["sha256"].to_pylist(), batch[column].to_pylist(),
                                   strict=True):
                 if sha in wanted and value is not None:

@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 from PIL import Image
 
+from marcus.parquet import row_group_batches
+
 SPLITS = ("train", "val")
 NATIVE_READ_ROWS = 64  # native PNG rows decoded per batch: readers stream, not slurp
 # pack.codec -> the Pillow format of the GAN shards' images: lossless PNG and WebP, lossy JPEG
@@ -134,7 +136,7 @@ def native_images(out_dir: str | Path, split: str = "train") -> Iterator[tuple[s
     summary = read_summary(out_dir)
     for name in summary["native_shards"][split]:
         shard = pq.ParquetFile(Path(out_dir) / name)
-        for batch in shard.iter_batches(batch_size=NATIVE_READ_ROWS, columns=["key", "png"]):
+        for batch in row_group_batches(shard, NATIVE_READ_ROWS, ["key", "png"]):
             for key, png in zip(batch.column("key").to_pylist(), batch.column("png").to_pylist(),
                                 strict=True):
                 with Image.open(io.BytesIO(png)) as img:

@@ -40,6 +40,7 @@ from crawl import normalize, reasons
 from crawl.middlewares import origin, origins_of
 from crawl.spiders.base import SourceSpider
 from marcus.config import optional
+from marcus.parquet import row_group_batches
 
 COLUMNS = ("url", "title", "artist", "date", "license", "type", "object_type")
 CSV_FIELD_LIMIT = 16 * 2**20
@@ -183,7 +184,7 @@ def _parquet_rows(source: Path | bytes) -> Iterator[dict]:
     if "url" not in by_lower:
         raise ValueError(f"the list has no url column (columns: {', '.join(by_lower)[:200]})")
     columns = [by_lower[c] for c in COLUMNS if c in by_lower]
-    for batch in parquet.iter_batches(columns=columns, batch_size=10_000):
+    for batch in row_group_batches(parquet, 10_000, columns):
         for row in batch.to_pylist():
             yield {k.lower(): v for k, v in row.items()}
 
