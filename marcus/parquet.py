@@ -1,9 +1,9 @@
 """Reading a Parquet file in batches with memory bounded by one row group, not by the file.
 
 pyarrow's ``ParquetFile.iter_batches`` over a whole file holds the decoded columns of every
-row group it has read until the iterator ends (pyarrow 26: reading a 1.6 GB hash file in
-batches of 256 rows peaked at 1.7 GB of Arrow memory; ``python -m benchmarks parquet_reading``
-measures it against this module). Iterating one row group at a time holds one::
+row group it has read until the iterator ends, so its memory grows with the file
+(``python -m benchmarks parquet_reading`` measures it against this module, as the file grows:
+benchmarks/results/parquet_reading.json). Iterating one row group at a time holds one::
 
     from marcus.parquet import row_group_batches
     for batch in row_group_batches(pq.ParquetFile(path), 4096, columns=["sha256", "thumb"]):
