@@ -31,7 +31,9 @@ sample of candidate pairs (BLAS pinned to one thread, as ``cluster`` does).
 way it replaced on the candidate pairs it is spent on, verdicts compared (see
 `local_verification_milliseconds`). ``second_looks``: the method beside matching every pair
 the thumbnails rejected again (``second_looks`` "all"), whole clusterings side by side
-(`second_looks_compared`).
+(`second_looks_compared`). ``window_search``: the method (``window_search`` "auto": no window
+search where the local-feature retrieval runs) beside forcing the window search "on", whole
+clusterings side by side (`window_search_compared`).
 """
 
 from __future__ import annotations
@@ -293,6 +295,43 @@ def second_looks_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.
     }
 
 
+def window_search_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame,
+                           workers: int | None) -> dict:
+    """The method (``window_search`` "auto", which skips the window search wherever the
+    local-feature retrieval runs) beside the window search forced "on", whole clusterings
+    timed side by side, one round in each order: seconds of the clustering and of the window
+    search with its verification, and the true and false pairs only one of them predicts."""
+    seconds = {"auto": 0.0, "on": 0.0}
+    window_seconds, rerun_same = dict(seconds), True
+    for order in (("on", "auto"), ("auto", "on")):
+        for way in order:
+            phases = Phases(echo=False)
+            started = time.perf_counter()
+            found = dedup.cluster(rows, workers=workers, phases=phases, window_search=way)
+            seconds[way] += time.perf_counter() - started
+            window_seconds[way] += sum(r["wall_s"] for r in phases.rows if r["phase"] in (
+                "dedup: window search", "dedup: window candidates verified"))
+            if way == "on":
+                forced = found
+            else:
+                rerun_same &= found["cluster_id"].equals(clusters["cluster_id"])
+    true_pairs = _pairs(truth["artwork_id"].to_numpy())
+    mine = _pairs(clusters["cluster_id"].to_numpy())
+    theirs = _pairs(forced["cluster_id"].to_numpy())
+    return {
+        "cluster_seconds": round(seconds["auto"] / 2, 1),
+        "window_seconds": round(window_seconds["auto"] / 2, 1),
+        "versus": "window_search: on (the thumbnails' window search beside the retrieval)",
+        "versus_cluster_seconds": round(seconds["on"] / 2, 1),
+        "versus_window_seconds": round(window_seconds["on"] / 2, 1),
+        "cluster_speed_up": round(seconds["on"] / max(seconds["auto"], 1e-9), 2),
+        "true_pairs_only_versus_finds": len((theirs - mine) & true_pairs),
+        "false_pairs_only_versus_finds": len((theirs - mine) - true_pairs),
+        "true_pairs_only_method_finds": len((mine - theirs) & true_pairs),
+        "method_rerun_gives_the_same_clusters": bool(rerun_same),
+    }
+
+
 def image_milliseconds(files: list[Path], images: int = 60) -> dict:
     """Mean ms per image, one core, of hashing (`hash_image`) and of the local features
     (`extract`: reduced decode and SIFT) of the same bytes, and ORB at the same budget for
@@ -422,6 +461,7 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
         **verify_milliseconds(rows, truth),
         "local_verification": local_verification_milliseconds(rows, retrieved, hashed),
         "second_looks": second_looks_compared(rows, truth, clusters, workers),
+        "window_search": window_search_compared(rows, truth, clusters, workers),
         "matched_by": clusters["matched_by"].replace("", "unmatched").value_counts().to_dict(),
         "candidates_reaching_the_verifier": coverage,
         "method": score(truth, clusters["cluster_id"].to_numpy()),

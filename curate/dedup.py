@@ -86,10 +86,12 @@ returned 99.9 % of the exact search's candidates on the demo collection; ``pytho
 benchmarks detail_search`` measures it up to 64,000 images (141 s, 99.3 % of the exact
 candidates) and projects 1,000,000: about 2.5 hours on one core, against 45 days exact.
 ``detail_neighbours=0`` switches the window search off (details and hash-missed crops are then
-lost). Verification is linear in the candidates, a few per image. The local features may be
-a list in memory or a :class:`curate.feature_store.FeatureStore` that reads one image's at a
-time (the stage's way: about 136 bytes per keypoint, 136 KB per image at 1,000 keypoints); a
-local verification costs a few milliseconds, mostly the 1,000 x 1,000 descriptor product.
+left to the local features), and so does ``window_search`` "auto", the default, wherever the
+local-feature retrieval runs (`WINDOW_SEARCH` says why). Verification is linear in the
+candidates, a few per image. The local features may be a list in memory or a
+:class:`curate.feature_store.FeatureStore` that reads one image's at a time (the stage's way:
+about 136 bytes per keypoint, 136 KB per image at 1,000 keypoints); a local verification
+costs a few milliseconds, mostly the 1,000 x 1,000 descriptor product.
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ DEFAULTS = {
     "min_score": 0.35,  # robust gradient agreement needed to accept a candidate pair
     "min_overlap": 0.6,  # shared extent per axis, as a fraction of both images
     "min_scale": 0.7,  # relative scale per axis searched: [min_scale, 1 / min_scale]
+    "window_search": "auto",  # auto: only where the local-feature retrieval is off or has no
+    #                        features to search; on; off (see WINDOW_SEARCH)
     "detail_neighbours": 3,  # images tried as the whole of each image seen as a close-up
     "detail_min_similarity": 0.9,  # coarse window-descriptor cosine needed to try a detail
     "detail_scale": (0.4, 0.7),  # a detail's extent per axis, as a fraction of the whole
@@ -123,6 +127,12 @@ DEFAULTS = {
     #                        accepted pairs whose attributions name different hands stay apart
 }
 REPLICA_POLICIES = ("pixels", "attribution")
+# The window search finds close-ups and crops from thumbnails alone. The local-feature
+# retrieval hands the verifier a superset of its true pairs (dedup_quality's
+# `candidates_reaching_the_verifier`; `window_search` there: the same true pairs without
+# it) at near-linear cost, where the window search grows as N^1.5 (detail_search.json):
+# "auto" keeps it for collections the retrieval cannot search.
+WINDOW_SEARCH = ("auto", "on", "off")
 SECOND_LOOKS = ("retrieved", "all")
 # Attribution qualifiers (crawl.normalize's vocabulary) that name another hand than the
 # artist's: a replica or copy by a workshop, a follower, a later copyist.
@@ -747,7 +757,18 @@ def checked_tuning(tuning: dict) -> dict:
     if opts["replicas"] not in REPLICA_POLICIES:
         raise UserError(f"curate.dedup.replicas: one of {', '.join(REPLICA_POLICIES)}, got "
                         f"{opts['replicas']!r}")
+    if opts["window_search"] not in WINDOW_SEARCH:
+        raise UserError(f"curate.dedup.window_search: one of {', '.join(WINDOW_SEARCH)}, got "
+                        f"{opts['window_search']!r}")
     return opts
+
+
+def searches_windows(opts: dict, has_features: np.ndarray) -> bool:
+    """Whether `cluster` runs the window search (``window_search``, `WINDOW_SEARCH`): "auto"
+    runs it only where the local-feature retrieval is off or no image has local features."""
+    if opts["window_search"] != "auto":
+        return opts["window_search"] == "on"
+    return opts["retrieval_neighbours"] == 0 or not has_features.any()
 
 
 def other_hand(qualifier) -> bool:
@@ -839,7 +860,11 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     if phases:
         phases.done("dedup: hash candidates verified", pairs=len(tried))
 
-    details = _detail_candidates(thumbs, opts["detail_neighbours"],
+    # Which rows have features, without reading them (a FeatureStore knows their sizes).
+    has = features.sizes >= 0 if hasattr(features, "sizes") else \
+        np.array([f is not None for f in features], bool)
+    windowed = searches_windows(opts, has)
+    details = _detail_candidates(thumbs, opts["detail_neighbours"] if windowed else 0,
                                  opts["detail_min_similarity"], opts["exact_window_search_max"],
                                  workers)
     if phases:
@@ -889,9 +914,6 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     edges += walk(dict(zip(wanted, scores, strict=True)))
     if phases:
         phases.done("dedup: window candidates verified", pairs=len(wanted))
-    # Which rows have features, without reading them (a FeatureStore knows their sizes).
-    has = features.sizes >= 0 if hasattr(features, "sizes") else \
-        np.array([f is not None for f in features], bool)
     # An image with few keypoints (a smooth sculpture, a flat colour field, a close-up of a
     # sky) cannot show the inliers the rule asks for even when it is a copy: there the
     # thumbnails' verdict stands.

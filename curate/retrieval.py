@@ -311,7 +311,11 @@ def _reranked(index: InvertedFile, chunk: Bags, ids: np.ndarray, vocabulary: Voc
               keypoints: KeypointWords, listed: int, keep: int) -> pd.DataFrame:
     """For each image of ``chunk`` (positions ``ids``), its ``listed`` most similar others
     by the better of the plain and the mirrored query, then its ``keep`` with the most word
-    inliers (ties: the higher similarity, then the smaller other)."""
+    inliers (ties: the higher similarity, then the smaller other). Each of those pairs is
+    re-ranked both ways, plain and mirrored, and ``mirrored`` says which explained more words
+    (ties: plain): in a small vocabulary a close-up's mirrored query can share more words
+    with its painting than the plain one, but only the plain one's lie where one map sends
+    them."""
     found = []
     for mirrored, query in ((False, chunk), (True, _mirrored(chunk, vocabulary.partner))):
         other, score = index.query(query, listed, ids)
@@ -326,9 +330,10 @@ def _reranked(index: InvertedFile, chunk: Bags, ids: np.ndarray, vocabulary: Voc
         .drop_duplicates(["q", "other"])
     hits = hits.sort_values(["q", "similarity", "other"], ascending=[True, False, True],
                             kind="stable").groupby("q", sort=False).head(listed)
-    hits = hits.assign(inliers=spatial_inliers(
-        keypoints, hits["q"].to_numpy(), hits["other"].to_numpy(),
-        hits["mirrored"].to_numpy(), len(vocabulary.partner) // 2))
+    q, other, half = hits["q"].to_numpy(), hits["other"].to_numpy(), len(vocabulary.partner) // 2
+    plain, mirrored = (spatial_inliers(keypoints, q, other, np.full(len(q), way), half)
+                       for way in (False, True))
+    hits = hits.assign(inliers=np.maximum(plain, mirrored), mirrored=mirrored > plain)
     return hits.sort_values(["q", "inliers", "similarity", "other"],
                             ascending=[True, False, False, True], kind="stable") \
         .groupby("q", sort=False).head(keep)

@@ -20,6 +20,6 @@ SPEC = {
     "features": {"long_side_px": int, "max_keypoints": int},
     "dedup": {"max_distance": int, "accept_inliers": int, "review_inliers": int,
               "retrieval_neighbours": int, "retrieval_shortlist": int,
-              "second_looks": str, "replicas": str},
+              "second_looks": str, "replicas": str, "window_search": str},
     "hf_export": bool,
 }

@@ -474,3 +474,33 @@ def test_a_pair_the_thumbnails_rejected_is_matched_again_only_where_the_retrieva
     assert verified("retrieved", 0) == (1, [])
     with pytest.raises(UserError, match="second_looks"):
         dedup.checked_tuning({"second_looks": "some"})
+
+
+def test_the_window_search_runs_only_where_the_local_feature_retrieval_cannot_search():
+    """A close-up no hash links to its painting: with local features the retrieval finds it
+    and the window search is skipped ("auto"); without them, or with the retrieval off, the
+    window search finds it; "on" and "off" force the choice."""
+    from curate.stage import Phases
+
+    base, *others = (_painted(kind, 40 + i) for i, kind in
+                     enumerate(("landscape", "seascape", "portrait")))
+    close_up = transforms.detail(base, (0.2, 0.3, 0.72, 0.82))  # 52 % x 52 %, off-centre
+    rows = _rows_with_features([base, close_up, *others], ["a", "b", "c", "d"])
+
+    def clustered(frame: pd.DataFrame, **tuning) -> tuple[int, list, str]:
+        """Window candidates, cluster ids and how the close-up was matched."""
+        phases = Phases(echo=False)
+        out = dedup.cluster(frame, workers=1, phases=phases, **tuning)
+        search = next(r for r in phases.rows if r["phase"] == "dedup: window search")
+        return search["candidates"], list(out["cluster_id"]), out["matched_by"].iat[1]
+
+    searched, ids, by = clustered(rows)
+    assert searched == 0 and ids == [0, 0, 2, 3] and by == "local"  # not mirrored
+    for frame, tuning in ((rows.drop(columns="local_features"), {}),
+                          (rows, {"retrieval_neighbours": 0}), (rows, {"window_search": "on"})):
+        searched, ids, _ = clustered(frame, **tuning)
+        assert searched > 0 and ids == [0, 0, 2, 3]
+    searched, ids, _ = clustered(rows.drop(columns="local_features"), window_search="off")
+    assert searched == 0 and ids == [0, 1, 2, 3]
+    with pytest.raises(UserError, match="window_search"):
+        dedup.checked_tuning({"window_search": "sometimes"})
