@@ -277,3 +277,20 @@ def test_a_step_the_stage_was_stopped_in_loses_the_stopped_time_from_its_seconds
     assert result["raw"]["second"] >= 6 + 1.5                        # its clock ran on
     assert result["kept"]["second"]["wall_s"] <= result["raw"]["second"] - 5.5
     assert result["kept"]["first"]["wall_s"] == result["raw"]["first"]
+
+
+def test_every_size_links_its_outputs_into_the_dvc_cache_rather_than_copying_them(tmp_path):
+    """One cache type at every size: the disk column counts each output once, and no size's
+    wall time holds a copy that the others' do not."""
+    import subprocess
+    import sys
+
+    from benchmarks import scale
+
+    project = scale.scaled_project(tmp_path / "n50", 50)
+    shown = subprocess.run([sys.executable, "-m", "dvc", "config", "cache.type"], cwd=project,
+                           check=True, capture_output=True, text=True).stdout.strip()
+    assert shown == scale.CACHE_TYPE == "hardlink"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, check=True,
+                            capture_output=True, text=True).stdout
+    assert status == ""  # the setting is the copy's own (config.local), not a change to commit
