@@ -104,9 +104,17 @@ def scaled_project(root: Path, artworks: int) -> Path:
 
 
 def commit_of(repo: Path) -> str:
-    """The commit of the code measured (``-dirty``: with uncommitted edits)."""
-    return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=repo,
-                          capture_output=True, text=True).stdout.strip() or "unknown"
+    """The commit of the code measured (``-dirty``: with uncommitted edits, other than the
+    results and the README table that the benchmark writes itself: with ``--add`` each size
+    measured leaves them changed for the next)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True,
+                              text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    edited = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                 f":(exclude){RESULTS.relative_to(REPO)}", f":(exclude){README.name}")
+    return f"{commit}-dirty" if edited else commit
 
 
 def stage_names(project: Path) -> list[str]:

@@ -22,7 +22,8 @@ candidates* from *deciding*:
      image's ``hash_neighbours`` nearest: paintings' hashes crowd (dark portraits, an
      artist's series), so the pairs within a radius grow as N^2 while an image's true copies
      stay a few.
-   - Windows, for details and for crops or frames that no hash caught: each thumbnail is cut
+   - Windows, for details and for crops or frames that no hash caught, where the
+     local-feature retrieval (below) cannot find them (``window_search``): each thumbnail is cut
      into strided square windows of 44-62 % (detail) and 75-100 % (crop, frame) per axis, and
      each window and each whole thumbnail is reduced to an 8x8 rank-equalised, zero-mean,
      unit-norm descriptor. Every image's whole descriptor is compared with every window of

@@ -294,3 +294,31 @@ def test_every_size_links_its_outputs_into_the_dvc_cache_rather_than_copying_the
     status = subprocess.run(["git", "status", "--porcelain"], cwd=project, check=True,
                             capture_output=True, text=True).stdout
     assert status == ""  # the setting is the copy's own (config.local), not a change to commit
+
+
+def test_the_code_measured_is_dirty_only_for_edits_the_benchmark_did_not_write(tmp_path):
+    """With --add each size rewrites the results and the README table before the next size
+    copies the project: those are not edits to the code measured; any other file is."""
+    import subprocess
+
+    from benchmarks import scale
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    results = tmp_path / scale.RESULTS.relative_to(scale.REPO)
+    results.mkdir(parents=True)
+    for path in (results / "scale.json", tmp_path / "README.md", tmp_path / "stage.py"):
+        path.write_text("first\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "code")
+    clean = scale.commit_of(tmp_path)
+    assert len(clean) >= 7 and not clean.endswith("-dirty")
+    (results / "scale.json").write_text("measured\n")
+    (tmp_path / "README.md").write_text("table\n")
+    (tmp_path / "untracked.txt").write_text("scratch\n")
+    assert scale.commit_of(tmp_path) == clean
+    (tmp_path / "stage.py").write_text("edited\n")
+    assert scale.commit_of(tmp_path) == f"{clean}-dirty"
