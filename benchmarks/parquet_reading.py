@@ -9,9 +9,12 @@ features per row (random bytes: descriptors barely compress), ``ROWS_PER_GROUP``
 group, at two sizes four times apart. Each way reads every batch of 256 rows of the two
 columns (what ``FeatureStore.gather`` reads) in a process of its own, which reports Arrow's
 largest allocation (``arrow_max_mib``, the memory pool's high-water mark) and its peak RSS
-(``peak_rss_mib``, VmHWM). Target: reading by row group, the peak at the larger file is within
-10 % of the peak at the smaller (``row_groups.flat``): memory bounded by a row group, not by
-the file, as curate at a million records needs.
+(``peak_rss_mib``, VmHWM). Target: reading by row group, Arrow's high-water mark at the larger
+file is within 10 % of the smaller's (``row_groups.flat``): memory bounded by a row group, not
+by the file, as curate at a million records needs. The peak RSS is reported beside it, and
+its ratio, but does not decide: the allocator keeps freed row groups mapped for a while, so it
+varies from run to run by about a row group (80 MB here) whatever the file's size. Both files
+hold several row groups.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def measure(path: Path, way: str) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    sizes = (1024, 4096) if quick else (4096, 16384)
+    sizes = (2048, 8192) if quick else (4096, 16384)
     result: dict = {"feature_bytes": FEATURE_BYTES, "batch_rows": BATCH_ROWS,
                     "pyarrow": pa.__version__, "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,8 +89,10 @@ def run(quick: bool = False) -> dict:
             path.unlink()
     small, large = (result["sizes"][str(n)] for n in sizes)
     for way in WAYS:
-        growth = large[way]["peak_rss_mib"] / small[way]["peak_rss_mib"]
-        result[way] = {"peak_rss_large_over_small": round(growth, 2),
+        growth = large[way]["arrow_max_mib"] / small[way]["arrow_max_mib"]
+        result[way] = {"arrow_max_large_over_small": round(growth, 2),
+                       "peak_rss_large_over_small": round(
+                           large[way]["peak_rss_mib"] / small[way]["peak_rss_mib"], 2),
                        "flat": growth <= 1 + FLAT_WITHIN}
     result["meets_target"] = result["row_groups"]["flat"]
     return result
