@@ -251,85 +251,68 @@ def local_verification_milliseconds(rows: pd.DataFrame, retrieved: pd.DataFrame,
     return out
 
 
-def second_looks_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame,
-                          workers: int | None) -> dict:
-    """The method (``second_looks`` "retrieved": of the pairs the thumbnails rejected, the
-    local features match again those the retrieval proposes too) beside ``second_looks``
-    "all" (every pair the thumbnails rejected), whole clusterings timed side by side, one
-    round in each order (the method's ``clusters`` ran before, so compiling and caches are
-    warm): the pairs each matches locally, that phase's seconds and the whole clustering's,
-    and the true and false pairs only one of them predicts."""
-    seconds = {"retrieved": 0.0, "all": 0.0}
-    local_seconds, rerun_same = dict(seconds), True
-    for order in (("all", "retrieved"), ("retrieved", "all")):
+def _side_by_side(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame,
+                  workers: int | None, option: str, method: str, versus: str,
+                  steps: tuple[str, ...]) -> dict:
+    """Whole clusterings with the tuning key ``option`` at ``method`` (the default, whose
+    ``clusters`` ran before, so compiling and caches are warm) and at ``versus``, timed side
+    by side, one round in each order. Per way: the clustering's seconds and the ``steps``'
+    (mean of the two rounds), the pairs those steps verify, and the true and false pairs only
+    one of the two predicts."""
+    seconds = {method: 0.0, versus: 0.0}
+    step_seconds, step_pairs, rerun_same, found = dict(seconds), {}, True, {}
+    for order in ((versus, method), (method, versus)):
         for way in order:
             phases = Phases(echo=False)
             started = time.perf_counter()
-            found = dedup.cluster(rows, workers=workers, phases=phases, second_looks=way)
+            found[way] = dedup.cluster(rows, workers=workers, phases=phases, **{option: way})
             seconds[way] += time.perf_counter() - started
-            local = next(r for r in phases.rows
-                         if r["phase"] == "dedup: local features verified")
-            local_seconds[way] += local["wall_s"]
-            if way == "all":
-                every, every_pairs = found, local["pairs"]
-            else:
-                method_pairs = local["pairs"]
-                rerun_same &= found["cluster_id"].equals(clusters["cluster_id"])
+            mine = [r for r in phases.rows if r["phase"] in steps]
+            step_seconds[way] += sum(r["wall_s"] for r in mine)
+            step_pairs[way] = sum(r.get("pairs", 0) for r in mine)
+            if way == method:
+                rerun_same &= found[way]["cluster_id"].equals(clusters["cluster_id"])
     true_pairs = _pairs(truth["artwork_id"].to_numpy())
     mine = _pairs(clusters["cluster_id"].to_numpy())
-    theirs = _pairs(every["cluster_id"].to_numpy())
+    theirs = _pairs(found[versus]["cluster_id"].to_numpy())
     return {
-        "local_pairs": method_pairs,
-        "local_seconds": round(local_seconds["retrieved"] / 2, 1),
-        "cluster_seconds": round(seconds["retrieved"] / 2, 1),
-        "versus": "second_looks: all (every pair the thumbnails rejected matched again)",
-        "versus_local_pairs": every_pairs,
-        "versus_local_seconds": round(local_seconds["all"] / 2, 1),
-        "versus_cluster_seconds": round(seconds["all"] / 2, 1),
-        "local_speed_up": round(local_seconds["all"] / max(local_seconds["retrieved"], 1e-9), 2),
-        "cluster_speed_up": round(seconds["all"] / max(seconds["retrieved"], 1e-9), 2),
+        "pairs": step_pairs[method],
+        "seconds": round(step_seconds[method] / 2, 1),
+        "cluster_seconds": round(seconds[method] / 2, 1),
+        "versus": f"{option}: {versus}",
+        "versus_pairs": step_pairs[versus],
+        "versus_seconds": round(step_seconds[versus] / 2, 1),
+        "versus_cluster_seconds": round(seconds[versus] / 2, 1),
+        # None where the method verifies nothing in those steps (the window search under
+        # "auto": a few milliseconds of bookkeeping, no ratio worth the name).
+        "speed_up": round(step_seconds[versus] / step_seconds[method], 2)
+        if step_pairs[method] else None,
+        "cluster_speed_up": round(seconds[versus] / max(seconds[method], 1e-9), 2),
         "true_pairs_only_versus_finds": len((theirs - mine) & true_pairs),
         "false_pairs_only_versus_finds": len((theirs - mine) - true_pairs),
         "true_pairs_only_method_finds": len((mine - theirs) & true_pairs),
         "method_rerun_gives_the_same_clusters": bool(rerun_same),
     }
+
+
+def second_looks_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame,
+                          workers: int | None) -> dict:
+    """The method (``second_looks`` "retrieved": of the pairs the thumbnails rejected, the
+    local features match again those the retrieval proposes too) beside ``second_looks``
+    "all" (every pair the thumbnails rejected matched again), side by side (`_side_by_side`):
+    the step ``pairs`` and ``seconds`` are the local verification's."""
+    return _side_by_side(rows, truth, clusters, workers, "second_looks", "retrieved", "all",
+                         ("dedup: local features verified",))
 
 
 def window_search_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame,
                            workers: int | None) -> dict:
     """The method (``window_search`` "auto", which skips the window search wherever the
-    local-feature retrieval runs) beside the window search forced "on", whole clusterings
-    timed side by side, one round in each order: seconds of the clustering and of the window
-    search with its verification, and the true and false pairs only one of them predicts."""
-    seconds = {"auto": 0.0, "on": 0.0}
-    window_seconds, rerun_same = dict(seconds), True
-    for order in (("on", "auto"), ("auto", "on")):
-        for way in order:
-            phases = Phases(echo=False)
-            started = time.perf_counter()
-            found = dedup.cluster(rows, workers=workers, phases=phases, window_search=way)
-            seconds[way] += time.perf_counter() - started
-            window_seconds[way] += sum(r["wall_s"] for r in phases.rows if r["phase"] in (
-                "dedup: window search", "dedup: window candidates verified"))
-            if way == "on":
-                forced = found
-            else:
-                rerun_same &= found["cluster_id"].equals(clusters["cluster_id"])
-    true_pairs = _pairs(truth["artwork_id"].to_numpy())
-    mine = _pairs(clusters["cluster_id"].to_numpy())
-    theirs = _pairs(forced["cluster_id"].to_numpy())
-    return {
-        "cluster_seconds": round(seconds["auto"] / 2, 1),
-        "window_seconds": round(window_seconds["auto"] / 2, 1),
-        "versus": "window_search: on (the thumbnails' window search beside the retrieval)",
-        "versus_cluster_seconds": round(seconds["on"] / 2, 1),
-        "versus_window_seconds": round(window_seconds["on"] / 2, 1),
-        "cluster_speed_up": round(seconds["on"] / max(seconds["auto"], 1e-9), 2),
-        "true_pairs_only_versus_finds": len((theirs - mine) & true_pairs),
-        "false_pairs_only_versus_finds": len((theirs - mine) - true_pairs),
-        "true_pairs_only_method_finds": len((mine - theirs) & true_pairs),
-        "method_rerun_gives_the_same_clusters": bool(rerun_same),
-    }
+    local-feature retrieval runs) beside the window search forced "on", side by side
+    (`_side_by_side`): the step ``pairs`` and ``seconds`` are the window search's and its
+    candidates' verification."""
+    return _side_by_side(rows, truth, clusters, workers, "window_search", "auto", "on",
+                         ("dedup: window search", "dedup: window candidates verified"))
 
 
 def image_milliseconds(files: list[Path], images: int = 60) -> dict:
