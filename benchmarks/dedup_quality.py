@@ -33,7 +33,10 @@ way it replaced on the candidate pairs it is spent on, verdicts compared (see
 the thumbnails rejected again (``second_looks`` "all"), whole clusterings side by side
 (`second_looks_compared`). ``window_search``: the method (``window_search`` "auto": no window
 search where the local-feature retrieval runs) beside forcing the window search "on", whole
-clusterings side by side (`window_search_compared`).
+clusterings side by side (`window_search_compared`). ``enlargement``: the method (a small image
+enlarged to the features' working size, `curate.local_features.working_gray`) beside features
+extracted from the reduced decode alone, small images as they are: recall per transform and
+extraction cost side by side (`enlargement_compared`).
 """
 
 from __future__ import annotations
@@ -50,8 +53,16 @@ import pandas as pd
 
 from curate import dedup
 from curate.hashing import hash_files, hash_image
-from curate.local_features import FeatureOptions, extract, feature_fields
+from curate.local_features import (
+    FeatureOptions,
+    extract,
+    extract_gray,
+    feature_fields,
+    reduced_gray,
+    working_gray,
+)
 from curate.pairs import near_pairs
+from curate.parallel import map_ordered, process_pool
 from curate.stage import Phases
 from demo.build import build_collection
 
@@ -315,6 +326,60 @@ def window_search_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd
                          ("dedup: window search", "dedup: window candidates verified"))
 
 
+def _unenlarged(path: Path) -> bytes | None:
+    """Local features the way they were before small images were enlarged: SIFT on the
+    reduced decode, a small image as it is (None for an unreadable file)."""
+    options = FeatureOptions()
+    try:
+        gray = reduced_gray(path.read_bytes(), options.long_side_px)
+    except Exception:  # noqa: BLE001 - the method's rows carry the same file's error
+        return None
+    return extract_gray(gray, options.max_keypoints).to_bytes()
+
+
+def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
+                         clusters: pd.DataFrame, workers: int | None,
+                         images: int = 60) -> dict:
+    """The method's features (small images enlarged to the working size) beside features of
+    the reduced decode alone, on the same files: recall per transform (the transforms where
+    the two differ), the pairs only one finds, and the extraction's milliseconds per image on
+    one core (the first ``images`` files, each way in turn, twice)."""
+    with process_pool(workers, len(files) >= 64) as pool:
+        plain = map_ordered(pool, _unenlarged, files)
+    has = rows["local_features"].notna().to_numpy()
+    versus = dedup.cluster(rows.assign(local_features=[
+        f if ok else None for f, ok in zip(plain, has, strict=True)]), workers=workers)
+    mine, theirs = (score(truth, c["cluster_id"].to_numpy()) for c in (clusters, versus))
+    differ = {name: {"method": entry["recall"],
+                     "versus": theirs["per_single_transform"].get(name, {}).get("recall")}
+              for name, entry in mine["per_single_transform"].items()
+              if entry["recall"] != theirs["per_single_transform"].get(name, {}).get("recall")}
+    options, data = FeatureOptions(), [f.read_bytes() for f in files[:images]]
+    ms = {"method": 0.0, "versus": 0.0}
+    for order in (("versus", "method"), ("method", "versus")):
+        for way in order:
+            started = time.perf_counter()
+            for d in data:
+                if way == "method":
+                    extract(d, options)
+                else:
+                    extract_gray(reduced_gray(d, options.long_side_px), options.max_keypoints)
+            ms[way] += (time.perf_counter() - started) / 2
+    true_pairs = _pairs(truth["artwork_id"].to_numpy())
+    a, b = (_pairs(c["cluster_id"].to_numpy()) for c in (clusters, versus))
+    return {
+        "versus": "features of the reduced decode, small images not enlarged",
+        "recall": mine["recall"], "versus_recall": theirs["recall"],
+        "precision": mine["precision"], "versus_precision": theirs["precision"],
+        "recall_per_transform_where_they_differ": differ,
+        "true_pairs_only_method_finds": len((a - b) & true_pairs),
+        "true_pairs_only_versus_finds": len((b - a) & true_pairs),
+        "false_pairs_only_versus_finds": len((b - a) - true_pairs),
+        "features_ms_per_image": round(1e3 * ms["method"] / max(len(data), 1), 2),
+        "versus_features_ms_per_image": round(1e3 * ms["versus"] / max(len(data), 1), 2),
+    }
+
+
 def image_milliseconds(files: list[Path], images: int = 60) -> dict:
     """Mean ms per image, one core, of hashing (`hash_image`) and of the local features
     (`extract`: reduced decode and SIFT) of the same bytes, and ORB at the same budget for
@@ -324,12 +389,10 @@ def image_milliseconds(files: list[Path], images: int = 60) -> dict:
     cv2.setNumThreads(1)
     data = [f.read_bytes() for f in files[:images]]
     orb = cv2.ORB_create(nfeatures=FeatureOptions().max_keypoints)
-    from curate.local_features import reduced_gray
-
     out = {}
     for name, function in (("hash", hash_image), ("local_features", extract),
                            ("orb_features", lambda d: orb.detectAndCompute(
-                               reduced_gray(d, FeatureOptions().long_side_px), None))):
+                               working_gray(d, FeatureOptions().long_side_px), None))):
         started = time.perf_counter()
         for d in data:
             try:
@@ -445,6 +508,9 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
         "local_verification": local_verification_milliseconds(rows, retrieved, hashed),
         "second_looks": second_looks_compared(rows, truth, clusters, workers),
         "window_search": window_search_compared(rows, truth, clusters, workers),
+        "enlargement": enlargement_compared(
+            [f for f, ok in zip(files, clean, strict=True) if ok], rows, truth, clusters,
+            workers),
         "matched_by": clusters["matched_by"].replace("", "unmatched").value_counts().to_dict(),
         "candidates_reaching_the_verifier": coverage,
         "method": score(truth, clusters["cluster_id"].to_numpy()),

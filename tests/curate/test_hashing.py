@@ -219,10 +219,10 @@ def test_the_hash_stage_writes_a_row_group_at_a_time_with_one_schema_bad_files_i
     assert (rows["hash_pipeline"] == hashing.HASH_PIPELINE).all()
     assert rows["error"].iloc[:4].isna().all() and rows["error"].iloc[4]
     assert rows["thumb"].iloc[:4].map(len).eq(64 * 64).all() and pd.isna(rows["phash"].iloc[4])
-    # Local features for every readable image (80 px pictures: a few keypoints each).
+    # Local features for every readable image (80 px pictures, enlarged four times).
     from curate.local_features import FEATURES_PIPELINE, LocalFeatures
 
-    assert all(LocalFeatures.from_bytes(f).size == (80, 60)
+    assert all(LocalFeatures.from_bytes(f).size == (320, 240)
                for f in rows["local_features"].iloc[:4])
     assert rows["local_features"].iloc[4] is None
     assert (rows["features_pipeline"] == FEATURES_PIPELINE).all()

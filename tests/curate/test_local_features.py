@@ -93,12 +93,24 @@ def test_extraction_keeps_the_strongest_keypoints_in_a_fixed_order(original):
     assert lf.extract(data).to_bytes() == again.to_bytes()
 
 
-def test_a_small_image_is_not_enlarged_and_a_flat_one_has_no_keypoints():
+def test_a_small_image_is_enlarged_at_most_four_times_and_a_flat_one_has_no_keypoints():
     small = lf.extract(encode(_painting("portrait", 3).resize((200, 150)), "PNG"))
-    assert small.size == (200, 150) and len(small) > 0
+    assert small.size == (512, 384) and len(small) > 0
+    tiny = lf.extract(encode(_painting("portrait", 3).resize((60, 45)), "PNG"))
+    assert tiny.size == (240, 180)  # four times, not the working size
     flat = lf.extract(encode(Image.new("RGB", (300, 200), (120, 90, 60)), "PNG"))
-    assert len(flat) == 0 and lf.LocalFeatures.from_bytes(flat.to_bytes()).size == (300, 200)
+    assert len(flat) == 0 and lf.LocalFeatures.from_bytes(flat.to_bytes()).size == (512, 341)
     assert lf.match_pair(flat, small).inliers == 0
+
+
+def test_a_thumbnail_sized_copy_matches_its_original_better_enlarged_than_as_it_is(
+        original, original_features):
+    data = encode(original.resize((160, 120), Image.Resampling.LANCZOS), "JPEG", quality=85)
+    enlarged = lf.match_pair(original_features, lf.extract(data))
+    as_it_is = lf.match_pair(original_features, lf.extract_gray(
+        lf.reduced_gray(data, lf.FeatureOptions().long_side_px), 1000))
+    assert enlarged.inliers >= 40 and enlarged.inliers >= 2 * as_it_is.inliers, \
+        (enlarged, as_it_is)
 
 
 @pytest.mark.parametrize("name", COPIES)
