@@ -382,7 +382,7 @@ def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFr
 
 def image_milliseconds(files: list[Path], images: int = 60) -> dict:
     """Mean ms per image, one core, of hashing (`hash_image`) and of the local features
-    (`extract`: reduced decode and SIFT) of the same bytes, and ORB at the same budget for
+    (`extract`: working decode and SIFT) of the same bytes, and ORB at the same budget for
     comparison (cost only: the pipeline does not use it)."""
     import cv2
 
