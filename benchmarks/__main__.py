@@ -29,6 +29,9 @@ def main() -> None:
                                            "the same command goes on after a stop")
     parser.add_argument("--add", action="store_true",
                         help="scale only: add the sizes run to the committed results' runs")
+    parser.add_argument("--progress", action="store_true",
+                        help="scale only: with --workdir, run nothing; add the figures so far "
+                             "of sizes still under way there to the committed results")
     parser.add_argument("--device", choices=["cuda", "cpu"],
                         help="gpu_check only: where to measure (default cuda)")
     parser.add_argument("--tiny", action="store_true",
@@ -40,9 +43,12 @@ def main() -> None:
                         help="train_throughput only: a local checkout of "
                              "NVlabs/stylegan2-ada-pytorch, timed side by side with ours")
     args = parser.parse_args()
-    extra = {k: v for k, v in (("workdir", args.workdir), ("add", args.add)) if v}
+    extra = {k: v for k, v in (("workdir", args.workdir), ("add", args.add),
+                               ("progress", args.progress)) if v}
     if extra and args.names != ["scale"]:
         parser.error(f"--{' --'.join(extra)}: for `scale` alone")
+    if args.progress and not args.workdir:
+        parser.error("--progress: reads the sizes kept in a --workdir")
     if (args.device or args.tiny) and args.names != ["gpu_check"]:
         parser.error("--device, --tiny: for `gpu_check` alone")
     if args.stylegan2_ada and args.names != ["train_throughput"]:

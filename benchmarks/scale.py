@@ -33,6 +33,8 @@ The curves are drawn to ``benchmarks/results/scale.png`` and the table is writte
     python -m benchmarks scale --quick       # N = 300, 1,000: a smoke run
     python -m benchmarks scale --sizes 100000 --add --workdir /data/scale   # one more size,
         # with the committed runs; stopped (a session's end), the same command goes on
+    python -m benchmarks scale --sizes 100000 --progress --workdir /data/scale   # its stage
+        # groups ended so far into the committed results, while it runs or stopped
 """
 
 from __future__ import annotations
@@ -48,12 +50,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import yaml
 from PIL import Image, ImageDraw
 
 from benchmarks.dvc_scale import exponent
 from benchmarks.project_copy import REPO, copy_project, free_port
 from marcus.atomic import write_text
+from marcus.errors import UserError
 from marcus.timings import peak_rss_mib
 
 RESULTS = Path(__file__).parent / "results"
@@ -382,18 +386,52 @@ def measure(artworks: int, root: Path, keep: bool = False) -> dict:
     row = {"artworks": artworks, "records": curate["records"], "stored": curate["stored"],
            "curated": curate["curated"], "code": state["code"], "stages": stages, "groups": {}}
     for group in GROUPS:
-        members = [v for k, v in stages.items() if k.partition("@")[0] == group]
-        row["groups"][group] = {
-            "wall_s": round(sum(m["wall_s"] for m in members), 2),
-            "cpu_s": round(sum(m["cpu_s"] for m in members), 2),
-            "peak_rss_mib": max(m["peak_rss_mib"] for m in members),
-            "disk_mib": round(sum(m["disk_mib"] for m in members), 2),
-            "redone_s": round(sum(m.get("redone_s", 0.0) for m in members), 2)}
+        row["groups"][group] = group_figures(
+            [v for k, v in stages.items() if k.partition("@")[0] == group])
     if keep:
         state["row"] = row
         write_text(saved, json.dumps(state, indent=1) + "\n")
     shutil.rmtree(project, ignore_errors=True)
     return row
+
+
+def group_figures(members: list[dict]) -> dict:
+    """A group's figures from its stages': times, redone time and disk summed, the largest
+    peak."""
+    return {"wall_s": round(sum(m["wall_s"] for m in members), 2),
+            "cpu_s": round(sum(m["cpu_s"] for m in members), 2),
+            "peak_rss_mib": max(m["peak_rss_mib"] for m in members),
+            "disk_mib": round(sum(m["disk_mib"] for m in members), 2),
+            "redone_s": round(sum(m.get("redone_s", 0.0) for m in members), 2)}
+
+
+def progress_row(artworks: int, root: Path) -> dict | None:
+    """The figures so far of a size that ``measure`` keeps in ``root`` and that has not ended
+    (a session ended inside it): each group whose every stage has ended, at the records its
+    crawls listed, marked ``"complete": False``. None until the crawls have ended (the records
+    are not known before); a size measured to the end gives its row. Reads the project's
+    stages and crawl records only, so it may run while the size goes on."""
+    saved = root / f"n{artworks}.stages.json"
+    if not saved.is_file():
+        return None
+    state = json.loads(saved.read_text())
+    if "row" in state:
+        return state["row"]
+    project = root / f"n{artworks}"
+    names = stage_names(project)
+    done = state["stages"]
+    groups = {}
+    for group in GROUPS:
+        members = [n for n in names if n.partition("@")[0] == group]
+        if members and all(n in done for n in members):
+            groups[group] = group_figures([done[n] for n in members])
+    if "crawl" not in groups:
+        return None
+    crawl = project / yaml.safe_load((project / "params.yaml").read_text())["paths"]["crawl"]
+    records = sum(pq.ParquetFile(p).metadata.num_rows
+                  for p in sorted(crawl.glob("*/records.parquet")))
+    return {"artworks": artworks, "records": records, "complete": False, "code": state["code"],
+            "stages": {n: done[n] for n in names if n in done}, "groups": groups}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -418,16 +456,20 @@ def fitted(rows: list[dict]) -> dict:
     """Per group and cost: the exponent against records, and the cost at each AT_RECORDS
     (measured ones only, unless ``can_extrapolate``), each of one run without stops."""
     out = {}
-    largest = rows[-1]
-    extrapolate = can_extrapolate(rows)
     for group in GROUPS:
         out[group] = {}
+        # A size still under way (`progress_row`) has the groups it has ended.
+        have = [r for r in rows if group in r["groups"]]
         for cost in COSTS:
-            points = [{"files": r["records"], cost: one_run(r, group, cost)} for r in rows]
+            if not have:
+                out[group][cost] = {"exponent": None, "at_records": {}}
+                continue
+            largest, extrapolate = have[-1], can_extrapolate(have)
+            points = [{"files": r["records"], cost: one_run(r, group, cost)} for r in have]
             slope = exponent(points, cost)
             at = {}
             for records in AT_RECORDS:
-                near = [r for r in rows
+                near = [r for r in have
                         if abs(r["records"] - records) <= MEASURED_WITHIN * records]
                 if near:
                     at[str(records)] = {"value": one_run(near[0], group, cost),
@@ -468,8 +510,11 @@ def table(result: dict) -> str:
                     cells.append(text if entry["measured"] else f"*{text}*")
             slope = "" if fit["exponent"] is None else f"{fit['exponent']:.2f}"
             lines.append(f"| `{group}` | {label} | {slope} | " + " | ".join(cells) + " |")
-    sizes = ", ".join(f"{r['artworks']:,} artworks ({r['records']:,} records, "
-                      f"{r['curated']:,} curated)" for r in result["runs"])
+    sizes = ", ".join(
+        f"{r['artworks']:,} artworks ({r['records']:,} records, {r['curated']:,} curated)"
+        if r.get("complete", True) else
+        f"{r['artworks']:,} artworks ({r['records']:,} records; under way: "
+        f"{', '.join(r['groups'])} so far)" for r in result["runs"])
     lines.append("")
     lines.append(f"Measured on {result['machine']} at {sizes}; *italics*: extrapolated along the "
                  "fitted exponent (cost proportional to records^exponent) from the largest run.")
@@ -493,7 +538,8 @@ def plot(result: dict, path: Path) -> None:
         ox, oy = (index % 2) * panel_w, 30 + (index // 2) * panel_h
         series = {}
         for group in GROUPS:
-            measured = [(r["records"], one_run(r, group, cost)) for r in result["runs"]]
+            measured = [(r["records"], one_run(r, group, cost)) for r in result["runs"]
+                        if group in r["groups"]]
             end = result["fit"][group][cost]["at_records"].get(str(AT_RECORDS[-1]))
             series[group] = (measured, None if end is None else (AT_RECORDS[-1], end["value"]))
         values = [v for m, e in series.values() for _, v in m + ([e] if e else []) if v > 0]
@@ -551,14 +597,22 @@ def update_readme(markdown: str, readme: Path = README) -> None:
 
 
 def run(quick: bool = False, sizes: tuple[int, ...] | None = None,
-        workdir: str | None = None, add: bool = False) -> dict:
+        workdir: str | None = None, add: bool = False, progress: bool = False) -> dict:
     """``workdir``: keep each size's project and figures there, so that a run stopped part
     way goes on from the stage it stopped in (see ``measure``); ``add``: the sizes measured
     join the runs of the committed results (benchmarks/results/scale.json), replacing a run
-    of the same size, instead of standing alone. The fit takes the runs as they are, at the
-    code each was measured at (its ``code``): after a change to a stage, measure them again."""
+    of the same size, instead of standing alone. ``progress`` (with ``workdir``): measure
+    nothing, add the sizes' figures so far (`progress_row`), so that a size longer than a
+    session is on record stage group by stage group. The fit takes the runs as they are, at
+    the code each was measured at (its ``code``): after a change to a stage, measure them
+    again."""
     sizes = sizes or ((300, 1_000) if quick else (1_000, 3_000, 10_000))
-    if workdir:
+    if progress:
+        if not workdir:
+            raise UserError("scale --progress reads the sizes kept in a --workdir")
+        runs = [row for n in sizes if (row := progress_row(n, Path(workdir))) is not None]
+        add = True
+    elif workdir:
         Path(workdir).mkdir(parents=True, exist_ok=True)
         runs = [measure(n, Path(workdir), keep=True) for n in sizes]
     else:

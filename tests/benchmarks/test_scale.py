@@ -322,3 +322,54 @@ def test_the_code_measured_is_dirty_only_for_edits_the_benchmark_did_not_write(t
     assert scale.commit_of(tmp_path) == clean
     (tmp_path / "stage.py").write_text("edited\n")
     assert scale.commit_of(tmp_path) == f"{clean}-dirty"
+
+
+def test_a_size_under_way_is_on_record_with_the_stage_groups_it_has_ended(tmp_path,
+                                                                          monkeypatch):
+    """A size longer than a session: `progress_row` gives the groups whose every stage has
+    ended, at the records the crawls listed, and the fit, the table and the plot take each
+    group from the runs that have it."""
+    import pandas as pd
+    import pytest
+
+    from benchmarks import scale
+
+    stop_in = ["crawl@aic"]
+
+    def stage_standing_in(project, stage, checkpoint=None):
+        if stage == stop_in[0]:
+            raise KeyboardInterrupt  # the session ends inside this stage
+        for target in scale.output_paths(project, stage):
+            if stage.startswith("crawl@"):  # each crawl lists 7 records
+                target.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame({"id": range(7)}).to_parquet(target / "records.parquet")
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("out")
+        return {"wall_s": 1.0, "cpu_s": 2.0, "peak_rss_mib": 10.0}
+
+    monkeypatch.setattr(scale, "run_stage", stage_standing_in)
+    assert scale.progress_row(50, tmp_path) is None  # nothing measured yet
+    with pytest.raises(KeyboardInterrupt):
+        scale.measure(50, tmp_path, keep=True)
+    assert scale.progress_row(50, tmp_path) is None  # the records are not known yet
+    stop_in[0] = "hash@nga"
+    with pytest.raises(KeyboardInterrupt):
+        scale.measure(50, tmp_path, keep=True)
+    row = scale.progress_row(50, tmp_path)
+    assert row["complete"] is False and row["artworks"] == 50 and row["records"] == 9 * 7
+    assert list(row["groups"]) == ["demo", "crawl"]  # hash has three of its nine stages
+    assert row["groups"]["crawl"]["wall_s"] == 9.0 and "hash@met" in row["stages"]
+
+    done = runs([3_000, 10_000, 30_000], lambda r: r / 100)
+    row = {**row, "records": 100_000}  # as if its crawls had listed 100k records
+    result = {"runs": [*done, row], "machine": "2 cores"}
+    result["fit"] = fitted(result["runs"])
+    assert result["fit"]["crawl"]["wall_s"]["at_records"]["100000"] == {
+        "value": 9.0, "measured": True}
+    assert result["fit"]["curate"]["wall_s"]["at_records"]["100000"] == {
+        "value": 1000.0, "measured": False}  # from the complete runs alone
+    markdown = table(result)
+    assert "50 artworks (100,000 records; under way: demo, crawl so far)" in markdown
+    scale.plot(result, tmp_path / "scale.png")
+    assert (tmp_path / "scale.png").stat().st_size > 0
