@@ -55,6 +55,7 @@ from curate import dedup
 from curate.hashing import hash_files, hash_image
 from curate.local_features import (
     FeatureOptions,
+    LocalFeatures,
     extract,
     extract_gray,
     feature_fields,
@@ -326,15 +327,18 @@ def window_search_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd
                          ("dedup: window search", "dedup: window candidates verified"))
 
 
-def _unenlarged(path: Path) -> bytes | None:
+def _unenlarged(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
     """Local features the way they were before small images were enlarged: SIFT on the
-    reduced decode, a small image as it is (None for an unreadable file)."""
-    options = FeatureOptions()
+    reduced decode, a small image as it is."""
+    return extract_gray(reduced_gray(data, options.long_side_px), options.max_keypoints)
+
+
+def _unenlarged_bytes(path: Path) -> bytes | None:
+    """`_unenlarged` of a file, stored (None for an unreadable file)."""
     try:
-        gray = reduced_gray(path.read_bytes(), options.long_side_px)
+        return _unenlarged(path.read_bytes()).to_bytes()
     except Exception:  # noqa: BLE001 - the method's rows carry the same file's error
         return None
-    return extract_gray(gray, options.max_keypoints).to_bytes()
 
 
 def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
@@ -345,7 +349,7 @@ def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFr
     the two differ), the pairs only one finds, and the extraction's milliseconds per image on
     one core (the first ``images`` files, each way in turn, twice)."""
     with process_pool(workers, len(files) >= 64) as pool:
-        plain = map_ordered(pool, _unenlarged, files)
+        plain = map_ordered(pool, _unenlarged_bytes, files)
     has = rows["local_features"].notna().to_numpy()
     versus = dedup.cluster(rows.assign(local_features=[
         f if ok else None for f, ok in zip(plain, has, strict=True)]), workers=workers)
@@ -360,10 +364,7 @@ def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFr
         for way in order:
             started = time.perf_counter()
             for d in data:
-                if way == "method":
-                    extract(d, options)
-                else:
-                    extract_gray(reduced_gray(d, options.long_side_px), options.max_keypoints)
+                (extract if way == "method" else _unenlarged)(d, options)
             ms[way] += (time.perf_counter() - started) / 2
     true_pairs = _pairs(truth["artwork_id"].to_numpy())
     a, b = (_pairs(c["cluster_id"].to_numpy()) for c in (clusters, versus))

@@ -427,9 +427,9 @@ def progress_row(artworks: int, root: Path) -> dict | None:
             groups[group] = group_figures([done[n] for n in members])
     if "crawl" not in groups:
         return None
-    crawl = project / yaml.safe_load((project / "params.yaml").read_text())["paths"]["crawl"]
-    records = sum(pq.ParquetFile(p).metadata.num_rows
-                  for p in sorted(crawl.glob("*/records.parquet")))
+    stores = [output_paths(project, n)[0] for n in names if n.partition("@")[0] == "crawl"]
+    records = sum(pq.ParquetFile(store / "records.parquet").metadata.num_rows
+                  for store in stores)
     return {"artworks": artworks, "records": records, "complete": False, "code": state["code"],
             "stages": {n: done[n] for n in names if n in done}, "groups": groups}
 
@@ -457,14 +457,13 @@ def fitted(rows: list[dict]) -> dict:
     (measured ones only, unless ``can_extrapolate``), each of one run without stops."""
     out = {}
     for group in GROUPS:
-        out[group] = {}
         # A size still under way (`progress_row`) has the groups it has ended.
         have = [r for r in rows if group in r["groups"]]
+        out[group] = {cost: {"exponent": None, "at_records": {}} for cost in COSTS}
+        if not have:
+            continue
+        largest, extrapolate = have[-1], can_extrapolate(have)
         for cost in COSTS:
-            if not have:
-                out[group][cost] = {"exponent": None, "at_records": {}}
-                continue
-            largest, extrapolate = have[-1], can_extrapolate(have)
             points = [{"files": r["records"], cost: one_run(r, group, cost)} for r in have]
             slope = exponent(points, cost)
             at = {}
