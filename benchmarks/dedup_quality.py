@@ -35,8 +35,12 @@ the thumbnails rejected again (``second_looks`` "all"), whole clusterings side b
 search where the local-feature retrieval runs) beside forcing the window search "on", whole
 clusterings side by side (`window_search_compared`). ``enlargement``: the method (a small image
 enlarged to the features' working size, `curate.local_features.working_gray`) beside features
-extracted from the reduced decode alone, small images as they are: recall per transform and
-extraction cost side by side (`enlargement_compared`).
+extracted from the reduced decode alone, small images as they are; ``picture_region``: the
+method (a picture filling a small part of its image looked at again,
+`curate.local_features.with_picture_region`) beside features without that second look:
+recall per transform and extraction cost side by side (`features_compared`), and
+``on_walls``: originals photographed on walls wider than the demo's, retrieved and verified
+both ways (`on_walls`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import itertools
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +64,9 @@ from curate.local_features import (
     extract,
     extract_gray,
     feature_fields,
+    match_pair,
     reduced_gray,
+    with_picture_region,
     working_gray,
 )
 from curate.pairs import near_pairs
@@ -69,6 +76,7 @@ from demo.build import build_collection
 
 SHORTLISTS = (5, 10, 25, 50, 100)
 SENSITIVITY = ((12, 40), (16, 40), (20, 40), (25, 40), (30, 40), (20, 30), (20, 60))
+WALL_SHARES = (0.25, 0.33, 0.45)  # on_walls: the picture's share of the photograph's width
 
 
 def _pairs(labels: np.ndarray) -> set[tuple[int, int]]:
@@ -328,31 +336,45 @@ def window_search_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd
 
 
 def _unenlarged(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
-    """Local features the way they were before small images were enlarged: SIFT on the
-    reduced decode, a small image as it is."""
-    return extract_gray(reduced_gray(data, options.long_side_px), options.max_keypoints)
+    """The method's features, but the working decode's as they were before small images
+    were enlarged: SIFT on the reduced decode, a small image as it is."""
+    found = extract_gray(reduced_gray(data, options.long_side_px), options.max_keypoints)
+    return with_picture_region(data, found, options)
 
 
-def _unenlarged_bytes(path: Path) -> bytes | None:
-    """`_unenlarged` of a file, stored (None for an unreadable file)."""
+def _without_region(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
+    """The method's features without the second look at a picture in a plain surround."""
+    return extract(data, replace(options, picture_region=False))
+
+
+FEATURE_WAYS = {  # name in the results: (what the method is compared with, its extraction)
+    "enlargement": ("features of the reduced decode, small images not enlarged", _unenlarged),
+    "picture_region": ("no second look at a picture filling a small part of its image",
+                       _without_region),
+}
+
+
+def _way_bytes(way: str, path: Path) -> bytes | None:
+    """``way``'s features of a file, stored (None for an unreadable file)."""
     try:
-        return _unenlarged(path.read_bytes()).to_bytes()
+        return FEATURE_WAYS[way][1](path.read_bytes()).to_bytes()
     except Exception:  # noqa: BLE001 - the method's rows carry the same file's error
         return None
 
 
-def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
-                         clusters: pd.DataFrame, workers: int | None,
-                         images: int = 60) -> dict:
-    """The method's features (small images enlarged to the working size) beside features of
-    the reduced decode alone, on the same files: recall per transform (the transforms where
-    the two differ), the pairs only one finds, and the extraction's milliseconds per image on
-    one core (the first ``images`` files, each way in turn, twice)."""
+def features_compared(way: str, files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
+                      clusters: pd.DataFrame, workers: int | None, images: int = 60
+                      ) -> tuple[dict, list]:
+    """The method's features beside ``way``'s (`FEATURE_WAYS`) on the same files: recall per
+    transform (the transforms where the two differ), the pairs only one finds, and the
+    extraction's milliseconds per image on one core (the first ``images`` files, each way in
+    turn, twice); and ``way``'s features of every file (bytes or None)."""
     with process_pool(workers, len(files) >= 64) as pool:
-        plain = map_ordered(pool, _unenlarged_bytes, files)
+        theirs_features = map_ordered(pool, functools.partial(_way_bytes, way), files)
     has = rows["local_features"].notna().to_numpy()
     versus = dedup.cluster(rows.assign(local_features=[
-        f if ok else None for f, ok in zip(plain, has, strict=True)]), workers=workers)
+        f if ok else None for f, ok in zip(theirs_features, has, strict=True)]),
+        workers=workers)
     mine, theirs = (score(truth, c["cluster_id"].to_numpy()) for c in (clusters, versus))
     differ = {name: {"method": entry["recall"],
                      "versus": theirs["per_single_transform"].get(name, {}).get("recall")}
@@ -361,15 +383,15 @@ def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFr
     options, data = FeatureOptions(), [f.read_bytes() for f in files[:images]]
     ms = {"method": 0.0, "versus": 0.0}
     for order in (("versus", "method"), ("method", "versus")):
-        for way in order:
+        for name in order:
             started = time.perf_counter()
             for d in data:
-                (extract if way == "method" else _unenlarged)(d, options)
-            ms[way] += (time.perf_counter() - started) / 2
+                (extract if name == "method" else FEATURE_WAYS[way][1])(d, options)
+            ms[name] += (time.perf_counter() - started) / 2
     true_pairs = _pairs(truth["artwork_id"].to_numpy())
     a, b = (_pairs(c["cluster_id"].to_numpy()) for c in (clusters, versus))
     return {
-        "versus": "features of the reduced decode, small images not enlarged",
+        "versus": FEATURE_WAYS[way][0],
         "recall": mine["recall"], "versus_recall": theirs["recall"],
         "precision": mine["precision"], "versus_precision": theirs["precision"],
         "recall_per_transform_where_they_differ": differ,
@@ -378,7 +400,69 @@ def enlargement_compared(files: list[Path], rows: pd.DataFrame, truth: pd.DataFr
         "false_pairs_only_versus_finds": len((b - a) - true_pairs),
         "features_ms_per_image": round(1e3 * ms["method"] / max(len(data), 1), 2),
         "versus_features_ms_per_image": round(1e3 * ms["versus"] / max(len(data), 1), 2),
-    }
+    }, theirs_features
+
+
+def _wall_photographs(item: tuple[Path, int], share: float) -> tuple[bytes, bytes]:
+    """An original (path, seed) photographed on a plain wall at ``share`` of the photograph's
+    width (demo.transforms.on_wall), as a JPEG: its features with and without the second
+    look."""
+    import io
+
+    from PIL import Image
+
+    from demo.transforms import on_wall
+
+    path, seed = item
+    with Image.open(path) as img:
+        photograph = on_wall(img.convert("RGB"), share, min(0.95, 1.15 * share), seed)
+    buffer = io.BytesIO()
+    photograph.save(buffer, "JPEG", quality=88)
+    data = buffer.getvalue()
+    return extract(data).to_bytes(), _without_region(data).to_bytes()
+
+
+def on_walls(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
+             without_region: list, workers: int | None, originals: int = 80) -> dict:
+    """A harder wall than the demo's, for the second look: ``originals`` originals (every
+    eighth) each photographed on a plain wall at ``WALL_SHARES`` of the photograph's width (the
+    demo draws 0.35-0.75; a photograph in a gallery often shows a painting at a third of its
+    width or less). Per share, with the second look (``method``) and without: the share of
+    walls whose original the stage's retrieval proposes (among the whole collection and the
+    walls, the collection's features made the same way) and the inliers of the pair
+    (median; the share under ``review_inliers``, which no rule accepts, and under
+    ``accept_inliers``, which only the dense check can accept)."""
+    from curate.retrieval import candidate_pairs
+
+    opts = dedup.DEFAULTS
+    chosen = np.flatnonzero((truth["transform"] == "original").to_numpy()
+                            & rows["local_features"].notna().to_numpy())[::8][:originals]
+    ways = {"method": list(rows["local_features"]), "versus": list(without_region)}
+    out = {"originals": len(chosen)}
+    for share in WALL_SHARES:
+        with process_pool(workers, True) as pool:
+            walls = map_ordered(pool, functools.partial(_wall_photographs, share=share),
+                                [(files[i], seed) for seed, i in enumerate(chosen)])
+        entry = {}
+        for k, (name, collection) in enumerate(ways.items()):
+            features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
+                        for f in [*collection, *(w[k] for w in walls)]]
+            found = candidate_pairs(features, opts["retrieval_neighbours"],
+                                    shortlist=opts["retrieval_shortlist"])
+            proposed = set(zip(found["a"].tolist(), found["b"].tolist(), strict=True))
+            n = len(collection)
+            retrieved = sum((min(i, n + j), max(i, n + j)) in proposed
+                            for j, i in enumerate(chosen))
+            inliers = np.array([match_pair(features[i], features[n + j]).inliers
+                                for j, i in enumerate(chosen)])
+            entry[name] = {"retrieved": round(retrieved / len(chosen), 3),
+                           "inliers_median": float(np.median(inliers)),
+                           "under_review_inliers": round(float(
+                               (inliers < opts["review_inliers"]).mean()), 3),
+                           "under_accept_inliers": round(float(
+                               (inliers < opts["accept_inliers"]).mean()), 3)}
+        out[f"share_{share}"] = entry
+    return out
 
 
 def image_milliseconds(files: list[Path], images: int = 60) -> dict:
@@ -488,6 +572,9 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
     clusters = dedup.cluster(rows, workers=workers)
     cluster_s = time.perf_counter() - started
     coverage, (retrieved, hashed) = candidate_coverage(rows, truth)
+    clean_files = [f for f, ok in zip(files, clean, strict=True) if ok]
+    region, without_region = features_compared("picture_region", clean_files, rows, truth,
+                                                clusters, workers)
     sensitivity = {}
     for review, accept in SENSITIVITY:
         found = dedup.cluster(rows, workers=workers, review_inliers=review,
@@ -509,9 +596,10 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
         "local_verification": local_verification_milliseconds(rows, retrieved, hashed),
         "second_looks": second_looks_compared(rows, truth, clusters, workers),
         "window_search": window_search_compared(rows, truth, clusters, workers),
-        "enlargement": enlargement_compared(
-            [f for f, ok in zip(files, clean, strict=True) if ok], rows, truth, clusters,
-            workers),
+        "enlargement": features_compared("enlargement", clean_files, rows, truth, clusters,
+                                         workers)[0],
+        "picture_region": {**region, "on_walls": on_walls(clean_files, rows, truth,
+                                                          without_region, workers)},
         "matched_by": clusters["matched_by"].replace("", "unmatched").value_counts().to_dict(),
         "candidates_reaching_the_verifier": coverage,
         "method": score(truth, clusters["cluster_id"].to_numpy()),

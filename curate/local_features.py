@@ -19,7 +19,10 @@ true copies line up. OpenCV ships SIFT since its patent expired.
    :mod:`curate.hashing`; a smaller image enlarged, at most ``MAX_ENLARGEMENT`` times: see
    `working_gray`), the ``max_keypoints`` strongest SIFT keypoints, stored as bytes:
    positions in those pixels and the 128 descriptor values (integers in 0-255 in OpenCV's
-   SIFT, so uint8 loses nothing). About 136 bytes per keypoint.
+   SIFT, so uint8 loses nothing). About 136 bytes per keypoint. Where the keypoints gather
+   in a small part of the image (a picture on a plain wall or in a wide mat), that part is
+   decoded again at the working size and its keypoints replace those it had
+   (`with_picture_region`).
 2. Matching (`match_pair`): RootSIFT (L1-normalise, square root: the Hellinger kernel, which
    compares gradient histograms better than Euclidean distance), each keypoint of A to its two
    nearest in B, kept when the nearest is clearly nearer than the second (Lowe's ratio test),
@@ -52,9 +55,18 @@ from PIL import Image
 from curate.hashing import _open_checked
 from marcus.errors import UserError
 
-FEATURES_PIPELINE = "sift-v3"  # changes whenever stored features would differ (v2: stretch,
-#                                v3: small images enlarged to the working size)
+FEATURES_PIPELINE = "sift-v4"  # changes whenever stored features would differ (v2: stretch,
+#                                v3: small images enlarged to the working size, v4: a picture
+#                                in a plain surround looked at again)
 MAX_ENLARGEMENT = 4.0  # a small image is enlarged to long_side_px by at most this factor
+# A picture that fills a small part of its image is looked at again (`with_picture_region`):
+REGION_SHARE = 0.96       # its box holds this share of the keypoints along each axis (2 % of
+#                           them may lie outside at each end: a label, a plug, a wall's grain)
+REGION_MARGIN = 0.02      # widened by this share of the long side (keypoints have extent)
+REGION_MAX_AREA = 0.45    # only a box covering at most this share of the image
+REGION_MIN_ZOOM = 1.25    # only when the second look enlarges it at least this many times
+REGION_MAX_ZOOM = 4.0     # and at most this many (bounds the decode: 4x the working size)
+REGION_MIN_KEYPOINTS = 50  # fewer keypoints do not say where a picture is
 STRETCH_TAIL = 0.005  # share of the darkest and of the brightest pixels clipped by the stretch
 MAGIC = b"SIF1"
 _HEADER = struct.Struct("<4sHHI")  # magic, width, height (decode px), keypoints
@@ -78,6 +90,8 @@ class FeatureOptions:
     long_side_px: int = 512      # working decode's long side: larger images reduced, smaller
     #                              enlarged (at most MAX_ENLARGEMENT times)
     max_keypoints: int = 1000    # strongest SIFT keypoints kept per image; 0: no local features
+    picture_region: bool = True  # a picture filling a small part of its image (on a wall, in a
+    #                              wide mat) looked at again at the working size
 
     def __post_init__(self):
         if not 64 <= self.long_side_px <= 4096:
@@ -219,9 +233,81 @@ def working_gray(data: bytes, long_side_px: int) -> np.ndarray:
     return np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS))
 
 
+def picture_region(found: LocalFeatures) -> tuple[float, float, float, float] | None:
+    """Where the picture lies in its image when it is a small part of it: the box (left, top,
+    right, bottom, in ``found``'s pixels) around the central ``REGION_SHARE`` of the keypoints
+    along each axis, widened by ``REGION_MARGIN``; None when that box covers more than
+    ``REGION_MAX_AREA`` of the image, or the keypoints are too few to tell."""
+    if len(found) < REGION_MIN_KEYPOINTS:
+        return None
+    width, height = found.size
+    tail = 50 * (1 - REGION_SHARE)  # percent at each end
+    (left, right), (top, bottom) = (np.percentile(found.xy[:, axis], [tail, 100 - tail])
+                                    for axis in (0, 1))
+    margin = REGION_MARGIN * max(width, height)
+    box = (max(0.0, left - margin), max(0.0, top - margin),
+           min(width - 1.0, right + margin), min(height - 1.0, bottom + margin))
+    if (box[2] - box[0] + 1) * (box[3] - box[1] + 1) > REGION_MAX_AREA * width * height:
+        return None
+    return box
+
+
+def with_picture_region(data: bytes, found: LocalFeatures, options: FeatureOptions
+                        ) -> LocalFeatures:
+    """``found`` (the features of the working decode), its keypoints inside the
+    `picture_region` replaced by those of the region decoded again with its long side at the
+    working size (enlarged at most ``REGION_MAX_ZOOM`` times, and the image at most
+    ``MAX_ENLARGEMENT`` times its own size), placed back in ``found``'s pixels. Unchanged
+    where there is no such region or the second look would enlarge it less than
+    ``REGION_MIN_ZOOM`` times.
+
+    Why: a painting photographed on a wall, in a wide mat or with a scan's margins is a small
+    part of its photograph: at a third of the width it is some 170 px of the 512 px decode,
+    a thumbnail whose brushwork lies below SIFT's finest scale (see `working_gray`), while its
+    copies fill their frames. The wall and the mat are plain, so the keypoints gather on the
+    picture and say where it is; looked at again at the working size, it is matched like any
+    full-frame copy (``picture_region`` in benchmarks/results/dedup_quality.json). A textured
+    surround spreads the keypoints and leaves the features as they were."""
+    box = picture_region(found)
+    if box is None:
+        return found
+    width, height = found.size
+    left, top, right, bottom = box
+    zoom = min(options.long_side_px / (max(right - left, bottom - top) + 1), REGION_MAX_ZOOM)
+    image_w, image_h = _open_checked(data).size
+    working = width / image_w                                    # working px per image px
+    scale = min(working * zoom, MAX_ENLARGEMENT)                 # the region's, likewise
+    if scale < REGION_MIN_ZOOM * working:
+        return found
+    gray = reduced_gray(data, max(1, round(max(image_w, image_h) * min(scale, 1.0))))
+    fx, fy = gray.shape[1] / width, gray.shape[0] / height      # decode px per working px
+    # Pixel centres at integers: working x covers [x, x + 1) shifted by half a pixel.
+    x0, y0 = max(0, math.floor((left + 0.5) * fx)), max(0, math.floor((top + 0.5) * fy))
+    x1 = min(gray.shape[1], math.ceil((right + 0.5) * fx))
+    y1 = min(gray.shape[0], math.ceil((bottom + 0.5) * fy))
+    crop = gray[y0:y1, x0:x1]
+    grow = scale / (gray.shape[1] / image_w)
+    if grow > 1:
+        crop = np.asarray(Image.fromarray(crop).resize(
+            (max(1, round(crop.shape[1] * grow)), max(1, round(crop.shape[0] * grow))),
+            Image.Resampling.LANCZOS))
+    region = extract_gray(np.ascontiguousarray(crop), options.max_keypoints)
+    gx, gy = crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)  # region px per decode px
+    xy = region.xy.astype(np.float64)
+    xy[:, 0] = ((xy[:, 0] + 0.5) / gx + x0) / fx - 0.5
+    xy[:, 1] = ((xy[:, 1] + 0.5) / gy + y0) / fy - 0.5
+    outside = ~((found.xy[:, 0] >= left) & (found.xy[:, 0] <= right)
+                & (found.xy[:, 1] >= top) & (found.xy[:, 1] <= bottom))
+    return LocalFeatures(np.concatenate([xy.astype(np.float32), found.xy[outside]]),
+                         np.concatenate([region.desc, found.desc[outside]]), found.size)
+
+
 def extract(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
-    """Local features of an image's bytes. Raises on data that is not a readable image."""
-    return extract_gray(working_gray(data, options.long_side_px), options.max_keypoints)
+    """Local features of an image's bytes: SIFT on the working decode (`working_gray`), and
+    with ``options.picture_region`` a second look at a picture that fills a small part of its
+    image (`with_picture_region`). Raises on data that is not a readable image."""
+    found = extract_gray(working_gray(data, options.long_side_px), options.max_keypoints)
+    return with_picture_region(data, found, options) if options.picture_region else found
 
 
 def feature_fields(options: FeatureOptions, data: bytes) -> dict:

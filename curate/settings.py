@@ -17,7 +17,7 @@ SPEC = {
     "genres": list_of(str),
     "min_works_per_artist": int,
     "source_priority": list_of(str),
-    "features": {"long_side_px": int, "max_keypoints": int},
+    "features": {"long_side_px": int, "max_keypoints": int, "picture_region": bool},
     "dedup": {"max_distance": int, "accept_inliers": int, "review_inliers": int,
               "retrieval_neighbours": int, "retrieval_shortlist": int,
               "second_looks": str, "replicas": str, "window_search": str},

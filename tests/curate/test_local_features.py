@@ -113,6 +113,44 @@ def test_a_thumbnail_sized_copy_matches_its_original_better_enlarged_than_as_it_
         (enlarged, as_it_is)
 
 
+def _on_a_wall(picture: Image.Image, wall: Image.Image, at: tuple[int, int]) -> bytes:
+    photograph = wall.copy()
+    photograph.paste(picture, at)
+    return encode(photograph, "JPEG", quality=90)
+
+
+def test_a_picture_on_a_plain_wall_is_looked_at_again_and_placed_back_where_it_hangs(
+        original, original_features):
+    # The 800 x 600 painting takes 40 % of a 2000 x 1500 photograph's width: 205 px of the
+    # photograph's 512 px decode.
+    data = _on_a_wall(original, Image.new("RGB", (2000, 1500), (182, 176, 160)), (700, 450))
+    again = lf.extract(data)
+    once = lf.extract(data, lf.FeatureOptions(picture_region=False))
+    assert again.size == once.size == (512, 384)
+    found, before = lf.match_pair(original_features, again), lf.match_pair(
+        original_features, once)
+    assert found.inliers >= 200 and found.inliers >= 2 * before.inliers, (found, before)
+    # The second look's keypoints are in the photograph's pixels: the original's 512 px
+    # decode lands at 0.4 of its size, 700 and 450 px of 2000 in (pixel centres at integers).
+    scale = 800 / 512 * 512 / 2000
+    offset = np.array([700, 450]) * 512 / 2000 + 0.5 * scale - 0.5
+    assert np.allclose(found.matrix[:2, :2], scale * np.eye(2), atol=0.01), found.matrix
+    assert np.allclose(found.matrix[:2, 2], offset, atol=1.0), found.matrix
+
+
+def test_a_picture_filling_its_image_or_on_a_patterned_wall_is_looked_at_once(original):
+    def unchanged(data: bytes) -> bool:
+        return lf.extract(data).to_bytes() == lf.extract(
+            data, lf.FeatureOptions(picture_region=False)).to_bytes()
+
+    assert unchanged(encode(original, "JPEG", quality=90))
+    grain = np.random.default_rng(0).integers(0, 256, (500, 667, 3), dtype=np.uint8)
+    patterned = Image.fromarray(grain).resize((2000, 1500), Image.Resampling.BICUBIC)
+    assert unchanged(_on_a_wall(original, patterned, (700, 450)))
+    # A flat image and one with few keypoints say nothing of where a picture is.
+    assert unchanged(encode(Image.new("RGB", (2000, 1500), (182, 176, 160)), "PNG"))
+
+
 @pytest.mark.parametrize("name", COPIES)
 def test_a_copy_is_explained_by_one_transform(name, original, original_features):
     copy = lf.extract(encode(COPIES[name](original), "JPEG", quality=85))
