@@ -16,6 +16,7 @@ transform of its non-original member, or to both transforms' names joined when n
 original; a false pair counts against the transforms of both its members). Plain phash at
 Hamming <= 10 with union-find is reported beside it as the baseline.
 
+``missed_pairs``: each true pair the method leaves apart and why (`missed_pairs`).
 ``candidates_reaching_the_verifier``: the share of true pairs that some candidate search
 hands to a verifier (hash, window, local-feature retrieval), directly and after joining
 candidate pairs transitively. ``retrieval_direct_by_shortlist``: the retrieval's direct share for
@@ -494,7 +495,8 @@ def image_milliseconds(files: list[Path], images: int = 60) -> dict:
 def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict, tuple]:
     """The share of true pairs (not byte copies) that a candidate search proposes, per search
     and together, directly and after transitive closure over the proposed pairs; and the
-    stage's retrieval and hash candidates (frames with columns a, b)."""
+    stage's retrieval and hash candidates (frames with columns a, b) and each search's pairs
+    (sets of (a, b), a < b)."""
     from curate.local_features import LocalFeatures
     from curate.retrieval import candidate_pairs
 
@@ -549,7 +551,38 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict, t
                      "transitive": round(len(true_pairs & closure(pairs))
                                          / max(len(true_pairs), 1), 4),
                      "candidates_per_image": round(len(pairs) / max(n, 1), 2)}
-    return out, (retrieved, hashed)
+    return out, (retrieved, hashed, searches)
+
+
+def missed_pairs(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame,
+                 searches: dict[str, set]) -> dict:
+    """Each true pair the method leaves apart, with what limits it: both files and their
+    transforms and keypoints, the inliers of the pair matched directly (`match_pair`, as the
+    verifier does), and which of the method's candidate searches (the hashes' and the
+    retrieval's; the window search does not run beside the retrieval) proposed it. The
+    reasons: fewer inliers than ``review_inliers`` (the local features cannot tell the pair,
+    whatever proposes it), enough but proposed by no search, or proposed and rejected (the
+    dense check)."""
+    review = dedup.DEFAULTS["review_inliers"]
+    features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
+                for f in rows["local_features"]]
+    found = _pairs(clusters["cluster_id"].to_numpy())
+    each = []
+    for a, b in sorted(_pairs(truth["artwork_id"].to_numpy()) - found):
+        fa, fb = features[a], features[b]
+        each.append({
+            "files": [truth["file"].iat[a], truth["file"].iat[b]],
+            "transforms": [truth["transform"].iat[a], truth["transform"].iat[b]],
+            "keypoints": [0 if f is None else len(f) for f in (fa, fb)],
+            "inliers": None if fa is None or fb is None else match_pair(fa, fb).inliers,
+            "proposed_by": [name for name in ("hash", "retrieval") if (a, b) in searches[name]],
+        })
+    reasons = pd.Series([
+        "no local features" if e["inliers"] is None
+        else f"under {review} inliers" if e["inliers"] < review
+        else "matched, proposed by no search" if not e["proposed_by"]
+        else "matched and proposed, rejected" for e in each], dtype=object)
+    return {"pairs": len(each), "by_reason": reasons.value_counts().to_dict(), "each": each}
 
 
 def evaluate(root: Path, workers: int | None = None) -> dict:
@@ -571,7 +604,7 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
     started = time.perf_counter()
     clusters = dedup.cluster(rows, workers=workers)
     cluster_s = time.perf_counter() - started
-    coverage, (retrieved, hashed) = candidate_coverage(rows, truth)
+    coverage, (retrieved, hashed, searches) = candidate_coverage(rows, truth)
     clean_files = [f for f, ok in zip(files, clean, strict=True) if ok]
     region, without_region = features_compared("picture_region", clean_files, rows, truth,
                                                 clusters, workers)
@@ -603,6 +636,7 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
         "matched_by": clusters["matched_by"].replace("", "unmatched").value_counts().to_dict(),
         "candidates_reaching_the_verifier": coverage,
         "method": score(truth, clusters["cluster_id"].to_numpy()),
+        "missed_pairs": missed_pairs(rows, truth, clusters, searches),
         "thumbnails_only": score(truth, thumbnails_only["cluster_id"].to_numpy()),
         "baseline_phash_10": score(truth, baseline_labels(rows)),
         "sensitivity": sensitivity,
