@@ -63,7 +63,8 @@ MAX_ENLARGEMENT = 4.0  # a small image is enlarged to long_side_px by at most th
 REGION_SHARE = 0.96       # its box holds this share of the keypoints along each axis (2 % of
 #                           them may lie outside at each end: a label, a plug, a wall's grain)
 REGION_MARGIN = 0.02      # widened by this share of the long side (keypoints have extent)
-REGION_MAX_AREA = 0.45    # only a box covering at most this share of the image
+REGION_MAX_AREA = 0.45    # only a box covering at most this share of the image (one of the
+#                           image's shape is then enlarged 1.5 times: less is not worth a look)
 REGION_MIN_ZOOM = 1.25    # only when the second look enlarges it at least this many times
 REGION_MAX_ZOOM = 4.0     # and at most this many (bounds the decode: 4x the working size)
 REGION_MIN_KEYPOINTS = 50  # fewer keypoints do not say where a picture is
