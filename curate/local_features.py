@@ -282,7 +282,8 @@ def with_picture_region(data: bytes, found: LocalFeatures, options: FeatureOptio
         return found
     gray = reduced_gray(data, max(1, round(max(image_w, image_h) * min(scale, 1.0))))
     fx, fy = gray.shape[1] / width, gray.shape[0] / height      # decode px per working px
-    # Pixel centres at integers: working x covers [x, x + 1) shifted by half a pixel.
+    # Pixel centres at integers: pixel x spans x - 0.5 to x + 0.5, so x + 0.5 is its distance
+    # from the edge, which scales from one decode to another.
     x0, y0 = max(0, math.floor((left + 0.5) * fx)), max(0, math.floor((top + 0.5) * fy))
     x1 = min(gray.shape[1], math.ceil((right + 0.5) * fx))
     y1 = min(gray.shape[0], math.ceil((bottom + 0.5) * fy))
