@@ -36,7 +36,8 @@ the thumbnails rejected again (``second_looks`` "all"), whole clusterings side b
 search where the local-feature retrieval runs) beside forcing the window search "on", whole
 clusterings side by side (`window_search_compared`). ``enlargement``: the method (a small image
 enlarged to the features' working size, `curate.local_features.working_gray`) beside features
-extracted from the reduced decode alone, small images as they are; ``picture_region``: the
+extracted from the reduced decode, small images as they are (the second look below on both
+sides); ``picture_region``: the
 method (a picture filling a small part of its image looked at again,
 `curate.local_features.with_picture_region`) beside features without that second look:
 recall per transform and extraction cost side by side (`features_compared`), and
@@ -78,6 +79,11 @@ from demo.build import build_collection
 SHORTLISTS = (5, 10, 25, 50, 100)
 SENSITIVITY = ((12, 40), (16, 40), (20, 40), (25, 40), (30, 40), (20, 30), (20, 60))
 WALL_SHARES = (0.25, 0.33, 0.45)  # on_walls: the picture's share of the photograph's width
+
+
+def _decoded(stored) -> LocalFeatures | None:
+    """A row's stored local features, or None where it has none."""
+    return LocalFeatures.from_bytes(stored) if isinstance(stored, bytes) else None
 
 
 def _pairs(labels: np.ndarray) -> set[tuple[int, int]]:
@@ -420,7 +426,8 @@ def _wall_photographs(item: tuple[Path, int], share: float) -> tuple[bytes, byte
     buffer = io.BytesIO()
     photograph.save(buffer, "JPEG", quality=88)
     data = buffer.getvalue()
-    return extract(data).to_bytes(), _without_region(data).to_bytes()
+    once = _without_region(data)   # the method's first look: the second is added to it
+    return with_picture_region(data, once, FeatureOptions()).to_bytes(), once.to_bytes()
 
 
 def on_walls(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
@@ -446,8 +453,7 @@ def on_walls(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
                                 [(files[i], seed) for seed, i in enumerate(chosen)])
         entry = {}
         for k, (name, collection) in enumerate(ways.items()):
-            features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
-                        for f in [*collection, *(w[k] for w in walls)]]
+            features = [_decoded(f) for f in [*collection, *(w[k] for w in walls)]]
             found = candidate_pairs(features, opts["retrieval_neighbours"],
                                     shortlist=opts["retrieval_shortlist"])
             proposed = set(zip(found["a"].tolist(), found["b"].tolist(), strict=True))
@@ -497,7 +503,6 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict, t
     and together, directly and after transitive closure over the proposed pairs; and the
     stage's retrieval and hash candidates (frames with columns a, b) and each search's pairs
     (sets of (a, b), a < b)."""
-    from curate.local_features import LocalFeatures
     from curate.retrieval import candidate_pairs
 
     n = len(rows)
@@ -508,8 +513,7 @@ def candidate_coverage(rows: pd.DataFrame, truth: pd.DataFrame) -> tuple[dict, t
                                     rank, np.array([t is not None for t in thumbs]))
     windows = dedup._detail_candidates(thumbs, opts["detail_neighbours"],
                                        opts["detail_min_similarity"])
-    features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
-                for f in rows["local_features"]]
+    features = [_decoded(f) for f in rows["local_features"]]
     # The retrieval at each shortlist length (its direct share is reported below), the
     # stage's own among them.
     by_shortlist = {n: candidate_pairs(features, opts["retrieval_neighbours"], shortlist=n)
@@ -564,12 +568,10 @@ def missed_pairs(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd.DataFrame
     whatever proposes it), enough but proposed by no search, or proposed and rejected (the
     dense check)."""
     review = dedup.DEFAULTS["review_inliers"]
-    features = [LocalFeatures.from_bytes(f) if isinstance(f, bytes) else None
-                for f in rows["local_features"]]
     found = _pairs(clusters["cluster_id"].to_numpy())
     each = []
     for a, b in sorted(_pairs(truth["artwork_id"].to_numpy()) - found):
-        fa, fb = features[a], features[b]
+        fa, fb = (_decoded(rows["local_features"].iat[i]) for i in (a, b))
         each.append({
             "files": [truth["file"].iat[a], truth["file"].iat[b]],
             "transforms": [truth["transform"].iat[a], truth["transform"].iat[b]],
