@@ -18,10 +18,11 @@ in this process with 2 threads.
 3. ``tiling``: the loss's gradient at 512 px tile by tile (256 px tiles) against untiled, the
    largest difference relative to the largest gradient (goal: at most 1e-4 in float32).
 4. ``parity``: at 512 px, a plain L-BFGS run of 500 evaluations on the pixels from the
-   content, then four multi-scale runs until each reaches the plain run's loss: coarse to
+   content, then five multi-scale runs until each reaches the plain run's loss: coarse to
    fine on pixels (the sqrt(2) scales below, then 512 px), the image's Laplacian pyramid
-   (``pyramid_levels`` octaves optimised together at 512 px), its spectrum (every frequency
-   at once, weighted 1/f^``spectrum_decay``), and coarse to fine on the spectrum. Each
+   (``pyramid_levels`` octaves optimised together at 512 px), the pyramid from the content
+   given the style's colours and octave contrast (``init: matched``), its spectrum (every
+   frequency at once, weighted 1/f^``spectrum_decay``), and coarse to fine on the spectrum. Each
    reports how many evaluations that took in all, every scale's counted as one (goal: at
    most 60 %).
 5. ``quality``: the default network's transfer at the CPU schedule (goal: ``swd_ratio`` at
@@ -54,6 +55,7 @@ from style.transfer import (
     Objective,
     Style,
     TransferSettings,
+    matched_start,
     optimise,
     resize_long,
     scales,
@@ -193,13 +195,15 @@ def _parity(content, style, net, quick: bool) -> dict:
     variants = {}
     pixels, pyramid = {"pyramid_levels": 1}, {"pyramid_levels": PYRAMID_LEVELS}
     spectrum = {"variables": "spectrum", "spectrum_decay": SPECTRUM_DECAY}
-    for name, coarse_to_fine, variables in (("coarse_to_fine", True, pixels),
-                                            ("pyramid", False, pyramid),
-                                            ("spectrum", False, spectrum),
-                                            ("coarse_to_fine_spectrum", True, spectrum)):
+    matched = matched_start(c, [Style(resize_long(style, side))])
+    for name, coarse_to_fine, variables, first in (("coarse_to_fine", True, pixels, c),
+                                                   ("pyramid", False, pyramid, c),
+                                                   ("matched_pyramid", False, pyramid, matched),
+                                                   ("spectrum", False, spectrum, c),
+                                                   ("coarse_to_fine_spectrum", True, spectrum, c)):
         at_side = replace(settings, **variables)
         started = time.perf_counter()
-        coarse_evals, start = 0, c
+        coarse_evals, start = 0, first
         if coarse_to_fine:
             coarse = replace(at_side, min_px=side // 2, max_px=round(side / math.sqrt(2)),
                              steps_per_scale=(plain_evals // 10,))

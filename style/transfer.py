@@ -24,6 +24,9 @@ Laplacian pyramid of the change to the image (``PyramidImage``), not its pixels:
 reached in fewer evaluations. ``variables="spectrum"`` moves the change's Fourier spectrum,
 weighted as a picture's falls off, in decorrelated colours (``SpectrumImage``).
 
+The first scale starts from the content (``init="content"``), from the content given the
+styles' colours and octave contrast (``"matched"``, ``matched_start``), or from seeded noise.
+
 Colour: ``all`` transfers colours too; ``luminance`` runs on luminance alone, the style's
 luminance matched to the content's mean and spread, and puts the content's chroma back;
 ``original`` runs in colour and then keeps the output's luminance with the content's chroma.
@@ -59,7 +62,7 @@ from style.losses import (
 
 COLOURS = ("all", "luminance", "original")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
+INITS = ("content", "matched", "noise")
 VARIABLES = ("pyramid", "spectrum")
 
 
@@ -77,7 +80,9 @@ class TransferSettings:
     max_px: int = 256                  # long side of the last scale (sqrt 2 steps between)
     steps_per_scale: tuple[int, ...] = (100,)  # evaluations per scale; the last repeats
     style_scale: float = 1.0           # style image size relative to the content's
-    init: str = "content"              # content | noise (the first scale's start)
+    init: str = "content"              # content | matched | noise (the first scale's start;
+                                       # matched: the content given the styles' colours and
+                                       # octave contrast, matched_start)
     colour: str = "all"                # all | luminance | original
     seed: int = 0                      # noise init and nothing else
     tile_px: int = 0                   # > 0: loss and gradient tile by tile (style/tiling.py),
@@ -459,6 +464,88 @@ class SpectrumImage:
         return self.start + torch.einsum("ij,bjhw->bihw", self.colours, change)
 
 
+def matched_start(content: torch.Tensor, styles: Sequence[Style]) -> torch.Tensor:
+    """The content with the styles' colour distribution and contrast per octave, a start for
+    the optimiser that costs no evaluation. Its colours are moved by the least-moving map
+    between the two colour Gaussians (mean and covariance; the Monge map), then each octave
+    of its Laplacian pyramid gets, channel by channel, the spread the styles have at that
+    octave: Heeger and Bergen's texture statistics, one pass. These are what the style loss's
+    first layers ask for; from the content itself, L-BFGS spends its first steps on them and
+    pulls the image far from the content (the content distance rises to its highest) before
+    bringing it back. Several styles: their statistics averaged by weight, over the whole
+    image (masks are not used). Measured: benchmarks/results/style_print.json ``parity``."""
+    total = sum(s.weight for s in styles)
+    target = sum((_colour_moments(s.image).scaled(s.weight / total) for s in styles[1:]),
+                 _colour_moments(styles[0].image).scaled(styles[0].weight / total))
+    source = moments(content)
+    pixels = content.reshape(3, -1).double()
+    mapped = _gaussian_monge_map(source.cov, target.cov) @ (pixels - source.mean[:, None])
+    image = (mapped + target.mean[:, None]).reshape(content.shape).to(content.dtype)
+    octaves = _octave_count(content.shape[-2:])
+    bands = _laplacian(image, octaves)
+    variance = torch.zeros(octaves, 3, dtype=torch.float64)
+    weight = torch.zeros(octaves, 1, dtype=torch.float64)
+    for s in styles:
+        style_bands = _laplacian(s.image, octaves)[:-1]    # fewer when the style is small
+        for k, band in enumerate(style_bands):
+            variance[k] += s.weight * band.double().var(dim=(0, 2, 3))
+            weight[k] += s.weight
+    for k in range(len(bands) - 1):
+        if weight[k] == 0:
+            continue
+        own = bands[k].double().std(dim=(0, 2, 3))
+        # A nearly flat octave would have its noise magnified without the cap.
+        gain = ((variance[k] / weight[k]).sqrt() / own.clamp(min=1e-3)).clamp(max=4.0)
+        bands[k] = bands[k] * gain.to(content.dtype).view(1, 3, 1, 1)
+    return _from_laplacian(bands).clamp(0, 1)
+
+
+def _colour_moments(image: torch.Tensor) -> Moments:
+    m = moments(image)
+    return m.scaled(1.0 / float(m.count))      # one image weighs one, whatever its size
+
+
+def _gaussian_monge_map(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """[3, 3] T with T source T^T = target moving points least (float64 covariances)."""
+    eye = torch.eye(len(source), dtype=source.dtype)
+    # A grey or flat image has a singular covariance; the floor keeps its inverse finite.
+    source = source + (1e-4 * source.trace() / len(source) + 1e-10) * eye
+    values, vectors = torch.linalg.eigh(source)
+    root = vectors @ torch.diag(values.sqrt()) @ vectors.T
+    inverse_root = vectors @ torch.diag(values.rsqrt()) @ vectors.T
+    return inverse_root @ sqrtm_psd(root @ target @ root) @ inverse_root
+
+
+def _octave_count(hw: Sequence[int]) -> int:
+    """Band-pass octaves of a Laplacian pyramid whose low-pass rest keeps 8 px on its short
+    side."""
+    count, short = 0, min(hw)
+    while short // 2 >= 8:
+        count, short = count + 1, short // 2
+    return count
+
+
+def _laplacian(image: torch.Tensor, octaves: int) -> list[torch.Tensor]:
+    """``octaves`` band-pass images, full size first, then the low-pass rest."""
+    bands = []
+    for _ in range(octaves):
+        if min(image.shape[-2:]) < 2:
+            break
+        smaller = F.interpolate(image, scale_factor=0.5, mode="area")
+        bands.append(image - F.interpolate(smaller, size=image.shape[-2:], mode="bilinear",
+                                           align_corners=False))
+        image = smaller
+    return [*bands, image]
+
+
+def _from_laplacian(bands: list[torch.Tensor]) -> torch.Tensor:
+    image = bands[-1]
+    for band in reversed(bands[:-1]):
+        image = F.interpolate(image, size=band.shape[-2:], mode="bilinear",
+                              align_corners=False) + band
+    return image
+
+
 def colour_square_root(image: torch.Tensor) -> torch.Tensor:
     """[3, 3]: the symmetric square root of the image's colour covariance, scaled to a mean
     diagonal of 1 (about the identity for a flat image or independent noise)."""
@@ -522,8 +609,13 @@ def stylize(content: torch.Tensor, styles: Sequence[Style], net: FeatureNet,
         mask = None if content_mask is None else resize_mask_to(content_mask, size)
         objective = Objective(net, c, scaled_styles, settings, mask)
         if image is None:
-            start = c if settings.init == "content" else torch.rand(
-                c.shape, generator=torch.Generator().manual_seed(settings.seed))
+            if settings.init == "content":
+                start = c
+            elif settings.init == "matched":
+                start = matched_start(c, scaled_styles)
+            else:
+                start = torch.rand(c.shape,
+                                   generator=torch.Generator().manual_seed(settings.seed))
         else:
             start = F.interpolate(image, size=size, mode="bicubic",
                                   align_corners=False).clamp(0, 1)

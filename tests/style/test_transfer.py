@@ -163,10 +163,58 @@ def test_checkpoints_of_other_images_or_damaged_ones_are_ignored_and_replaced(tm
                                checkpoint_dir=tmp_path / "run"), fresh)
 
 
+def _octave_spread(image: torch.Tensor) -> torch.Tensor:
+    """Each channel's standard deviation in the finest octave (the image less its blur)."""
+    blurred = torch.nn.functional.avg_pool2d(image, 2)
+    enlarged = torch.nn.functional.interpolate(blurred, size=image.shape[-2:], mode="bilinear",
+                                               align_corners=False)
+    return (image - enlarged).std(dim=(0, 2, 3))
+
+
+def test_a_matched_start_takes_the_styles_colours_and_contrast_and_keeps_the_contents_layout():
+    noise = torch.rand((1, 3, 96, 80), generator=torch.Generator().manual_seed(5))
+    content = (_content(96, 80) + 0.08 * (noise - 0.5)).clamp(0, 1)     # some fine texture
+    style = _stripes((0.9, 0.2, 0.1), seed=1, size=96)
+    start = transfer.matched_start(content, [Style(style)])
+    assert start.shape == content.shape and start.min() >= 0 and start.max() <= 1
+    # colours: the style's mean, not the content's
+    mean = start.mean(dim=(0, 2, 3))
+    assert (mean - style.mean(dim=(0, 2, 3))).abs().max() < 0.05
+    assert (mean - content.mean(dim=(0, 2, 3))).abs().max() > 0.15
+    # contrast: the content's fine octave gets the striped style's spread
+    spread, wanted = _octave_spread(start), _octave_spread(style)
+    assert ((spread - wanted).abs() / wanted).max() < 0.25, (spread, wanted)
+    assert ((_octave_spread(content) - wanted).abs() / wanted).max() > 0.25
+    # layout: the disc is where it was
+    y_start, y_content = rgb_to_yiq(start)[0, 0], rgb_to_yiq(content)[0, 0]
+    assert torch.corrcoef(torch.stack([y_start.flatten(), y_content.flatten()]))[0, 1].abs() > 0.6
+    # the style distance is lower before any step, and a run from it reproduces
+    objective = Objective(NET, content, [Style(style)], FAST, None)
+    assert objective.loss(start)[1]["style"] < 0.5 * objective.loss(content)[1]["style"]
+    matched = TransferSettings(**{**FAST.__dict__, "init": "matched"})
+    assert torch.equal(stylize(content, [Style(style)], NET, matched),
+                       stylize(content, [Style(style)], NET, matched))
+
+
+def test_a_matched_start_blends_several_styles_by_weight_and_leaves_a_flat_image_finite():
+    content = _content()
+    red, blue = _stripes((0.9, 0.1, 0.1), seed=1), _stripes((0.1, 0.1, 0.9), seed=2)
+    redness = [float((lambda s: s[0, 0].mean() - s[0, 2].mean())(transfer.matched_start(
+        content, [Style(red, weight=w), Style(blue, weight=1 - w)]))) for w in (0.9, 0.5, 0.1)]
+    assert redness[0] > 0.3 and redness[2] < -0.3 and abs(redness[1]) < 0.15, redness
+    flat = torch.full((1, 3, 40, 40), 0.5)
+    start = transfer.matched_start(flat, [Style(red)])
+    assert torch.isfinite(start).all() and start.min() >= 0 and start.max() <= 1
+    # a style smaller than the content's octaves lends the octaves it has
+    tiny = _stripes((0.2, 0.8, 0.2), seed=3, size=20)
+    assert torch.isfinite(transfer.matched_start(_content(96, 96), [Style(tiny)])).all()
+
+
+@pytest.mark.parametrize("init", ["content", "matched"])
 @pytest.mark.parametrize("colour", ["original", "luminance"])
-def test_colour_modes_keep_the_contents_chroma(colour):
+def test_colour_modes_keep_the_contents_chroma(colour, init):
     content, style = _content(), _stripes((0.9, 0.1, 0.1), seed=1)
-    settings = TransferSettings(**{**FAST.__dict__, "colour": colour})
+    settings = TransferSettings(**{**FAST.__dict__, "colour": colour, "init": init})
     out = stylize(content, [Style(style)], NET, settings)
     plain = stylize(content, [Style(style)], NET, FAST)
     chroma = rgb_to_yiq(content)[:, 1:]
@@ -195,7 +243,8 @@ def test_bad_settings_are_refused_before_any_work():
                             ({"colour": "sepia"}, "colour must be one of"),
                             ({"pyramid_levels": 0}, "pyramid_levels must be at least 1"),
                             ({"variables": "wavelets"}, "variables must be one of"),
-                            ({"spectrum_decay": -1.0}, "spectrum_decay must be in")):
+                            ({"spectrum_decay": -1.0}, "spectrum_decay must be in"),
+                            ({"init": "photo"}, "init must be one of")):
         with pytest.raises(UserError, match=message):
             stylize(content, [Style(style)], NET,
                     TransferSettings(**{**FAST.__dict__, **change}))
