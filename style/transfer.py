@@ -469,11 +469,12 @@ def matched_start(content: torch.Tensor, styles: Sequence[Style]) -> torch.Tenso
     the optimiser that costs no evaluation. Its colours are moved by the least-moving map
     between the two colour Gaussians (mean and covariance; the Monge map), then each octave
     of its Laplacian pyramid gets, channel by channel, the spread the styles have at that
-    octave: Heeger and Bergen's texture statistics, one pass. These are what the style loss's
-    first layers ask for; from the content itself, L-BFGS spends its first steps on them and
-    pulls the image far from the content (the content distance rises to its highest) before
-    bringing it back. Several styles: their statistics averaged by weight, over the whole
-    image (masks are not used). Measured: benchmarks/results/style_print.json ``parity``."""
+    octave (Heeger and Bergen match each octave's whole histogram, repeatedly; the spread,
+    once, is enough for a start). These are what the style loss's first layers ask for; from
+    the content itself, L-BFGS spends its first steps on them and pulls the image far from
+    the content (the content distance rises to its highest) before bringing it back. Several
+    styles: their statistics averaged by weight, over the whole image (masks are not used).
+    Measured: benchmarks/results/style_print.json ``parity``."""
     total = sum(s.weight for s in styles)
     target = sum((_colour_moments(s.image).scaled(s.weight / total) for s in styles[1:]),
                  _colour_moments(styles[0].image).scaled(styles[0].weight / total))
