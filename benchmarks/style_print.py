@@ -181,7 +181,8 @@ def _parity(content, style, net, quick: bool) -> dict:
     settings = TransferSettings(min_px=side, max_px=side, steps_per_scale=(plain_evals,),
                                 pyramid_levels=1)     # plain: the pixels
     c = resize_long(content, side)
-    objective = Objective(net, c, [Style(resize_long(style, side))], settings, None)
+    styles = [Style(resize_long(style, side))]
+    objective = Objective(net, c, styles, settings, None)
     started = time.perf_counter()
     plain: list[float] = []
     optimise(objective, c, plain_evals, settings, trace=plain)
@@ -195,7 +196,7 @@ def _parity(content, style, net, quick: bool) -> dict:
     variants = {}
     pixels, pyramid = {"pyramid_levels": 1}, {"pyramid_levels": PYRAMID_LEVELS}
     spectrum = {"variables": "spectrum", "spectrum_decay": SPECTRUM_DECAY}
-    matched = matched_start(c, [Style(resize_long(style, side))])
+    matched = matched_start(c, styles)
     for name, coarse_to_fine, variables, first in (("coarse_to_fine", True, pixels, c),
                                                    ("pyramid", False, pyramid, c),
                                                    ("matched_pyramid", False, pyramid, matched),

@@ -35,6 +35,11 @@ class Moments:
     def scaled(self, weight: float) -> Moments:
         return Moments(self.count * weight, self.first * weight, self.second * weight)
 
+    def unit(self) -> Moments:
+        """The same mean and Gram matrix with a count of one: an image weighs one in a blend,
+        whatever its size."""
+        return Moments(torch.ones_like(self.count), self.mean, self.gram)
+
     @property
     def mean(self) -> torch.Tensor:
         return self.first / self.count.clamp(min=1e-8)

@@ -41,8 +41,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import reduce
 from pathlib import Path
 
 import torch
@@ -234,9 +236,7 @@ class Objective:
                 for s in group:
                     f = net(s.image, settings.style_layers)
                     for name in settings.style_layers:
-                        m = moments(f[name])
-                        m = Moments(torch.ones_like(m.count), m.mean, m.gram).scaled(
-                            s.weight / total)
+                        m = moments(f[name]).unit().scaled(s.weight / total)
                         targets[name] = m if name not in targets else targets[name] + m
                 zero = {name: Moments(torch.ones_like(t.count), torch.zeros_like(t.first),
                                       torch.zeros_like(t.second))
@@ -476,8 +476,8 @@ def matched_start(content: torch.Tensor, styles: Sequence[Style]) -> torch.Tenso
     styles: their statistics averaged by weight, over the whole image (masks are not used).
     Measured: benchmarks/results/style_print.json ``parity``."""
     total = sum(s.weight for s in styles)
-    target = sum((_colour_moments(s.image).scaled(s.weight / total) for s in styles[1:]),
-                 _colour_moments(styles[0].image).scaled(styles[0].weight / total))
+    target = reduce(operator.add, (moments(s.image).unit().scaled(s.weight / total)
+                                   for s in styles))
     source = moments(content)
     pixels = content.reshape(3, -1).double()
     mapped = _gaussian_monge_map(source.cov, target.cov) @ (pixels - source.mean[:, None])
@@ -499,11 +499,6 @@ def matched_start(content: torch.Tensor, styles: Sequence[Style]) -> torch.Tenso
         gain = ((variance[k] / weight[k]).sqrt() / own.clamp(min=1e-3)).clamp(max=4.0)
         bands[k] = bands[k] * gain.to(content.dtype).view(1, 3, 1, 1)
     return _from_laplacian(bands).clamp(0, 1)
-
-
-def _colour_moments(image: torch.Tensor) -> Moments:
-    m = moments(image)
-    return m.scaled(1.0 / float(m.count))      # one image weighs one, whatever its size
 
 
 def _gaussian_monge_map(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
