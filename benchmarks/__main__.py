@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--parts", help="style_print only: comma-separated parts to rerun "
                                          "(networks, tiling, parity, print), merged into its "
                                          "committed results")
+    parser.add_argument("--variants", help="style_print's parity part only: comma-separated "
+                                            "variants to rerun beside the plain run, the "
+                                            "committed others kept")
     parser.add_argument("--stylegan2-ada", metavar="CHECKOUT",
                         help="train_throughput only: a local checkout of "
                              "NVlabs/stylegan2-ada-pytorch, timed side by side with ours")
@@ -61,6 +64,10 @@ def main() -> None:
         if args.names != ["style_print"]:
             parser.error("--parts: for `style_print` alone")
         extra = {"parts": tuple(p.strip() for p in args.parts.split(",") if p.strip())}
+    if args.variants:
+        if "parity" not in extra.get("parts", ()):
+            parser.error("--variants: for `style_print --parts parity` alone")
+        extra["variants"] = tuple(v.strip() for v in args.variants.split(",") if v.strip())
     for name in args.names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.time()

@@ -3,7 +3,9 @@ coarse-to-fine against one scale, and the quality goals.
 
 Run: ``python -m benchmarks style_print`` (``--quick``: small sizes, a smoke run of the
 script; ``--parts parity,networks``: those parts alone, merged into the committed results with
-the time each part last ran in ``parts_run``; ``quality`` comes with ``networks``).
+the time each part last ran in ``parts_run``; ``quality`` comes with ``networks``;
+``--parts parity --variants matched_pyramid``: the plain run and those parity variants alone,
+the committed others kept when the plain run reproduces theirs).
 Content: a demo photograph (style/photograph.py); style: a demo painting (demo/painter.py, a
 landscape in a fictional artist's manner). Every part runs ``python -m style`` or the library
 in this process with 2 threads.
@@ -176,7 +178,16 @@ class _TraceUntil(list):
             raise _Reached
 
 
-def _parity(content, style, net, quick: bool) -> dict:
+VARIANTS = ("coarse_to_fine", "pyramid", "matched_pyramid", "spectrum",
+            "coarse_to_fine_spectrum")
+
+
+def _parity(content, style, net, quick: bool, variants: tuple[str, ...] = VARIANTS,
+            committed: dict | None = None) -> dict:
+    """The plain run, then each of ``variants``. The committed results' other variants are
+    kept when this plain run is theirs: the same settings and, to the bit, the same loss (a
+    CPU run is deterministic), so that their counts still measure against the same target;
+    otherwise they are dropped."""
     side, plain_evals = (96, 40) if quick else (512, 500)
     settings = TransferSettings(min_px=side, max_px=side, steps_per_scale=(plain_evals,),
                                 pyramid_levels=1)     # plain: the pixels
@@ -193,7 +204,16 @@ def _parity(content, style, net, quick: bool) -> dict:
               "spectrum_decay": SPECTRUM_DECAY}
     # Each variant: the sqrt(2) scales below `side` (a tenth of the budget each) or none, then
     # one L-BFGS run at `side` until it reaches the target or the budget is spent.
-    variants = {}
+    kept = {}
+    # A setting the committed run did not record (spectrum_decay before the spectrum variants
+    # existed) concerns none of its variants.
+    if committed and all(committed.get(k, v) == v for k, v in result.items() if k != "plain_s"):
+        kept = {k: v for k, v in committed.get("variants", {}).items() if k not in variants}
+    elif committed and committed.get("variants"):
+        print("style_print: the plain run differs from the committed one; its variants "
+              f"({', '.join(committed['variants'])}) dropped")
+    runs = {}
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     pixels, pyramid = {"pyramid_levels": 1}, {"pyramid_levels": PYRAMID_LEVELS}
     spectrum = {"variables": "spectrum", "spectrum_decay": SPECTRUM_DECAY}
     matched = matched_start(c, styles)
@@ -202,6 +222,8 @@ def _parity(content, style, net, quick: bool) -> dict:
                                                    ("matched_pyramid", False, pyramid, matched),
                                                    ("spectrum", False, spectrum, c),
                                                    ("coarse_to_fine_spectrum", True, spectrum, c)):
+        if name not in variants:
+            continue
         at_side = replace(settings, **variables)
         started = time.perf_counter()
         coarse_evals, start = 0, first
@@ -219,13 +241,15 @@ def _parity(content, style, net, quick: bool) -> dict:
         except _Reached:
             pass
         reached = coarse_evals + len(trace) if min(trace) <= target else None
-        variants[name] = {
+        runs[name] = {
             "coarse_evaluations": coarse_evals, "evaluations": reached,
             "share": None if reached is None else round(reached / plain_evals, 3),
-            "best_loss": min(trace), "seconds": round(time.perf_counter() - started, 1)}
-    shares = {name: v["share"] for name, v in variants.items() if v["share"] is not None}
+            "best_loss": min(trace), "seconds": round(time.perf_counter() - started, 1),
+            "when": when}
+    runs = {name: runs.get(name) or kept[name] for name in VARIANTS if name in runs or name in kept}
+    shares = {name: v["share"] for name, v in runs.items() if v["share"] is not None}
     best = min(shares, key=shares.get) if shares else None
-    return {**result, "variants": variants, "best": best,
+    return {**result, "variants": runs, "best": best,
             "share": shares.get(best), "meets_target": best is not None
             and shares[best] <= GOALS["parity_share"]}
 
@@ -233,10 +257,17 @@ def _parity(content, style, net, quick: bool) -> dict:
 PARTS = ("networks", "tiling", "parity", "print")
 
 
-def run(quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
+def run(quick: bool = False, parts: tuple[str, ...] = PARTS,
+        variants: tuple[str, ...] = VARIANTS) -> dict:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise SystemExit(f"style_print: no part {', '.join(unknown)} (parts: {', '.join(PARTS)})")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"style_print: no parity variant {', '.join(unknown)} "
+                         f"(variants: {', '.join(VARIANTS)})")
+    if set(variants) != set(VARIANTS) and "parity" not in parts:
+        raise SystemExit("style_print: variants are the parity part's: name it in the parts")
     threads = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     started = time.time()
@@ -263,7 +294,8 @@ def run(quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
             elif part == "tiling":
                 result["tiling"] = _tiling(content, style, net, quick)
             elif part == "parity":
-                result["parity"] = _parity(content, style, net, quick)
+                result["parity"] = _parity(content, style, net, quick, variants,
+                                           result.get("parity"))
             else:
                 with tempfile.TemporaryDirectory() as workdir:
                     printed = _print(content, style, schedule, quick, Path(workdir))

@@ -1,5 +1,6 @@
 """benchmarks/style_print.py: a part rerun alone replaces that part of the committed results
-and keeps the others."""
+and keeps the others; a parity variant rerun alone keeps the other variants measured against
+the same plain run."""
 
 from __future__ import annotations
 
@@ -35,3 +36,31 @@ def test_a_part_that_cannot_run_here_keeps_its_committed_measurement(tmp_path, m
 def test_an_unknown_part_is_refused_before_any_work():
     with pytest.raises(SystemExit, match="no part nets .*parts: networks, tiling"):
         style_print.run(quick=True, parts=("nets",))
+
+
+@pytest.mark.slow
+def test_a_parity_variant_rerun_alone_keeps_the_others_only_where_the_plain_run_is_theirs(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(style_print, "RESULTS", tmp_path)
+    committed = tmp_path / "style_print-quick.json"
+    first = style_print.run(quick=True, parts=("parity",), variants=("pyramid",))
+    assert list(first["parity"]["variants"]) == ["pyramid"]
+    committed.write_text(json.dumps(first))
+
+    second = style_print.run(quick=True, parts=("parity",), variants=("matched_pyramid",))
+    assert second["parity"]["plain_loss"] == first["parity"]["plain_loss"]
+    assert second["parity"]["variants"]["pyramid"] == first["parity"]["variants"]["pyramid"]
+    assert list(second["parity"]["variants"]) == ["pyramid", "matched_pyramid"]
+
+    first["parity"]["plain_loss"] += 1e-6   # another target: the kept counts would mislead
+    committed.write_text(json.dumps(first))
+    third = style_print.run(quick=True, parts=("parity",), variants=("matched_pyramid",))
+    assert list(third["parity"]["variants"]) == ["matched_pyramid"]
+    assert "variants (pyramid) dropped" in capsys.readouterr().out
+
+
+def test_a_parity_variant_is_refused_before_any_work_when_unknown_or_without_its_part():
+    with pytest.raises(SystemExit, match="no parity variant plain .*variants: coarse_to_fine"):
+        style_print.run(quick=True, parts=("parity",), variants=("plain",))
+    with pytest.raises(SystemExit, match="variants are the parity part's"):
+        style_print.run(quick=True, parts=("tiling",), variants=("pyramid",))
