@@ -20,10 +20,11 @@ The nine crawls and nine hash stages are summed into ``crawl`` and ``hash`` (the
 largest of any one). Training stages are left out on purpose: their cost is set by ``kimg``
 and the preset, not by the collection's size (``python -m benchmarks train_throughput``).
 
-Each cost's growth exponent is fitted on log-log against the number of crawled records, and
-every cost is given at 10k, 100k, 300k and 1M records: measured where a run had that many
-(within 10 %), else extrapolated from the largest run along the fitted exponent and marked so,
-but only from three sizes or more reaching 10,000 records: below that, fixed per-stage costs
+Each cost's growth exponent is fitted on log-log against the number of crawled records, over the
+runs within a decade of the largest (``FIT_WITHIN``: the small runs' fixed costs would pull it
+down), and every cost is given at 10k, 100k, 300k and 1M records: measured where a run had that
+many (within 10 %), else extrapolated from the largest run along the fitted exponent and marked
+so, but only from three sizes or more reaching 10,000 records: below that, fixed per-stage costs
 dominate and the exponents say nothing about large collections (the README table is then left).
 The curves are drawn to ``benchmarks/results/scale.png`` and the table is written to
 ``benchmarks/results/scale.md``, which the README includes between its ``scale table`` markers.
@@ -80,6 +81,9 @@ MEASURED_WITHIN = 0.1  # a run this close to a column's record count counts as m
 # the fitted exponents say nothing about large collections: no extrapolation, no README table.
 MIN_RUNS_TO_EXTRAPOLATE = 3
 MIN_RECORDS_TO_EXTRAPOLATE = 10_000
+# The exponent is fitted on the runs within this factor of the largest (the two largest at
+# least): fixed costs weigh on the small runs and would pull it down, toward a floor.
+FIT_WITHIN = 10.0
 TABLE_MARKERS = ("<!-- scale table: written by python -m benchmarks scale -->",
                  "<!-- end of scale table -->")
 
@@ -452,6 +456,13 @@ def one_run(row: dict, group: str, cost: str) -> float:
     return figures[cost]
 
 
+def fitted_runs(rows: list[dict]) -> list[dict]:
+    """The runs an exponent is fitted on (``rows`` by records): those within ``FIT_WITHIN``
+    times the largest's records, the two largest at least."""
+    near = [r for r in rows if r["records"] * FIT_WITHIN >= rows[-1]["records"]]
+    return near if len(near) >= 2 else rows[-2:]
+
+
 def fitted(rows: list[dict]) -> dict:
     """Per group and cost: the exponent against records, and the cost at each AT_RECORDS
     (measured ones only, unless ``can_extrapolate``), each of one run without stops."""
@@ -464,7 +475,8 @@ def fitted(rows: list[dict]) -> dict:
             continue
         largest, extrapolate = have[-1], can_extrapolate(have)
         for cost in COSTS:
-            points = [{"files": r["records"], cost: one_run(r, group, cost)} for r in have]
+            points = [{"files": r["records"], cost: one_run(r, group, cost)}
+                      for r in fitted_runs(have)]
             slope = exponent(points, cost)
             at = {}
             for records in AT_RECORDS:
@@ -515,8 +527,11 @@ def table(result: dict) -> str:
         f"{r['artworks']:,} artworks ({r['records']:,} records; under way: "
         f"{', '.join(r['groups'])} so far)" for r in result["runs"])
     lines.append("")
+    fit_on = fitted_runs(result["runs"])
     lines.append(f"Measured on {result['machine']} at {sizes}; *italics*: extrapolated along the "
-                 "fitted exponent (cost proportional to records^exponent) from the largest run.")
+                 "fitted exponent (cost proportional to records^exponent) from the largest run; "
+                 f"the exponents are fitted on the {len(fit_on)} runs from "
+                 f"{fit_on[0]['records']:,} records up.")
     return "\n".join(lines) + "\n"
 
 

@@ -373,3 +373,13 @@ def test_a_size_under_way_is_on_record_with_the_stage_groups_it_has_ended(tmp_pa
     assert "50 artworks (100,000 records; under way: demo, crawl so far)" in markdown
     scale.plot(result, tmp_path / "scale.png")
     assert (tmp_path / "scale.png").stat().st_size > 0
+
+
+def test_the_exponent_is_fitted_on_the_runs_within_a_decade_of_the_largest():
+    # Linear cost plus a fixed start-up that dominates the small runs.
+    fit = fitted(runs([1_000, 3_000, 10_000, 30_000, 100_000], lambda r: 100 + r / 10))
+    wall = fit["curate"]["wall_s"]
+    assert wall["exponent"] == 0.96                          # all five runs would give 0.86
+    assert wall["at_records"]["1000000"]["value"] > 0.9 * (100 + 1_000_000 / 10)
+    two = fitted(runs([1_000, 100_000], lambda r: r / 100))  # the two largest at least
+    assert two["crawl"]["wall_s"]["exponent"] == 1.0
