@@ -178,8 +178,17 @@ class _TraceUntil(list):
             raise _Reached
 
 
-VARIANTS = ("coarse_to_fine", "pyramid", "matched_pyramid", "spectrum",
-            "coarse_to_fine_spectrum")
+# The parity variants: name -> (the sqrt(2) scales below the side first, the variables at the
+# side, from the matched start rather than the content).
+_PIXELS = {"pyramid_levels": 1}
+_PYRAMID = {"pyramid_levels": PYRAMID_LEVELS}
+_SPECTRUM = {"variables": "spectrum", "spectrum_decay": SPECTRUM_DECAY}
+PARITY_VARIANTS = {"coarse_to_fine": (True, _PIXELS, False),
+                   "pyramid": (False, _PYRAMID, False),
+                   "matched_pyramid": (False, _PYRAMID, True),
+                   "spectrum": (False, _SPECTRUM, False),
+                   "coarse_to_fine_spectrum": (True, _SPECTRUM, False)}
+VARIANTS = tuple(PARITY_VARIANTS)
 
 
 def _parity(content, style, net, quick: bool, variants: tuple[str, ...] = VARIANTS,
@@ -214,19 +223,12 @@ def _parity(content, style, net, quick: bool, variants: tuple[str, ...] = VARIAN
               f"({', '.join(committed['variants'])}) dropped")
     runs = {}
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    pixels, pyramid = {"pyramid_levels": 1}, {"pyramid_levels": PYRAMID_LEVELS}
-    spectrum = {"variables": "spectrum", "spectrum_decay": SPECTRUM_DECAY}
-    matched = matched_start(c, styles)
-    for name, coarse_to_fine, variables, first in (("coarse_to_fine", True, pixels, c),
-                                                   ("pyramid", False, pyramid, c),
-                                                   ("matched_pyramid", False, pyramid, matched),
-                                                   ("spectrum", False, spectrum, c),
-                                                   ("coarse_to_fine_spectrum", True, spectrum, c)):
-        if name not in variants:
-            continue
+    for name in (n for n in VARIANTS if n in variants):
+        coarse_to_fine, variables, from_matched = PARITY_VARIANTS[name]
         at_side = replace(settings, **variables)
+        start = matched_start(c, styles) if from_matched else c   # its cost is not timed
         started = time.perf_counter()
-        coarse_evals, start = 0, first
+        coarse_evals = 0
         if coarse_to_fine:
             coarse = replace(at_side, min_px=side // 2, max_px=round(side / math.sqrt(2)),
                              steps_per_scale=(plain_evals // 10,))
@@ -246,7 +248,8 @@ def _parity(content, style, net, quick: bool, variants: tuple[str, ...] = VARIAN
             "share": None if reached is None else round(reached / plain_evals, 3),
             "best_loss": min(trace), "seconds": round(time.perf_counter() - started, 1),
             "when": when}
-    runs = {name: runs.get(name) or kept[name] for name in VARIANTS if name in runs or name in kept}
+    both = {**kept, **runs}
+    runs = {name: both[name] for name in VARIANTS if name in both}
     shares = {name: v["share"] for name, v in runs.items() if v["share"] is not None}
     best = min(shares, key=shares.get) if shares else None
     return {**result, "variants": runs, "best": best,
