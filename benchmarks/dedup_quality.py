@@ -42,7 +42,8 @@ method (a picture filling a small part of its image looked at again,
 `curate.local_features.with_picture_region`) beside features without that second look:
 recall per transform and extraction cost side by side (`features_compared`), and
 ``on_walls``: originals photographed on walls wider than the demo's, retrieved and verified
-both ways (`on_walls`).
+both ways (`on_walls`); ``spread``: the method (keypoints spread over the image,
+`curate.local_features.spread`) beside the strongest keypoints wherever they are.
 """
 
 from __future__ import annotations
@@ -63,11 +64,12 @@ from curate.hashing import hash_files, hash_image
 from curate.local_features import (
     FeatureOptions,
     LocalFeatures,
+    detect,
     extract,
-    extract_gray,
     feature_fields,
     match_pair,
     reduced_gray,
+    spread,
     with_picture_region,
     working_gray,
 )
@@ -345,8 +347,8 @@ def window_search_compared(rows: pd.DataFrame, truth: pd.DataFrame, clusters: pd
 def _unenlarged(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
     """The method's features, but the working decode's as they were before small images
     were enlarged: SIFT on the reduced decode, a small image as it is."""
-    found = extract_gray(reduced_gray(data, options.long_side_px), options.max_keypoints)
-    return with_picture_region(data, found, options)
+    return with_picture_region(data, detect(reduced_gray(data, options.long_side_px), options),
+                               options)
 
 
 def _without_region(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
@@ -354,10 +356,17 @@ def _without_region(data: bytes, options: FeatureOptions = FeatureOptions()) -> 
     return extract(data, replace(options, picture_region=False))
 
 
+def _strongest(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
+    """The method's features, but the strongest keypoints wherever they are, not spread."""
+    return extract(data, replace(options, spread_cells=1))
+
+
 FEATURE_WAYS = {  # name in the results: (what the method is compared with, its extraction)
     "enlargement": ("features of the reduced decode, small images not enlarged", _unenlarged),
     "picture_region": ("no second look at a picture filling a small part of its image",
                        _without_region),
+    "spread": ("the strongest keypoints wherever they are, not spread over the image",
+               _strongest),
 }
 
 
@@ -426,8 +435,10 @@ def _wall_photographs(item: tuple[Path, int], share: float) -> tuple[bytes, byte
     buffer = io.BytesIO()
     photograph.save(buffer, "JPEG", quality=88)
     data = buffer.getvalue()
-    once = _without_region(data)   # the method's first look: the second is added to it
-    return with_picture_region(data, once, FeatureOptions()).to_bytes(), once.to_bytes()
+    options = FeatureOptions()
+    detected = detect(working_gray(data, options.long_side_px), options)
+    once = spread(detected, options.max_keypoints, options.spread_cells)  # the first look
+    return with_picture_region(data, detected, options).to_bytes(), once.to_bytes()
 
 
 def on_walls(files: list[Path], rows: pd.DataFrame, truth: pd.DataFrame,
@@ -633,6 +644,7 @@ def evaluate(root: Path, workers: int | None = None) -> dict:
         "window_search": window_search_compared(rows, truth, clusters, workers),
         "enlargement": features_compared("enlargement", clean_files, rows, truth, clusters,
                                          workers)[0],
+        "spread": features_compared("spread", clean_files, rows, truth, clusters, workers)[0],
         "picture_region": {**region, "on_walls": on_walls(clean_files, rows, truth,
                                                           without_region, workers)},
         "matched_by": clusters["matched_by"].replace("", "unmatched").value_counts().to_dict(),

@@ -17,7 +17,8 @@ true copies line up. OpenCV ships SIFT since its patent expired.
 1. Extraction (`extract`, in the ``hash@SOURCE`` stage's process pool): a grayscale decode
    brought to ``long_side_px`` (JPEGs reduced through libjpeg's DCT scaling, as in
    :mod:`curate.hashing`; a smaller image enlarged, at most ``MAX_ENLARGEMENT`` times: see
-   `working_gray`), the ``max_keypoints`` strongest SIFT keypoints, stored as bytes:
+   `working_gray`), ``max_keypoints`` SIFT keypoints spread over the image (`spread`: each
+   part's strongest, so that a detail of a quiet part keeps its share), stored as bytes:
    positions in those pixels and the 128 descriptor values (integers in 0-255 in OpenCV's
    SIFT, so uint8 loses nothing). About 136 bytes per keypoint. Where the keypoints gather
    in a small part of the image (a picture on a plain wall or in a wide mat), that part is
@@ -55,9 +56,9 @@ from PIL import Image
 from curate.hashing import _open_checked
 from marcus.errors import UserError
 
-FEATURES_PIPELINE = "sift-v4"  # changes whenever stored features would differ (v2: stretch,
+FEATURES_PIPELINE = "sift-v5"  # changes whenever stored features would differ (v2: stretch,
 #                                v3: small images enlarged to the working size, v4: a picture
-#                                in a plain surround looked at again)
+#                                in a plain surround looked at again, v5: keypoints spread)
 MAX_ENLARGEMENT = 4.0  # a small image is enlarged to long_side_px by at most this factor
 # A picture that fills a small part of its image is looked at again (`with_picture_region`):
 REGION_SHARE = 0.96       # its box holds this share of the keypoints along each axis (2 % of
@@ -68,6 +69,7 @@ REGION_MAX_AREA = 0.45    # only a box covering at most this share of the image 
 REGION_MIN_ZOOM = 1.25    # only when the second look enlarges it at least this many times
 REGION_MAX_ZOOM = 4.0     # and at most this many (bounds the decode: 4x the working size)
 REGION_MIN_KEYPOINTS = 50  # fewer keypoints do not say where a picture is
+POOL_FACTOR = 2  # SIFT's strongest keypoints described per keypoint kept, to spread from
 STRETCH_TAIL = 0.005  # share of the darkest and of the brightest pixels clipped by the stretch
 MAGIC = b"SIF1"
 _HEADER = struct.Struct("<4sHHI")  # magic, width, height (decode px), keypoints
@@ -90,9 +92,11 @@ MIRROR_PERMUTATION = _mirror_permutation()
 class FeatureOptions:
     long_side_px: int = 512      # working decode's long side: larger images reduced, smaller
     #                              enlarged (at most MAX_ENLARGEMENT times)
-    max_keypoints: int = 1000    # strongest SIFT keypoints kept per image; 0: no local features
+    max_keypoints: int = 1000    # SIFT keypoints kept per image (`spread`); 0: no local features
     picture_region: bool = True  # a picture filling a small part of its image (on a wall, in a
     #                              wide mat) looked at again at the working size
+    spread_cells: int = 8        # keypoints spread over this many cells along each axis
+    #                              (`spread`); 1: the strongest, wherever they are
 
     def __post_init__(self):
         if not 64 <= self.long_side_px <= 4096:
@@ -101,6 +105,8 @@ class FeatureOptions:
         if not (16 <= self.max_keypoints <= 65535 or self.max_keypoints == 0):
             raise UserError("curate.features.max_keypoints: 16 to 65535, or 0 for none, got "
                             f"{self.max_keypoints}")
+        if not 1 <= self.spread_cells <= 64:
+            raise UserError(f"curate.features.spread_cells: 1 to 64, got {self.spread_cells}")
 
 
 def keypoint_count(size: int) -> int:
@@ -175,7 +181,7 @@ def reduced_gray(data: bytes, long_side_px: int) -> np.ndarray:
     return np.asarray(gray, dtype=np.uint8)
 
 
-_SIFT: dict = {}  # per process and keypoint budget: creating a detector costs ~1 ms
+_SIFT: dict = {}  # per process and keypoint pool: creating a detector costs ~1 ms
 
 
 def stretched(gray: np.ndarray) -> np.ndarray:
@@ -194,24 +200,60 @@ def stretched(gray: np.ndarray) -> np.ndarray:
     return table.astype(np.uint8)[gray]
 
 
-def extract_gray(gray: np.ndarray, max_keypoints: int) -> LocalFeatures:
-    """SIFT features of a grayscale uint8 image, the ``max_keypoints`` strongest. The order
-    is a function of the keypoints alone (response, then position, scale and angle), never
-    of OpenCV's threads."""
-    if max_keypoints not in _SIFT:
+def detect(gray: np.ndarray, options: FeatureOptions) -> LocalFeatures:
+    """SIFT features of a grayscale uint8 image (grey levels `stretched`), strongest first:
+    the ``max_keypoints`` strongest, or to `spread` them ``POOL_FACTOR`` times as many
+    (bounding the descriptors' cost on a busy image). The order is a function of the
+    keypoints alone (response, then position, scale and angle), never of OpenCV's threads."""
+    pool = options.max_keypoints * (POOL_FACTOR if options.spread_cells > 1 else 1)
+    if pool not in _SIFT:
         cv2.setNumThreads(1)  # extraction runs in the callers' process pools: one thread each
-        _SIFT[max_keypoints] = cv2.SIFT_create(nfeatures=max_keypoints)
-    keypoints, desc = _SIFT[max_keypoints].detectAndCompute(stretched(gray), None)
+        _SIFT[pool] = cv2.SIFT_create(nfeatures=pool)
+    keypoints, desc = _SIFT[pool].detectAndCompute(stretched(gray), None)
     height, width = gray.shape
     if not keypoints:
         return LocalFeatures(np.zeros((0, 2), np.float32),
                              np.zeros((0, DESCRIPTOR_BYTES), np.uint8), (width, height))
     table = np.array([(k.response, k.pt[0], k.pt[1], k.size, k.angle) for k in keypoints])
     response, x, y, size, angle = table.T
-    order = np.lexsort((angle, size, y, x, -response))[:max_keypoints]
+    order = np.lexsort((angle, size, y, x, -response))
     return LocalFeatures(table[order, 1:3].astype(np.float32),
                          np.clip(np.rint(desc[order]), 0, 255).astype(np.uint8),
                          (width, height))
+
+
+def spread(found: LocalFeatures, count: int, cells: int) -> LocalFeatures:
+    """``count`` of ``found``'s keypoints (strongest first, as `detect` gives them) spread
+    over the image: the image cut into ``cells`` x ``cells`` cells, every
+    cell's strongest keypoint taken before any cell's second, and so on (a cell out of
+    keypoints gives its turn to the others). Kept in that order.
+
+    Why: the strongest keypoints gather where the picture has most contrast, so a close-up
+    of a quieter part (a face, a hand, a stretch of landscape) met too few of them in the
+    whole picture's features for a geometric fit. Spread, each part holds about its area's
+    share (``spread`` in benchmarks/results/dedup_quality.json: both ways side by side, and
+    what the wider pool costs). A plain part (sky, a wall) has few keypoints to give, so the
+    budget still goes to the picture."""
+    if len(found) <= count:
+        return found
+    width, height = found.size
+    column = np.minimum((found.xy[:, 0] + 0.5) * cells // width, cells - 1)
+    row = np.minimum((found.xy[:, 1] + 0.5) * cells // height, cells - 1)
+    cell = (row * cells + column).astype(np.int64)
+    # Keypoints come strongest first, so a keypoint's turn is how many of its cell come before
+    # it; a stable sort by turn keeps strength order within each turn.
+    turn = np.empty(len(found), np.int64)
+    for c in np.unique(cell):
+        members = np.flatnonzero(cell == c)
+        turn[members] = np.arange(len(members))
+    chosen = np.argsort(turn, kind="stable")[:count]
+    return LocalFeatures(found.xy[chosen], found.desc[chosen], found.size)
+
+
+def extract_gray(gray: np.ndarray, options: FeatureOptions) -> LocalFeatures:
+    """SIFT features of a grayscale uint8 image: ``options.max_keypoints`` of them (`detect`),
+    `spread` over the image."""
+    return spread(detect(gray, options), options.max_keypoints, options.spread_cells)
 
 
 def working_gray(data: bytes, long_side_px: int) -> np.ndarray:
@@ -253,14 +295,14 @@ def picture_region(found: LocalFeatures) -> tuple[float, float, float, float] | 
     return box
 
 
-def with_picture_region(data: bytes, found: LocalFeatures, options: FeatureOptions
+def with_picture_region(data: bytes, detected: LocalFeatures, options: FeatureOptions
                         ) -> LocalFeatures:
-    """``found`` (the features of the working decode), its keypoints inside the
-    `picture_region` replaced by those of the region decoded again with its long side at the
-    working size (enlarged at most ``REGION_MAX_ZOOM`` times, and the image at most
-    ``MAX_ENLARGEMENT`` times its own size), placed back in ``found``'s pixels. Unchanged
-    where there is no such region or the second look would enlarge it less than
-    ``REGION_MIN_ZOOM`` times.
+    """The working decode's features (``detected`` by `detect`, `spread` here), those inside
+    the `picture_region` of the strongest of them replaced by the features of the region
+    decoded again with its long side at the working size (enlarged at most
+    ``REGION_MAX_ZOOM`` times, and the image at most ``MAX_ENLARGEMENT`` times its own size),
+    placed back in the working decode's pixels. Just spread where there is no such region or
+    the second look would enlarge it less than ``REGION_MIN_ZOOM`` times.
 
     Why: a painting photographed on a wall, in a wide mat or with a scan's margins is a small
     part of its photograph: at a third of the width it is some 170 px of the 512 px decode,
@@ -268,8 +310,11 @@ def with_picture_region(data: bytes, found: LocalFeatures, options: FeatureOptio
     copies fill their frames. The wall and the mat are plain, so the keypoints gather on the
     picture and say where it is; looked at again at the working size, it is matched like any
     full-frame copy (``picture_region`` in benchmarks/results/dedup_quality.json). A textured
-    surround spreads the keypoints and leaves the features as they were."""
-    box = picture_region(found)
+    surround spreads the keypoints and leaves the features as they were. (The strongest say
+    where the picture is: spread, a wall's faint grain would have its share.)"""
+    count = options.max_keypoints
+    found = spread(detected, count, options.spread_cells)
+    box = picture_region(LocalFeatures(detected.xy[:count], detected.desc[:count], detected.size))
     if box is None:
         return found
     width, height = found.size
@@ -293,7 +338,7 @@ def with_picture_region(data: bytes, found: LocalFeatures, options: FeatureOptio
         crop = np.asarray(Image.fromarray(crop).resize(
             (max(1, round(crop.shape[1] * grow)), max(1, round(crop.shape[0] * grow))),
             Image.Resampling.LANCZOS))
-    region = extract_gray(np.ascontiguousarray(crop), options.max_keypoints)
+    region = extract_gray(np.ascontiguousarray(crop), options)
     gx, gy = crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)  # region px per decode px
     xy = region.xy.astype(np.float64)
     xy[:, 0] = ((xy[:, 0] + 0.5) / gx + x0) / fx - 0.5
@@ -305,11 +350,14 @@ def with_picture_region(data: bytes, found: LocalFeatures, options: FeatureOptio
 
 
 def extract(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
-    """Local features of an image's bytes: SIFT on the working decode (`working_gray`), and
+    """Local features of an image's bytes: SIFT on the working decode (`working_gray`),
+    `spread` over the image, and
     with ``options.picture_region`` a second look at a picture that fills a small part of its
     image (`with_picture_region`). Raises on data that is not a readable image."""
-    found = extract_gray(working_gray(data, options.long_side_px), options.max_keypoints)
-    return with_picture_region(data, found, options) if options.picture_region else found
+    detected = detect(working_gray(data, options.long_side_px), options)
+    if options.picture_region:
+        return with_picture_region(data, detected, options)
+    return spread(detected, options.max_keypoints, options.spread_cells)
 
 
 def feature_fields(options: FeatureOptions, data: bytes) -> dict:

@@ -195,7 +195,8 @@ def _decoded(item) -> LocalFeatures:
 def _sample(features: Sequence, present: np.ndarray, counts: np.ndarray, limit: int
             ) -> np.ndarray:
     """About ``limit`` RootSIFT descriptors spread over the ``present`` images: the same share
-    of each image's strongest keypoints (features are stored strongest first)."""
+    of each image's first keypoints (features are stored each part's strongest first:
+    `curate.local_features.spread`)."""
     share = min(1.0, limit / max(int(counts[present].sum()), 1))
     taken = np.minimum(counts[present],
                        np.maximum(1, np.ceil(counts[present] * share))).astype(np.int64)

@@ -52,8 +52,8 @@ COPIES = {
 
 def test_a_mirrored_images_descriptors_are_the_originals_permuted(original):
     gray = np.asarray(original.convert("L"))
-    plain = lf.extract_gray(gray, 1000)
-    mirrored = lf.extract_gray(np.ascontiguousarray(gray[:, ::-1]), 1000)
+    plain = lf.extract_gray(gray, lf.FeatureOptions())
+    mirrored = lf.extract_gray(np.ascontiguousarray(gray[:, ::-1]), lf.FeatureOptions())
     derived = plain.mirrored()
     # Each keypoint of the derived set against the mirrored image's own keypoints: where one
     # lies at the same place, the nearest descriptor of all must be one at that place (a
@@ -85,12 +85,40 @@ def test_bytes_that_are_not_features_are_refused_with_a_reason(original_features
         lf.LocalFeatures.from_bytes(data[:-1])
 
 
-def test_extraction_keeps_the_strongest_keypoints_in_a_fixed_order(original):
+def test_extraction_keeps_its_keypoints_in_a_fixed_order_the_strongest_first_unspread(original):
     data = encode(original, "JPEG", quality=90)
-    few, again = lf.extract(data, lf.FeatureOptions(max_keypoints=100)), lf.extract(data)
+    strongest = functools.partial(lf.FeatureOptions, spread_cells=1)
+    few, again = (lf.extract(data, strongest(max_keypoints=k)) for k in (100, 1000))
     assert len(few) == 100 and len(again) > 500
     assert np.array_equal(few.xy, again.xy[:100])  # the strongest first
-    assert lf.extract(data).to_bytes() == again.to_bytes()
+    assert lf.extract(data).to_bytes() == lf.extract(data).to_bytes()
+
+
+def test_the_keypoint_budget_is_spread_each_cells_strongest_before_any_cells_next():
+    # Ten keypoints in the left half, strongest first, and two in the right half.
+    xy = np.array([(10.0, 10.0 + i) for i in range(10)] + [(90.0, 10.0), (90.0, 20.0)],
+                  np.float32)
+    found = lf.LocalFeatures(xy, np.arange(12, dtype=np.uint8)[:, None].repeat(128, 1),
+                             (100, 50))
+    kept = lf.spread(found, 6, cells=2)
+    assert kept.desc[:, 0].tolist() == [0, 10, 1, 11, 2, 3]  # turn by turn, then the rest
+    assert lf.spread(found, 6, cells=1).desc[:, 0].tolist() == [0, 1, 2, 3, 4, 5]
+    assert lf.spread(found, 20, cells=2) is found
+
+
+def test_a_close_up_of_a_quiet_part_keeps_more_of_its_keypoints_spread(original):
+    # The right half's contrast lowered: its keypoints are weaker than the left half's, and
+    # the strongest thousand go mostly left.
+    from PIL import ImageEnhance
+
+    quiet = original.copy()
+    quiet.paste(ImageEnhance.Contrast(original.crop((400, 0, 800, 600))).enhance(0.5),
+                (400, 0))
+    data, close_up = encode(quiet, "JPEG", quality=90), quiet.crop((550, 400, 750, 550))
+    inliers = {cells: lf.match_pair(lf.extract(data, lf.FeatureOptions(spread_cells=cells)),
+                                    lf.extract(encode(close_up, "JPEG", quality=90))).inliers
+               for cells in (1, 8)}
+    assert inliers[8] >= 20 and inliers[8] >= 1.5 * inliers[1], inliers
 
 
 def test_a_small_image_is_enlarged_at_most_four_times_and_a_flat_one_has_no_keypoints():
@@ -108,7 +136,7 @@ def test_a_thumbnail_sized_copy_matches_its_original_better_enlarged_than_as_it_
     data = encode(original.resize((160, 120), Image.Resampling.LANCZOS), "JPEG", quality=85)
     enlarged = lf.match_pair(original_features, lf.extract(data))
     as_it_is = lf.match_pair(original_features, lf.extract_gray(
-        lf.reduced_gray(data, lf.FeatureOptions().long_side_px), 1000))
+        lf.reduced_gray(data, lf.FeatureOptions().long_side_px), lf.FeatureOptions()))
     assert enlarged.inliers >= 40 and enlarged.inliers >= 2 * as_it_is.inliers, \
         (enlarged, as_it_is)
 
@@ -129,7 +157,7 @@ def test_a_picture_on_a_plain_wall_is_looked_at_again_and_placed_back_where_it_h
     assert again.size == once.size == (512, 384)
     found, before = lf.match_pair(original_features, again), lf.match_pair(
         original_features, once)
-    assert found.inliers >= 200 and found.inliers >= 2 * before.inliers, (found, before)
+    assert found.inliers >= 200 and found.inliers >= 1.5 * before.inliers, (found, before)
     # The second look's keypoints are in the photograph's pixels: the original's 512 px
     # decode lands at 0.4 of its size, 700 and 450 px of 2000 in (pixel centres at integers).
     scale = 800 / 512 * 512 / 2000
@@ -220,6 +248,8 @@ def test_bad_feature_params_are_refused_as_user_errors():
         lf.FeatureOptions(long_side_px=10)
     with pytest.raises(UserError, match="max_keypoints"):
         lf.FeatureOptions(max_keypoints=8)
+    with pytest.raises(UserError, match="spread_cells"):
+        lf.FeatureOptions(spread_cells=0)
     # 0 switches local features off: rows get none, and curate clusters without them.
     assert lf.feature_fields(lf.FeatureOptions(max_keypoints=0), b"any bytes") == {
         "local_features": None}
