@@ -224,9 +224,9 @@ def detect(gray: np.ndarray, options: FeatureOptions) -> LocalFeatures:
 
 def spread(found: LocalFeatures, count: int, cells: int) -> LocalFeatures:
     """``count`` of ``found``'s keypoints (strongest first, as `detect` gives them) spread
-    over the image: the image cut into ``cells`` x ``cells`` cells, every
-    cell's strongest keypoint taken before any cell's second, and so on (a cell out of
-    keypoints gives its turn to the others). Kept in that order.
+    over the image: the image cut into ``cells`` x ``cells`` cells, every cell's strongest
+    keypoint taken before any cell's second, and so on (a cell out of keypoints gives its
+    turn to the others). Kept in that order.
 
     Why: the strongest keypoints gather where the picture has most contrast, so a close-up
     of a quieter part (a face, a hand, a stretch of landscape) met too few of them in the
