@@ -241,11 +241,12 @@ def spread(found: LocalFeatures, count: int, cells: int) -> LocalFeatures:
     row = np.minimum((found.xy[:, 1] + 0.5) * cells // height, cells - 1)
     cell = (row * cells + column).astype(np.int64)
     # Keypoints come strongest first, so a keypoint's turn is how many of its cell come before
-    # it; a stable sort by turn keeps strength order within each turn.
+    # it: its place among its cell's keypoints once they are sorted stably by cell. A stable
+    # sort by turn then keeps strength order within each turn.
+    by_cell = np.argsort(cell, kind="stable")
+    ordered = cell[by_cell]
     turn = np.empty(len(found), np.int64)
-    for c in np.unique(cell):
-        members = np.flatnonzero(cell == c)
-        turn[members] = np.arange(len(members))
+    turn[by_cell] = np.arange(len(found)) - np.searchsorted(ordered, ordered)
     chosen = np.argsort(turn, kind="stable")[:count]
     return LocalFeatures(found.xy[chosen], found.desc[chosen], found.size)
 
@@ -351,9 +352,9 @@ def with_picture_region(data: bytes, detected: LocalFeatures, options: FeatureOp
 
 def extract(data: bytes, options: FeatureOptions = FeatureOptions()) -> LocalFeatures:
     """Local features of an image's bytes: SIFT on the working decode (`working_gray`),
-    `spread` over the image, and
-    with ``options.picture_region`` a second look at a picture that fills a small part of its
-    image (`with_picture_region`). Raises on data that is not a readable image."""
+    `spread` over the image, and with ``options.picture_region`` a second look at a picture
+    that fills a small part of its image (`with_picture_region`). Raises on data that is not
+    a readable image."""
     detected = detect(working_gray(data, options.long_side_px), options)
     if options.picture_region:
         return with_picture_region(data, detected, options)
