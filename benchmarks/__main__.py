@@ -13,7 +13,7 @@ from marcus.atomic import write_text
 
 RESULTS = Path(__file__).parent / "results"
 ALL = ("demo_collection", "crawl_throughput", "crawl_memory", "crawl_robots", "curate_hashing",
-       "pair_search", "dedup_quality", "train_throughput", "eval_metrics",
+       "pair_search", "dedup_quality", "feature_mix", "train_throughput", "eval_metrics",
        "upscaler_render", "detail_search", "dvc_scale", "records_scale", "parquet_reading",
        "pack_codec", "scale", "curate_scale", "style_print")
 
