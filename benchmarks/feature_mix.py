@@ -29,8 +29,6 @@ the two ways' (one, where they are the same way).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.dedup_quality import _pairs
+from benchmarks.dedup_quality import _pairs, on_demo
 from curate import dedup
 from curate.local_features import (
     FeatureOptions,
@@ -53,7 +51,6 @@ from curate.local_features import (
 )
 from curate.parallel import map_ordered, process_pool
 from curate.retrieval import candidate_pairs
-from demo.build import build_collection
 
 SIFT_WAYS = {  # name: (long_side_px, max_keypoints); the first is what the hash stage stores
     "sift_512_1000": (512, 1000),
@@ -257,9 +254,4 @@ def evaluate(root: Path, workers: int) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    artworks = 200 if quick else 1000
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "demo"
-        build_collection(root, seed=5, artworks=artworks, oversized_mib=4)
-        result = evaluate(root, workers=min(2, os.cpu_count() or 1))
-    return {"artworks": artworks, **result}
+    return on_demo(evaluate, quick)
