@@ -1,6 +1,6 @@
 """Which local features hold the de-duplication's recall, at what cost per image: the SIFT the
-hash stage stores, cheaper SIFT (a smaller decode, fewer keypoints), and ORB (binary, about a
-tenth of SIFT's extraction) as the verifier.
+hash stage stores, cheaper SIFT (a smaller decode, fewer keypoints), and ORB (binary, far cheaper
+to extract) as the verifier.
 
 Run: ``python -m benchmarks feature_mix [--quick]`` (quick: 200 artworks, full: 1000, the
 dedup_quality benchmark's demo collection; about 20 minutes on 2 cores, alone).
@@ -9,9 +9,11 @@ Every clean stored file's features are extracted each way (``ways``: SIFT at eac
 through `curate.local_features.extract`, spread and with the second look as stored; ORB at the
 working decode with the same budget, spread the same way), then:
 
-- ``ms_per_image``: one core, the same 60 files, decode included. ORB's row counts two
-  extractions: ORB's descriptor of a mirrored picture is no permutation of the original's, so
-  a mirrored copy needs the mirrored image's own ORB (SIFT's `MIRROR_PERMUTATION` saves that).
+- ``ms_per_image``: one core, the same 60 files, decode included, the ways taking turns on
+  each file, and each way's ratio to the stored way (``over_stored``: the machine's drift
+  cancels there; compare ratios across runs, not ms). ORB's row counts two extractions:
+  ORB's descriptor of a mirrored picture is no permutation of the original's, so a mirrored
+  copy needs the mirrored image's own ORB (SIFT's `MIRROR_PERMUTATION` saves that).
 - ``verifier``: each pair matched as the verifier matches (ratio test 0.8, one match per
   keypoint of B, RANSAC affine then homography at the same tolerance: `curate.local_features`,
   ORB by Hamming distance) and the inliers counted, plain and mirrored: true pairs (byte copies
