@@ -63,8 +63,6 @@ SIFT_WAYS = {  # name: (long_side_px, max_keypoints); the first is what the hash
 ORB_WAY = "orb_512_1000"
 TIMED_IMAGES = 60
 UNRELATED_PAIRS = 1000
-SINGLE_TRANSFORMS = ("colour", "colour_strong", "crop", "detail", "frame", "low_res", "mirror",
-                     "perspective", "resize", "squash", "wall", "watermark")
 
 
 @dataclass(frozen=True)
@@ -174,13 +172,13 @@ def _shares(inliers: np.ndarray) -> dict:
             "most": int(inliers.max()) if len(inliers) else None}
 
 
-def verifier(features: dict[str, list], truth: pd.DataFrame, sha256: np.ndarray,
+def verifier(features: dict[str, list], truth: pd.DataFrame, true_pairs: list[tuple[int, int]],
              seed: int = 0) -> dict:
-    """Per way: true pairs, hard negatives (distinct works of one series) and unrelated pairs,
-    their inliers' shares at the rule's thresholds, and true pairs per single transform."""
+    """Per way: the ``true_pairs``, hard negatives (distinct works of one series) and unrelated
+    pairs, their inliers' shares at the rule's thresholds, and true pairs per single
+    transform (each name a copy's transform is made of: "crop+colour" is crop and colour)."""
     artwork = truth["artwork_id"].to_numpy()
     series = truth["series_id"].to_numpy()
-    true_pairs = sorted(p for p in _pairs(artwork) if sha256[p[0]] != sha256[p[1]])
     hard = sorted(p for p in _pairs(np.where(series >= 0, series, -1 - np.arange(len(series))))
                   if artwork[p[0]] != artwork[p[1]])
     rng = np.random.default_rng(seed)
@@ -190,6 +188,7 @@ def verifier(features: dict[str, list], truth: pd.DataFrame, sha256: np.ndarray,
                         and (series[a] < 0 or series[a] != series[b])})[:UNRELATED_PAIRS]
     singles = [set(str(truth["transform"].iat[a]).split("+"))
                | set(str(truth["transform"].iat[b]).split("+")) for a, b in true_pairs]
+    names = sorted(set().union(*singles) - {"original", "", "nan"})
     out = {}
     for way, found in features.items():
         counted = {kind: np.array([_inliers(found, a, b) for a, b in pairs], np.int64)
@@ -198,17 +197,16 @@ def verifier(features: dict[str, list], truth: pd.DataFrame, sha256: np.ndarray,
         entry = {kind: _shares(inliers) for kind, inliers in counted.items()}
         entry["true_pairs_per_single_transform"] = {
             name: _shares(counted["true_pairs"][[name in s for s in singles]])
-            for name in SINGLE_TRANSFORMS}
+            for name in names}
         out[way] = entry
     return out
 
 
-def retrieval(features: dict[str, list], truth: pd.DataFrame, sha256: np.ndarray,
+def retrieval(features: dict[str, list], truth: pd.DataFrame, true_pairs: list[tuple[int, int]],
               workers: int) -> dict:
-    """Per SIFT way: the share of true pairs, and of those with a detail, among the
+    """Per SIFT way: the share of the ``true_pairs``, and of those with a detail, among the
     retrieval's candidate pairs."""
-    true_pairs = {p for p in _pairs(truth["artwork_id"].to_numpy())
-                  if sha256[p[0]] != sha256[p[1]]}
+    true_pairs = set(true_pairs)
     detail = truth["transform"].str.contains("detail").to_numpy()
     details = {p for p in true_pairs if detail[p[0]] or detail[p[1]]}
     out = {}
@@ -245,14 +243,16 @@ def evaluate(root: Path, workers: int) -> dict:
     truth = truth[truth["file"].notna() & (truth["defect"] == "")].reset_index(drop=True)
     files = [root / f for f in truth["file"]]
     sha256 = truth["file_sha256"].to_numpy()
+    true_pairs = sorted(p for p in _pairs(truth["artwork_id"].to_numpy())
+                        if sha256[p[0]] != sha256[p[1]])  # byte copies need no features
     ms = milliseconds(files)
     features = {}
     with process_pool(workers, True) as pool:
         for way in (*SIFT_WAYS, ORB_WAY):
             features[way] = map_ordered(pool, _way, [(way, f) for f in files], 8)
     return {"files": len(files), "ms_per_image": ms,
-            "retrieval": retrieval(features, truth, sha256, workers),
-            "verifier": verifier(features, truth, sha256)}
+            "retrieval": retrieval(features, truth, true_pairs, workers),
+            "verifier": verifier(features, truth, true_pairs)}
 
 
 def run(quick: bool = False) -> dict:
