@@ -465,6 +465,8 @@ def ratio_matches(a: np.ndarray, b: np.ndarray, ratio: float) -> tuple[np.ndarra
 def _plausible(matrix: np.ndarray, size_a: tuple[int, int], size_b: tuple[int, int],
                max_area_ratio: float) -> bool:
     """A transform that keeps A's picture a convex, unfolded quadrilateral of sensible size."""
+    if not np.all(np.isfinite(matrix)):
+        return False  # a degenerate sample: OpenCV can return NaN or infinite entries
     w, h = size_a
     corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64).T
     mapped = matrix @ corners

@@ -5,6 +5,7 @@ real copies are."""
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -241,6 +242,17 @@ def test_the_transform_maps_the_original_onto_the_copy(original, original_featur
     expected = np.array([[scale_x, 0, -51.2 * scale_x], [0, copy.size[1] / 384, 0], [0, 0, 1]])
     assert np.allclose(found.matrix[:2, :2], expected[:2, :2], atol=0.02)
     assert np.allclose(found.matrix[:2, 2], expected[:2, 2], atol=2.0)  # pixels
+
+
+def test_a_degenerate_transform_with_nan_or_infinite_entries_is_refused_without_a_warning():
+    # RANSAC on a degenerate sample (collinear points) can return such a matrix.
+    for bad in (np.nan, np.inf, -np.inf):
+        matrix = np.eye(3)
+        matrix[0, 2] = bad
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert not lf._plausible(matrix, (512, 384), (512, 384), 16.0)
+    assert lf._plausible(np.eye(3), (512, 384), (512, 384), 16.0)
 
 
 def test_bad_feature_params_are_refused_as_user_errors():
