@@ -227,8 +227,10 @@ def _parity(content, style, net, quick: bool, variants: tuple[str, ...] = VARIAN
     if committed and all(committed.get(k, v) == v for k, v in result.items() if k != "plain_s"):
         kept = {k: v for k, v in committed.get("variants", {}).items() if k not in variants}
     elif committed and committed.get("variants"):
-        print("style_print: the plain run differs from the committed one; its variants "
-              f"({', '.join(committed['variants'])}) dropped")
+        differing = ", ".join(f"{k} {v!r} against {committed.get(k)!r}" for k, v in result.items()
+                              if k != "plain_s" and committed.get(k, v) != v)
+        print(f"style_print: the plain run differs from the committed one ({differing}); its "
+              f"variants ({', '.join(committed['variants'])}) dropped")
     runs = {}
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     for name in (n for n in VARIANTS if n in variants):

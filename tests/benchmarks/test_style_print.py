@@ -56,7 +56,10 @@ def test_a_parity_variant_rerun_alone_keeps_the_others_only_where_the_plain_run_
     committed.write_text(json.dumps(first))
     third = style_print.run(quick=True, parts=("parity",), variants=("matched_pyramid",))
     assert list(third["parity"]["variants"]) == ["matched_pyramid"]
-    assert "variants (pyramid) dropped" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "variants (pyramid) dropped" in said
+    assert f"plain_loss {third['parity']['plain_loss']!r} against " \
+           f"{first['parity']['plain_loss']!r}" in said   # by how much, for the reader
 
 
 def test_a_parity_variant_is_refused_before_any_work_when_unknown_or_without_its_part():
