@@ -183,9 +183,11 @@ def verifier(features: dict[str, list], truth: pd.DataFrame, true_pairs: list[tu
                   if artwork[p[0]] != artwork[p[1]])
     rng = np.random.default_rng(seed)
     drawn = rng.integers(0, len(truth), (3 * UNRELATED_PAIRS, 2))
-    unrelated = sorted({(min(a, b), max(a, b)) for a, b in drawn
-                        if artwork[a] != artwork[b]
-                        and (series[a] < 0 or series[a] != series[b])})[:UNRELATED_PAIRS]
+    # In the order drawn (a sorted cut would lean to pairs whose first file comes early).
+    unrelated = list(dict.fromkeys((min(a, b), max(a, b)) for a, b in drawn
+                                   if artwork[a] != artwork[b]
+                                   and (series[a] < 0 or series[a] != series[b])))
+    unrelated = unrelated[:UNRELATED_PAIRS]
     singles = [set(str(truth["transform"].iat[a]).split("+"))
                | set(str(truth["transform"].iat[b]).split("+")) for a, b in true_pairs]
     names = sorted(set().union(*singles) - {"original", "", "nan"})
