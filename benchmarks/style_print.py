@@ -224,13 +224,14 @@ def _parity(content, style, net, quick: bool, variants: tuple[str, ...] = VARIAN
     kept = {}
     # A setting the committed run did not record (spectrum_decay before the spectrum variants
     # existed) concerns none of its variants.
-    if committed and all(committed.get(k, v) == v for k, v in result.items() if k != "plain_s"):
+    differing = [f"{k} {v!r} against {committed.get(k)!r}" for k, v in result.items()
+                 if committed and k != "plain_s" and committed.get(k, v) != v]
+    if committed and not differing:
         kept = {k: v for k, v in committed.get("variants", {}).items() if k not in variants}
     elif committed and committed.get("variants"):
-        differing = ", ".join(f"{k} {v!r} against {committed.get(k)!r}" for k, v in result.items()
-                              if k != "plain_s" and committed.get(k, v) != v)
-        print(f"style_print: the plain run differs from the committed one ({differing}); its "
-              f"variants ({', '.join(committed['variants'])}) dropped")
+        print(f"style_print: the plain run differs from the committed one "
+              f"({', '.join(differing)}); its variants ({', '.join(committed['variants'])}) "
+              "dropped")
     runs = {}
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     for name in (n for n in VARIANTS if n in variants):
