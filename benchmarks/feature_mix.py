@@ -47,6 +47,7 @@ from curate.local_features import (
     _fit,
     extract,
     match_pair,
+    one_per_keypoint_of_b,
     spread,
     stretched,
     working_gray,
@@ -132,11 +133,7 @@ def hamming_ratio_matches(a: np.ndarray, b: np.ndarray, ratio: float
     d1 = distance[rows, best]
     distance[rows, best] = np.inf
     d2 = distance.min(1)
-    passed = np.flatnonzero(d1 < ratio * d2)
-    order = passed[np.lexsort((passed, d1[passed], best[passed]))]
-    first = np.r_[True, np.diff(best[order]) != 0] if len(order) else np.zeros(0, bool)
-    keep = np.sort(order[first])
-    return keep, best[keep]
+    return one_per_keypoint_of_b(np.flatnonzero(d1 < ratio * d2), best, d1)
 
 
 def orb_inliers(a: OrbFeatures, b: OrbFeatures, options: MatchOptions = MatchOptions(),

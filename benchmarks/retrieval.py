@@ -16,8 +16,10 @@ Two parts, because they grow differently:
    images, as with real visual words), 1 % of the images being partial copies of another
    (``COPIED_SHARE`` of its words); build time, query time (both queries per image, plain
    and mirrored, timed on up to ``QUERY_SAMPLE`` images and scaled to all), the bytes the
-   index holds, the process's peak RSS, and the share of copies whose original is among
-   their 5 nearest.
+   index holds, the bags' bytes on disk, the process's peak RSS, and the share of copies whose
+   original is among their 5 nearest. The bags are drawn in a process of their own and the
+   index's process holds them as the stage does, on disk, reading a batch at a time: its peak
+   is the postings' and a query batch's.
 
 3. **The spatial re-ranking** (`curate.rerank`) at ``RERANK_IMAGES`` images: the same synthetic
    bags, each word given a random position and the planted copies sharing only
@@ -37,6 +39,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,47 +93,73 @@ def synthetic_bags(images: int, vocabulary: int, seed: int = 0,
     return bags, copies, originals
 
 
-def index_at(images: int, seed: int = 0) -> dict:
-    """Part 2 at one size (run in its own process)."""
-    from curate.inverted_file import InvertedFile
-    from curate.retrieval import _mirrored, tree_for
-    from marcus.timings import peak_rss_mib
+def write_bags(images: int, folder: str, seed: int = 0) -> None:
+    """Part 2's input at one size, in ``folder``: the synthetic bags' words (``words.u32``),
+    their ``offsets.npy`` and the planted ``copies.npy`` and ``originals.npy``. Run in a
+    process of its own, so that what drawing them holds is not the index's peak."""
+    from curate.retrieval import tree_for
 
     depth, branching = tree_for(images)
+    bags, copies, originals = synthetic_bags(images, branching ** depth, seed)
+    folder = Path(folder)
+    bags.words.astype("<u4").tofile(folder / "words.u32")
+    for name, values in (("offsets", bags.offsets), ("copies", copies),
+                         ("originals", originals)):
+        np.save(folder / f"{name}.npy", values)
+
+
+def index_at(images: int, folder: str) -> dict:
+    """Part 2 at one size (run in its own process), on the bags `write_bags` left in
+    ``folder``: held as the stage holds them, on disk (`curate.inverted_file.BagsFile`), so
+    the peak is the index's and a query batch's."""
+    from curate.inverted_file import BagsFile, InvertedFile, document_frequency
+    from curate.retrieval import QUERY_CHUNK, _mirrored, tree_for
+    from marcus.timings import peak_rss_mib
+
+    folder = Path(folder)
+    depth, branching = tree_for(images)
     vocabulary = branching ** depth
-    bags, copies, originals = synthetic_bags(images, vocabulary, seed)
+    offsets = np.load(folder / "offsets.npy")
+    copies, originals = np.load(folder / "copies.npy"), np.load(folder / "originals.npy")
     # The partner table of a symmetric vocabulary: halves swapped.
     partner = np.r_[np.arange(vocabulary // 2, vocabulary),
                     np.arange(vocabulary // 2)].astype(np.uint32)
-    InvertedFile.build(bags.select(0, 100), vocabulary).query(bags.select(0, 10), 5)  # compile
-    started = time.perf_counter()
-    index = InvertedFile.build(bags, vocabulary)
-    build_s = time.perf_counter() - started
-    # Queries in the stage's batches: the first QUERY_SAMPLE images, scaled to all of them.
-    from curate.retrieval import QUERY_CHUNK
-
-    timed = min(images, QUERY_SAMPLE)
-    started = time.perf_counter()
-    for start in range(0, timed, QUERY_CHUNK):
-        chunk = bags.select(start, min(timed, start + QUERY_CHUNK))
-        ids = np.arange(start, start + len(chunk))
-        index.query(chunk, 5, ids)
-        index.query(_mirrored(chunk, partner), 5, ids)
-    query_s = (time.perf_counter() - started) / timed * images
-    found = {}
-    for copy in copies:
-        found[int(copy)] = index.query(bags.select(int(copy), int(copy) + 1), 5,
-                                       np.array([copy]))[0][0]
+    with BagsFile.create(folder) as bags:
+        for start in range(0, images, QUERY_CHUNK):  # copied into the stage's own file
+            stop = min(images, start + QUERY_CHUNK)
+            words = np.fromfile(folder / "words.u32", "<u4", int(offsets[stop] - offsets[start]),
+                                offset=4 * int(offsets[start]))
+            for i in range(start, stop):
+                bags.add(words[offsets[i] - offsets[start]: offsets[i + 1] - offsets[start]])
+        bags.finish()
+        InvertedFile.build(bags.select(0, 100), vocabulary).query(bags.select(0, 10), 5)  # jit
+        started = time.perf_counter()
+        index = InvertedFile.build(bags, vocabulary)
+        build_s = time.perf_counter() - started
+        # Queries in the stage's batches: the first QUERY_SAMPLE images, scaled to all of them.
+        timed = min(images, QUERY_SAMPLE)
+        started = time.perf_counter()
+        for start in range(0, timed, QUERY_CHUNK):
+            chunk = bags.select(start, min(timed, start + QUERY_CHUNK))
+            ids = np.arange(start, start + len(chunk))
+            index.query(chunk, 5, ids)
+            index.query(_mirrored(chunk, partner), 5, ids)
+        query_s = (time.perf_counter() - started) / timed * images
+        found = {}
+        for copy in copies:
+            found[int(copy)] = index.query(bags.select(int(copy), int(copy) + 1), 5,
+                                           np.array([copy]))[0][0]
+        df = document_frequency(bags, vocabulary)
+        disk = bags.path.stat().st_size
     hits = np.mean([originals[k] in found[int(c)] for k, c in enumerate(copies)])
-    df = np.bincount(bags.words, minlength=vocabulary)
-    return {"images": images, "vocabulary": vocabulary, "words": int(len(bags.words)),
+    return {"images": images, "vocabulary": vocabulary, "words": int(offsets[-1]),
             "stop_words": int(np.sum((df > 0) & (np.diff(index.starts) == 0))),
             "postings_scanned_per_query": round(float(
                 (np.diff(index.starts).astype(np.float64) ** 2).sum() / images), 1),
             "build_s": round(build_s, 2), "query_s_all_images": round(query_s, 1),
             "index_mib": round((index.postings.nbytes + index.starts.nbytes
                                 + index.norms.nbytes) / 2**20, 1),
-            "bags_mib": round((bags.words.nbytes + bags.offsets.nbytes) / 2**20, 1),
+            "bags_on_disk_mib": round((disk + offsets.nbytes) / 2**20, 1),
             "peak_rss_mib": peak_rss_mib(), "copies_found_in_5": round(float(hits), 4)}
 
 
@@ -260,10 +289,13 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None) -> dict:
     sizes = sizes or (QUICK_SIZES if quick else SIZES)
     rows = []
     for images in sizes:
-        code = (f"import json; from benchmarks.retrieval import index_at; "
-                f"print(json.dumps(index_at({images})))")
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
-                             capture_output=True, text=True).stdout
+        with tempfile.TemporaryDirectory() as folder:
+            subprocess.run([sys.executable, "-c", "from benchmarks.retrieval import write_bags; "
+                            f"write_bags({images}, {folder!r})"], cwd=REPO, check=True)
+            code = (f"import json; from benchmarks.retrieval import index_at; "
+                    f"print(json.dumps(index_at({images}, {folder!r})))")
+            out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                                 capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  {rows[-1]}", flush=True)
     code = (f"import json; from benchmarks.retrieval import rerank_at; print(json.dumps("

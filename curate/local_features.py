@@ -454,9 +454,15 @@ def ratio_matches(a: np.ndarray, b: np.ndarray, ratio: float) -> tuple[np.ndarra
     s2 = sims.max(1)
     # Unit vectors: squared distance 2 - 2 cos.
     d1, d2 = np.sqrt(np.maximum(2 - 2 * s1, 0)), np.sqrt(np.maximum(2 - 2 * s2, 0))
-    passed = np.flatnonzero(d1 < ratio * d2)
-    # One match per keypoint of B: its most similar A among those that chose it.
-    order = passed[np.lexsort((passed, -s1[passed], best[passed]))]
+    return one_per_keypoint_of_b(np.flatnonzero(d1 < ratio * d2), best, -s1)
+
+
+def one_per_keypoint_of_b(passed: np.ndarray, best: np.ndarray, distance: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """The matches (rows of A ``passed``, each to its ``best`` row of B at ``distance``, or
+    anything that orders them alike) with at most one per row of B: the nearest A among those
+    that chose it (ties: the first)."""
+    order = passed[np.lexsort((passed, distance[passed], best[passed]))]
     first = np.r_[True, np.diff(best[order]) != 0] if len(order) else np.zeros(0, bool)
     keep = np.sort(order[first])
     return keep, best[keep]

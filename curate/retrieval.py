@@ -33,9 +33,11 @@ the whole, and a global vector of the whole picture (VLAD, a thumbnail) drowns t
    detail or a photograph at an angle shares few words with its original, but at the right
    places.
 
-Memory: the words, four bytes per (image, distinct word) twice (the bags and the postings),
-and one image's features at a time; features are read twice (a sample, then the words). Each
-keypoint's word and position (8 bytes) wait on disk for the re-ranking.
+Memory: the postings, four bytes per (image, distinct word), and one image's features at a
+time; features are read twice (a sample, then the words). Each image's distinct words (the
+bags: as many bytes again) and each keypoint's word and position (8 bytes) wait on disk, the
+bags for the index's build and the queries (a batch at a time), the keypoints for the
+re-ranking.
 Time: quantisation (in ``workers`` processes) and the postings scanned, which grow as
 N x words per image x the images sharing a word (``python -m benchmarks retrieval``
 measures both).
@@ -50,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from curate.feature_store import FeatureStore, keypoint_counts
-from curate.inverted_file import Bags, InvertedFile
+from curate.inverted_file import Bags, BagsFile, InvertedFile
 from curate.local_features import MIRROR_PERMUTATION, LocalFeatures
 from curate.parallel import imap_ordered, process_pool
 from curate.rerank import KeypointWords, spatial_inliers
@@ -226,11 +228,10 @@ def _keypoint_words(chunk: list) -> list[tuple[np.ndarray, np.ndarray, tuple[int
 
 
 def _bags(features: Sequence, present: np.ndarray, vocabulary: Vocabulary,
-          workers: int | None, keypoints: KeypointWords) -> Bags:
-    """The distinct words of each ``present`` image, in that order; each keypoint's word and
-    position go to ``keypoints`` (for the spatial re-ranking)."""
+          workers: int | None, keypoints: KeypointWords, bags: BagsFile) -> BagsFile:
+    """The distinct words of each ``present`` image, in that order, into ``bags``; each
+    keypoint's word and position go to ``keypoints`` (for the spatial re-ranking)."""
     chunks = [present[s: s + ASSIGN_CHUNK] for s in range(0, len(present), ASSIGN_CHUNK)]
-    blocks, pending, lengths = [], [], []
     with process_pool(workers, len(chunks) > 1, _hold_vocabulary, (vocabulary,)) as pool:
         if pool is None:
             _hold_vocabulary(vocabulary)
@@ -238,15 +239,9 @@ def _bags(features: Sequence, present: np.ndarray, vocabulary: Vocabulary,
                                    ([features[i] for i in chunk] for chunk in chunks), 1):
             for words, xy, size in images:
                 keypoints.add(words, xy, size)
-                distinct = np.unique(words)
-                pending.append(distinct)
-                lengths.append(len(distinct))
-            if len(pending) >= 4096:  # a few large arrays, not one small one per image
-                blocks.append(np.concatenate(pending))
-                pending = []
+                bags.add(np.unique(words))
     keypoints.finish()
-    flat = np.concatenate(blocks + pending) if lengths else np.zeros(0, np.uint32)
-    return Bags(flat, np.r_[0, np.cumsum(lengths)])
+    return bags.finish()
 
 
 def _mirrored(bags: Bags, partner: np.ndarray) -> Bags:
@@ -284,8 +279,8 @@ def candidate_pairs(features: Sequence, neighbours: int = 5, seed: int = 0,
                      min(MAX_SAMPLE, MIN_SAMPLE_PER_WORD * branching ** depth))
     vocabulary = Vocabulary.train(sample, branching, seed, depth)
     del sample
-    with KeypointWords.create(scratch) as keypoints:
-        bags = _bags(features, present, vocabulary, workers, keypoints)
+    with KeypointWords.create(scratch) as keypoints, BagsFile.create(scratch) as stored:
+        bags = _bags(features, present, vocabulary, workers, keypoints, stored)
         index = InvertedFile.build(bags, vocabulary.size)
         keep = min(neighbours, len(present) - 1)
         listed = min(max(shortlist, keep), len(present) - 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from curate.inverted_file import Bags, InvertedFile
+from curate.inverted_file import Bags, BagsFile, InvertedFile
 
 
 def _brute(word_lists, size, keep, max_df):
@@ -39,3 +39,29 @@ def test_the_best_neighbours_are_those_of_the_idf_weighted_cosine():
         assert got == expected[i], i
         assert np.allclose(scores[i][: len(got)], [sims[i, j] for j in got])
     assert 3 in found[7]
+
+
+def test_an_index_built_from_bags_on_disk_equals_the_one_built_in_memory(tmp_path, monkeypatch):
+    from curate import inverted_file
+
+    rng = np.random.default_rng(1)
+    size, n = 400, 50
+    words = [np.unique(rng.integers(0, size, rng.integers(0, 60))) for _ in range(n)]
+    in_memory = InvertedFile.build(Bags.of(words), size, max_df=15)  # in one chunk
+    # Chunks smaller than the collection, so the build reads the file in several parts.
+    monkeypatch.setattr(inverted_file, "BUILD_CHUNK", 7)
+    with BagsFile.create(tmp_path) as stored:
+        for w in words:
+            stored.add(w)
+        stored.finish()
+        assert len(stored) == n
+        part = stored.select(10, 30)
+        assert all(np.array_equal(part.words[part.offsets[i]: part.offsets[i + 1]], words[10 + i])
+                   for i in range(20))
+        on_disk = InvertedFile.build(stored, size, max_df=15)
+        for name in ("starts", "postings", "weight", "norms"):
+            assert np.array_equal(getattr(on_disk, name), getattr(in_memory, name)), name
+        found, scores = on_disk.query(stored.select(0, n), keep=4)
+    expected, _ = in_memory.query(Bags.of(words), keep=4)
+    assert np.array_equal(found, expected)
+    assert not stored.folder.exists()  # the scratch folder goes with the file
