@@ -25,8 +25,10 @@ Two parts, because they grow differently:
    bags, each word given a random position and the planted copies sharing only
    ``RERANK_COPIED_SHARE`` of their original's words, at the places an affine map sends them;
    the query's cost at the stage's shortlist against 5, the re-ranking's milliseconds per pair
-   on one thread and two (and its hours at a million images: each listed pair both ways), the
-   keypoint words' bytes on disk per image, and the share of copies whose original is among
+   (both ways, as it is and mirrored, as the stage re-ranks each listed pair) on one thread
+   and two, and its hours at a million images, the
+   keypoint words' bytes on disk per image, what the re-ranking holds in memory at its peak
+   against the size of their file, and the share of copies whose original is among
    their 5 nearest by shared words alone and after re-ranking.
 
 The growth exponent of each cost against the images is fitted between the sizes, and the
@@ -205,18 +207,23 @@ def rerank_at(images: int, queries: int, seed: int = 0) -> dict:
         store.finish()
         a = np.repeat(asked, shortlist)
         b = other.ravel()
-        a, b = a[b >= 0], b[b >= 0]
-        mirrored = np.zeros(len(a), bool)
+        # Each listed pair both ways, as it is and mirrored, side by side, as the stage asks
+        # (`curate.retrieval._reranked`); its inliers are the better way's.
+        a, b = np.repeat(a[b >= 0], 2), np.repeat(b[b >= 0], 2)
+        mirrored = np.tile([False, True], len(a) // 2)
         spatial_inliers(store, a[:10], b[:10], mirrored[:10], vocabulary // 2)  # compile
-        per_pair = {}
+        per_pair, held = {}, None
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
+            start_mib = _rss_mib("VmRSS") if _reset_peak_rss() else None
             started = time.perf_counter()
             inliers = spatial_inliers(store, a, b, mirrored, vocabulary // 2)
-            per_pair[threads] = (time.perf_counter() - started) / len(a)
-        disk = (store.words.nbytes + store.xy.nbytes) / images
+            per_pair[threads] = (time.perf_counter() - started) / (len(a) // 2)
+            if start_mib is not None:
+                held = max(held or 0.0, _rss_mib("VmHWM") - start_mib)
+        disk = store.nbytes / images
     full = np.full(other.shape, -1, np.int64)
-    full[other >= 0] = inliers  # the pairs were taken row by row, in this order
+    full[other >= 0] = inliers.reshape(-1, 2).max(1)  # taken row by row, in this order
     ranked = {}
     for position, q in enumerate(asked[: len(copies)]):
         order = np.lexsort((np.arange(shortlist), -full[position]))  # stable: ties by words
@@ -233,14 +240,33 @@ def rerank_at(images: int, queries: int, seed: int = 0) -> dict:
                 timings[shortlist] / len(asked) * 1000, 3),
             "rerank_ms_per_pair_one_thread": round(ms, 4),
             "rerank_ms_per_pair_two_threads": round(per_pair[max(per_pair)] * 1000, 4),
-            # Each listed pair is re-ranked both ways, as it is and mirrored
-            # (`curate.retrieval._reranked`): two re-rankings per pair.
+            # A pair: both ways (as it is and mirrored), as the stage re-ranks it.
             "rerank_h_at_1m_images_two_cores": round(
-                TARGET_IMAGES * shortlist * 2 * per_pair[max(per_pair)] / 3600, 2),
+                TARGET_IMAGES * shortlist * per_pair[max(per_pair)] / 3600, 2),
             "keypoint_words_bytes_per_image": round(disk),
+            # What the re-ranking held above the process's size before it (peak), against
+            # the keypoint words' whole file: one piece's images, not the file.
+            "rerank_peak_above_start_mib": None if held is None else round(held, 1),
+            "keypoint_words_file_mib": round(store.nbytes / 2**20, 1),
             "keypoint_words_gb_at_1m_images": round(disk * TARGET_IMAGES / 1e9, 1),
             "copies_found_in_5_by_words": round(float(by_words), 4),
             "copies_found_in_5_reranked": round(float(reranked), 4)}
+
+
+def _reset_peak_rss() -> bool:
+    """Start this process's peak resident memory (VmHWM) again from its current size (Linux:
+    writing 5 to clear_refs); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_mib(field: str) -> float:
+    """This process's ``VmRSS`` or ``VmHWM`` (MiB, Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
 
 
 def bags_of(bags, images: np.ndarray):

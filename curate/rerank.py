@@ -8,7 +8,7 @@ Used by :func:`curate.retrieval.candidate_pairs`; on its own::
     store = KeypointWords.create(scratch_dir)              # a scratch folder, deleted after
     store.add(words, xy, size)                             # per image: each keypoint's word
     store.finish()
-    inliers = spatial_inliers(store, a, b, mirrored)       # per candidate pair
+    inliers = spatial_inliers(store, a, b, mirrored, half) # per candidate pair
 
 Why: a close-up detail, a photograph at an angle or a copy on a wall shares only part of its
 words with the original, and its cosine to the original is often no higher than to unrelated
@@ -21,15 +21,20 @@ word inliers; the verifier (ratio-test matching, :mod:`curate.local_features`) s
 shortlist length (``retrieval_direct_by_shortlist``).
 
 How: each image's keypoints, sorted by word, are kept on disk (a word and a position at 1/16 px
-in 8 bytes: 8 GB at a million images of 1,000 keypoints, read back through the page cache).
+in 8 bytes: 8 GB at a million images of 1,000 keypoints). The pairs are re-ranked
+``PAIRS_PER_READ`` at a time, each time with the keypoints of just their images read into
+memory with plain reads (consecutive images in one read), so what the re-ranking holds is one
+piece's images, at any collection size; a mapped file would count every page it ever read in
+the process's resident memory, up to the whole file.
 A pair's correspondences are the keypoints with equal words (the first of each burst), found
 by one merge of the two sorted lists; a mirrored query takes each word's partner, which only
 rotates the sorted list (the partners of the first half are the second half, in order), and
 mirrors x. RANSAC then fits an affine map to three correspondences at a time, for a fixed
-number of seeded draws (the same result for any thread count), refits the best by least
-squares and counts again. Maps that fold the picture over or shrink it below a tenth per side
-are refused. Compiled loops (numba), pairs spread over threads; the cost per pair is
-``rerank`` in ``benchmarks/results/retrieval.json`` (``python -m benchmarks retrieval``).
+number of seeded draws (seeded by the pair's images, so the same result for any thread count
+and any piece size), refits the best by least squares and counts again. Maps that fold the
+picture over or shrink it below a tenth per side are refused. Compiled loops (numba), pairs
+spread over threads; the cost per pair is ``rerank`` in ``benchmarks/results/retrieval.json``
+(``python -m benchmarks retrieval``).
 """
 
 from __future__ import annotations
@@ -48,18 +53,24 @@ MIN_AREA_SCALE = 0.01  # |det| of the map: a detail at a tenth of the whole per 
 MIN_CORRESPONDENCES = 6  # fewer: no fit, zero inliers
 
 
+PAIRS_PER_READ = 16384  # pairs re-ranked per read: their images' keypoints, at most 32,768
+#                        images' (about 260 MB at 1,000 keypoints), are all it holds
+KEYPOINT = np.dtype([("word", "<u4"), ("x", "<u2"), ("y", "<u2")])  # one keypoint on disk
+
+
 class KeypointWords:
-    """Per image, its keypoints sorted by word: ``words`` (uint32) and ``xy`` (uint16 x 2, in
-    1/``SUBPIXELS`` px), in two flat files of a scratch folder; image ``i`` is rows
+    """Per image, its keypoints sorted by word, each a word (uint32) and a position (uint16 x
+    2, in 1/``SUBPIXELS`` px), in one flat file of a scratch folder; image ``i`` is keypoints
     ``offsets[i]`` to ``offsets[i + 1]``; ``sizes[i]`` its decode's (width, height)."""
 
     def __init__(self, folder: Path, owned: bool):
         self.folder, self._owned = Path(folder), owned
-        self._words = open(self.folder / "words.u32", "wb")  # noqa: SIM115 (closed by finish)
-        self._xy = open(self.folder / "xy.u16", "wb")  # noqa: SIM115
+        self.path = self.folder / "keypoints.bin"
+        self._file = open(self.path, "wb")  # noqa: SIM115 (closed by finish)
+        self._reader = None
         self._lengths: list[int] = []
         self._sizes: list[tuple[int, int]] = []
-        self.words = self.xy = self.offsets = self.sizes = None
+        self.offsets = self.sizes = None
 
     @classmethod
     def create(cls, scratch: Path | None = None) -> KeypointWords:
@@ -71,33 +82,62 @@ class KeypointWords:
         """One image's keypoints: their ``words`` and positions ``xy`` (n, 2) in pixels of a
         ``size`` (width, height) decode, in any order."""
         order = np.argsort(words, kind="stable")
-        self._words.write(np.asarray(words, "<u4")[order].tobytes())
-        fixed = np.clip(np.rint(np.asarray(xy, np.float64)[order] * SUBPIXELS), 0, 65535)
-        self._xy.write(fixed.astype("<u2").tobytes())
+        fixed = np.clip(np.rint(np.asarray(xy, np.float64).reshape(-1, 2)[order] * SUBPIXELS),
+                        0, 65535)
+        rows = np.empty(len(order), KEYPOINT)
+        rows["word"] = np.asarray(words)[order]
+        rows["x"], rows["y"] = fixed[:, 0], fixed[:, 1]
+        self._file.write(rows.tobytes())
         self._lengths.append(len(order))
         self._sizes.append((int(size[0]), int(size[1])))
 
     def finish(self) -> KeypointWords:
-        """Close the files and map them for reading."""
-        self._words.close()
-        self._xy.close()
+        """Every image added: close the file and open it for reading (unbuffered: each read
+        goes straight into its buffer)."""
+        self._file.close()
+        self._reader = open(self.path, "rb", buffering=0)  # noqa: SIM115 (closed by close)
         self.offsets = np.r_[0, np.cumsum(self._lengths, dtype=np.int64)].astype(np.int64)
         self.sizes = np.array(self._sizes, np.int64).reshape(-1, 2)
-        total = int(self.offsets[-1])
-        self.words = (np.memmap(self.folder / "words.u32", "<u4", "r", shape=(total,))
-                      if total else np.zeros(0, np.uint32))
-        self.xy = (np.memmap(self.folder / "xy.u16", "<u2", "r", shape=(total, 2))
-                   if total else np.zeros((0, 2), np.uint16))
         return self
+
+    @property
+    def nbytes(self) -> int:
+        """The keypoints' bytes on disk."""
+        return int(self.offsets[-1]) * KEYPOINT.itemsize
+
+    def read(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The keypoints of ``images`` (ascending image numbers, no repeats): their ``words``
+        (uint32), ``xy`` (uint16, n x 2) and each image's start in them (``offsets``, one
+        more than ``images``), read with one read per run of consecutive images; ``words``
+        and ``xy`` are two views of the one buffer read."""
+        images = np.asarray(images, np.int64)
+        lengths = self.offsets[images + 1] - self.offsets[images]
+        offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        rows = np.empty(int(offsets[-1]), KEYPOINT)
+        into = memoryview(rows.view(np.uint8))
+        runs = np.r_[0, np.flatnonzero(np.diff(images) != 1) + 1, len(images)]
+        size = KEYPOINT.itemsize
+        for at, end, source in zip((offsets[runs[:-1]] * size).tolist(),
+                                   (offsets[runs[1:]] * size).tolist(),
+                                   (self.offsets[images[runs[:-1]]] * size).tolist(),
+                                   strict=True):
+            self._reader.seek(source)
+            while at < end:  # a read may return fewer bytes than asked
+                got = self._reader.readinto(into[at:end])
+                if not got:
+                    raise OSError(f"{self.path}: the keypoint file ends early")
+                at += got
+        # Views of the rows read, not copies: the compiled loops take strided arrays.
+        return rows.view("<u4")[0::2], rows.view("<u2").reshape(-1, 4)[:, 2:], offsets
 
     def __len__(self) -> int:
         return len(self._lengths)
 
     def close(self) -> None:
-        """Unmap and, for a store made by `create`, delete its folder."""
-        for f in (self._words, self._xy):
-            f.close()
-        self.words = self.xy = None
+        """Close the file and, for a store made by `create`, delete its folder."""
+        self._file.close()
+        if self._reader is not None:
+            self._reader.close()
         if self._owned:
             shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -113,14 +153,21 @@ def spatial_inliers(store: KeypointWords, a: np.ndarray, b: np.ndarray, mirrored
     """For each pair (``a[k]``, ``b[k]``) of images in ``store``, the count of A's keypoints
     whose word (its partner, with x mirrored, where ``mirrored[k]``) B also holds at the place
     one affine map from A to B sends them; ``half``: the vocabulary's half size (a word's
-    partner is ``w + half`` or ``w - half``)."""
+    partner is ``w + half`` or ``w - half``). The pairs are taken ``PAIRS_PER_READ`` at a
+    time, with their images' keypoints read for them."""
     a = np.ascontiguousarray(a, np.int64)
     b = np.ascontiguousarray(b, np.int64)
-    if not len(a):
-        return np.zeros(0, np.int32)
-    return _inliers(np.asarray(store.words), np.asarray(store.xy), store.offsets, store.sizes,
-                    a, b, np.ascontiguousarray(mirrored, np.bool_), np.uint32(half),
-                    RANSAC_DRAWS, INLIER_SHARE, MIN_AREA_SCALE, MIN_CORRESPONDENCES)
+    mirrored = np.ascontiguousarray(mirrored, np.bool_)
+    out = np.zeros(len(a), np.int32)
+    for start in range(0, len(a), PAIRS_PER_READ):
+        part = slice(start, start + PAIRS_PER_READ)
+        images = np.unique(np.r_[a[part], b[part]])
+        words, xy, offsets = store.read(images)
+        out[part] = _inliers(words, xy, offsets, store.sizes[images],
+                             np.searchsorted(images, a[part]), np.searchsorted(images, b[part]),
+                             a[part], b[part], mirrored[part], np.uint32(half), RANSAC_DRAWS,
+                             INLIER_SHARE, MIN_AREA_SCALE, MIN_CORRESPONDENCES)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -223,16 +270,18 @@ def _acceptable(m, min_area_scale):
 
 
 @numba.njit(cache=True, nogil=True)
-def _pair_inliers(words, xy, offsets, sizes, a, b, mirrored, half, draws, share, min_area,
-                  min_corr, pa, pb, mask, best_mask):
+def _pair_inliers(words, xy, offsets, sizes, a, b, seed_a, seed_b, mirrored, half, draws, share,
+                  min_area, min_corr, pa, pb, mask, best_mask):
+    """A's keypoints explained by the best map to B: ``a``, ``b`` index ``offsets`` and
+    ``sizes``; ``seed_a``, ``seed_b`` are the images' numbers in the whole store."""
     n = _correspondences(words, xy, offsets[a], offsets[a + 1], offsets[b], offsets[b + 1],
                          mirrored, half, sizes[a, 0], pa, pb)
     if n < min_corr:
         return 0
     tolerance = share * max(sizes[b, 0], sizes[b, 1])
     tolerance2 = tolerance * tolerance
-    # xorshift seeded by the pair: the same draws for any thread count and order
-    state = np.uint64(a * 1000003 + b * 7919 + 1) | np.uint64(1)
+    # xorshift seeded by the pair: the same draws for any thread count, order and piece
+    state = np.uint64(seed_a * 1000003 + seed_b * 7919 + 1) | np.uint64(1)
     idx = np.zeros(3, np.int64)
     m = np.zeros((2, 3))
     best = 0
@@ -256,8 +305,8 @@ def _pair_inliers(words, xy, offsets, sizes, a, b, mirrored, half, draws, share,
 
 
 @numba.njit(parallel=True, cache=False)  # not cached: numba cannot cache this parallel loop
-def _inliers(words, xy, offsets, sizes, a, b, mirrored, half, draws, share, min_area,
-             min_corr):
+def _inliers(words, xy, offsets, sizes, a, b, seed_a, seed_b, mirrored, half, draws, share,
+             min_area, min_corr):
     pairs = len(a)
     out = np.zeros(pairs, np.int32)
     longest = 0
@@ -271,6 +320,7 @@ def _inliers(words, xy, offsets, sizes, a, b, mirrored, half, draws, share, min_
         mask = np.zeros(longest, np.bool_)
         best_mask = np.zeros(longest, np.bool_)
         for k in range(t * chunk, min(pairs, (t + 1) * chunk)):
-            out[k] = _pair_inliers(words, xy, offsets, sizes, a[k], b[k], mirrored[k], half,
-                                   draws, share, min_area, min_corr, pa, pb, mask, best_mask)
+            out[k] = _pair_inliers(words, xy, offsets, sizes, a[k], b[k], seed_a[k], seed_b[k],
+                                   mirrored[k], half, draws, share, min_area, min_corr, pa, pb,
+                                   mask, best_mask)
     return out

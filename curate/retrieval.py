@@ -327,8 +327,10 @@ def _reranked(index: InvertedFile, chunk: Bags, ids: np.ndarray, vocabulary: Voc
     hits = hits.sort_values(["q", "similarity", "other"], ascending=[True, False, True],
                             kind="stable").groupby("q", sort=False).head(listed)
     q, other, half = hits["q"].to_numpy(), hits["other"].to_numpy(), len(vocabulary.partner) // 2
-    plain, mirrored = (spatial_inliers(keypoints, q, other, np.full(len(q), way), half)
-                       for way in (False, True))
+    # Both ways of a pair side by side: their images' keypoints are read once for both.
+    both = spatial_inliers(keypoints, np.repeat(q, 2), np.repeat(other, 2),
+                           np.tile([False, True], len(q)), half).reshape(-1, 2)
+    plain, mirrored = both[:, 0], both[:, 1]
     hits = hits.assign(inliers=np.maximum(plain, mirrored), mirrored=mirrored > plain)
     return hits.sort_values(["q", "inliers", "similarity", "other"],
                             ascending=[True, False, False, True], kind="stable") \

@@ -128,3 +128,34 @@ def test_a_copy_that_shares_fewer_words_than_chance_neighbours_is_verified_first
     pair = reranked[(reranked["a"] == 0) & (reranked["b"] == 1)]
     assert len(pair) == 1 and pair["inliers"].iat[0] >= 60
     assert list(tmp_path.iterdir()) == []  # the keypoint words' folder is gone
+
+
+def test_an_image_reads_back_as_its_keypoints_sorted_by_word(tmp_path):
+    with KeypointWords.create(tmp_path) as keypoints:
+        keypoints.add(np.array([9, 3, 5], np.uint32), [[1, 2], [3, 4], [5, 6]], SIZE)
+        keypoints.add(np.array([7], np.uint32), [[0.5, 0.25]], SIZE)
+        keypoints.add(np.array([4, 1], np.uint32), [[10, 20], [30, 40]], SIZE)
+        keypoints.finish()
+        words, xy, offsets = keypoints.read(np.array([0, 2]))
+        assert words.tolist() == [3, 5, 9, 1, 4]
+        assert (xy / 16).tolist() == [[3, 4], [5, 6], [1, 2], [30, 40], [10, 20]]
+        assert offsets.tolist() == [0, 3, 5]
+        assert keypoints.nbytes == 6 * 8
+
+
+def test_the_inliers_are_the_same_whatever_the_pairs_read_at_a_time(tmp_path, monkeypatch):
+    """Forty images drawing 150 keypoints from 60 words, so that every pair has chance
+    correspondences and the RANSAC draws decide its count: they are seeded by the images'
+    numbers in the whole store, not by their place in a piece."""
+    rng = np.random.default_rng(3)
+    with KeypointWords.create(tmp_path) as keypoints:
+        for _ in range(40):
+            keypoints.add(rng.integers(0, 60, 150).astype(np.uint32), random_xy(rng, 150),
+                          SIZE)
+        keypoints.finish()
+        a, b = rng.integers(0, 40, 300), rng.integers(0, 40, 300)
+        mirrored = rng.random(300) < 0.5
+        whole = spatial_inliers(keypoints, a, b, mirrored, 30)
+        monkeypatch.setattr("curate.rerank.PAIRS_PER_READ", 7)
+        pieces = spatial_inliers(keypoints, a, b, mirrored, 30)
+    assert whole.max() > 0 and np.array_equal(whole, pieces)
