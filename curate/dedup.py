@@ -569,13 +569,21 @@ def window_descriptors(equalised: np.ndarray) -> np.ndarray:
     return _normalised(np.stack(windows, 1)).astype(np.float32)
 
 
+def present_rows(values) -> np.ndarray:
+    """Which rows hold a value (bool per row): a :class:`curate.feature_store.FeatureStore`'s
+    from its sizes, reading nothing; a list's by looking."""
+    if hasattr(values, "sizes"):
+        return np.asarray(values.sizes) >= 0
+    return np.array([v is not None for v in values], bool)
+
+
 def _detail_candidates(thumbs: list, neighbours: int, min_similarity: float,
                        exact_max: int = 4096, workers: int | None = 1) -> pd.DataFrame:
     """(whole, detail, window) triples: for each image seen as a detail, the ``neighbours``
     images having a window most like it (cosine of the coarse descriptors, at least
     ``min_similarity``), best first. Exact up to ``exact_max`` images, through the inverted
     file `_window_hits_indexed` beyond (in ``workers`` processes)."""
-    present = [i for i, t in enumerate(thumbs) if t is not None]
+    present = np.flatnonzero(present_rows(thumbs)).tolist()
     empty = pd.DataFrame({"a": [], "b": [], "window": []}, dtype=np.int64)
     if neighbours <= 0 or len(present) < 2:
         return empty
@@ -841,8 +849,7 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     second_look: dict = {}  # pairs the thumbnails rejected, for the local features: distance
     if len(rows) > 1:
         candidates = _hash_candidates(rows, max_distance, opts["extra_distance"],
-                                      opts["hash_neighbours"], rank,
-                                      np.array([t is not None for t in thumbs], bool))
+                                      opts["hash_neighbours"], rank, present_rows(thumbs))
         for a, b, dist, via in candidates.itertuples(index=False):
             if (a, b) in done:  # (only rows with a thumbnail were searched)
                 continue
@@ -861,9 +868,7 @@ def _verified_edges(rows: pd.DataFrame, thumbs: list, features: list, trims: lis
     if phases:
         phases.done("dedup: hash candidates verified", pairs=len(tried))
 
-    # Which rows have features, without reading them (a FeatureStore knows their sizes).
-    has = features.sizes >= 0 if hasattr(features, "sizes") else \
-        np.array([f is not None for f in features], bool)
+    has = present_rows(features)  # without reading them (a FeatureStore knows their sizes)
     windowed = searches_windows(opts, has)
     details = _detail_candidates(thumbs, opts["detail_neighbours"] if windowed else 0,
                                  opts["detail_min_similarity"], opts["exact_window_search_max"],
@@ -995,7 +1000,7 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
     if opts["retrieval_neighbours"] > 0:
         found = candidate_pairs(features, opts["retrieval_neighbours"],
                                 shortlist=opts["retrieval_shortlist"],
-                                usable=np.array([t is not None for t in thumbs], bool),
+                                usable=present_rows(thumbs),
                                 workers=workers)
         if phases:
             phases.done("dedup: local-feature retrieval", candidates=len(found))
@@ -1034,7 +1039,8 @@ def _local_edges(thumbs: list, features: list, has: np.ndarray, trims: list,
 
 
 def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = None,
-            phases=None, features=None, verdicts=None, **tuning) -> pd.DataFrame:
+            phases=None, features=None, thumbs=None, verdicts=None, **tuning
+            ) -> pd.DataFrame:
     """Cluster near-duplicate images. See the module docstring for the method.
 
     Returns a frame on ``rows.index`` with ``cluster_id`` (smallest position in ``key`` order
@@ -1048,7 +1054,8 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     confirmed; -1 when they took no part). Local features come from ``features`` (per row, bytes of
     :class:`curate.local_features.LocalFeatures` or None: a list, or a
     :class:`curate.feature_store.FeatureStore` that keeps them on disk) or else from an
-    optional ``local_features`` column; the ``trim`` column places the thumbnails in them.
+    optional ``local_features`` column; the 64 px thumbnails likewise from ``thumbs`` or else
+    the ``thumb`` column, and the ``trim`` column places the thumbnails in the features.
     Verification, the window search and the retrieval's quantisation run in ``workers``
     processes (None: all cores); the clusters are the same for any number. ``phases``: an
     object whose ``done(name)`` is called at the end of each step (``curate.stage.Phases``).
@@ -1062,8 +1069,11 @@ def cluster(rows: pd.DataFrame, max_distance: int = 10, workers: int | None = No
     rank = np.empty(n, np.int64)
     rank[np.argsort(keys, kind="stable")] = np.arange(n)
 
-    thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
-    thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
+    if thumbs is None:
+        thumbs = list(rows["thumb"]) if "thumb" in rows else [None] * n
+        thumbs = [bytes(t) if isinstance(t, bytes | bytearray) else None for t in thumbs]
+    elif len(thumbs) != n:
+        raise ValueError(f"{len(thumbs)} rows of thumbnails for {n} rows")
     if features is None:
         features = list(rows["local_features"]) if "local_features" in rows else [None] * n
         features = [bytes(f) if isinstance(f, bytes | bytearray) else None for f in features]

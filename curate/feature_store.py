@@ -1,6 +1,7 @@
 """The local features of a whole collection in one file on disk, read back one image at a time,
 so that curate holds an offset per image in memory and not the features themselves (about
-80 KB per image: 14 GB at 170,000 images, more than the machine's memory at a million).
+80 KB per image: 14 GB at 170,000 images, more than the machine's memory at a million). The
+64 px thumbnails (4 KB per image) wait in one the same way (``column="thumb"``).
 
 Gather them from the hash files for the rows being clustered, in a scratch folder (or
 ``FeatureStore.write`` them as they are computed)::

@@ -32,7 +32,6 @@ from curate.feature_store import FeatureStore
 from curate.filters import FilterConfig, artist_key, failed_rules
 from demo.settings import GROUND_TRUTH_FILE
 from marcus.atomic import scratch_dir, write_text
-from marcus.parquet import row_group_batches
 from marcus.timings import peak_rss_mib
 
 # What the rules of curate/filters.py read of a record.
@@ -74,7 +73,7 @@ class Phases:
 # Columns that curate never reads, left on disk until the records manifest copies them
 # (``raw_records``): the raw record alone is about 2 KB, 2 GB at a million records.
 LEFT_ON_DISK = ("raw_record",)  # of records.parquet
-# Of the hashes: read for clustering only (`hash_blobs`, `FeatureStore.gather`).
+# Of the hashes: read for clustering only, into scratch files (`FeatureStore.gather`).
 HASH_COLUMNS_LEFT_ON_DISK = ("thumb", "local_features")
 
 
@@ -108,24 +107,6 @@ def load_records(crawl_root: Path, hashes_root: Path, sources: list[str]) -> pd.
             frame[column] = None
     frame["key"] = frame["source"] + ":" + frame["source_id"]
     return frame.sort_values("key", ignore_index=True)
-
-
-def hash_blobs(hashes_root: Path, sources: list[str], shas: pd.Series, column: str
-               ) -> list[bytes | None]:
-    """One binary ``column`` of the hash files of ``sources`` (the 64 px ``thumb``, the
-    ``local_features``) for each image, by sha256; None where a file lacks the column."""
-    wanted = set(shas)
-    found: dict[str, bytes] = {}
-    for source in sources:
-        file = pq.ParquetFile(hashes_root / f"{source}.parquet")
-        if column not in file.schema_arrow.names:
-            continue  # a hash file from before the column existed
-        for batch in row_group_batches(file, 4096, ["sha256", column]):
-            for sha, value in zip(batch["sha256"].to_pylist(), batch[column].to_pylist(),
-                                  strict=True):
-                if sha in wanted and value is not None:
-                    found.setdefault(sha, value)
-    return [found.get(sha) for sha in shas]
 
 
 def raw_records(crawl_root: Path, source: str, part: pd.DataFrame) -> dict[str, pa.Array]:
@@ -163,17 +144,19 @@ def curate(config: dict, sources: list[str], crawl_root: Path, hashes_root: Path
     hashed = records[(records["status"] == "stored") & records["phash"].notna()
                      & records["hash_error"].isna()]
     rows = hashed.reset_index(drop=True)
-    rows["thumb"] = hash_blobs(hashes_root, sources, rows["sha256"], "thumb")
-    # The local features stay on disk, read back per image (gigabytes at 100,000 images).
+    # The thumbnails and local features stay on disk, read back per image (4 KB and up to
+    # 136 KB an image: gigabytes at 100,000 images).
     verdicts = contextlib.nullcontext() if verdicts_dir is None else \
         VerdictCache.open(verdicts_dir, verdict_namespace(config["features"]))
     with scratch_dir(out) as scratch, FeatureStore.gather(
-            hashes_root, sources, rows["sha256"], scratch / "local_features") as features, \
-            verdicts as stored:
+            hashes_root, sources, rows["sha256"], scratch / "thumbnails", "thumb") as thumbs, \
+            FeatureStore.gather(hashes_root, sources, rows["sha256"],
+                                scratch / "local_features") as features, verdicts as stored:
         phases.done("local features gathered", images=int((features.sizes >= 0).sum()),
+                    thumbnails=int((thumbs.sizes >= 0).sum()),
                     **({"stored_verdicts": len(stored)} if stored is not None else {}))
         clusters = cluster(rows, **config["dedup"], workers=config["workers"] or None,
-                           phases=phases, features=features, verdicts=stored)
+                           phases=phases, features=features, thumbs=thumbs, verdicts=stored)
     if stored is not None:  # closed: the verdicts this run used are on disk, sorted
         phases.done("pair verdicts kept", reused=stored.hits, judged=stored.computed)
     del rows

@@ -325,6 +325,29 @@ def test_local_features_join_mirrored_and_angled_copies_that_the_thumbnails_miss
     assert (out["match_inliers"][:3] >= 20).all() and (out["match_inliers"][3:] == -1).all()
 
 
+def test_thumbnails_and_features_read_from_files_cluster_as_the_columns_do(tmp_path):
+    """The stage keeps both on disk (`FeatureStore`), reading an image's when a pair needs
+    it; a byte copy's are left out of the searches there as in a list."""
+    from curate.feature_store import FeatureStore
+
+    original = _painted("seascape", 21)
+    mirrored = transforms.colour_grade(original.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                                       1.3, 0.8, 0.3)
+    rows = _rows_with_features([original, mirrored, _painted("landscape", 31), original],
+                               ["a", "b", "c", "d"])  # "d": a byte copy of "a"
+    rows.loc[2, "thumb"] = None  # a hash file from before thumbnails: none for this row
+    in_memory = dedup.cluster(rows, workers=1)
+    with FeatureStore.write(tmp_path / "thumbs", rows["thumb"]) as thumbs, \
+            FeatureStore.write(tmp_path / "features", rows["local_features"]) as features:
+        on_disk = dedup.cluster(rows.drop(columns=["thumb", "local_features"]), workers=1,
+                                thumbs=thumbs, features=features)
+        assert thumbs[3] is None and features[3] is None  # the copy left the searches
+    pd.testing.assert_frame_equal(on_disk, in_memory)
+    assert list(on_disk["cluster_id"]) == [0, 0, 2, 0]
+    with pytest.raises(ValueError, match="3 rows of thumbnails for 4 rows"):
+        dedup.cluster(rows, thumbs=[None] * 3)
+
+
 def test_a_shared_watermark_or_frame_does_not_make_two_paintings_one():
     images = []
     for i, kind in enumerate(("landscape", "portrait", "seascape")):
