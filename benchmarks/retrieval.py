@@ -26,10 +26,10 @@ Two parts, because they grow differently:
    ``RERANK_COPIED_SHARE`` of their original's words, at the places an affine map sends them;
    the query's cost at the stage's shortlist against 5, the re-ranking's milliseconds per pair
    (both ways, as it is and mirrored, as the stage re-ranks each listed pair) on one thread
-   and two, and its hours at a million images, the
-   keypoint words' bytes on disk per image, what the re-ranking holds in memory at its peak
-   against the size of their file, and the share of copies whose original is among
-   their 5 nearest by shared words alone and after re-ranking.
+   and two, and its hours at a million images, the keypoint words' bytes on disk per image,
+   what the re-ranking holds in memory at its peak against the size of their file, and the
+   share of copies whose original is among their 5 nearest by shared words alone and after
+   re-ranking.
 
 The growth exponent of each cost against the images is fitted between the sizes, and the
 costs are extrapolated to a million images where that was not run. The real quality of the
@@ -175,6 +175,7 @@ def rerank_at(images: int, queries: int, seed: int = 0) -> dict:
     from curate.inverted_file import InvertedFile
     from curate.rerank import KeypointWords, spatial_inliers
     from curate.retrieval import tree_for
+    from marcus.timings import peak_rss_mib
 
     shortlist = DEFAULTS["retrieval_shortlist"]
     depth, branching = tree_for(images)
@@ -215,12 +216,12 @@ def rerank_at(images: int, queries: int, seed: int = 0) -> dict:
         per_pair, held = {}, None
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
-            start_mib = _rss_mib("VmRSS") if _reset_peak_rss() else None
+            start_mib = _current_rss_mib() if _reset_peak_rss() else None
             started = time.perf_counter()
             inliers = spatial_inliers(store, a, b, mirrored, vocabulary // 2)
             per_pair[threads] = (time.perf_counter() - started) / (len(a) // 2)
             if start_mib is not None:
-                held = max(held or 0.0, _rss_mib("VmHWM") - start_mib)
+                held = max(held or 0.0, peak_rss_mib() - start_mib)
         disk = store.nbytes / images
     full = np.full(other.shape, -1, np.int64)
     full[other >= 0] = inliers.reshape(-1, 2).max(1)  # taken row by row, in this order
@@ -263,10 +264,11 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-def _rss_mib(field: str) -> float:
-    """This process's ``VmRSS`` or ``VmHWM`` (MiB, Linux)."""
+def _current_rss_mib() -> float:
+    """This process's resident memory now (VmRSS, MiB, Linux); its peak is
+    `marcus.timings.peak_rss_mib`."""
     with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def bags_of(bags, images: np.ndarray):
